@@ -1,0 +1,43 @@
+# The two commands of the README: `make sim` (a simulated mining shift) and `make test`.
+# Both create the virtualenv on first use from the pinned requirements.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHIFT_ARGS ?=
+PYTEST_ARGS ?=
+
+# Keep ROS traffic on this machine, in a domain of its own.
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
+
+.PHONY: sim test test-fast lint bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+sim: $(STAMP)
+	ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-77} $(BIN)/spacemine-shift --body bennu --depth 0.3 \
+		--summary-file shift_summary.json $(SHIFT_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast tiers only: unit and sim tests, no ROS graph, no end-to-end runs.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not ros and not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m flake8 spacemine_ros launch test bench setup.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_sim_rtf.py
+
+clean:
+	rm -rf $(VENV) build install log .pytest_cache shift_summary.json bench/results

@@ -1,0 +1,41 @@
+"""Install the spacemine_ros package (ament_python)."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'spacemine_ros'
+
+# One console script per node (the executables launch files start), plus the tools.
+NODES = {
+    'rig_sim': 'spacemine_ros.nodes.rig_sim:main',
+    'anchoring': 'spacemine_ros.nodes.anchoring:main',
+    'drill': 'spacemine_ros.nodes.drill:main',
+}
+TOOLS = {
+    'spacemine-rig': 'spacemine_ros.launcher:main',
+    'spacemine-shift': 'spacemine_ros.shift:main',
+}
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE + '/urdf', glob('urdf/*')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='spacemine_ros maintainers',
+    maintainer_email='maintainers@spacemine.dev',
+    description='Control software for robotic mining rigs on low-gravity bodies.',
+    license='Apache-2.0',
+    extras_require={'test': ['pytest', 'hypothesis']},
+    entry_points={
+        'console_scripts': [f'{name} = {target}' for name, target in {**NODES, **TOOLS}.items()],
+    },
+)

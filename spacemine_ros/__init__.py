@@ -1,0 +1,1 @@
+"""Control software for robotic mining rigs on asteroids and other low-gravity bodies."""

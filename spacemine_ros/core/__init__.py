@@ -1,0 +1,1 @@
+"""Pure logic: process models, controllers and state machines (no rclpy, no pybullet)."""

@@ -1,0 +1,317 @@
+"""Anchor holding capacity and the anchoring sequence.
+
+Capacity models (uplift, per anchor):
+- microspine gripper: holds on rock asperities only; on rock its capacity is the
+  gripper's tested capacity (150-180 N per gripper on rock, Parness et al. 2013, J. Field
+  Robotics 30(6)); loose regolith has no asperities to grip.
+- screw (helical) anchor: breakout of the soil above the helix, Q = A (c Fc + s_v Fq),
+  with s_v = rho g H the overburden at the helix, Fc the cohesion breakout factor (<= 9)
+  and Fq the overburden factor (Das & Shukla 2013, Earth Anchors, 2nd ed., ch. 3). In
+  micro-gravity s_v vanishes and cohesion carries the load; on Bennu (cohesion near 0,
+  Walsh et al. 2022) a screw holds almost nothing. A screw cannot enter rock.
+- harpoon: shaft friction, Q = pi d L (c + K s_v tan(d_f)) in regolith (Das & Shukla 2013,
+  pile uplift), or its tested rock capacity when fired into rock.
+"""
+
+from dataclasses import dataclass
+import enum
+import math
+
+from spacemine_ros.core.validation import in_range, non_negative, positive
+
+
+@dataclass(frozen=True)
+class AnchorType:
+    """An anchor design and the parameters of its capacity model."""
+
+    name: str
+    model: str  # 'microspine', 'screw' or 'harpoon'
+    embed_depth: float  # m the anchor drive moves it into the ground (or spines engage)
+    drive_speed: float  # m/s of the anchor drive
+    rock_capacity: float = 0.0  # N, tested capacity on rock
+    diameter: float = 0.0  # m, helix (screw) or shaft (harpoon)
+    breakout_factor_cohesion: float = 9.0  # Fc, screw
+    earth_pressure_coefficient: float = 1.0  # K, harpoon shaft
+
+    def __post_init__(self):
+        """Reject models and dimensions that make no sense."""
+        if self.model not in ('microspine', 'screw', 'harpoon'):
+            raise ValueError(f'anchor {self.name}: unknown model {self.model!r}')
+        positive(f'anchor {self.name} embed_depth', self.embed_depth, 'm')
+        positive(f'anchor {self.name} drive_speed', self.drive_speed, 'm/s')
+        non_negative(f'anchor {self.name} rock_capacity', self.rock_capacity, 'N')
+        non_negative(f'anchor {self.name} diameter', self.diameter, 'm')
+        if self.model in ('screw', 'harpoon') and self.diameter <= 0.0:
+            raise ValueError(f'anchor {self.name}: a {self.model} needs a diameter > 0')
+
+
+def _overburden_factor(friction_angle, relative_depth):
+    # Meyerhof-Adams type breakout factor, growing with depth/diameter and friction.
+    return 1.0 + 2.0 * relative_depth * math.tan(friction_angle)
+
+
+def anchor_capacity(anchor, substrate, regolith, gravity, embed_depth):
+    """Uplift capacity of one anchor [N] at embed_depth [m] in the given substrate.
+
+    regolith is a core.body.Regolith, gravity the magnitude of effective gravity [m/s^2].
+    """
+    gravity = non_negative('gravity', gravity, 'm/s^2')
+    depth = in_range('embed_depth', embed_depth, 0.0, anchor.embed_depth * 1.0001, 'm')
+    engaged = depth / anchor.embed_depth
+    if substrate == 'rock':
+        if anchor.model == 'screw':
+            return 0.0
+        return anchor.rock_capacity * engaged
+    if substrate != 'regolith':
+        raise ValueError(f'unknown substrate {substrate!r}')
+    overburden = regolith.density * gravity * depth
+    if anchor.model == 'microspine':
+        return 0.0
+    if anchor.model == 'screw':
+        area = math.pi * anchor.diameter ** 2 / 4.0
+        breakout = _overburden_factor(regolith.friction_angle, depth / anchor.diameter)
+        return area * (regolith.cohesion * anchor.breakout_factor_cohesion
+                       + overburden * breakout)
+    shaft = math.pi * anchor.diameter * depth
+    mean_overburden = overburden / 2.0
+    return shaft * (regolith.cohesion + anchor.earth_pressure_coefficient * mean_overburden
+                    * math.tan(regolith.friction_angle))
+
+
+class AnchoringState(enum.Enum):
+    """States of the anchoring sequence."""
+
+    STOWED = 'STOWED'
+    DEPLOYING = 'DEPLOYING'
+    PROOF_TESTING = 'PROOF_TESTING'
+    ANCHORED = 'ANCHORED'
+    RELEASING = 'RELEASING'
+    FAULT = 'FAULT'
+
+
+@dataclass
+class AnchoringParams:
+    """Limits and settings of the anchoring sequence (SI units)."""
+
+    embed_depth: float  # m commanded per anchor
+    nominal_capacity: float  # N per anchor, from the capacity model
+    safety_factor: float = 2.0  # on proven capacity
+    proof_fraction: float = 0.8  # proof load as a fraction of nominal capacity
+    preload: float = 5.0  # N tension kept on each anchor
+    proof_ramp_time: float = 2.0  # s to ramp to the proof load
+    proof_hold_time: float = 2.0  # s to hold it
+    embed_tolerance: float = 0.001  # m
+    deploy_timeout: float = 60.0  # s per anchor
+    max_reseats: int = 2  # attempts per anchor after a failed proof test
+    creep_tolerance: float = 0.002  # m of anchor creep allowed during the proof hold
+    slip_tolerance: float = 0.01  # m of rig displacement while anchored
+
+    def validate(self):
+        """Raise ValueError with a reason if a value is out of range."""
+        positive('embed_depth', self.embed_depth, 'm')
+        non_negative('nominal_capacity', self.nominal_capacity, 'N')
+        in_range('safety_factor', self.safety_factor, 1.0, 10.0)
+        in_range('proof_fraction', self.proof_fraction, 0.1, 1.0)
+        non_negative('preload', self.preload, 'N')
+        positive('proof_ramp_time', self.proof_ramp_time, 's')
+        non_negative('proof_hold_time', self.proof_hold_time, 's')
+        positive('embed_tolerance', self.embed_tolerance, 'm')
+        positive('deploy_timeout', self.deploy_timeout, 's')
+        in_range('max_reseats', self.max_reseats, 0, 100)
+        positive('creep_tolerance', self.creep_tolerance, 'm')
+        positive('slip_tolerance', self.slip_tolerance, 'm')
+        if self.preload >= self.proof_fraction * self.nominal_capacity:
+            raise ValueError(
+                f'preload {self.preload:g} N must be below the proof load '
+                f'{self.proof_fraction * self.nominal_capacity:g} N')
+        return self
+
+
+@dataclass
+class AnchorCommand:
+    """What one anchor drive is told to do."""
+
+    embed_depth: float  # m target
+    tension: float  # N axial tension to apply
+
+
+class AnchoringController:
+    """Deploys anchors one by one, preloads and proof-tests each, then watches them.
+
+    Call deploy() / release() on operator request and update() once per control period
+    with the measured anchor embed depths [m], their axial loads [N] and the rig base
+    position [m]; it returns one AnchorCommand per anchor.
+    """
+
+    def __init__(self, anchor_count, params):
+        if anchor_count < 1:
+            raise ValueError('at least one anchor is required')
+        self.params = params.validate()
+        self.count = anchor_count
+        self.state = AnchoringState.STOWED
+        self.fault_reason = ''
+        self.active = 0  # anchor being deployed or tested
+        self.proven = [0.0] * anchor_count  # N held in proof test
+        self.reseats = [0] * anchor_count
+        self.targets = [0.0] * anchor_count
+        self.tensions = [0.0] * anchor_count
+        self.reference_position = None
+        self.phase_start = None
+        self.hold_start_embed = 0.0
+        self._reseating = False
+        self._last_position = (0.0, 0.0, 0.0)
+        self.time = 0.0
+
+    # Operator requests -------------------------------------------------------------------
+    def deploy(self):
+        """Start the deployment sequence; returns (accepted, reason)."""
+        if self.state in (AnchoringState.DEPLOYING, AnchoringState.PROOF_TESTING):
+            return False, 'deployment already in progress'
+        if self.state == AnchoringState.ANCHORED:
+            return False, 'already anchored'
+        if self.state == AnchoringState.RELEASING:
+            return False, 'release in progress; wait until stowed'
+        self.fault_reason = ''
+        self.proven = [0.0] * self.count
+        self.reseats = [0] * self.count
+        self.targets = [0.0] * self.count
+        self.tensions = [0.0] * self.count
+        self._start_anchor(0)
+        return True, f'deploying {self.count} anchors'
+
+    def release(self):
+        """Release every anchor (also the way out of a fault); returns (accepted, reason)."""
+        if self.state == AnchoringState.STOWED:
+            return False, 'already stowed'
+        self.state = AnchoringState.RELEASING
+        self.targets = [0.0] * self.count
+        self.tensions = [0.0] * self.count
+        self.proven = [0.0] * self.count
+        self.phase_start = self.time
+        return True, 'releasing anchors'
+
+    # Outputs -------------------------------------------------------------------------------
+    @property
+    def safe_capacity(self):
+        """Load the rig may put on its anchors [N]: proven capacity over the safety factor."""
+        if self.state != AnchoringState.ANCHORED:
+            return 0.0
+        margin = sum(max(proof - self.params.preload, 0.0) for proof in self.proven)
+        return margin / self.params.safety_factor
+
+    def commands(self):
+        """Current command for every anchor."""
+        return [AnchorCommand(t, f) for t, f in zip(self.targets, self.tensions)]
+
+    # The sequence --------------------------------------------------------------------------
+    def _start_anchor(self, index):
+        self.state = AnchoringState.DEPLOYING
+        self.active = index
+        self._reseating = False
+        self.targets[index] = self.params.embed_depth
+        self.tensions[index] = self.params.preload
+        self.phase_start = self.time
+
+    def _fault(self, reason):
+        self.state = AnchoringState.FAULT
+        self.fault_reason = reason
+        # Hold what is engaged, but drop test tension: a fault must not pull harder.
+        self.tensions = [min(t, self.params.preload) for t in self.tensions]
+
+    def _engaged(self, embed):
+        return embed >= self.params.embed_depth - self.params.embed_tolerance
+
+    def update(self, time, embeds, loads, base_position):
+        """Advance the sequence with measurements taken at time [s]; return the commands."""
+        if len(embeds) != self.count or len(loads) != self.count:
+            raise ValueError(f'expected {self.count} anchor readings, got {len(embeds)}')
+        self.time = time
+        self._last_position = tuple(base_position)
+        state = self.state
+        params = self.params
+        if state == AnchoringState.DEPLOYING:
+            index = self.active
+            if self._reseating:
+                if embeds[index] <= params.embed_tolerance:
+                    self._start_anchor(index)
+            elif self._engaged(embeds[index]):
+                self.state = AnchoringState.PROOF_TESTING
+                self.phase_start = time
+                self.hold_start_embed = None
+            elif time - self.phase_start > params.deploy_timeout:
+                self._fault(f'anchor_{index} did not engage within {params.deploy_timeout:g} s '
+                            f'(embed {embeds[index] * 1000:.1f} mm)')
+        elif state == AnchoringState.PROOF_TESTING:
+            self._proof_test(time, embeds)
+        elif state == AnchoringState.ANCHORED:
+            pulled = [i for i, embed in enumerate(embeds) if not self._engaged(embeds[i])]
+            if pulled:
+                self._fault(f'anchor_{pulled[0]} pulled out (load before failure '
+                            f'{loads[pulled[0]]:.1f} N)')
+            else:
+                displacement = math.dist(base_position, self.reference_position)
+                if displacement > params.slip_tolerance:
+                    self._fault(f'rig slipped {displacement * 1000:.1f} mm '
+                                f'(tolerance {params.slip_tolerance * 1000:.1f} mm)')
+        elif state == AnchoringState.RELEASING:
+            if all(embed <= params.embed_tolerance for embed in embeds):
+                self.state = AnchoringState.STOWED
+                self.reference_position = None
+        return self.commands()
+
+    def _proof_test(self, time, embeds):
+        params = self.params
+        index = self.active
+        proof_load = params.proof_fraction * params.nominal_capacity
+        if not self._engaged(embeds[index]):
+            # Pulled out under the proof load: reseat, or give up.
+            self.tensions[index] = 0.0
+            if self.reseats[index] >= params.max_reseats:
+                self._fault(f'anchor_{index} failed its proof test at {proof_load:.1f} N '
+                            f'after {self.reseats[index]} reseats')
+                return
+            self.reseats[index] += 1
+            self.state = AnchoringState.DEPLOYING
+            self._reseating = True
+            self.targets[index] = 0.0
+            self.phase_start = time
+            return
+        elapsed = time - self.phase_start
+        ramp = min(elapsed / params.proof_ramp_time, 1.0)
+        self.tensions[index] = params.preload + ramp * (proof_load - params.preload)
+        if ramp < 1.0:
+            return
+        if self.hold_start_embed is None:
+            self.hold_start_embed = embeds[index]
+        if abs(embeds[index] - self.hold_start_embed) > params.creep_tolerance:
+            self._fault(f'anchor_{index} crept {abs(embeds[index] - self.hold_start_embed) * 1000:.1f}'
+                        f' mm under the proof load')
+            return
+        if elapsed >= params.proof_ramp_time + params.proof_hold_time:
+            self.proven[index] = proof_load
+            self.tensions[index] = params.preload
+            if index + 1 < self.count:
+                self._start_anchor(index + 1)
+            else:
+                self.state = AnchoringState.ANCHORED
+                self.reference_position = tuple(self._last_position)
+
+
+def load_anchor_types(path):
+    """Load the anchor designs of an anchors.yaml file, keyed by name."""
+    from spacemine_ros.core.config import ConfigError, load_yaml, require
+
+    entries = require(load_yaml(path), 'anchor_types', str(path))
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f'{path}: anchor_types must be a non-empty mapping')
+    types = {}
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f'{path}: anchor_types.{name} must be a mapping')
+        try:
+            types[name] = AnchorType(name=name, **entry)
+        except TypeError as error:
+            raise ConfigError(f'{path}: anchor_types.{name}: {error}') from None
+        except ValueError as error:
+            raise ConfigError(f'{path}: {error}') from None
+    return types

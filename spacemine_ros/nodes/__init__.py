@@ -1,0 +1,1 @@
+"""ROS 2 nodes: thin glue between topics, services, parameters and the core logic."""

@@ -1,0 +1,184 @@
+"""anchoring: deploys the anchors, proof-tests them and watches them while the rig works.
+
+Publishes the rig's safe holding capacity and its state for the other controllers.
+"""
+
+import dataclasses
+
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64, String
+from std_srvs.srv import Trigger
+
+from spacemine_ros.core.anchoring import (
+    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, load_anchor_types)
+from spacemine_ros.core.body import load_body
+from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.ticks import TickAssembler
+from spacemine_ros.nodes.common import (
+    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS,
+    stamp_to_seconds)
+from spacemine_ros.paths import share_path
+
+ANCHOR_COUNT = 4
+# name: (description, low, high) of each tunable AnchoringParams field
+TUNABLES = {
+    'safety_factor': ('Proven capacity is divided by this [-]', 1.0, 10.0),
+    'proof_fraction': ('Proof load as a share of the nominal capacity [-]', 0.1, 1.0),
+    'preload': ('Tension kept on each anchor [N]', 0.0, 10000.0),
+    'proof_ramp_time': ('Time to ramp to the proof load [s]', 0.01, 600.0),
+    'proof_hold_time': ('Time the proof load is held [s]', 0.0, 600.0),
+    'embed_tolerance': ('Embed depth tolerance [m]', 1e-5, 0.1),
+    'deploy_timeout': ('Time allowed for one anchor to engage [s]', 0.1, 3600.0),
+    'max_reseats': ('Reseat attempts after a failed proof test', 0, 100),
+    'creep_tolerance': ('Anchor creep allowed during the proof hold [m]', 1e-5, 0.1),
+    'slip_tolerance': ('Rig displacement that counts as slip while anchored [m]', 1e-4, 1.0),
+}
+
+
+class AnchoringNode(Node):
+    """Anchoring controller node."""
+
+    def __init__(self, **kwargs):
+        super().__init__('anchoring', **kwargs)
+        body_key = declare(self, 'body', 'bennu', 'Body preset (sets substrate and gravity)',
+                           read_only=True)
+        bodies_file = declare(self, 'bodies_file', '', 'Body presets YAML (empty: installed)',
+                              read_only=True)
+        anchors_file = declare(self, 'anchors_file', '', 'Anchor designs YAML (empty: '
+                               'installed)', read_only=True)
+        anchor_type = declare(self, 'anchor_type', 'microspine', 'Anchor design on the feet',
+                              read_only=True)
+        try:
+            body = load_body(bodies_file or share_path('config', 'bodies.yaml'), body_key)
+            types = load_anchor_types(anchors_file or share_path('config', 'anchors.yaml'))
+            if anchor_type not in types:
+                raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
+                                  f'{", ".join(sorted(types))}')
+        except ConfigError as error:
+            self.get_logger().fatal(str(error))
+            raise
+        design = types[anchor_type]
+        nominal = anchor_capacity(design, body.site.substrate, body.regolith,
+                                  body.effective_gravity(), design.embed_depth)
+        defaults = AnchoringParams(embed_depth=design.embed_depth, nominal_capacity=nominal)
+        values = {}
+        for name, (description, low, high) in TUNABLES.items():
+            values[name] = declare(self, name, getattr(defaults, name), description, low, high)
+        params = dataclasses.replace(defaults, **values)
+        if params.preload >= params.proof_fraction * nominal:
+            self.get_logger().error(
+                f'{anchor_type} anchors hold only {nominal:.3g} N each in '
+                f'{body.site.substrate} on {body.name}: the rig cannot be anchored here')
+            params = dataclasses.replace(params, preload=0.0)
+        self.controller = AnchoringController(ANCHOR_COUNT, params)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.command_pub = self.create_publisher(JointState, 'anchors/command', COMMAND_QOS)
+        self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
+        self.capacity_pub = self.create_publisher(Float64, '~/safe_capacity', STATE_QOS)
+        self.ticks = TickAssembler(['joints', 'odom'])
+        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
+        self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
+        self.create_service(Trigger, '~/deploy', self._on_deploy)
+        self.create_service(Trigger, '~/release', self._on_release)
+        self.diagnostics = Diagnostics(self, self._status)
+        self.published = None
+        self.nominal = nominal
+        self.get_logger().info(f'{anchor_type} anchors, nominal capacity {nominal:.1f} N each')
+        self._publish_state()
+
+    def _on_set_parameters(self, parameters):
+        failed = reject_non_finite(parameters)
+        if failed:
+            return failed
+        changes = {p.name: p.value for p in parameters if p.name in TUNABLES}
+        if not changes:
+            return SetParametersResult(successful=True)
+        try:
+            candidate = dataclasses.replace(self.controller.params, **changes).validate()
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self.controller.params = candidate
+        return SetParametersResult(successful=True)
+
+    def _on_deploy(self, request, response):
+        response.success, response.message = self.controller.deploy()
+        self._log_request('deploy', response)
+        self._publish_state()
+        return response
+
+    def _on_release(self, request, response):
+        response.success, response.message = self.controller.release()
+        self._log_request('release', response)
+        self._publish_state()
+        return response
+
+    def _log_request(self, what, response):
+        log = self.get_logger().info if response.success else self.get_logger().warn
+        log(f'{what}: {response.message}')
+
+    def _on_joints(self, message):
+        self._tick(self.ticks.add('joints', stamp_to_seconds(message.header.stamp), message))
+
+    def _on_odom(self, message):
+        self._tick(self.ticks.add('odom', stamp_to_seconds(message.header.stamp), message))
+
+    def _tick(self, tick):
+        if tick is None:
+            return
+        stamp, inputs = tick
+        joints, odom = inputs['joints'], inputs['odom']
+        index = {name: i for i, name in enumerate(joints.name)}
+        try:
+            rows = [index[f'anchor_{i}_joint'] for i in range(ANCHOR_COUNT)]
+        except KeyError as error:
+            self.get_logger().error(f'joint_states lacks {error}', throttle_duration_sec=5.0)
+            return
+        position = odom.pose.pose.position
+        before = self.controller.state
+        commands = self.controller.update(
+            stamp, [joints.position[r] for r in rows], [joints.effort[r] for r in rows],
+            (position.x, position.y, position.z))
+        out = JointState()
+        out.header.stamp = joints.header.stamp
+        out.name = [f'anchor_{i}_joint' for i in range(ANCHOR_COUNT)]
+        out.position = [c.embed_depth for c in commands]
+        out.velocity = [0.0] * ANCHOR_COUNT
+        out.effort = [c.tension for c in commands]
+        self.command_pub.publish(out)
+        if self.controller.state != before and self.controller.state == AnchoringState.FAULT:
+            self.get_logger().error(f'anchoring fault: {self.controller.fault_reason}')
+        self._publish_state()
+
+    def _publish_state(self):
+        snapshot = (self.controller.state, round(self.controller.safe_capacity, 6))
+        if snapshot == self.published:
+            return
+        self.published = snapshot
+        self.state_pub.publish(String(data=self.controller.state.value))
+        self.capacity_pub.publish(Float64(data=float(self.controller.safe_capacity)))
+        if self.controller.state == AnchoringState.ANCHORED:
+            self.get_logger().info(
+                f'anchored: safe capacity {self.controller.safe_capacity:.1f} N')
+
+    def _status(self):
+        controller = self.controller
+        values = {'state': controller.state.value,
+                  'safe_capacity_N': f'{controller.safe_capacity:.1f}',
+                  'nominal_capacity_N': f'{self.nominal:.1f}',
+                  'proven_N': ', '.join(f'{p:.1f}' for p in controller.proven)}
+        if controller.state == AnchoringState.FAULT:
+            return 'ERROR', controller.fault_reason, values
+        return 'OK', controller.state.value, values
+
+
+def main(args=None):
+    """Run the anchoring node."""
+    spin_node(AnchoringNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,103 @@
+"""Helpers every node uses: parameter declaration, QoS, diagnostics, stamps and main()."""
+
+import math
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
+import rclpy
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+# Sensor streams: keep-last, small depth; reliable, because lockstep controllers must see
+# every period. Commands: reliable. State that late joiners need: transient local.
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                        reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                         reliability=ReliabilityPolicy.RELIABLE)
+STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
+          'ERROR': DiagnosticStatus.ERROR, 'STALE': DiagnosticStatus.STALE}
+
+
+def declare(node, name, default, description, low=None, high=None, read_only=False):
+    """Declare a parameter with a descriptor; numeric bounds become an enforced range."""
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if isinstance(default, bool):
+        pass
+    elif isinstance(default, int) and low is not None:
+        descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    elif isinstance(default, float) and low is not None:
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+    return node.declare_parameter(name, default, descriptor).value
+
+
+def reject_non_finite(parameters):
+    """Return a failed result if any float parameter is NaN or infinite, else None.
+
+    rclpy's range check lets NaN through (every comparison with NaN is false).
+    """
+    for parameter in parameters:
+        if parameter.type_ == Parameter.Type.DOUBLE and not math.isfinite(parameter.value):
+            return SetParametersResult(
+                successful=False, reason=f'{parameter.name} must be finite, got {parameter.value}')
+    return None
+
+
+def stamp_to_seconds(stamp):
+    """Seconds of a builtin_interfaces/Time."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def seconds_to_stamp(seconds, stamp):
+    """Fill a builtin_interfaces/Time from seconds (rounded to the nanosecond)."""
+    total = int(round(seconds * 1e9))
+    stamp.sec, stamp.nanosec = divmod(total, 1_000_000_000)
+    return stamp
+
+
+class Diagnostics:
+    """Publishes one DiagnosticStatus for a node on /diagnostics once a wall second."""
+
+    def __init__(self, node, status_callback, period=1.0):
+        self.node = node
+        self.status_callback = status_callback
+        self.publisher = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        # Wall clock: diagnostics must keep coming even if simulated time stops.
+        self.timer = node.create_timer(period, self.publish, clock=Clock(
+            clock_type=ClockType.STEADY_TIME))
+
+    def publish(self):
+        """Publish the node's current status."""
+        level, message, values = self.status_callback()
+        status = DiagnosticStatus(
+            level=LEVELS[level], name=self.node.get_fully_qualified_name(),
+            message=message, hardware_id=self.node.get_name(),
+            values=[KeyValue(key=str(k), value=str(v)) for k, v in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        self.publisher.publish(array)
+
+
+def spin_node(node_class, args=None):
+    """Run one node until shutdown, leaving its actuators stopped on the way out."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_class()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            stop = getattr(node, 'stop_actuators', None)
+            if stop is not None and rclpy.ok():
+                stop()
+            node.destroy_node()
+        rclpy.try_shutdown()

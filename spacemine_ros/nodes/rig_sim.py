@@ -1,0 +1,271 @@
+"""rig_sim: the simulation backend. Owns the PyBullet world, publishes /clock and the
+rig's sensor topics, and obeys the command topics (the rig's hardware interface).
+
+Lockstep mode (default): after publishing the sensors for time t the world waits until
+every topic in lockstep_topics has delivered its command stamped t, then advances one
+control period. The trajectory therefore does not depend on how fast the machine or the
+controllers are. If a controller stays silent for lockstep_timeout wall seconds the world
+advances anyway (with a warning), and the command timeout stops that actuator.
+Real-time mode: the world advances on a wall-clock timer.
+"""
+
+import time
+
+from geometry_msgs.msg import WrenchStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import Imu, JointState
+from std_srvs.srv import SetBool
+
+from spacemine_ros.core.anchoring import load_anchor_types
+from spacemine_ros.core.body import load_body
+from spacemine_ros.core.config import ConfigError
+from spacemine_ros.nodes.common import (
+    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, seconds_to_stamp,
+    spin_node, stamp_to_seconds)
+from spacemine_ros.paths import share_path
+from spacemine_ros.sim.world import ANCHOR_COUNT, RigLimits, RigWorld
+
+DRILL_COMMAND = 'drill/command'
+ANCHOR_COMMAND = 'anchors/command'
+
+
+class RigSimNode(Node):
+    """The simulated rig behind the hardware-interface topics."""
+
+    def __init__(self, **kwargs):
+        super().__init__('rig_sim', **kwargs)
+        self.body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
+                                read_only=True)
+        bodies_file = declare(self, 'bodies_file', '', 'Body presets YAML (empty: installed '
+                              'config/bodies.yaml)', read_only=True)
+        anchors_file = declare(self, 'anchors_file', '', 'Anchor designs YAML (empty: '
+                               'installed config/anchors.yaml)', read_only=True)
+        anchor_type = declare(self, 'anchor_type', 'microspine', 'Anchor design fitted to the '
+                              'feet', read_only=True)
+        self.control_period = declare(self, 'control_period', 0.05, 'Control period [s]',
+                                      0.001, 1.0, read_only=True)
+        physics_dt = declare(self, 'physics_dt', 0.005, 'Physics time step [s]', 0.0005, 0.05,
+                             read_only=True)
+        seed = declare(self, 'seed', 0, 'Random seed (anchor capacity scatter)', 0, 2**31 - 1,
+                       read_only=True)
+        spread = declare(self, 'capacity_spread', 0.1, 'Scatter of true anchor capacity '
+                         'around the model (fraction)', 0.0, 0.9, read_only=True)
+        self.lockstep = declare(self, 'lockstep', True, 'Wait for the controllers each '
+                                'period (deterministic) instead of running in real time',
+                                read_only=True)
+        self.lockstep_topics = list(declare(
+            self, 'lockstep_topics', [DRILL_COMMAND, ANCHOR_COMMAND],
+            'Command topics the world waits for each period in lockstep mode', read_only=True))
+        self.lockstep_timeout = declare(self, 'lockstep_timeout', 2.0, 'Wall seconds to wait '
+                                        'for a silent controller before advancing', 0.01, 60.0)
+        self.realtime_factor = declare(self, 'realtime_factor', 1.0, 'Sim seconds per wall '
+                                       'second in real-time mode', 0.01, 100.0)
+        command_timeout = declare(self, 'command_timeout', 0.5, 'Sim seconds without a '
+                                  'command before that actuator is stopped [s]', 0.01, 10.0)
+        limits = RigLimits(
+            feed_thrust_max=declare(self, 'feed_thrust_max', 500.0, 'Feed drive force limit '
+                                    '[N]', 1.0, 10000.0, read_only=True),
+            spindle_torque_max=declare(self, 'spindle_torque_max', 20.0, 'Spindle motor '
+                                       'torque limit [N m]', 0.1, 1000.0, read_only=True),
+            spindle_speed_max=declare(self, 'spindle_speed_max', 30.0, 'Spindle speed limit '
+                                      '[rad/s]', 0.1, 500.0, read_only=True),
+            bit_radius=declare(self, 'bit_radius', 0.025, 'Drill bit radius [m]', 0.001, 0.5,
+                               read_only=True))
+        self.odom_frame = declare(self, 'odom_frame', 'odom', 'Frame of odometry', read_only=True)
+        self.base_frame = declare(self, 'base_frame', 'base_link', 'Rig base frame',
+                                  read_only=True)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        try:
+            body = load_body(bodies_file or share_path('config', 'bodies.yaml'), self.body_key)
+            anchors = load_anchor_types(anchors_file or share_path('config', 'anchors.yaml'))
+            if anchor_type not in anchors:
+                raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
+                                  f'{", ".join(sorted(anchors))}')
+        except ConfigError as error:
+            self.get_logger().fatal(str(error))
+            raise
+        self.world = RigWorld(body, anchors[anchor_type], limits=limits, physics_dt=physics_dt,
+                              seed=seed, capacity_spread=spread, command_timeout=command_timeout)
+
+        self.clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
+        self.joint_pub = self.create_publisher(JointState, 'joint_states', SENSOR_QOS)
+        self.odom_pub = self.create_publisher(Odometry, 'odom', SENSOR_QOS)
+        self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
+        self.wrench_pub = self.create_publisher(WrenchStamped, 'drill/bit_wrench', SENSOR_QOS)
+        self.create_subscription(JointState, DRILL_COMMAND, self._on_drill_command, COMMAND_QOS)
+        self.create_subscription(JointState, ANCHOR_COMMAND, self._on_anchor_command,
+                                 COMMAND_QOS)
+        self.create_service(SetBool, '~/estop', self._on_estop)
+
+        self.awaiting = set(self.lockstep_topics)
+        self.waiting_since = time.monotonic()
+        self.wall_start = time.monotonic()
+        self.stalls = 0
+        self.rejected_commands = 0
+        wall = Clock(clock_type=ClockType.STEADY_TIME)
+        if self.lockstep:
+            self.create_timer(0.05, self._lockstep_watchdog, clock=wall)
+        else:
+            self.create_timer(self.control_period / self.realtime_factor, self._advance,
+                              clock=wall)
+        self.diagnostics = Diagnostics(self, self._status)
+        self.get_logger().info(
+            f'{body.name}: effective gravity {body.effective_gravity():.3g} m/s^2, escape '
+            f'speed {body.escape_velocity:.3g} m/s, {anchor_type} anchors, '
+            f'{"lockstep" if self.lockstep else "real-time"} mode')
+        self._publish_sensors()
+
+    # Parameters and services --------------------------------------------------------------
+    def _on_set_parameters(self, parameters):
+        failed = reject_non_finite(parameters)
+        return failed or SetParametersResult(successful=True)
+
+    def _on_estop(self, request, response):
+        self.world.set_estop(request.data)
+        response.success = True
+        response.message = 'e-stop latched: actuators stopped' if request.data else \
+            'e-stop released'
+        self.get_logger().warn(response.message)
+        return response
+
+    # Commands ------------------------------------------------------------------------------
+    def _command_is_current(self, message):
+        return stamp_to_seconds(message.header.stamp) >= self.world.time - 1e-9
+
+    def _on_drill_command(self, message):
+        values = dict(zip(message.name, zip(
+            list(message.velocity) or [0.0] * len(message.name),
+            list(message.effort) or [0.0] * len(message.name))))
+        try:
+            feed_speed, thrust = values['drill_feed']
+            spindle_speed, _ = values['drill_spindle']
+            self.world.command_drill(feed_speed, thrust, spindle_speed)
+        except (KeyError, ValueError) as error:
+            self.rejected_commands += 1
+            self.get_logger().error(f'rejected {DRILL_COMMAND}: {error!s}; drill held stopped',
+                                    throttle_duration_sec=1.0)
+            self.world.command_drill(0.0, 0.0, 0.0)
+        self._command_arrived(DRILL_COMMAND, message)
+
+    def _on_anchor_command(self, message):
+        try:
+            index = {name: i for i, name in enumerate(message.name)}
+            names = [f'anchor_{i}_joint' for i in range(ANCHOR_COUNT)]
+            targets = [message.position[index[n]] for n in names]
+            tensions = [message.effort[index[n]] for n in names]
+            self.world.command_anchors(targets, tensions)
+        except (KeyError, IndexError, ValueError) as error:
+            self.rejected_commands += 1
+            self.get_logger().error(f'rejected {ANCHOR_COMMAND}: {error!s}; anchors hold',
+                                    throttle_duration_sec=1.0)
+        self._command_arrived(ANCHOR_COMMAND, message)
+
+    def _command_arrived(self, topic, message):
+        if not self.lockstep or topic not in self.awaiting:
+            return
+        if self._command_is_current(message):
+            self.awaiting.discard(topic)
+            if not self.awaiting:
+                self._advance()
+
+    def _lockstep_watchdog(self):
+        waited = time.monotonic() - self.waiting_since
+        if 0.2 < waited <= self.lockstep_timeout:
+            # A controller may have joined after this period was published: repeat it.
+            # Controllers ignore a period they have already answered.
+            self._publish_sensors()
+        elif waited > self.lockstep_timeout:
+            self.stalls += 1
+            self.get_logger().warn(
+                f'no command from {", ".join(sorted(self.awaiting))} for '
+                f'{self.lockstep_timeout:g} s: advancing without it',
+                throttle_duration_sec=10.0)
+            self._advance()
+
+    # Stepping ------------------------------------------------------------------------------
+    def _advance(self):
+        self.world.step(self.control_period)
+        self.awaiting = set(self.lockstep_topics)
+        self.waiting_since = time.monotonic()
+        self._publish_sensors()
+
+    def _publish_sensors(self):
+        readings = self.world.readings()
+        clock = ClockMsg()
+        seconds_to_stamp(readings.time, clock.clock)
+        self.clock_pub.publish(clock)
+        stamp = clock.clock
+
+        wrench = WrenchStamped()
+        wrench.header.stamp, wrench.header.frame_id = stamp, 'drill_bit'
+        wrench.wrench.force.z, wrench.wrench.torque.z = readings.bit_thrust, readings.bit_torque
+        self.wrench_pub.publish(wrench)
+
+        odom = Odometry()
+        odom.header.stamp, odom.header.frame_id = stamp, self.odom_frame
+        odom.child_frame_id = self.base_frame
+        position, orientation = odom.pose.pose.position, odom.pose.pose.orientation
+        position.x, position.y, position.z = readings.base_position
+        orientation.x, orientation.y, orientation.z, orientation.w = readings.base_orientation
+        twist = odom.twist.twist
+        twist.linear.x, twist.linear.y, twist.linear.z = readings.base_linear_velocity
+        twist.angular.x, twist.angular.y, twist.angular.z = readings.base_angular_velocity
+        self.odom_pub.publish(odom)
+
+        imu = Imu()
+        imu.header.stamp, imu.header.frame_id = stamp, self.base_frame
+        imu.orientation = odom.pose.pose.orientation
+        imu.angular_velocity = twist.angular
+        acceleration = imu.linear_acceleration
+        acceleration.x, acceleration.y, acceleration.z = readings.base_linear_acceleration
+        self.imu_pub.publish(imu)
+
+        # joint_states last: controllers take it as the tick of this period.
+        joints = JointState()
+        joints.header.stamp = stamp
+        joints.name = readings.joint_names
+        joints.position = [float(v) for v in readings.joint_positions]
+        joints.velocity = [float(v) for v in readings.joint_velocities]
+        joints.effort = [float(v) for v in readings.joint_efforts]
+        self.joint_pub.publish(joints)
+
+    def _status(self):
+        wall = time.monotonic() - self.wall_start
+        values = {
+            'sim_time_s': f'{self.world.time:.2f}',
+            'real_time_factor': f'{self.world.time / wall:.2f}' if wall > 0 else '0',
+            'mode': 'lockstep' if self.lockstep else 'real-time',
+            'lockstep_stalls': self.stalls,
+            'rejected_commands': self.rejected_commands,
+            'estop': self.world.estop,
+            'max_displacement_m': f'{self.world.max_displacement:.6f}',
+        }
+        if self.world.estop:
+            return 'WARN', 'e-stop latched', values
+        if self.stalls:
+            return 'WARN', f'{self.stalls} lockstep periods advanced without a controller', values
+        return 'OK', 'running', values
+
+    def stop_actuators(self):
+        """Stop every drive (used on shutdown)."""
+        self.world.set_estop(True)
+
+    def destroy_node(self):
+        """Close the physics world with the node."""
+        self.world.close()
+        return super().destroy_node()
+
+
+def main(args=None):
+    """Run the rig_sim node."""
+    spin_node(RigSimNode, args)
+
+
+if __name__ == '__main__':
+    main()

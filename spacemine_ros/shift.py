@@ -1,0 +1,259 @@
+"""spacemine-shift: a simulated mining shift, headless, start to summary.
+
+Starts the rig's node graph in this process (the same graph as the launch file), then
+acts as the operator over real topics and services: deploy the anchors, wait until the
+rig is anchored, set the drill's goal depth, start it, follow the drilling on a progress
+bar, and print a summary. Exit status 0 when the goal depth was reached.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from nav_msgs.msg import Odometry
+from rcl_interfaces.srv import SetParameters
+from std_msgs.msg import Float64, String
+from std_srvs.srv import Trigger
+
+from spacemine_ros import bringup
+from spacemine_ros.launcher import add_graph_arguments, create_nodes, parameter_overrides
+from spacemine_ros.nodes.common import SENSOR_QOS, STATE_QOS, stamp_to_seconds
+
+
+class ShiftError(RuntimeError):
+    """The shift could not go on; the message says why."""
+
+
+class Operator(Node):
+    """The operator's side of the shift: service calls and the values to report."""
+
+    def __init__(self, **kwargs):
+        super().__init__('shift_operator', **kwargs)
+        self.values = {'anchoring/state': '', 'drill/state': '', 'anchoring/safe_capacity': 0.0,
+                       'drill/depth': 0.0, 'drill/thrust': 0.0, 'drill/energy': 0.0}
+        self.max_depth = 0.0
+        for topic in ('anchoring/state', 'drill/state'):
+            self.create_subscription(String, topic, self._store(topic), STATE_QOS)
+        self.create_subscription(Float64, 'anchoring/safe_capacity',
+                                 self._store('anchoring/safe_capacity'), STATE_QOS)
+        for topic in ('drill/depth', 'drill/thrust', 'drill/energy'):
+            self.create_subscription(Float64, topic, self._store(topic), 10)
+        self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
+        self.sim_time = 0.0
+        self.start_position = None
+        self.max_displacement = 0.0
+        self.peak_thrust = 0.0
+        self.capacity_at_peak = 0.0
+        self.min_capacity_while_drilling = math.inf
+
+    def _store(self, topic):
+        def callback(message):
+            self.values[topic] = message.data
+            if topic == 'drill/depth':
+                self.max_depth = max(self.max_depth, message.data)
+            if topic == 'drill/thrust':
+                capacity = self.values['anchoring/safe_capacity']
+                if message.data > self.peak_thrust:
+                    self.peak_thrust, self.capacity_at_peak = message.data, capacity
+                if self.values['drill/state'] == 'DRILLING':
+                    self.min_capacity_while_drilling = min(
+                        self.min_capacity_while_drilling, capacity)
+        return callback
+
+    def _on_odom(self, message):
+        self.sim_time = stamp_to_seconds(message.header.stamp)
+        p = message.pose.pose.position
+        position = (p.x, p.y, p.z)
+        if self.start_position is None:
+            self.start_position = position
+        self.max_displacement = max(self.max_displacement,
+                                    math.dist(position, self.start_position))
+
+
+class Shift:
+    """Runs the operator's steps while spinning every node of the rig."""
+
+    def __init__(self, executor, operator, wall_limit, progress=True):
+        self.executor = executor
+        self.operator = operator
+        self.wall_limit = wall_limit
+        self.wall_start = time.monotonic()
+        self.progress = progress
+
+    def spin_until(self, done, what, on_spin=None):
+        """Spin until done() is true; raise ShiftError past the wall-clock limit."""
+        while not done():
+            if time.monotonic() - self.wall_start > self.wall_limit:
+                raise ShiftError(f'gave up after {self.wall_limit:g} wall seconds: {what}')
+            self.executor.spin_once(timeout_sec=0.1)
+            if on_spin is not None:
+                on_spin()
+
+    def call(self, service_type, name, request):
+        """Call a service of the rig and return its response."""
+        client = self.operator.create_client(service_type, name)
+        self.spin_until(lambda: client.service_is_ready(), f'service {name} to appear')
+        future = client.call_async(request)
+        self.spin_until(future.done, f'answer from {name}')
+        self.operator.destroy_client(client)
+        return future.result()
+
+    def trigger(self, name):
+        """Call a Trigger service; raise ShiftError if it refuses."""
+        response = self.call(Trigger, name, Trigger.Request())
+        if not response.success:
+            raise ShiftError(f'{name} refused: {response.message}')
+        return response.message
+
+    def wait_state(self, topic, wanted, fault='FAULT'):
+        """Wait until a state topic reads wanted; raise ShiftError on fault."""
+        values = self.operator.values
+        self.spin_until(lambda: values[topic] in (wanted, fault), f'{topic} to become {wanted}')
+        if values[topic] == fault:
+            raise ShiftError(f'{topic} reports FAULT (see the node log for the reason)')
+
+    def set_parameter(self, node, name, value):
+        """Set one parameter of a rig node; raise ShiftError with the node's reason if refused."""
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        result = self.call(SetParameters, f'{node}/set_parameters', request).results[0]
+        if not result.successful:
+            raise ShiftError(f'{node} refused {name}={value}: {result.reason}')
+
+    def drill(self, goal_depth):
+        """Start the drill and follow it to the goal on a progress bar."""
+        from tqdm import tqdm
+
+        values = self.operator.values
+        self.set_parameter('drill', 'goal_depth', float(goal_depth))
+        self.trigger('drill/start')
+        values['drill/state'] = 'APPROACHING'
+        with tqdm(total=round(goal_depth * 1000), unit='mm', desc='drilling',
+                  disable=not self.progress, mininterval=0.5, file=sys.stderr) as bar:
+            def update():
+                depth_mm = min(round(self.operator.max_depth * 1000), bar.total)
+                if depth_mm != bar.n:
+                    bar.update(depth_mm - bar.n)
+                bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  '
+                                    f'{values["drill/state"]}', refresh=False)
+            self.spin_until(lambda: values['drill/state'] in ('DONE', 'FAULT', 'IDLE'),
+                            'drilling to finish', update)
+            update()
+        if values['drill/state'] != 'DONE':
+            raise ShiftError(f'drill ended in {values["drill/state"]} before the goal depth')
+
+
+def summary(operator, wall_seconds, goal_depth, ok, reason):
+    """The end-of-shift figures."""
+    values = operator.values
+    sim_time = operator.sim_time
+    return {
+        'result': 'completed' if ok else 'failed',
+        'reason': reason,
+        'goal_depth_m': goal_depth,
+        'depth_reached_m': round(operator.max_depth, 4),
+        'sim_time_s': round(sim_time, 2),
+        'wall_time_s': round(wall_seconds, 2),
+        'real_time_factor': round(sim_time / wall_seconds, 2) if wall_seconds > 0 else None,
+        'drill_energy_J': round(values['drill/energy'], 1),
+        'peak_thrust_N': round(operator.peak_thrust, 1),
+        'safe_capacity_at_peak_N': round(operator.capacity_at_peak, 1),
+        'peak_thrust_share_of_capacity': (round(operator.peak_thrust / operator.capacity_at_peak, 3)
+                                          if operator.capacity_at_peak > 0 else None),
+        'max_rig_displacement_m': operator.max_displacement,
+        'anchoring_state': values['anchoring/state'],
+    }
+
+
+def print_summary(figures, stream=sys.stdout):
+    """Print the summary as a short table."""
+    rows = [
+        ('result', figures['result'] + (f' ({figures["reason"]})' if figures['reason'] else '')),
+        ('depth reached', f'{figures["depth_reached_m"]:.3f} m of {figures["goal_depth_m"]:.3f} m'),
+        ('sim time', f'{figures["sim_time_s"]:.1f} s'),
+        ('wall time', f'{figures["wall_time_s"]:.1f} s (real-time factor '
+                      f'{figures["real_time_factor"]})'),
+        ('energy used by the drill', f'{figures["drill_energy_J"] / 1000:.2f} kJ'),
+        ('peak thrust', f'{figures["peak_thrust_N"]:.1f} N vs safe anchor capacity '
+                        f'{figures["safe_capacity_at_peak_N"]:.1f} N'),
+        ('max rig displacement', f'{figures["max_rig_displacement_m"] * 1000:.3f} mm'),
+        ('anchoring', figures['anchoring_state']),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print('\nshift summary', file=stream)
+    for name, value in rows:
+        print(f'  {name:<{width}}  {value}', file=stream)
+
+
+def run_shift(args):
+    """Run a whole shift; return (ok, figures)."""
+    overrides = parameter_overrides(args.param)
+    specs = bringup.graph(args.backend, args.body, args.use_sim_time)
+    params_file = args.params_file or bringup.default_params_file()
+    rclpy.init()
+    nodes = []
+    ok, reason = False, ''
+    wall_start = time.monotonic()
+    try:
+        nodes = create_nodes(specs, args.namespace, params_file, overrides)
+        namespace = bringup.normalize_namespace(args.namespace)
+        operator = Operator(namespace=namespace or '/',
+                            parameter_overrides=[Parameter('use_sim_time', value=True)])
+        executor = SingleThreadedExecutor()
+        for node in [*nodes, operator]:
+            executor.add_node(node)
+        shift = Shift(executor, operator, args.wall_limit, progress=not args.no_progress)
+        try:
+            print(f'deploying anchors on {args.body}...', file=sys.stderr)
+            shift.trigger('anchoring/deploy')
+            shift.wait_state('anchoring/state', 'ANCHORED')
+            shift.spin_until(lambda: operator.values['anchoring/safe_capacity'] > 0.0,
+                             'the safe capacity to be published')
+            print(f'anchored at sim {operator.sim_time:.1f} s: safe capacity '
+                  f'{operator.values["anchoring/safe_capacity"]:.1f} N', file=sys.stderr)
+            shift.drill(args.depth)
+            ok = True
+        except ShiftError as error:
+            reason = str(error)
+        figures = summary(operator, time.monotonic() - wall_start, args.depth, ok, reason)
+    finally:
+        for node in nodes:
+            stop = getattr(node, 'stop_actuators', None)
+            if stop is not None and rclpy.ok():
+                stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return ok, figures
+
+
+def main(argv=None):
+    """Entry point of spacemine-shift."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_graph_arguments(parser)
+    parser.add_argument('--depth', type=float, default=0.3,
+                        help='goal depth of the hole [m] (default: 0.3)')
+    parser.add_argument('--wall-limit', type=float, default=1800.0,
+                        help='give up after this many wall seconds (default: 1800)')
+    parser.add_argument('--summary-file', default=None, help='also write the summary as JSON')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    args = parser.parse_args(argv)
+    if not (math.isfinite(args.depth) and args.depth > 0):
+        parser.error(f'--depth must be a positive number of metres, got {args.depth}')
+    try:
+        ok, figures = run_shift(args)
+    except ValueError as error:
+        parser.error(str(error))
+    print_summary(figures)
+    if args.summary_file:
+        with open(args.summary_file, 'w', encoding='utf-8') as stream:
+            json.dump(figures, stream, indent=2)
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

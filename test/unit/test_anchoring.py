@@ -1,0 +1,159 @@
+"""Anchor capacity models and the anchoring sequence (core.anchoring)."""
+
+import math
+
+import pytest
+
+from spacemine_ros.core.anchoring import (
+    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, AnchorType)
+from spacemine_ros.core.body import Regolith
+
+DT = 0.05
+
+
+def test_microspines_hold_on_rock_not_in_rubble(bodies, anchor_types):
+    spine = anchor_types['microspine']
+    bennu = bodies['bennu']
+    assert anchor_capacity(spine, 'rock', bennu.regolith, 4e-5, spine.embed_depth) == 160.0
+    assert anchor_capacity(spine, 'regolith', bennu.regolith, 4e-5, spine.embed_depth) == 0.0
+
+
+def test_screws_hold_almost_nothing_in_cohesionless_microgravity_rubble(bodies, anchor_types):
+    screw = anchor_types['screw']
+    bennu = bodies['bennu']
+    in_bennu = anchor_capacity(screw, 'regolith', bennu.regolith, 4e-5, screw.embed_depth)
+    assert in_bennu < 0.01
+    lunar_like = Regolith(1500.0, 500.0, math.radians(42))
+    assert anchor_capacity(screw, 'regolith', lunar_like, 4e-5, screw.embed_depth) > 20.0
+    assert anchor_capacity(screw, 'rock', lunar_like, 4e-5, screw.embed_depth) == 0.0
+
+
+def test_screw_capacity_grows_with_gravity_depth_and_cohesion(anchor_types):
+    screw = anchor_types['screw']
+    soil = Regolith(1500.0, 100.0, math.radians(35))
+    low = anchor_capacity(screw, 'regolith', soil, 1e-4, 0.25)
+    assert anchor_capacity(screw, 'regolith', soil, 1.6, 0.25) > low
+    assert anchor_capacity(screw, 'regolith', soil, 1e-4, 0.1) < low
+    assert anchor_capacity(screw, 'regolith', Regolith(1500.0, 200.0, math.radians(35)),
+                           1e-4, 0.25) > low
+
+
+def test_anchor_types_reject_nonsense():
+    with pytest.raises(ValueError, match='unknown model'):
+        AnchorType('x', 'glue', 0.1, 0.01)
+    with pytest.raises(ValueError, match='diameter'):
+        AnchorType('x', 'screw', 0.1, 0.01)
+
+
+class Rig:
+    """Anchors that engage at the drive speed and pull out above their capacity."""
+
+    def __init__(self, capacities, embed_depth=0.02, speed=0.005):
+        self.capacities = list(capacities)
+        self.embeds = [0.0] * len(capacities)
+        self.armed = [True] * len(capacities)
+        self.speed = speed
+        self.embed_depth = embed_depth
+        self.position = (0.0, 0.0, 0.6)
+        self.external = [0.0] * len(capacities)
+
+    def apply(self, commands):
+        loads = []
+        for i, command in enumerate(commands):
+            if not self.armed[i]:
+                if command.embed_depth == 0.0:
+                    self.armed[i] = True
+                loads.append(0.0)
+                continue
+            step = max(min(command.embed_depth - self.embeds[i], self.speed * DT),
+                       -self.speed * DT)
+            self.embeds[i] += step
+            load = command.tension + self.external[i]
+            if self.embeds[i] > 0.5 * self.embed_depth and load > self.capacities[i]:
+                self.embeds[i], self.armed[i] = 0.0, False
+            loads.append(load)
+        return loads
+
+
+def run(controller, rig, seconds, time=0.0):
+    loads = [0.0] * controller.count
+    for _ in range(int(seconds / DT)):
+        commands = controller.update(time, list(rig.embeds), loads, rig.position)
+        loads = rig.apply(commands)
+        time += DT
+    return time
+
+
+def params(**overrides):
+    return AnchoringParams(**{'embed_depth': 0.02, 'nominal_capacity': 160.0, **overrides})
+
+
+def test_deploys_in_sequence_proof_tests_and_reports_safe_capacity():
+    controller = AnchoringController(4, params())
+    rig = Rig([160.0] * 4)
+    assert controller.safe_capacity == 0.0
+    assert controller.deploy()[0]
+    seen_active = []
+    time = 0.0
+    while controller.state != AnchoringState.ANCHORED and time < 200:
+        time = run(controller, rig, DT, time)
+        if controller.state == AnchoringState.DEPLOYING and controller.active not in seen_active:
+            seen_active.append(controller.active)
+    assert controller.state == AnchoringState.ANCHORED
+    assert seen_active == [0, 1, 2, 3]
+    assert controller.proven == [128.0] * 4
+    assert controller.safe_capacity == pytest.approx(4 * (128.0 - 5.0) / 2.0)
+
+
+def test_a_weak_anchor_is_reseated_and_then_faults():
+    controller = AnchoringController(4, params(max_reseats=1))
+    rig = Rig([160.0, 100.0, 160.0, 160.0])
+    controller.deploy()
+    run(controller, rig, 200.0)
+    assert controller.state == AnchoringState.FAULT
+    assert 'anchor_1 failed its proof test' in controller.fault_reason
+    assert controller.safe_capacity == 0.0
+
+
+def test_pull_out_and_slip_while_anchored_raise_faults():
+    controller = AnchoringController(4, params())
+    rig = Rig([160.0] * 4)
+    controller.deploy()
+    time = run(controller, rig, 100.0)
+    assert controller.state == AnchoringState.ANCHORED
+    rig.external[2] = 500.0
+    run(controller, rig, 0.2, time)
+    assert controller.state == AnchoringState.FAULT
+    assert 'anchor_2 pulled out' in controller.fault_reason
+
+    controller = AnchoringController(4, params())
+    rig = Rig([160.0] * 4)
+    controller.deploy()
+    time = run(controller, rig, 100.0)
+    rig.position = (0.0, 0.0, 0.62)
+    run(controller, rig, DT, time)
+    assert controller.state == AnchoringState.FAULT
+    assert 'slipped 20.0 mm' in controller.fault_reason
+
+
+def test_release_stows_and_requests_are_checked():
+    controller = AnchoringController(4, params())
+    assert controller.release() == (False, 'already stowed')
+    rig = Rig([160.0] * 4)
+    controller.deploy()
+    assert controller.deploy()[0] is False
+    time = run(controller, rig, 100.0)
+    assert controller.deploy() == (False, 'already anchored')
+    assert controller.release()[0]
+    run(controller, rig, 20.0, time)
+    assert controller.state == AnchoringState.STOWED
+    assert rig.embeds == [0.0] * 4
+
+
+def test_params_are_validated_with_reasons():
+    with pytest.raises(ValueError, match='safety_factor'):
+        params(safety_factor=0.5).validate()
+    with pytest.raises(ValueError, match='preload'):
+        params(preload=200.0).validate()
+    with pytest.raises(ValueError, match='finite'):
+        params(slip_tolerance=float('nan')).validate()

@@ -1,0 +1,72 @@
+"""Body presets (config/bodies.yaml) and effective gravity."""
+
+import math
+
+import pytest
+import yaml
+
+from spacemine_ros.core.body import body_from_config, load_bodies, load_body
+from spacemine_ros.core.config import ConfigError
+
+from test.conftest import CONFIG
+
+
+def test_presets_cover_the_required_bodies(bodies):
+    assert {'bennu', 'ryugu', 'itokawa', 'eros', 'psyche'} <= set(bodies)
+
+
+@pytest.mark.parametrize('key', ['bennu', 'ryugu', 'itokawa', 'eros', 'psyche'])
+def test_stored_gravity_and_escape_speed_follow_from_gm_and_radius(bodies, key):
+    body = bodies[key]
+    assert body.surface_gravity == pytest.approx(body.gm / body.mean_radius ** 2, rel=0.02)
+    assert body.escape_velocity == pytest.approx(
+        math.sqrt(2 * body.gm / body.mean_radius), rel=0.02)
+    assert sum(body.composition.values()) == pytest.approx(1.0)
+
+
+def test_spin_roughly_halves_gravity_at_bennus_equator(bodies):
+    bennu = bodies['bennu']
+    ratio = bennu.effective_gravity(0.0) / bennu.surface_gravity
+    assert 0.4 < ratio < 0.6
+    assert bennu.effective_gravity(math.pi / 2) == pytest.approx(bennu.surface_gravity)
+
+
+def test_centrifugal_term_tilts_gravity_toward_the_equator_at_mid_latitude(bodies):
+    g = bodies['bennu'].gravity_vector(math.radians(45))
+    assert g[2] < 0 and g[1] < 0 and g[0] == 0
+
+
+def test_psyche_gravity_is_about_0_13(bodies):
+    assert bodies['psyche'].surface_gravity == pytest.approx(0.13, rel=0.02)
+
+
+def _bennu_entry():
+    with open(f'{CONFIG}/bodies.yaml') as stream:
+        return yaml.safe_load(stream)['bodies']['bennu']
+
+
+@pytest.mark.parametrize('mutate, message', [
+    (lambda e: e.update(surface_gravity=1.0), 'disagrees'),
+    (lambda e: e.update(mean_radius=float('nan')), 'out of range'),
+    (lambda e: e['sources'].pop('mass'), 'no source'),
+    (lambda e: e['composition'].update(water=0.5), 'sum to'),
+    (lambda e: e['strata'][1].update(top=0.01), 'gap or overlap'),
+    (lambda e: e['site'].update(substrate='cheese'), 'rock or regolith'),
+    (lambda e: e.pop('regolith'), "missing required key 'regolith'"),
+])
+def test_bad_presets_are_rejected_with_the_reason(mutate, message):
+    entry = _bennu_entry()
+    mutate(entry)
+    with pytest.raises(ConfigError, match=message):
+        body_from_config('bennu', entry)
+
+
+def test_unknown_body_and_bad_files_give_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match='known bodies'):
+        load_body(f'{CONFIG}/bodies.yaml', 'pluto')
+    with pytest.raises(ConfigError, match='cannot read'):
+        load_bodies(tmp_path / 'missing.yaml')
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('bodies: [unclosed')
+    with pytest.raises(ConfigError, match='malformed YAML'):
+        load_bodies(bad)

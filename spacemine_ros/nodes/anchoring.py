@@ -117,7 +117,7 @@ class AnchoringNode(Node):
         return response
 
     def _log_request(self, what, response):
-        log = self.get_logger().info if response.success else self.get_logger().warn
+        log = self.get_logger().info if response.success else self.get_logger().warning
         log(f'{what}: {response.message}')
 
     def _on_joints(self, message):

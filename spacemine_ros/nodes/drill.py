@@ -106,7 +106,7 @@ class DrillNode(Node):
     def _on_start(self, request, response):
         response.success, response.message = self.controller.start(
             self.anchored, self.safe_capacity)
-        (self.get_logger().info if response.success else self.get_logger().warn)(
+        (self.get_logger().info if response.success else self.get_logger().warning)(
             f'start: {response.message}')
         self._publish_state()
         return response

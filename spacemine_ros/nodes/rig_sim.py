@@ -131,7 +131,7 @@ class RigSimNode(Node):
         response.success = True
         response.message = 'e-stop latched: actuators stopped' if request.data else \
             'e-stop released'
-        self.get_logger().warn(response.message)
+        self.get_logger().warning(response.message)
         return response
 
     # Commands ------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ class RigSimNode(Node):
             self._publish_sensors()
         elif waited > self.lockstep_timeout:
             self.stalls += 1
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f'no command from {", ".join(sorted(self.awaiting))} for '
                 f'{self.lockstep_timeout:g} s: advancing without it',
                 throttle_duration_sec=10.0)

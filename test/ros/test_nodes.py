@@ -1,0 +1,116 @@
+"""The nodes in-process on real topics: services, parameters, a rig graph."""
+
+import math
+import time
+
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rcl_interfaces.srv import SetParameters
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from spacemine_ros import bringup
+from spacemine_ros.launcher import create_nodes
+from spacemine_ros.nodes.common import STATE_QOS
+
+
+class Graph:
+    """A rig graph plus an operator node, spun on one executor."""
+
+    def __init__(self, namespace='/test_rig'):
+        self.namespace = namespace
+        self.nodes = create_nodes(bringup.graph('sim', 'bennu'), namespace,
+                                  bringup.default_params_file())
+        self.operator = rclpy.create_node('test_operator', namespace=namespace)
+        self.executor = SingleThreadedExecutor()
+        for node in [*self.nodes, self.operator]:
+            self.executor.add_node(node)
+        self.states = {}
+        for topic in ('anchoring/state', 'drill/state'):
+            self.operator.create_subscription(
+                String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+
+    def spin_until(self, done, limit=60.0):
+        end = time.monotonic() + limit
+        while not done() and time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.05)
+        return done()
+
+    def call(self, service_type, name, request):
+        client = self.operator.create_client(service_type, name)
+        assert self.spin_until(client.service_is_ready), f'{name} never appeared'
+        future = client.call_async(request)
+        assert self.spin_until(future.done), f'{name} did not answer'
+        return future.result()
+
+    def set_parameters(self, node, **values):
+        request = SetParameters.Request(parameters=[
+            Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
+        return self.call(SetParameters, f'{node}/set_parameters', request).results
+
+    def close(self):
+        for node in [*self.nodes, self.operator]:
+            node.destroy_node()
+
+
+@pytest.fixture
+def graph():
+    rclpy.init()
+    rig = Graph()
+    yield rig
+    rig.close()
+    rclpy.try_shutdown()
+
+
+def test_services_answer_and_refuse_what_is_not_allowed(graph):
+    response = graph.call(Trigger, 'drill/start', Trigger.Request())
+    assert not response.success and 'not anchored' in response.message
+    response = graph.call(Trigger, 'anchoring/release', Trigger.Request())
+    assert not response.success and 'stowed' in response.message
+    response = graph.call(Trigger, 'drill/abort', Trigger.Request())
+    assert not response.success
+    response = graph.call(SetBool, 'rig_sim/estop', SetBool.Request(data=False))
+    assert response.success
+    assert graph.spin_until(lambda: graph.states.get('drill/state') == 'IDLE')
+    assert graph.states.get('anchoring/state') == 'STOWED'
+
+
+@pytest.mark.parametrize('node, values, reason', [
+    ('drill', {'goal_depth': -0.5}, 'goal_depth'),
+    ('drill', {'goal_depth': math.nan}, 'goal_depth'),
+    ('drill', {'goal_depth': 1.5}, 'feed stroke'),
+    ('drill', {'max_thrust': 1e9}, ''),
+    ('drill', {'contact_thrust': 50.0}, 'contact_thrust'),
+    ('anchoring', {'safety_factor': 0.5}, ''),
+    ('anchoring', {'preload': 500.0}, 'preload'),
+    ('rig_sim', {'lockstep_timeout': math.inf}, ''),
+])
+def test_bad_parameter_values_are_rejected_with_a_reason(graph, node, values, reason):
+    results = graph.set_parameters(node, **values)
+    assert not results[0].successful
+    assert results[0].reason
+    assert reason in results[0].reason
+
+
+def test_good_parameter_values_are_accepted(graph):
+    assert graph.set_parameters('drill', goal_depth=0.2)[0].successful
+    assert graph.set_parameters('anchoring', safety_factor=2.5)[0].successful
+
+
+def test_read_only_parameters_cannot_change(graph):
+    assert not graph.set_parameters('rig_sim', body='ceres')[0].successful
+
+
+def test_anchor_then_drill_a_small_depth_over_real_topics(graph):
+    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    assert graph.spin_until(lambda: graph.states.get('anchoring/state') == 'ANCHORED', 120.0)
+    assert graph.set_parameters('drill', goal_depth=0.03)[0].successful
+    response = graph.call(Trigger, 'drill/start', Trigger.Request())
+    assert response.success, response.message
+    assert graph.spin_until(lambda: graph.states.get('drill/state') in ('DONE', 'FAULT'), 120.0)
+    assert graph.states['drill/state'] == 'DONE'
+    sim = graph.nodes[0]
+    assert sim.world.drill.hole_depth >= 0.03
+    assert sim.world.max_displacement < 0.002

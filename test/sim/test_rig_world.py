@@ -1,0 +1,167 @@
+"""The PyBullet rig world: micro-gravity physics of anchoring and drilling (no ROS)."""
+
+import dataclasses
+
+import pytest
+
+from spacemine_ros.core.anchoring import (
+    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState)
+from spacemine_ros.core.drill_controller import (
+    DrillController, DrillMeasurement, DrillParams, DrillState)
+from spacemine_ros.core.drilling import StrataColumn, Stratum
+from spacemine_ros.sim.world import RigLimits, RigWorld
+
+PERIOD = 0.05
+
+
+@pytest.fixture
+def bennu(bodies):
+    return bodies['bennu']
+
+
+def world_for(body, anchor_types, **kwargs):
+    return RigWorld(body, anchor_types['microspine'], **kwargs)
+
+
+def test_drilling_unanchored_pushes_the_rig_off_the_surface(bennu, anchor_types):
+    with world_for(bennu, anchor_types) as world:
+        for _ in range(int(20.0 / PERIOD)):
+            world.command_anchors([0.0] * 4, [0.0] * 4)
+            world.command_drill(0.01, 100.0, 10.0)
+            world.step(PERIOD)
+        position, _ = world.base_pose()
+        assert position[2] - 0.6 > 0.1  # lifted by more than 10 cm
+        assert world.displacement() > 0.1
+        assert world.drill.hole_depth < 0.02  # contact was lost almost at once
+
+
+def test_rig_at_rest_stays_put_in_micro_gravity(bennu, anchor_types):
+    with world_for(bennu, anchor_types) as world:
+        for _ in range(int(10.0 / PERIOD)):
+            world.command_drill(0.0, 0.0, 0.0)
+            world.step(PERIOD)
+        assert world.displacement() < 1e-4
+
+
+class Loop:
+    """Anchoring and drill controllers driving the world, as the nodes do."""
+
+    def __init__(self, world, goal_depth=0.15):
+        self.world = world
+        design = world.anchor_type
+        nominal = anchor_capacity(design, world.body.site.substrate, world.body.regolith,
+                                  world.gravity_magnitude, design.embed_depth)
+        self.anchoring = AnchoringController(4, AnchoringParams(design.embed_depth, nominal))
+        self.drill = DrillController(DrillParams(goal_depth=goal_depth))
+        self.thrust_vs_capacity = []
+
+    def step(self):
+        readings = self.world.readings()
+        names = readings.joint_names
+        commands = self.anchoring.update(readings.time, readings.anchor_embeds,
+                                         readings.anchor_loads, readings.base_position)
+        self.world.command_anchors([c.embed_depth for c in commands],
+                                   [c.tension for c in commands])
+        measurement = DrillMeasurement(
+            readings.time, readings.joint_positions[names.index('drill_feed')],
+            readings.joint_velocities[names.index('drill_spindle')], readings.bit_thrust,
+            readings.bit_torque)
+        anchored = self.anchoring.state == AnchoringState.ANCHORED
+        command = self.drill.update(measurement, anchored, self.anchoring.safe_capacity)
+        self.world.command_drill(command.feed_speed, command.thrust_limit, command.spindle_speed)
+        self.thrust_vs_capacity.append((readings.bit_thrust, self.anchoring.safe_capacity))
+        self.world.step(PERIOD)
+
+    def run_until(self, done, seconds):
+        for _ in range(int(seconds / PERIOD)):
+            if done():
+                return True
+            self.step()
+        return done()
+
+    def anchor(self):
+        self.anchoring.deploy()
+        assert self.run_until(lambda: self.anchoring.state == AnchoringState.ANCHORED, 120.0)
+        return self
+
+
+def test_anchored_rig_stays_within_millimetres_while_the_bit_reaches_depth(bennu, anchor_types):
+    with world_for(bennu, anchor_types) as world:
+        loop = Loop(world, goal_depth=0.15).anchor()
+        start = world.displacement()
+        assert loop.drill.start(True, loop.anchoring.safe_capacity)[0]
+        assert loop.run_until(lambda: loop.drill.state in (DrillState.DONE, DrillState.FAULT),
+                              300.0)
+        assert loop.drill.state == DrillState.DONE
+        assert world.drill.hole_depth >= 0.15
+        assert world.max_displacement - start < 0.002
+        assert loop.anchoring.state == AnchoringState.ANCHORED
+        # Thrust never exceeded the safe capacity (or the drill's share of it).
+        drilling = [(t, c) for t, c in loop.thrust_vs_capacity if t > 0]
+        assert drilling and all(t <= 0.8 * c + 1e-6 for t, c in drilling)
+
+
+def test_a_jam_in_the_rig_is_detected_backed_off_and_cleared(bennu, anchor_types):
+    strata = StrataColumn([
+        Stratum('boulder', 0.0, 0.05, 2.5e6, 0.6, 1800.0),
+        Stratum('clast', 0.05, 0.08, 2.5e6, 0.6, 1800.0, wedge_torque=40.0),
+        Stratum('boulder_core', 0.08, 2.0, 2.5e6, 0.6, 1800.0)])
+    jammed = dataclasses.replace(bennu, strata=strata)
+    with world_for(jammed, anchor_types) as world:
+        loop = Loop(world, goal_depth=0.1).anchor()
+        loop.drill.start(True, loop.anchoring.safe_capacity)
+        loop.run_until(lambda: loop.drill.state in (DrillState.DONE, DrillState.FAULT), 300.0)
+        assert loop.drill.state == DrillState.DONE
+        assert loop.drill.retries >= 1
+        assert loop.anchoring.state == AnchoringState.ANCHORED
+
+
+def test_overload_pulls_an_anchor_out_and_the_sim_reports_it(bennu, anchor_types):
+    strong_feed = RigLimits(feed_thrust_max=2000.0)
+    with world_for(bennu, anchor_types, capacity_spread=0.0, limits=strong_feed) as world:
+        loop = Loop(world).anchor()
+        # Push far beyond the four anchors' 640 N, bypassing the drill controller.
+        for _ in range(int(5.0 / PERIOD)):
+            world.command_drill(0.01, 2000.0, 0.0)
+            world.step(PERIOD)
+        readings = world.readings()
+        assert not all(readings.anchor_engaged)
+        assert any(anchor.pulled_out for anchor in world.anchors)
+        loop.anchoring.update(readings.time, readings.anchor_embeds, readings.anchor_loads,
+                              readings.base_position)
+        assert loop.anchoring.state == AnchoringState.FAULT
+
+
+def test_same_config_and_commands_give_the_same_result(bennu, anchor_types):
+    results = []
+    for _ in range(2):
+        with world_for(bennu, anchor_types, seed=3) as world:
+            loop = Loop(world).anchor()
+            loop.drill.start(True, loop.anchoring.safe_capacity)
+            loop.run_until(lambda: False, 10.0)
+            results.append((world.base_pose(), world.drill.hole_depth,
+                            [a.capacity_factor for a in world.anchors]))
+    assert results[0] == results[1]
+
+
+def test_bad_commands_are_refused_without_changing_anything(bennu, anchor_types):
+    with world_for(bennu, anchor_types) as world:
+        world.command_drill(0.01, 100.0, 10.0)
+        with pytest.raises(ValueError, match='finite'):
+            world.command_drill(float('nan'), 100.0, 10.0)
+        assert world.drill_command.feed_speed == 0.01
+        with pytest.raises(ValueError, match='anchor_0 target'):
+            world.command_anchors([1.0] * 4, [0.0] * 4)
+        world.command_drill(1.0, 1e9, 1e9)  # clamped to the drives' limits
+        assert world.drill_command.thrust_limit == world.limits.feed_thrust_max
+
+
+def test_command_timeout_and_estop_stop_the_drill(bennu, anchor_types):
+    with world_for(bennu, anchor_types, command_timeout=0.2) as world:
+        world.command_drill(0.02, 50.0, 5.0)
+        world.step(1.0)  # no fresh command for 1 s
+        assert world.bit_load.spindle_speed == 0.0 and world.bit_load.feed_advance == 0.0
+        world.command_drill(0.02, 50.0, 5.0)
+        world.set_estop(True)
+        world.step(PERIOD)
+        assert world.bit_load.spindle_speed == 0.0

@@ -27,7 +27,7 @@ class NodeSpec:
 
 
 def default_params_file():
-    """The installed (or checked-out) config/rig.yaml."""
+    """Return the installed (or checked-out) config/rig.yaml."""
     return share_path('config', 'rig.yaml')
 
 

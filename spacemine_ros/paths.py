@@ -28,5 +28,5 @@ def share_directory():
 
 
 def share_path(*parts):
-    """Path of a file under the share directory, e.g. share_path('config', 'bodies.yaml')."""
+    """Return the path of a file under the share directory (e.g. config/bodies.yaml)."""
     return os.path.join(share_directory(), *parts)

@@ -120,7 +120,8 @@ class Shift:
 
     def set_parameter(self, node, name, value):
         """Set one parameter of a rig node; raise ShiftError with the node's reason if refused."""
-        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg()])
         result = self.call(SetParameters, f'{node}/set_parameters', request).results[0]
         if not result.successful:
             raise ShiftError(f'{node} refused {name}={value}: {result.reason}')
@@ -149,7 +150,7 @@ class Shift:
 
 
 def summary(operator, wall_seconds, goal_depth, ok, reason):
-    """The end-of-shift figures."""
+    """Return the end-of-shift figures."""
     values = operator.values
     sim_time = operator.sim_time
     return {

@@ -200,7 +200,7 @@ class AnchoringController:
         return margin / self.params.safety_factor
 
     def commands(self):
-        """Current command for every anchor."""
+        """Return the current command of every anchor."""
         return [AnchorCommand(t, f) for t, f in zip(self.targets, self.tensions)]
 
     # The sequence --------------------------------------------------------------------------
@@ -284,8 +284,8 @@ class AnchoringController:
         if self.hold_start_embed is None:
             self.hold_start_embed = embeds[index]
         if abs(embeds[index] - self.hold_start_embed) > params.creep_tolerance:
-            self._fault(f'anchor_{index} crept {abs(embeds[index] - self.hold_start_embed) * 1000:.1f}'
-                        f' mm under the proof load')
+            creep = abs(embeds[index] - self.hold_start_embed)
+            self._fault(f'anchor_{index} crept {creep * 1000:.1f} mm under the proof load')
             return
         if elapsed >= params.proof_ramp_time + params.proof_hold_time:
             self.proven[index] = proof_load

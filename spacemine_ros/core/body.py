@@ -164,7 +164,8 @@ def body_from_config(key, entry):
             f'{where}.composition: mass fractions sum to {sum(fractions.values()):g}, not 1')
     composition_class = require(entry, 'composition_class', where)
     if composition_class not in ('C', 'S', 'M'):
-        raise ConfigError(f'{where}.composition_class: expected C, S or M, got {composition_class!r}')
+        raise ConfigError(
+            f'{where}.composition_class: expected C, S or M, got {composition_class!r}')
 
     sources = _check_sources(entry, where, [
         'gm' if 'gm' in entry else 'mass', 'mean_radius', 'rotation_period', 'bulk_density',

@@ -137,7 +137,8 @@ class DrillController:
         if not anchored:
             return False, 'refusing to drill: the rig is not anchored'
         if safe_capacity <= self.params.contact_thrust:
-            return False, f'refusing to drill: safe anchor capacity {safe_capacity:.1f} N is too low'
+            return False, (f'refusing to drill: safe anchor capacity {safe_capacity:.1f} N '
+                           'is too low')
         if goal_depth is not None:
             goal = positive('goal_depth', goal_depth, 'm')
             if goal >= self.params.feed_stroke:
@@ -173,7 +174,8 @@ class DrillController:
         if previous is not None and dt > 0.0:
             rate = (measurement.feed_position - previous.feed_position) / dt
             self.rate += min(dt / 0.5, 1.0) * (rate - self.rate)  # 0.5 s low-pass
-            power = measurement.torque * measurement.spindle_speed + measurement.thrust * max(rate, 0)
+            power = (measurement.torque * measurement.spindle_speed
+                     + measurement.thrust * max(rate, 0.0))
             self.energy += max(power, 0.0) * dt
         self.peak_thrust = max(self.peak_thrust, measurement.thrust)
         if self.surface_position is not None:
@@ -185,7 +187,7 @@ class DrillController:
                 self._fault('anchoring lost while drilling: thrust stopped, retracting')
             elif measurement.thrust > params.capacity_fraction * safe_capacity + 1e-9 and (
                     self.state == DrillState.DRILLING):
-                self._fault(f'thrust {measurement.thrust:.1f} N above the anchors\' budget '
+                self._fault(f"thrust {measurement.thrust:.1f} N above the anchors' budget "
                             f'{params.capacity_fraction * safe_capacity:.1f} N: retracting')
 
         state = self.state

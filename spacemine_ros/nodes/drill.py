@@ -20,7 +20,7 @@ TUNABLES = {
     'goal_depth': ('Depth to drill to, below the surface [m]', 0.001, 10.0),
     'feed_stroke': ('Travel of the feed [m]', 0.01, 10.0),
     'max_thrust': ('Feed drive thrust limit [N]', 1.0, 10000.0),
-    'capacity_fraction': ('Share of the anchors\' safe capacity the drill may use [-]',
+    'capacity_fraction': ("Share of the anchors' safe capacity the drill may use [-]",
                           0.0, 1.0),
     'max_torque': ('Spindle motor torque limit [N m]', 0.1, 1000.0),
     'torque_margin': ('Thrust is limited so torque stays below this share of the limit [-]',

@@ -1,5 +1,7 @@
-"""rig_sim: the simulation backend. Owns the PyBullet world, publishes /clock and the
-rig's sensor topics, and obeys the command topics (the rig's hardware interface).
+"""rig_sim: the simulation backend behind the rig's hardware-interface topics.
+
+It owns the PyBullet world, publishes /clock and the rig's sensor topics, and obeys the
+command topics.
 
 Lockstep mode (default): after publishing the sensors for time t the world waits until
 every topic in lockstep_topics has delivered its command stamped t, then advances one
@@ -14,7 +16,6 @@ import time
 from geometry_msgs.msg import WrenchStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg

@@ -218,7 +218,7 @@ class RigWorld:
 
     # Queries -------------------------------------------------------------------------------
     def base_pose(self):
-        """Base position and orientation (x, y, z, w) in the world frame."""
+        """Return the base position and orientation (x, y, z, w) in the world frame."""
         return pybullet.getBasePositionAndOrientation(self.rig, physicsClientId=self.client)
 
     def displacement(self):
@@ -232,7 +232,7 @@ class RigWorld:
         return -state[4][2]
 
     def anchor_capacity(self, index):
-        """True holding capacity of an anchor at its current embed depth [N]."""
+        """Return the true holding capacity of an anchor at its embed depth [N]."""
         anchor = self.anchors[index]
         nominal = anchor_capacity(self.anchor_type, self.body.site.substrate, self.body.regolith,
                                   self.gravity_magnitude,

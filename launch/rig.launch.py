@@ -1,0 +1,60 @@
+"""Start a spacemine_ros rig: the backend and the controllers, in a namespace.
+
+    ros2 launch spacemine_ros rig.launch.py backend:=sim body:=bennu namespace:=rig1
+
+The node graph comes from spacemine_ros.bringup, the same description the project's own
+launcher (spacemine-rig) starts, so the two cannot drift apart.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node, PushROSNamespace
+from launch_ros.parameter_descriptions import ParameterValue
+
+from spacemine_ros import bringup
+from spacemine_ros.sim.description import rig_urdf_xml
+
+ARGUMENTS = [
+    ('backend', 'sim', 'What the controllers drive: ' + ', '.join(bringup.BACKENDS)),
+    ('body', 'bennu', 'Body preset from config/bodies.yaml'),
+    ('namespace', '', 'Namespace of the rig (several rigs can share a domain)'),
+    ('params_file', '', 'Node parameters YAML (empty: the installed config/rig.yaml)'),
+    ('use_sim_time', 'true', 'Controllers follow /clock from the simulation'),
+    ('log_level', 'info', 'Log level of every node'),
+    ('respawn', 'false', 'Restart a node that exits'),
+    ('publish_description', 'true', 'Run robot_state_publisher with the rig URDF'),
+]
+
+
+def _truthy(text):
+    return text.strip().lower() in ('1', 'true', 'yes', 'on')
+
+
+def _nodes(context):
+    value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    params_file = value['params_file'] or bringup.default_params_file()
+    use_sim_time = _truthy(value['use_sim_time'])
+    actions = []
+    if value['namespace']:
+        actions.append(PushROSNamespace(bringup.normalize_namespace(value['namespace'])))
+    for spec in bringup.graph(value['backend'], value['body'], use_sim_time):
+        actions.append(Node(
+            package=spec.package, executable=spec.executable, name=spec.name,
+            parameters=[params_file, dict(spec.parameters)],
+            remappings=list(spec.remappings), respawn=_truthy(value['respawn']),
+            arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))
+    if _truthy(value['publish_description']):
+        actions.append(Node(
+            package='robot_state_publisher', executable='robot_state_publisher',
+            name='robot_state_publisher', output='screen',
+            parameters=[{'robot_description': ParameterValue(rig_urdf_xml(), value_type=str),
+                         'use_sim_time': use_sim_time}]))
+    return [GroupAction(actions)]
+
+
+def generate_launch_description():
+    """Launch description of one rig."""
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, default, description in ARGUMENTS] + [OpaqueFunction(function=_nodes)])

@@ -1,0 +1,55 @@
+"""The launch file and the launcher start the same graph, whose executables exist."""
+
+import ast
+import importlib
+import os
+import re
+
+import pytest
+
+from spacemine_ros import bringup
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def console_scripts():
+    with open(os.path.join(ROOT, 'setup.py')) as stream:
+        source = stream.read()
+    return dict(re.findall(r"'([\w-]+)': '([\w.]+:\w+)'", source))
+
+
+@pytest.mark.parametrize('backend', bringup.BACKENDS)
+def test_every_node_of_the_graph_is_a_console_script_with_a_main(backend):
+    scripts = console_scripts()
+    for spec in bringup.graph(backend, 'bennu'):
+        assert scripts.get(spec.executable) == f'{spec.module}:main', spec.name
+        module = importlib.import_module(spec.module)
+        assert callable(module.main) and hasattr(module, spec.node_class)
+
+
+def test_launch_file_builds_its_nodes_from_bringup():
+    path = os.path.join(ROOT, 'launch', 'rig.launch.py')
+    tree = ast.parse(open(path).read())
+    imports = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               for alias in node.names if node.module == 'spacemine_ros'}
+    assert 'bringup' in imports
+    calls = {f'{n.func.value.id}.{n.func.attr}' for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and isinstance(n.func.value, ast.Name)}
+    assert 'bringup.graph' in calls
+    arguments = {elt.elts[0].value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], 'id', '') == 'ARGUMENTS' for elt in node.value.elts}
+    assert {'backend', 'body', 'namespace', 'params_file', 'use_sim_time'} <= arguments
+
+
+def test_ros_arguments_carry_name_namespace_params_and_overrides():
+    spec = bringup.graph('sim', 'psyche')[2]
+    args = bringup.ros_arguments(spec, 'rig2/', '/tmp/p.yaml', {'goal_depth': 0.2})
+    assert args[:3] == ['--ros-args', '-r', '__node:=drill']
+    assert '__ns:=/rig2' in args and '/tmp/p.yaml' in args
+    assert 'body:=psyche' in args and 'use_sim_time:=true' in args and 'goal_depth:=0.2' in args
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match='unknown backend'):
+        bringup.graph('warp-drive')

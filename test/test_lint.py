@@ -8,7 +8,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_flake8():
-    result = subprocess.run(
-        [sys.executable, '-m', 'flake8', 'spacemine_ros', 'launch', 'test', 'bench', 'setup.py'],
-        cwd=ROOT, capture_output=True, text=True)
+    # Under colcon test the tests may run from a build copy holding only some of these.
+    paths = [p for p in ('spacemine_ros', 'launch', 'test', 'bench', 'setup.py')
+             if os.path.exists(os.path.join(ROOT, p))]
+    result = subprocess.run([sys.executable, '-m', 'flake8', *paths], cwd=ROOT,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -84,6 +84,8 @@ def main(argv=None):
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
+    from spacemine_ros.nodes.common import shutdown_nodes
+
     rclpy.init()
     nodes = []
     try:
@@ -95,12 +97,7 @@ def main(argv=None):
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        for node in nodes:
-            stop = getattr(node, 'stop_actuators', None)
-            if stop is not None and rclpy.ok():
-                stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_nodes(nodes)
     return 0
 
 

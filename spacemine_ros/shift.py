@@ -23,7 +23,8 @@ from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import add_graph_arguments, create_nodes, parameter_overrides
-from spacemine_ros.nodes.common import SENSOR_QOS, STATE_QOS, stamp_to_seconds
+from spacemine_ros.nodes.common import (
+    SENSOR_QOS, shutdown_nodes, STATE_QOS, stamp_to_seconds)
 
 
 class ShiftError(RuntimeError):
@@ -223,12 +224,7 @@ def run_shift(args):
             reason = str(error)
         figures = summary(operator, time.monotonic() - wall_start, args.depth, ok, reason)
     finally:
-        for node in nodes:
-            stop = getattr(node, 'stop_actuators', None)
-            if stop is not None and rclpy.ok():
-                stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_nodes(nodes)
     return ok, figures
 
 

@@ -85,6 +85,16 @@ class Diagnostics:
         self.publisher.publish(array)
 
 
+def shutdown_nodes(nodes):
+    """Leave every node's actuators stopped, destroy the nodes and shut rclpy down."""
+    for node in nodes:
+        stop = getattr(node, 'stop_actuators', None)
+        if stop is not None and rclpy.ok():
+            stop()
+        node.destroy_node()
+    rclpy.try_shutdown()
+
+
 def spin_node(node_class, args=None):
     """Run one node until shutdown, leaving its actuators stopped on the way out."""
     rclpy.init(args=args)
@@ -95,9 +105,4 @@ def spin_node(node_class, args=None):
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            stop = getattr(node, 'stop_actuators', None)
-            if stop is not None and rclpy.ok():
-                stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_nodes([node] if node is not None else [])

@@ -40,7 +40,7 @@ def physics_rtf(depth):
     from spacemine_ros.core.drill_controller import DrillState
     from spacemine_ros.paths import share_path
     from spacemine_ros.sim.world import RigWorld
-    from sim.test_rig_world import Loop  # the controllers wired as the nodes wire them
+    from test.sim.loop import Loop  # the controllers wired as the nodes wire them
 
     body = load_body(share_path('config', 'bodies.yaml'), 'bennu')
     design = load_anchor_types(share_path('config', 'anchors.yaml'))['microspine']

@@ -13,6 +13,7 @@ import enum
 import math
 
 from spacemine_ros.core.drilling import teale_specific_energy
+from spacemine_ros.core.scraper import tool_force_budget
 from spacemine_ros.core.validation import in_range, positive
 
 
@@ -165,8 +166,12 @@ class DrillController:
         self.state = DrillState.FAULT
         self.reason = reason
 
-    def update(self, measurement, anchored, safe_capacity):
-        """Return the DrillCommand for this period from the measurement and anchor status."""
+    def update(self, measurement, anchored, safe_capacity, shared_load=0.0):
+        """Return the DrillCommand for this period from the measurement and anchor status.
+
+        shared_load [N] is what other tools (the scraper blade) put on the anchors now: it
+        comes out of the same budget.
+        """
         params = self.params
         dt = 0.0 if self.last is None else measurement.time - self.last.time
         previous = self.last
@@ -181,7 +186,8 @@ class DrillController:
         if self.surface_position is not None:
             self.max_depth = max(self.max_depth, self.depth)
 
-        budget = min(params.max_thrust, params.capacity_fraction * max(safe_capacity, 0.0))
+        budget = min(params.max_thrust,
+                     tool_force_budget(safe_capacity, params.capacity_fraction, shared_load))
         if self.state in ACTIVE_STATES:
             if not anchored:
                 self._fault('anchoring lost while drilling: thrust stopped, retracting')

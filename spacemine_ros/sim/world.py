@@ -5,7 +5,11 @@ a free multibody resting on its feet on a flat ground under the body's effective
 (spin included). Anchored feet are held by fixed constraints whose reaction force is
 read every step; a load above an anchor's capacity pulls it out. Drilling runs the
 drag-bit process model (core.drilling) and applies the rock's reaction force and torque
-to the rig at the bit tip, so an unanchored rig is pushed off the surface.
+to the rig at the bit tip, so an unanchored rig is pushed off the surface. The scraper
+blade cuts a height map of the regolith (sim.terrain) with the earth-moving model
+(core.cutting); its reaction acts on the rig at the blade tip, like the drill's. The
+material path (sim.material) moves everything excavated through conveyor, separator and
+hoppers under a mass ledger.
 
 Every pybullet call passes this world's physicsClientId: several worlds can coexist.
 """
@@ -18,14 +22,23 @@ import numpy as np
 import pybullet
 
 from spacemine_ros.core.anchoring import anchor_capacity
+from spacemine_ros.core.cutting import cutting_force
 from spacemine_ros.core.drilling import DragBit, DrillingProcess
+from spacemine_ros.core.material_config import load_material_config
+from spacemine_ros.core.scraper import ArmGeometry, JOINTS as SCRAPER_JOINTS
 from spacemine_ros.core.validation import finite, in_range, non_negative, positive
+from spacemine_ros.paths import share_path
 from spacemine_ros.sim.description import write_rig_urdf
+from spacemine_ros.sim.material import MaterialSystem
+from spacemine_ros.sim.terrain import Terrain
 
 BASE_HEIGHT = 0.6  # m, base_link above the ground with the feet on it (see the URDF)
 ANCHOR_COUNT = 4
 FEED_STROKE = 1.0  # m (URDF drill_feed limit)
 ANCHOR_ENGAGE_FRACTION = 0.5  # engaged once half the embed depth is reached
+MATERIAL_PERIOD = 0.05  # s between updates of the material flows
+DUMP_WRIST_ANGLE = 1.0  # rad: the bucket empties when tipped past this ...
+DUMP_REACH = 0.15  # m ... with the blade this close to the conveyor intake
 
 
 @dataclass
@@ -37,6 +50,8 @@ class RigLimits:
     spindle_speed_max: float = 30.0  # rad/s
     spindle_torque_max: float = 20.0  # N m
     bit_radius: float = 0.025  # m
+    blade_force_max: float = 300.0  # N the arm drives can push the blade with
+    arm_speed_max: float = 0.5  # rad/s per arm joint (URDF)
 
 
 @dataclass
@@ -88,6 +103,10 @@ class Readings:
     anchor_velocities: list
     anchor_loads: list
     anchor_engaged: list
+    blade_force: tuple = (0.0, 0.0, 0.0)  # soil force on the blade, world frame [N]
+    material_masses: dict = field(default_factory=dict)  # kg per ledger account
+    delivered: dict = field(default_factory=dict)  # kg totalizer per transfer point
+    lost: dict = field(default_factory=dict)  # kg lost per transfer point
     extra: dict = field(default_factory=dict)
 
 
@@ -95,7 +114,8 @@ class RigWorld:
     """PyBullet world with the rig, its anchors and the drilling process."""
 
     def __init__(self, body, anchor_type, limits=None, physics_dt=0.005, seed=0,
-                 capacity_spread=0.1, command_timeout=0.5, urdf_path=None):
+                 capacity_spread=0.1, command_timeout=0.5, urdf_path=None, material=None,
+                 geometry=None):
         self.body = body
         self.anchor_type = anchor_type
         self.limits = limits or RigLimits()
@@ -135,17 +155,12 @@ class RigWorld:
         # The drill and anchor drives are kinematic (set each step; the rock's reaction is
         # applied explicitly), so their joint motors must be off: a motor fighting a reset
         # joint would push the base with a force that exists nowhere in reality.
-        self.kinematic = {'drill_feed', 'drill_spindle'} | {
-            f'anchor_{i}_joint' for i in range(ANCHOR_COUNT)}
+        # The same holds for the scraper arm (its blade's reaction is applied at the tip)
+        # and the material drives.
         for name in self.movable:
-            if name in self.kinematic:
-                pybullet.setJointMotorControl2(
-                    self.rig, self.joints[name], pybullet.VELOCITY_CONTROL, force=0.0,
-                    physicsClientId=cid)
-            else:  # the scraper arm holds its stowed pose
-                pybullet.setJointMotorControl2(
-                    self.rig, self.joints[name], pybullet.POSITION_CONTROL, targetPosition=0.0,
-                    force=300.0, physicsClientId=cid)
+            pybullet.setJointMotorControl2(
+                self.rig, self.joints[name], pybullet.VELOCITY_CONTROL, force=0.0,
+                physicsClientId=cid)
         for index in range(-1, pybullet.getNumJoints(self.rig, physicsClientId=cid)):
             # No sleeping: in micro-gravity a resting rig must still feel small pushes.
             pybullet.changeDynamics(
@@ -166,6 +181,22 @@ class RigWorld:
         self.max_displacement = 0.0
         self.spindle_energy = 0.0  # J
         self.feed_energy = 0.0  # J
+        # Scraper and material path.
+        self.geometry = geometry or ArmGeometry()
+        self.material_config = material or load_material_config(
+            share_path('config', 'material.yaml'))
+        self.material = MaterialSystem(self.material_config, body)
+        self.terrain = Terrain()
+        self.arm = dict.fromkeys(SCRAPER_JOINTS, 0.0)
+        self.arm_targets = dict(self.arm)
+        self.arm_speeds = dict.fromkeys(SCRAPER_JOINTS, self.limits.arm_speed_max)
+        self.blade_force_limit = 0.0
+        self.blade_force = np.zeros(3)  # soil force on the blade, world frame [N]
+        self.blade_blocked = False
+        self.last_scraper_command_time = -math.inf
+        self.last_material_command_time = -math.inf
+        self._material_clock = 0.0
+        self.drive_angles = dict.fromkeys(self.material.speeds, 0.0)
 
     # Lifecycle -----------------------------------------------------------------------------
     def close(self):
@@ -212,6 +243,36 @@ class RigWorld:
             anchor.target, anchor.tension = target, tension
         self.last_anchor_command_time = self.time
 
+    def command_scraper(self, positions, force_limit, velocities=None):
+        """Set arm joint targets [rad], speeds [rad/s] and the blade force limit [N].
+
+        Each joint moves toward its target at its commanded speed (the drive's limit when
+        none is given). Raises ValueError for bad values (nothing is changed).
+        """
+        unknown = set(positions) - set(SCRAPER_JOINTS)
+        if unknown:
+            raise ValueError(f'unknown scraper joints: {", ".join(sorted(unknown))}')
+        limits = {'scraper_slew': self.geometry.slew_limits,
+                  'scraper_shoulder': self.geometry.shoulder_limits,
+                  'scraper_elbow': self.geometry.elbow_limits,
+                  'scraper_wrist': self.geometry.wrist_limits}
+        checked = {name: in_range(f'{name} target', value, *limits[name], 'rad')
+                   for name, value in positions.items()}
+        force_limit = non_negative('blade force limit', force_limit, 'N')
+        speeds = {name: min(non_negative(f'{name} speed', abs(finite(name, value)), 'rad/s'),
+                            self.limits.arm_speed_max)
+                  for name, value in (velocities or {}).items() if name in checked}
+        self.arm_targets.update(checked)
+        self.arm_speeds = {name: speeds.get(name, self.limits.arm_speed_max)
+                           for name in SCRAPER_JOINTS}
+        self.blade_force_limit = min(force_limit, self.limits.blade_force_max)
+        self.last_scraper_command_time = self.time
+
+    def command_material(self, speeds):
+        """Set material drive speeds [rad/s] by joint name; raises ValueError if bad."""
+        self.material.command(speeds)
+        self.last_material_command_time = self.time
+
     def set_estop(self, latched):
         """Latch or release the emergency stop."""
         self.estop = bool(latched)
@@ -253,8 +314,13 @@ class RigWorld:
         dt = self.physics_dt
         self._step_anchors(dt)
         self._step_drill(dt)
+        self._step_scraper(dt)
         pybullet.stepSimulation(physicsClientId=self.client)
         self.time += dt
+        self._material_clock += dt
+        if self._material_clock >= MATERIAL_PERIOD - 1e-12:
+            self._step_material(self._material_clock)
+            self._material_clock = 0.0
         _, velocity = self._base_velocity()
         velocity = np.array(velocity)
         self._acceleration = (velocity - self._previous_velocity) / dt
@@ -357,6 +423,98 @@ class RigWorld:
             pybullet.applyExternalTorque(self.rig, -1, list(-load.torque * drill_axis),
                                          pybullet.WORLD_FRAME, physicsClientId=self.client)
 
+    def tip_position(self, arm=None):
+        """Blade tip in the world frame [m] for arm joint positions (default: current)."""
+        arm = arm or self.arm
+        local = self.geometry.forward(arm['scraper_slew'], arm['scraper_shoulder'],
+                                      arm['scraper_elbow'])
+        local = (local[0], local[1], local[2] - self.geometry.base_height)  # base frame
+        position, orientation = self.base_pose()
+        return np.array(pybullet.multiplyTransforms(position, orientation, local,
+                                                    (0, 0, 0, 1))[0])
+
+    def _step_scraper(self, dt):
+        if self._commands_live(self.last_scraper_command_time):
+            targets, limit = self.arm_targets, self.blade_force_limit
+        else:  # no command: hold still with the drives relaxed
+            targets, limit = self.arm, 0.0
+        candidate = {name: self.arm[name] + float(np.clip(
+            targets[name] - self.arm[name], -self.arm_speeds[name] * dt,
+            self.arm_speeds[name] * dt)) for name in SCRAPER_JOINTS}
+        self.blade_force = np.zeros(3)
+        self.blade_blocked = False
+        if candidate != self.arm:
+            tip, new_tip = self.tip_position(), self.tip_position(candidate)
+            motion = new_tip - tip
+            horizontal = np.array([motion[0], motion[1], 0.0])
+            travel = float(np.linalg.norm(horizontal))
+            slew = candidate['scraper_slew']
+            across = np.array([-math.sin(slew), math.cos(slew)])  # blade width direction
+            cells = self.terrain.blade_cells(new_tip, across, self.material_config.blade.width)
+            direction = horizontal / travel if travel > 1e-12 else np.zeros(3)
+            ahead = self.terrain.blade_cells(new_tip + direction * self.terrain.resolution,
+                                             across, self.material_config.blade.width)
+            depth = self.terrain.depth_at(ahead, new_tip[2]) if travel > 1e-12 else \
+                self.terrain.depth_at(cells, new_tip[2])
+            regolith = self.body.regolith
+            force = cutting_force(depth, travel / dt, self.gravity_magnitude, regolith.density,
+                                  regolith.cohesion, regolith.friction_angle,
+                                  self.material_config.blade)
+            rising = new_tip[2] > tip[2] + 1e-12
+            if self.terrain.blocked(cells, new_tip[2]) or (
+                    force.magnitude > limit and not rising):
+                # The drives push at their limit and the blade does not move.
+                self.blade_blocked = True
+                push = direction if travel > 1e-12 else np.array([0.0, 0.0, -1.0])
+                self.blade_force = -push * limit if depth > 0.0 or self.terrain.blocked(
+                    cells, new_tip[2]) else np.zeros(3)
+                candidate = {name: (candidate[name] if name == 'scraper_wrist'
+                                    else self.arm[name]) for name in SCRAPER_JOINTS}
+            else:
+                self._cut(cells, new_tip, travel / dt)
+                self.blade_force = -direction * force.draught + np.array(
+                    [0.0, 0.0, -force.vertical])
+            self.arm = candidate
+        # Kinematic joints are set every step, moving or not: with their motors off the
+        # solver would otherwise let them swing.
+        for name in SCRAPER_JOINTS:
+            pybullet.resetJointState(self.rig, self.joints[name], self.arm[name],
+                                     physicsClientId=self.client)
+        if np.any(self.blade_force):
+            pybullet.applyExternalForce(self.rig, -1, list(self.blade_force),
+                                        list(self.tip_position()), pybullet.WORLD_FRAME,
+                                        physicsClientId=self.client)
+
+    def _cut(self, cells, tip, speed):
+        material = self.material
+        room = material.ledger.room('scraper')
+        density = self.body.regolith.density
+        volume = self.terrain.cut(cells, tip[2], max_volume=room / density)
+        if volume > 0.0:
+            material.excavate('scraper_cut', volume * density, speed)
+
+    def _step_material(self, dt):
+        material = self.material
+        if not self._commands_live(self.last_material_command_time):
+            material.stop()
+        tip = self.tip_position()
+        geometry = self.geometry
+        intake = np.array([geometry.shoulder_x + geometry.intake_radius, 0.0,
+                           geometry.intake_height])
+        intake = intake + np.array(self.initial_position) - [0.0, 0.0, BASE_HEIGHT]
+        dumping = (self.arm['scraper_wrist'] >= DUMP_WRIST_ANGLE
+                   and float(np.linalg.norm(tip - intake)) <= DUMP_REACH)
+        # Drill cuttings enter the ledger as the drill cuts them.
+        cut = self.drill.excavated_mass - material.delivered['drill_cut'] - \
+            material.lost['drill_cut']
+        if cut > 0.0:
+            material.excavate('drill_cut', cut, 0.0)
+        material.step(dt, bucket_dumping=dumping)
+        for name, speed in material.speeds.items():
+            self.drive_angles[name] += speed * dt
+            pybullet.resetJointState(self.rig, self.joints[name], self.drive_angles[name],
+                                     speed, physicsClientId=self.client)
+
     # Sensors -------------------------------------------------------------------------------
     def readings(self):
         """Sensor values now."""
@@ -376,6 +534,10 @@ class RigWorld:
             velocities[spindle_index] = load.spindle_speed
             efforts[feed_index] = load.thrust
             efforts[spindle_index] = load.torque
+        for name, torque in self.material.torques.items():
+            index = names.index(name)
+            velocities[index] = self.material.speeds[name]
+            efforts[index] = torque
         for index, anchor in enumerate(self.anchors):
             joint_index = names.index(f'anchor_{index}_joint')
             positions[joint_index] = anchor.embed
@@ -395,6 +557,9 @@ class RigWorld:
             anchor_velocities=[a.velocity for a in self.anchors],
             anchor_loads=[a.load for a in self.anchors],
             anchor_engaged=[a.engaged for a in self.anchors],
+            blade_force=tuple(float(f) for f in self.blade_force),
+            material_masses=self.material.masses(),
+            delivered=dict(self.material.delivered), lost=dict(self.material.lost),
             extra={'hole_depth': self.drill.hole_depth,
                    'excavated_mass': self.drill.excavated_mass,
                    'max_displacement': self.max_displacement})

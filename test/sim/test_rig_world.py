@@ -4,14 +4,11 @@ import dataclasses
 
 import pytest
 
-from spacemine_ros.core.anchoring import (
-    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState)
-from spacemine_ros.core.drill_controller import (
-    DrillController, DrillMeasurement, DrillParams, DrillState)
+from spacemine_ros.core.anchoring import AnchoringState
+from spacemine_ros.core.drill_controller import DrillState
 from spacemine_ros.core.drilling import StrataColumn, Stratum
 from spacemine_ros.sim.world import RigLimits, RigWorld
-
-PERIOD = 0.05
+from test.sim.loop import Loop, PERIOD
 
 
 @pytest.fixture
@@ -41,48 +38,6 @@ def test_rig_at_rest_stays_put_in_micro_gravity(bennu, anchor_types):
             world.command_drill(0.0, 0.0, 0.0)
             world.step(PERIOD)
         assert world.displacement() < 1e-4
-
-
-class Loop:
-    """Anchoring and drill controllers driving the world, as the nodes do."""
-
-    def __init__(self, world, goal_depth=0.15):
-        self.world = world
-        design = world.anchor_type
-        nominal = anchor_capacity(design, world.body.site.substrate, world.body.regolith,
-                                  world.gravity_magnitude, design.embed_depth)
-        self.anchoring = AnchoringController(4, AnchoringParams(design.embed_depth, nominal))
-        self.drill = DrillController(DrillParams(goal_depth=goal_depth))
-        self.thrust_vs_capacity = []
-
-    def step(self):
-        readings = self.world.readings()
-        names = readings.joint_names
-        commands = self.anchoring.update(readings.time, readings.anchor_embeds,
-                                         readings.anchor_loads, readings.base_position)
-        self.world.command_anchors([c.embed_depth for c in commands],
-                                   [c.tension for c in commands])
-        measurement = DrillMeasurement(
-            readings.time, readings.joint_positions[names.index('drill_feed')],
-            readings.joint_velocities[names.index('drill_spindle')], readings.bit_thrust,
-            readings.bit_torque)
-        anchored = self.anchoring.state == AnchoringState.ANCHORED
-        command = self.drill.update(measurement, anchored, self.anchoring.safe_capacity)
-        self.world.command_drill(command.feed_speed, command.thrust_limit, command.spindle_speed)
-        self.thrust_vs_capacity.append((readings.bit_thrust, self.anchoring.safe_capacity))
-        self.world.step(PERIOD)
-
-    def run_until(self, done, seconds):
-        for _ in range(int(seconds / PERIOD)):
-            if done():
-                return True
-            self.step()
-        return done()
-
-    def anchor(self):
-        self.anchoring.deploy()
-        assert self.run_until(lambda: self.anchoring.state == AnchoringState.ANCHORED, 120.0)
-        return self
 
 
 def test_anchored_rig_stays_within_millimetres_while_the_bit_reaches_depth(bennu, anchor_types):

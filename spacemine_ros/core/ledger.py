@@ -1,0 +1,230 @@
+"""The mass ledger: where every kilogram excavated is, at every instant.
+
+Material enters the ledger only by excavation (from the ground into a tool) and then
+moves between accounts (tools, conveyor, separator, hoppers, furnace, products, slag,
+volatiles, lost) by transfers. Every transfer is appended to an immutable record, so
+the ledger can be persisted or replayed. A transfer that would break an invariant (a
+negative, non-finite or unknown quantity, more than the source holds, more than the
+destination can take) is refused with a reason and changes nothing.
+
+Quantities are kept per species (e.g. metal, silicate, water) so that a separator's
+split and a furnace's yield follow composition. After every change the ledger checks
+that the excavated total equals the sum over all accounts; a violation raises
+LedgerViolation with the numbers.
+"""
+
+from dataclasses import dataclass
+import math
+
+GROUND = 'ground'  # the source of excavation; not an account
+REL_TOLERANCE = 1e-9  # conservation is checked to floating-point tolerance
+
+
+class LedgerError(ValueError):
+    """A transfer was refused; nothing changed."""
+
+
+class LedgerViolation(RuntimeError):
+    """The ledger's books do not balance (a bug or corrupted state)."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One entry of the append-only record."""
+
+    sequence: int
+    time: float  # s
+    source: str  # an account, or GROUND for excavation
+    destination: str
+    masses: tuple  # (species, kg) pairs, all > 0
+    note: str = ''
+
+    @property
+    def mass(self):
+        """Total mass moved [kg]."""
+        return math.fsum(m for _, m in self.masses)
+
+
+class Ledger:
+    """Accounts of material by species, with capacities and an append-only record."""
+
+    def __init__(self, accounts, species, capacities=None):
+        self.species = tuple(species)
+        if not self.species or len(set(self.species)) != len(self.species):
+            raise ValueError('species must be a non-empty list of unique names')
+        names = tuple(accounts)
+        if not names or len(set(names)) != len(names) or GROUND in names:
+            raise ValueError(f'accounts must be unique names other than {GROUND!r}')
+        self.accounts = {name: dict.fromkeys(self.species, 0.0) for name in names}
+        self.capacities = {}
+        for name, capacity in (capacities or {}).items():
+            if name not in self.accounts:
+                raise ValueError(f'capacity given for unknown account {name!r}')
+            if not (isinstance(capacity, (int, float)) and capacity > 0.0
+                    and math.isfinite(capacity)):
+                raise ValueError(f'capacity of {name} must be a positive number, got {capacity!r}')
+            self.capacities[name] = float(capacity)
+        self.excavated = dict.fromkeys(self.species, 0.0)
+        self.record = []
+        self.rejected = 0
+        self.last_rejection = ''
+
+    # Queries -------------------------------------------------------------------------------
+    def mass(self, account):
+        """Total mass in an account [kg]."""
+        return math.fsum(self.accounts[account].values())
+
+    def composition(self, account):
+        """Mass fractions by species of an account (empty if it holds nothing)."""
+        total = self.mass(account)
+        if total <= 0.0:
+            return {}
+        return {s: m / total for s, m in self.accounts[account].items()}
+
+    def room(self, account):
+        """Mass the account can still take [kg] (inf without a capacity)."""
+        capacity = self.capacities.get(account, math.inf)
+        return max(capacity - self.mass(account), 0.0)
+
+    @property
+    def excavated_total(self):
+        """Total mass ever excavated [kg]."""
+        return math.fsum(self.excavated.values())
+
+    def totals(self):
+        """Mass per account, plus 'excavated' [kg]."""
+        totals = {name: self.mass(name) for name in self.accounts}
+        totals['excavated'] = self.excavated_total
+        return totals
+
+    def imbalance(self):
+        """Excavated minus the sum over accounts, per species [kg]."""
+        return {s: self.excavated[s] - math.fsum(a[s] for a in self.accounts.values())
+                for s in self.species}
+
+    # Changes -------------------------------------------------------------------------------
+    def excavate(self, destination, masses, time=0.0, note=''):
+        """Record material taken from the ground into an account (a tool)."""
+        return self._apply(GROUND, destination, masses, time, note)
+
+    def transfer(self, source, destination, masses, time=0.0, note=''):
+        """Move masses {species: kg} from one account to another."""
+        if source == GROUND:
+            raise LedgerError('use excavate() to take material from the ground')
+        return self._apply(source, destination, masses, time, note)
+
+    def move(self, source, destination, mass, time=0.0, note='', partial=False):
+        """Move a total mass of the source's current mix; return the mass moved [kg].
+
+        With partial=True the move is cut to what the source holds and the destination
+        can take (how physical flows behave); otherwise anything more is refused.
+        """
+        try:
+            mass = float(mass)
+        except (TypeError, ValueError):
+            return self._refuse(f'mass must be a number, got {mass!r}')
+        if not math.isfinite(mass) or mass < 0.0:
+            return self._refuse(f'mass must be finite and >= 0, got {mass}')
+        if source not in self.accounts:
+            return self._refuse(f'unknown source account {source!r}')
+        if destination not in self.accounts:
+            return self._refuse(f'unknown destination account {destination!r}')
+        available = self.mass(source)
+        if partial:
+            mass = min(mass, available, self.room(destination))
+        if mass <= 0.0:
+            return 0.0
+        if mass > available * (1.0 + REL_TOLERANCE):
+            return self._refuse(f'cannot move {mass:.9g} kg from {source}: it holds '
+                                f'{available:.9g} kg')
+        fraction = min(mass / available, 1.0)
+        masses = {s: m * fraction for s, m in self.accounts[source].items() if m > 0.0}
+        if fraction == 1.0:
+            masses = {s: m for s, m in self.accounts[source].items() if m > 0.0}
+        self._apply(source, destination, masses, time, note)
+        return math.fsum(masses.values())
+
+    def _refuse(self, reason):
+        self.rejected += 1
+        self.last_rejection = reason
+        raise LedgerError(reason)
+
+    def _validate(self, source, destination, masses):
+        if destination not in self.accounts:
+            self._refuse(f'unknown destination account {destination!r}')
+        if source != GROUND and source not in self.accounts:
+            self._refuse(f'unknown source account {source!r}')
+        if source == destination:
+            self._refuse(f'source and destination are both {source!r}')
+        if not isinstance(masses, dict) or not masses:
+            self._refuse('masses must be a non-empty mapping of species to kg')
+        clean = {}
+        for species, mass in masses.items():
+            if species not in self.excavated:
+                self._refuse(f'unknown species {species!r}')
+            try:
+                mass = float(mass)
+            except (TypeError, ValueError):
+                self._refuse(f'{species} mass must be a number, got {mass!r}')
+            if not math.isfinite(mass) or mass < 0.0:
+                self._refuse(f'{species} mass must be finite and >= 0, got {mass}')
+            if mass > 0.0:
+                clean[species] = mass
+        if source != GROUND:
+            held = self.accounts[source]
+            for species, mass in clean.items():
+                if mass > held[species] * (1.0 + REL_TOLERANCE) + 1e-15:
+                    self._refuse(f'cannot move {mass:.9g} kg of {species} from {source}: it '
+                                 f'holds {held[species]:.9g} kg')
+        total = math.fsum(clean.values())
+        if total > self.room(destination) * (1.0 + REL_TOLERANCE) + 1e-15:
+            self._refuse(f'{destination} is full: {total:.9g} kg offered, room for '
+                         f'{self.room(destination):.9g} kg of '
+                         f'{self.capacities[destination]:.9g} kg')
+        return clean
+
+    def _apply(self, source, destination, masses, time, note):
+        clean = self._validate(source, destination, masses)
+        if not clean:
+            return None
+        target = self.accounts[destination]
+        for species, mass in clean.items():
+            if source == GROUND:
+                self.excavated[species] += mass
+            else:
+                held = self.accounts[source]
+                # A move of everything (to tolerance) empties the account exactly, so
+                # rounding never leaves a negative or a ghost remainder.
+                mass = min(mass, held[species])
+                held[species] -= mass
+                clean[species] = mass
+            target[species] += mass
+        entry = Transfer(len(self.record), float(time), source, destination,
+                         tuple(sorted(clean.items())), note)
+        self.record.append(entry)
+        self.check()
+        return entry
+
+    def check(self):
+        """Raise LedgerViolation if any quantity is negative or the books do not balance."""
+        for name, held in self.accounts.items():
+            for species, mass in held.items():
+                if not math.isfinite(mass) or mass < 0.0:
+                    raise LedgerViolation(f'{name} holds {mass!r} kg of {species}')
+        for species, missing in self.imbalance().items():
+            scale = max(self.excavated[species], 1e-12)
+            if abs(missing) > REL_TOLERANCE * scale + 1e-12:
+                located = math.fsum(a[species] for a in self.accounts.values())
+                raise LedgerViolation(
+                    f'{species}: excavated {self.excavated[species]:.9g} kg but the accounts '
+                    f'hold {located:.9g} kg (difference {missing:.3g} kg)')
+
+    def replay(self):
+        """Rebuild a ledger from the record alone (for persistence and audits)."""
+        copy = Ledger(self.accounts, self.species, self.capacities)
+        copy.capacities = {}  # history already respected capacities at the time
+        for entry in self.record:
+            copy._apply(entry.source, entry.destination, dict(entry.masses), entry.time,
+                        entry.note)
+        copy.capacities = dict(self.capacities)
+        return copy

@@ -1,0 +1,251 @@
+"""Material handling controller: conveyor, separator and furnace feeders.
+
+Keeps material moving from the tools' intake through the conveyor and separator into
+the hoppers, and from a hopper to the furnace on request:
+- speeds are capped so grains leave the transfer points slower than what loses more
+  than loss_limit of them to space (see conveying.max_exit_speed);
+- backpressure: as any hopper the separator feeds fills past slow_level, the separator
+  and conveyor slow down in proportion, and stop at stop_level, so nothing overflows;
+- clog detection: conveyor motor torque above clog_torque while the discharge flow is
+  below clog_flow_fraction of what the loaded screw should deliver, for clog_time, is a
+  clog; the screw is reversed for reverse_time and restarted; more than max_clears clogs
+  in a row fault the line and stop it.
+"""
+
+from dataclasses import dataclass
+import enum
+import math
+
+from spacemine_ros.core.conveying import max_exit_speed
+from spacemine_ros.core.validation import in_range, non_negative, positive
+
+
+class LineState(enum.Enum):
+    """States of the material line."""
+
+    STOPPED = 'STOPPED'
+    RUNNING = 'RUNNING'
+    HELD = 'HELD'  # running, but stopped by a full hopper (backpressure)
+    CLEARING = 'CLEARING'  # reversing the conveyor to clear a clog
+    FAULT = 'FAULT'
+
+
+@dataclass
+class LineParams:
+    """Limits and tuning of the material line (SI units)."""
+
+    conveyor_speed: float = 6.0  # rad/s nominal screw speed
+    separator_speed: float = 2.0  # rad/s nominal drum speed
+    feeder_speed: float = 4.0  # rad/s furnace feeder screw speed
+    loss_limit: float = 0.001  # largest share of a flow allowed to escape at a transfer
+    slow_level: float = 0.8  # hopper fill share where backpressure starts slowing the line
+    stop_level: float = 0.95  # hopper fill share where it stops
+    clog_torque: float = 8.0  # N m conveyor motor torque that suggests a clog
+    clog_flow_fraction: float = 0.2  # discharge below this share of the expected flow
+    clog_min_load: float = 0.05  # kg on the conveyor before flow is expected
+    clog_time: float = 1.0  # s
+    reverse_speed: float = 3.0  # rad/s
+    reverse_time: float = 2.0  # s
+    max_clears: int = 3  # clogs cleared in a row before a fault
+
+    def validate(self):
+        """Raise ValueError with a reason if a value is out of range."""
+        for name in ('conveyor_speed', 'separator_speed', 'feeder_speed', 'clog_torque',
+                     'clog_time', 'reverse_speed', 'reverse_time'):
+            positive(name, getattr(self, name))
+        in_range('loss_limit', self.loss_limit, 1e-9, 0.5)
+        in_range('slow_level', self.slow_level, 0.0, 1.0)
+        in_range('stop_level', self.stop_level, 0.0, 1.0)
+        if self.slow_level >= self.stop_level:
+            raise ValueError(f'slow_level {self.slow_level:g} must be below stop_level '
+                             f'{self.stop_level:g}')
+        in_range('clog_flow_fraction', self.clog_flow_fraction, 0.0, 1.0)
+        non_negative('clog_min_load', self.clog_min_load, 'kg')
+        in_range('max_clears', self.max_clears, 0, 100)
+        return self
+
+
+@dataclass
+class LineMeasurement:
+    """Inputs of one control period."""
+
+    time: float  # s
+    conveyor_torque: float  # N m
+    conveyor_load: float  # kg on the conveyor
+    conveyor_discharged: float  # kg, cumulative discharge from the conveyor
+    hopper_masses: dict  # hopper -> kg
+    fed: float = 0.0  # kg, cumulative mass fed to the furnace
+
+
+@dataclass
+class LineCommand:
+    """Outputs: drive speeds [rad/s] (negative reverses)."""
+
+    conveyor: float = 0.0
+    separator: float = 0.0
+    feeders: dict = None
+
+
+class MaterialLine:
+    """Conveyor, separator and feeders under one controller."""
+
+    def __init__(self, params, hopper_capacities, conveyor, bulk_density,
+                 max_conveyor_speed=math.inf, max_separator_speed=math.inf):
+        """Set up the line.
+
+        hopper_capacities: {hopper: kg} fed by the separator. conveyor: a ScrewConveyor
+        or BeltConveyor (for the expected flow). max_*_speed: caps from the ejecta limit.
+        """
+        self.params = params.validate()
+        self.capacities = dict(hopper_capacities)
+        self.conveyor = conveyor
+        self.bulk_density = bulk_density
+        self.max_conveyor_speed = max_conveyor_speed
+        self.max_separator_speed = max_separator_speed
+        self.state = LineState.STOPPED
+        self.reason = ''
+        self.last = None
+        self.clog_since = None
+        self.clear_since = None
+        self.clears = 0
+        self.clogs = 0
+        self.flow = 0.0  # kg/s conveyor discharge, filtered
+        self.backpressure = 1.0
+        self.feed_request = None  # (hopper, target cumulative fed mass)
+        self.feeders = {}
+
+    # Operator ------------------------------------------------------------------------------
+    def start(self):
+        """Start the line; return (accepted, message)."""
+        if self.state == LineState.FAULT:
+            return False, f'line in fault ({self.reason}); reset it first'
+        if self.state != LineState.STOPPED:
+            return False, f'already running ({self.state.value})'
+        self.state, self.reason, self.clears = LineState.RUNNING, '', 0
+        return True, 'material line running'
+
+    def stop(self):
+        """Stop every drive."""
+        self.state, self.feed_request = LineState.STOPPED, None
+        return True, 'material line stopped'
+
+    def reset(self):
+        """Clear a fault; the line stays stopped."""
+        if self.state != LineState.FAULT:
+            return False, f'not in fault ({self.state.value})'
+        self.state, self.reason, self.clears = LineState.STOPPED, '', 0
+        return True, 'fault cleared'
+
+    def request_feed(self, hopper, mass, hopper_mass, furnace_room):
+        """Feed mass [kg] from a hopper to the furnace; return (accepted, message)."""
+        if self.state == LineState.FAULT:
+            return False, f'line in fault ({self.reason})'
+        if hopper not in self.capacities:
+            return False, (f'unknown hopper {hopper!r}; hoppers: '
+                           f'{", ".join(sorted(self.capacities))}')
+        if not (math.isfinite(mass) and mass > 0.0):
+            return False, f'feed mass must be a positive number of kg, got {mass}'
+        if mass > hopper_mass:
+            return False, f'{hopper} holds {hopper_mass:.3f} kg, less than {mass:.3f} kg'
+        if mass > furnace_room:
+            return False, f'the furnace has room for {furnace_room:.3f} kg, not {mass:.3f} kg'
+        fed = self.last.fed if self.last else 0.0
+        self.feed_request = (hopper, fed + mass)
+        return True, f'feeding {mass:.3f} kg from {hopper} to the furnace'
+
+    @property
+    def feeding(self):
+        """True while a furnace feed is in progress."""
+        return self.feed_request is not None
+
+    # Control -------------------------------------------------------------------------------
+    def expected_flow(self, speed, load):
+        """Discharge the loaded conveyor should deliver at this speed [kg/s]."""
+        holdup = self.conveyor.holdup(self.bulk_density)
+        capacity = self.conveyor.capacity(speed, self.bulk_density)
+        return capacity * min(load / holdup, 1.0) if holdup > 0.0 else 0.0
+
+    def update(self, measurement):
+        """Return the LineCommand for this period."""
+        params = self.params
+        previous, self.last = self.last, measurement
+        dt = measurement.time - previous.time if previous else 0.0
+        if dt > 0.0:
+            flow = max(measurement.conveyor_discharged - previous.conveyor_discharged, 0.0) / dt
+            self.flow += min(dt / 0.5, 1.0) * (flow - self.flow)  # 0.5 s low-pass
+        feeders = self._feeders(measurement)
+        if self.state in (LineState.STOPPED, LineState.FAULT):
+            self.feed_request = None if self.state == LineState.FAULT else self.feed_request
+            return LineCommand(0.0, 0.0, feeders if self.state == LineState.STOPPED
+                               else dict.fromkeys(feeders, 0.0))
+        self.backpressure = min((self._level_factor(h, m) for h, m in
+                                 measurement.hopper_masses.items() if h in self.capacities),
+                                default=1.0)
+        conveyor_speed = min(params.conveyor_speed, self.max_conveyor_speed) * self.backpressure
+        separator_speed = min(params.separator_speed, self.max_separator_speed) * \
+            self.backpressure
+
+        if self.state == LineState.CLEARING:
+            if measurement.time - self.clear_since >= params.reverse_time:
+                self.state, self.clog_since = LineState.RUNNING, None
+            else:
+                return LineCommand(-params.reverse_speed, 0.0, feeders)
+        self.state = LineState.HELD if self.backpressure <= 0.0 else LineState.RUNNING
+
+        expected = self.expected_flow(conveyor_speed, measurement.conveyor_load)
+        clogged = (conveyor_speed > 0.0 and measurement.conveyor_load >= params.clog_min_load
+                   and measurement.conveyor_torque >= params.clog_torque
+                   and self.flow < params.clog_flow_fraction * expected)
+        if clogged:
+            self.clog_since = measurement.time if self.clog_since is None else self.clog_since
+            if measurement.time - self.clog_since >= params.clog_time:
+                self.clogs += 1
+                self.clears += 1
+                self.clog_since = None
+                if self.clears > params.max_clears:
+                    self.state = LineState.FAULT
+                    self.reason = (f'conveyor clogged {self.clears} times in a row (torque '
+                                   f'{measurement.conveyor_torque:.1f} N m, flow '
+                                   f'{self.flow:.4f} kg/s of {expected:.4f} expected): stopped')
+                    return LineCommand(0.0, 0.0, dict.fromkeys(feeders, 0.0))
+                self.state, self.clear_since = LineState.CLEARING, measurement.time
+                return LineCommand(-params.reverse_speed, 0.0, feeders)
+        else:
+            self.clog_since = None
+            if self.flow >= 0.5 * expected and expected > 0.0:
+                self.clears = 0  # flowing again: the clog is gone
+        return LineCommand(conveyor_speed, separator_speed, feeders)
+
+    def _level_factor(self, hopper, mass):
+        fill = mass / self.capacities[hopper]
+        params = self.params
+        if fill >= params.stop_level:
+            return 0.0
+        if fill <= params.slow_level:
+            return 1.0
+        return (params.stop_level - fill) / (params.stop_level - params.slow_level)
+
+    def _feeders(self, measurement):
+        speeds = dict.fromkeys(self.capacities, 0.0)
+        if self.feed_request is None:
+            return speeds
+        hopper, target = self.feed_request
+        if measurement.fed >= target - 1e-9 or measurement.hopper_masses.get(hopper, 0.0) <= 0.0:
+            self.feed_request = None
+            return speeds
+        speeds[hopper] = self.params.feeder_speed
+        return speeds
+
+
+def build_line(config, params, escape_velocity, bulk_density):
+    """Build the MaterialLine for a material path (MaterialConfig) on a body.
+
+    Conveyor and separator speeds are capped so that grains leave them slower than the
+    speed at which more than params.loss_limit would escape the body.
+    """
+    exit_limit = max_exit_speed(escape_velocity, params.loss_limit, config.speed_ratio)
+    return MaterialLine(
+        params, {hopper: config.capacities[hopper] for hopper in config.hoppers},
+        config.conveyor, bulk_density,
+        max_conveyor_speed=exit_limit / config.conveyor.conveying_speed(1.0),
+        max_separator_speed=exit_limit / config.drum_radius)

@@ -110,9 +110,9 @@ def cutting_force(depth, speed, gravity, density, cohesion, friction_angle, blad
         return CuttingForce(0.0, 0.0, math.nan)
     forces = wedge_blade_force(_BETAS, depth, speed, gravity, density, cohesion,
                                friction_angle, blade)
-    # Only geometrically possible wedges (a positive blade force) count; the soil fails
+    # Only geometrically possible wedges (a blade force >= 0) count; the soil fails
     # on the plane that needs the least force.
-    forces = np.where(np.isfinite(forces) & (forces > 0.0), forces, np.inf)
+    forces = np.where(np.isfinite(forces) & (forces >= 0.0), forces, np.inf)
     index = int(np.argmin(forces))
     blade_force = float(forces[index])
     alpha, delta = blade.rake_angle, blade.interface_friction_angle

@@ -20,6 +20,9 @@ from spacemine_ros.core.conveying import max_exit_speed
 from spacemine_ros.core.validation import in_range, non_negative, positive
 
 
+MIN_SLOW_FACTOR = 0.2  # share of full speed just below the stop level
+
+
 class LineState(enum.Enum):
     """States of the material line."""
 
@@ -223,7 +226,10 @@ class MaterialLine:
             return 0.0
         if fill <= params.slow_level:
             return 1.0
-        return (params.stop_level - fill) / (params.stop_level - params.slow_level)
+        # Slow down to a crawl across the band, then stop: the hopper reaches the stop
+        # level in finite time instead of creeping toward it.
+        band = (params.stop_level - fill) / (params.stop_level - params.slow_level)
+        return MIN_SLOW_FACTOR + (1.0 - MIN_SLOW_FACTOR) * band
 
     def _feeders(self, measurement):
         speeds = dict.fromkeys(self.capacities, 0.0)

@@ -321,12 +321,12 @@ class ScraperController:
                 self.target = (self.target[0], self.target[1], -self.depth)
                 self._enter(ScraperState.LOWERING)
         elif state == ScraperState.LOWERING:
-            self._control_depth(force, limit, dt)
+            self._control_depth(force, limit, dt, tip[2])
             self.target = (self.target[0], self.target[1], -self.depth)
             if tip[2] <= -self.depth + params.position_tolerance:
                 self._enter(ScraperState.CUTTING)
         elif state == ScraperState.CUTTING:
-            self._control_depth(force, limit, dt)
+            self._control_depth(force, limit, dt, tip[2])
             _, _, end = self.plan[self.pass_index]
             self.target = (self.target[0], end, -self.depth)
             if tip[1] <= end + params.position_tolerance:
@@ -383,10 +383,11 @@ class ScraperController:
             positions={name: joints.get(name, 0.0) for name in JOINTS}, force_limit=0.0)
         return self.command
 
-    def _control_depth(self, force, limit, dt):
+    def _control_depth(self, force, limit, dt, tip_z):
         params = self.params
         if force > params.force_backoff_fraction * limit:
-            self.depth = max(self.depth - params.depth_rate * dt, 0.0)
+            # Stop going deeper at once, then rise out of the overload.
+            self.depth = max(min(self.depth, -tip_z) - params.depth_rate * dt, 0.0)
         elif force < 0.5 * params.force_backoff_fraction * limit:
             self.depth = min(self.depth + params.depth_rate * dt, self.request.cut_depth)
 

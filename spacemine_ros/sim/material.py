@@ -12,7 +12,8 @@ from spacemine_ros.core.conveying import escaping_fraction
 from spacemine_ros.core.ledger import GROUND, Ledger
 
 
-DUMP_RATE = 5.0  # kg/s out of a tipped bucket
+DUMP_TIME = 0.5  # s for a tipped bucket to pour out most of its load ...
+DUMP_TRICKLE = 0.5  # kg/s ... and the last of it
 
 
 class MaterialSystem:
@@ -129,8 +130,9 @@ class MaterialSystem:
         self.time += dt
         # Drill cuttings leave the collar shroud for the intake as they come up.
         self.pass_on('drill_discharge', ledger.mass('drill'))
-        if bucket_dumping:  # a tipped bucket pours out at DUMP_RATE
-            self.pass_on('scraper_dump', DUMP_RATE * dt)
+        if bucket_dumping:  # a tipped bucket pours out in about DUMP_TIME
+            held = ledger.mass('scraper')
+            self.pass_on('scraper_dump', min(held, (held / DUMP_TIME + DUMP_TRICKLE) * dt))
         self._step_conveyor(dt)
         self._step_separator(dt)
         for hopper in config.hoppers:

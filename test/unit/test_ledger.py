@@ -1,0 +1,111 @@
+"""The mass ledger: conservation under any sequence of transfers, refused or not."""
+
+import math
+
+from hypothesis import given, settings, strategies as st
+import pytest
+
+from spacemine_ros.core.ledger import GROUND, Ledger, LedgerError, LedgerViolation
+
+ACCOUNTS = ('drill', 'scraper', 'conveyor', 'hopper_metal', 'hopper_silicate', 'lost')
+SPECIES = ('metal', 'silicate', 'water')
+CAPACITIES = {'scraper': 5.0, 'hopper_metal': 2.0, 'hopper_silicate': 4.0}
+
+
+def new_ledger():
+    return Ledger(ACCOUNTS, SPECIES, CAPACITIES)
+
+
+def assert_books_balance(ledger):
+    ledger.check()
+    located = sum(ledger.mass(a) for a in ledger.accounts)
+    assert located == pytest.approx(ledger.excavated_total, rel=1e-9, abs=1e-12)
+    for account in ledger.accounts:
+        for mass in ledger.accounts[account].values():
+            assert mass >= 0.0
+        if account in CAPACITIES:
+            assert ledger.mass(account) <= CAPACITIES[account] * (1 + 1e-9)
+
+
+masses = st.one_of(
+    st.floats(min_value=0.0, max_value=10.0),
+    st.floats(min_value=-10.0, max_value=-1e-9),  # negative
+    st.sampled_from([math.nan, math.inf, -math.inf, 1e308]),
+)
+names = st.sampled_from(ACCOUNTS + ('nowhere', GROUND))
+operations = st.lists(st.tuples(
+    st.sampled_from(['excavate', 'transfer', 'move', 'move_partial']),
+    names, names, st.sampled_from(SPECIES + ('unobtainium',)), masses), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations)
+def test_any_sequence_of_transfers_conserves_mass_and_keeps_quantities_non_negative(ops):
+    ledger = new_ledger()
+    for kind, source, destination, species, mass in ops:
+        before = ledger.totals()
+        records = len(ledger.record)
+        try:
+            if kind == 'excavate':
+                ledger.excavate(destination, {species: mass})
+            elif kind == 'transfer':
+                ledger.transfer(source, destination, {species: mass})
+            else:
+                ledger.move(source, destination, mass, partial=kind == 'move_partial')
+        except LedgerError:
+            # Refused: nothing changed and nothing was recorded.
+            assert ledger.totals() == before
+            assert len(ledger.record) == records
+        assert_books_balance(ledger)
+    # The append-only record alone rebuilds the same books.
+    replayed = ledger.replay()
+    for account in ledger.accounts:
+        assert replayed.mass(account) == pytest.approx(ledger.mass(account), abs=1e-9)
+
+
+def test_each_kind_of_bad_transfer_is_refused_with_a_reason():
+    ledger = new_ledger()
+    ledger.excavate('scraper', {'metal': 1.0, 'silicate': 3.0})
+    cases = [
+        (lambda: ledger.transfer('scraper', 'conveyor', {'metal': -0.1}), 'finite and >= 0'),
+        (lambda: ledger.transfer('scraper', 'conveyor', {'metal': math.nan}), 'finite'),
+        (lambda: ledger.transfer('scraper', 'conveyor', {'metal': 2.0}), 'holds 1'),
+        (lambda: ledger.transfer('scraper', 'hopper_metal', {'silicate': 2.5}), 'is full'),
+        (lambda: ledger.transfer('scraper', 'nowhere', {'metal': 0.1}), 'unknown destination'),
+        (lambda: ledger.transfer('scraper', 'conveyor', {'gold': 0.1}), 'unknown species'),
+        (lambda: ledger.excavate('scraper', {'metal': 1.5}), 'is full'),
+        (lambda: ledger.move('scraper', 'conveyor', 5.0), 'holds 4'),
+    ]
+    for action, reason in cases:
+        with pytest.raises(LedgerError, match=reason):
+            action()
+    assert ledger.rejected == len(cases)
+    assert ledger.mass('scraper') == pytest.approx(4.0)
+    assert ledger.excavated_total == pytest.approx(4.0)
+
+
+def test_partial_move_stops_at_a_full_hopper_without_loss():
+    ledger = new_ledger()
+    ledger.excavate('conveyor', {'metal': 3.0})
+    moved = ledger.move('conveyor', 'hopper_metal', 3.0, partial=True)
+    assert moved == pytest.approx(2.0)
+    assert ledger.mass('hopper_metal') == pytest.approx(2.0)
+    assert ledger.mass('conveyor') == pytest.approx(1.0)
+    assert ledger.move('conveyor', 'hopper_metal', 1.0, partial=True) == 0.0
+    assert_books_balance(ledger)
+
+
+def test_move_keeps_the_composition_of_the_source():
+    ledger = new_ledger()
+    ledger.excavate('scraper', {'metal': 1.0, 'silicate': 3.0})
+    ledger.move('scraper', 'conveyor', 2.0)
+    assert ledger.composition('conveyor') == pytest.approx({'metal': 0.25, 'silicate': 0.75,
+                                                            'water': 0.0})
+
+
+def test_a_corrupted_account_is_a_violation_with_the_numbers():
+    ledger = new_ledger()
+    ledger.excavate('scraper', {'silicate': 3.0})
+    ledger.accounts['scraper']['silicate'] = 2.5  # material vanished outside the ledger
+    with pytest.raises(LedgerViolation, match=r'excavated 3 kg but the accounts hold 2.5 kg'):
+        ledger.check()

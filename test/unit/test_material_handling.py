@@ -1,0 +1,126 @@
+"""Material line controller: backpressure, clog detection and recovery, furnace feed."""
+
+import math
+import os
+
+import pytest
+import yaml
+
+from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.material_config import load_material_config, material_config_from
+from spacemine_ros.core.material_handling import (
+    build_line, LineMeasurement, LineParams, LineState)
+from test.conftest import CONFIG
+
+CONFIG_FILE = os.path.join(CONFIG, 'material.yaml')
+
+
+@pytest.fixture(scope='module')
+def material():
+    return load_material_config(CONFIG_FILE)
+
+
+def line_for(material, escape_velocity=169.8, **overrides):
+    params = LineParams(**overrides)
+    line = build_line(material, params, escape_velocity, 2500.0)
+    assert line.start()[0]
+    return line
+
+
+def measure(time, hoppers=None, torque=1.0, load=0.5, discharged=0.0, fed=0.0):
+    return LineMeasurement(time, torque, load, discharged,
+                           hoppers or {'hopper_metal': 0.0, 'hopper_silicate': 0.0}, fed)
+
+
+def test_speeds_are_capped_so_grains_do_not_escape_a_small_body(material):
+    on_psyche = line_for(material, 169.8).update(measure(0.0))
+    on_bennu = line_for(material, 0.1998).update(measure(0.0))
+    assert on_psyche.conveyor == pytest.approx(LineParams().conveyor_speed)
+    assert on_bennu.conveyor < on_psyche.conveyor
+    axial = material.conveyor.conveying_speed(on_bennu.conveyor)
+    assert math.exp(-0.1998 / axial) == pytest.approx(LineParams().loss_limit, rel=1e-6)
+
+
+def test_a_filling_hopper_slows_then_stops_the_line(material):
+    line = line_for(material)
+    capacity = material.capacities['hopper_metal']
+    speeds = []
+    for step, fill in enumerate((0.5, 0.85, 0.9, 0.95, 0.99)):
+        command = line.update(measure(step * 0.05, {'hopper_metal': fill * capacity,
+                                                    'hopper_silicate': 0.0}))
+        speeds.append((command.conveyor, command.separator))
+    assert speeds[0][0] > speeds[1][0] > speeds[2][0] > 0.0
+    assert speeds[3] == (0.0, 0.0) and speeds[4] == (0.0, 0.0)
+    assert line.state == LineState.HELD
+    command = line.update(measure(1.0))  # emptied: it runs again
+    assert command.conveyor > 0.0 and line.state == LineState.RUNNING
+
+
+def test_a_clog_is_detected_reversed_and_cleared(material):
+    line = line_for(material, clog_time=0.5, reverse_time=1.0)
+    time, commands = 0.0, []
+    # Loaded, torque at stall, nothing coming out: a clog.
+    while time < 3.0:
+        commands.append((time, line.update(measure(time, torque=15.0, load=1.0)), line.state))
+        time += 0.05
+    states = [state for _, _, state in commands]
+    assert LineState.CLEARING in states
+    reversing = [c for _, c, s in commands if s == LineState.CLEARING]
+    assert all(c.conveyor < 0.0 for c in reversing)
+    assert line.clogs >= 1
+    # Flowing again after the reversal: back to running and the retry count resets.
+    discharged = 0.0
+    for _ in range(40):
+        discharged += 0.01
+        line.update(measure(time, torque=2.0, load=1.0, discharged=discharged))
+        time += 0.05
+    assert line.state == LineState.RUNNING and line.clears == 0
+
+
+def test_a_clog_that_does_not_clear_faults_the_line(material):
+    line = line_for(material, clog_time=0.2, reverse_time=0.2, max_clears=2)
+    time = 0.0
+    while time < 10.0 and line.state != LineState.FAULT:
+        line.update(measure(time, torque=15.0, load=1.0))
+        time += 0.05
+    assert line.state == LineState.FAULT and 'clogged 3 times' in line.reason
+    command = line.update(measure(time, torque=15.0, load=1.0))
+    assert command.conveyor == 0.0 and command.separator == 0.0
+    assert not line.start()[0] and line.reset()[0] and line.start()[0]
+
+
+def test_furnace_feed_requests_are_checked_and_stop_at_the_mass(material):
+    line = line_for(material)
+    hoppers = {'hopper_metal': 3.0, 'hopper_silicate': 0.0}
+    line.update(measure(0.0, hoppers))
+    assert not line.request_feed('hopper_gold', 1.0, 3.0, 10.0)[0]
+    assert not line.request_feed('hopper_metal', -1.0, 3.0, 10.0)[0]
+    assert not line.request_feed('hopper_metal', math.nan, 3.0, 10.0)[0]
+    assert 'holds 3.000 kg' in line.request_feed('hopper_metal', 5.0, 3.0, 10.0)[1]
+    assert 'room for 1.000 kg' in line.request_feed('hopper_metal', 2.0, 3.0, 1.0)[1]
+    assert line.request_feed('hopper_metal', 2.0, 3.0, 10.0)[0]
+    command = line.update(measure(0.05, hoppers, fed=1.0))
+    assert command.feeders['hopper_metal'] > 0.0
+    command = line.update(measure(0.10, hoppers, fed=2.0))
+    assert command.feeders['hopper_metal'] == 0.0 and not line.feeding
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match='slow_level'):
+        LineParams(slow_level=0.9, stop_level=0.8).validate()
+    with pytest.raises(ValueError, match='loss_limit'):
+        LineParams(loss_limit=0.0).validate()
+
+
+@pytest.mark.parametrize('edit,where', [
+    (lambda d: d['accounts'].pop('lost'), 'missing lost'),
+    (lambda d: d['conveyor'].update(fill_factor='lots'), 'conveyor.fill_factor'),
+    (lambda d: d['separator'].update(recovery=1.5), 'separator.recovery'),
+    (lambda d: d['transfer_points']['scraper_dump'].update(to='nowhere'), 'unknown account'),
+    (lambda d: d['conveyor'].update(type='bucket'), 'expected screw or belt'),
+])
+def test_bad_material_config_names_the_faulty_entry(edit, where):
+    data = yaml.safe_load(open(CONFIG_FILE))
+    edit(data)
+    with pytest.raises(ConfigError, match=where):
+        material_config_from(data)

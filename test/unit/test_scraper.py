@@ -1,0 +1,148 @@
+"""Scraper arm kinematics, pass planning and the scraping controller (no physics)."""
+
+import math
+
+import pytest
+
+from spacemine_ros.core.scraper import (
+    ArmGeometry, JOINTS, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams,
+    ScraperState, tool_force_budget)
+
+GEOMETRY = ArmGeometry()
+PERIOD = 0.05
+
+
+@pytest.mark.parametrize('radius,z', [(1.2, -0.03), (0.6, -0.1), (0.9, 0.25), (1.25, 0.0)])
+def test_inverse_kinematics_round_trips(radius, z):
+    shoulder, elbow = GEOMETRY.inverse(radius, z)
+    x, y, height = GEOMETRY.forward(0.0, shoulder, elbow)
+    assert x - GEOMETRY.shoulder_x == pytest.approx(radius, abs=1e-9)
+    assert y == pytest.approx(0.0, abs=1e-12) and height == pytest.approx(z, abs=1e-9)
+
+
+@pytest.mark.parametrize('request_kwargs,reason', [
+    (dict(cut_depth=-0.01), 'cut_depth must be > 0'),
+    (dict(cut_depth=math.nan), 'finite'),
+    (dict(reach=2.5), 'outside the reachable area'),
+    (dict(reach=0.8, pass_length=0.5), 'closer than'),
+    (dict(passes=9, pass_spacing=0.4), 'slew'),
+    (dict(pass_length=0.0), 'pass_length must be > 0'),
+])
+def test_bad_requests_are_refused_with_a_reason(request_kwargs, reason):
+    controller = ScraperController()
+    accepted, message = controller.start(ScrapeRequest(**request_kwargs), True, 200.0)
+    assert not accepted and reason in message
+    assert controller.state == ScraperState.IDLE
+
+
+def test_refuses_to_start_unanchored_or_without_capacity():
+    assert ScraperController().start(ScrapeRequest(), False, 200.0)[0] is False
+    assert 'capacity' in ScraperController().start(ScrapeRequest(), True, 0.0)[1]
+
+
+def test_tool_force_budget_is_shared():
+    assert tool_force_budget(200.0, 0.8) == pytest.approx(160.0)
+    assert tool_force_budget(200.0, 0.8, other_loads=100.0) == pytest.approx(60.0)
+    assert tool_force_budget(200.0, 0.8, other_loads=500.0) == 0.0
+
+
+class IdealArm:
+    """Joints that follow the command at the commanded speed, like the sim's drives.
+
+    blade_force(tip) is the soil's resistance; the drives stop the blade where it would
+    exceed the commanded force limit, and a blocked tip (a rock) stops it at the limit.
+    """
+
+    def __init__(self, blade_force=lambda tip: 0.0, blocked=lambda tip: False):
+        self.joints = dict.fromkeys(JOINTS, 0.0)
+        self.blade_force = blade_force
+        self.blocked = blocked
+        self.force = 0.0
+        self.time = 0.0
+
+    def apply(self, command):
+        new = {}
+        for name in JOINTS:
+            step = command.velocities.get(name, 0.5) * PERIOD
+            delta = command.positions[name] - self.joints[name]
+            new[name] = self.joints[name] + max(-step, min(step, delta))
+        tip = ScraperController().tip(new)
+        if self.blocked(tip) or self.blade_force(tip) > command.force_limit:
+            self.force = command.force_limit
+        else:
+            self.joints, self.force = new, self.blade_force(tip)
+        self.time += PERIOD
+
+
+def run(controller, arm, other_load=0.0, capacity=250.0, seconds=300.0):
+    limits = []
+    for _ in range(int(seconds / PERIOD)):
+        measurement = ScraperMeasurement(arm.time, dict(arm.joints), arm.force, other_load)
+        command = controller.update(measurement, True, capacity)
+        limits.append(command.force_limit)
+        if controller.state in (ScraperState.DONE, ScraperState.FAULT):
+            break
+        arm.apply(command)
+    return limits
+
+
+def test_a_job_cuts_each_pass_at_depth_and_dumps_after_each():
+    controller = ScraperController()
+    arm = IdealArm()
+    deepest = []
+    original_update = controller.update
+
+    def spy(measurement, anchored, capacity):
+        if controller.state == ScraperState.CUTTING:
+            deepest.append((controller.pass_index, controller.tip(measurement.joints)[2]))
+        return original_update(measurement, anchored, capacity)
+
+    controller.update = spy
+    request = ScrapeRequest(passes=2, cut_depth=0.04)
+    assert controller.start(request, True, 250.0)[0]
+    run(controller, arm)
+    assert controller.state == ScraperState.DONE
+    assert {index for index, _ in deepest} == {0, 1}
+    assert min(z for _, z in deepest) == pytest.approx(-0.04, abs=0.002)
+
+
+def test_blade_force_limit_is_what_the_drill_leaves_of_the_budget():
+    controller = ScraperController(ScraperParams(max_blade_force=500.0))
+    controller.start(ScrapeRequest(), True, 250.0)
+    limits = run(controller, IdealArm(), other_load=150.0, seconds=5.0)
+    assert max(limits) == pytest.approx(0.8 * 250.0 - 150.0)
+
+
+def test_force_near_the_limit_makes_the_cut_shallower():
+    # Force grows with depth: 100 N per cm below ground; the limit is 0.8 * 250 = 200 N.
+    controller = ScraperController()
+    arm = IdealArm(blade_force=lambda tip: max(-tip[2], 0.0) * 1e4)
+    controller.start(ScrapeRequest(cut_depth=0.05, passes=1), True, 250.0)
+    run(controller, arm, seconds=120.0)
+    assert controller.state == ScraperState.DONE
+    assert controller.peak_force <= 200.0
+    assert controller.jams == 0  # it kept cutting, shallower, rather than stalling
+
+
+def test_a_jam_is_cleared_by_lifting_over_it():
+    def rock(tip):  # 8 cm wide, standing 5 cm above the ground, across the pass
+        return 0.97 < tip[1] < 1.05 and tip[2] < 0.05
+
+    controller = ScraperController()
+    controller.start(ScrapeRequest(passes=1), True, 250.0)
+    run(controller, IdealArm(blocked=rock), seconds=200.0)
+    assert controller.jams == 1
+    assert controller.state == ScraperState.DONE
+
+
+def test_repeated_jams_fault_the_scraper_and_hold_the_arm():
+    controller = ScraperController(ScraperParams(max_jams=1))
+    controller.start(ScrapeRequest(passes=1), True, 250.0)
+    # A boulder 8 cm tall covering the rest of the pass: every plunge jams.
+    arm = IdealArm(blocked=lambda tip: tip[2] < 0.08 and tip[1] < 1.19)
+    run(controller, arm, seconds=200.0)
+    assert controller.state == ScraperState.FAULT
+    assert 'jammed' in controller.reason
+    hold = controller.update(ScraperMeasurement(arm.time + 1, dict(arm.joints), 200.0), True,
+                             250.0)
+    assert hold.force_limit == 0.0 and hold.positions == arm.joints

@@ -11,6 +11,8 @@ NODES = {
     'rig_sim': 'spacemine_ros.nodes.rig_sim:main',
     'anchoring': 'spacemine_ros.nodes.anchoring:main',
     'drill': 'spacemine_ros.nodes.drill:main',
+    'scraper': 'spacemine_ros.nodes.scraper:main',
+    'material_handling': 'spacemine_ros.nodes.material_handling:main',
 }
 TOOLS = {
     'spacemine-rig': 'spacemine_ros.launcher:main',

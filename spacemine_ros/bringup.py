@@ -44,6 +44,10 @@ def graph(backend='sim', body='bennu', use_sim_time=True):
         NodeSpec('anchoring', 'anchoring', 'spacemine_ros.nodes.anchoring', 'AnchoringNode',
                  controllers),
         NodeSpec('drill', 'drill', 'spacemine_ros.nodes.drill', 'DrillNode', controllers),
+        NodeSpec('scraper', 'scraper', 'spacemine_ros.nodes.scraper', 'ScraperNode',
+                 controllers),
+        NodeSpec('material_handling', 'material_handling',
+                 'spacemine_ros.nodes.material_handling', 'MaterialHandlingNode', controllers),
     ]
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 import math
 
+from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -61,11 +62,14 @@ class DrillNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.anchoring_state = 'UNKNOWN'
         self.safe_capacity = 0.0
+        self.blade_load = 0.0  # N the scraper blade puts on the anchors (shared budget)
 
         # Anchor status first: when it and a tick are both waiting, it is handled first.
         self.create_subscription(String, 'anchoring/state', self._on_anchoring_state, STATE_QOS)
         self.create_subscription(Float64, 'anchoring/safe_capacity', self._on_capacity,
                                  STATE_QOS)
+        self.create_subscription(WrenchStamped, 'scraper/blade_wrench', self._on_blade,
+                                 SENSOR_QOS)
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
         self.command_pub = self.create_publisher(JointState, 'drill/command', COMMAND_QOS)
         self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
@@ -102,6 +106,12 @@ class DrillNode(Node):
 
     def _on_capacity(self, message):
         self.safe_capacity = message.data if math.isfinite(message.data) else 0.0
+
+    def _on_blade(self, message):
+        force = message.wrench.force
+        magnitude = math.sqrt(force.x ** 2 + force.y ** 2 + force.z ** 2)
+        # An unreadable blade force is taken as the whole budget: drill nothing.
+        self.blade_load = magnitude if math.isfinite(magnitude) else math.inf
 
     def _on_start(self, request, response):
         response.success, response.message = self.controller.start(
@@ -140,7 +150,8 @@ class DrillNode(Node):
             return
         self.last_stamp = stamp
         before = self.controller.state
-        command = self.controller.update(measurement, self.anchored, self.safe_capacity)
+        command = self.controller.update(measurement, self.anchored, self.safe_capacity,
+                                         shared_load=self.blade_load)
         out = JointState()
         out.header.stamp = message.header.stamp
         out.name = ['drill_feed', 'drill_spindle']

@@ -20,11 +20,14 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Imu, JointState
-from std_srvs.srv import SetBool
+from std_msgs.msg import Float64
+from std_srvs.srv import SetBool, Trigger
 
 from spacemine_ros.core.anchoring import load_anchor_types
 from spacemine_ros.core.body import load_body
 from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.material_config import load_material_config
+from spacemine_ros.core.scraper import JOINTS as SCRAPER_JOINTS
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, seconds_to_stamp,
     spin_node, stamp_to_seconds)
@@ -33,6 +36,13 @@ from spacemine_ros.sim.world import ANCHOR_COUNT, RigLimits, RigWorld
 
 DRILL_COMMAND = 'drill/command'
 ANCHOR_COMMAND = 'anchors/command'
+SCRAPER_COMMAND = 'scraper/command'
+MATERIAL_COMMAND = 'material/command'
+
+
+# Accounts a rig can weigh: bucket load cell, belt scale, hopper and furnace load cells.
+MEASURED_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
+                     'hopper_silicate', 'furnace')
 
 
 class RigSimNode(Node):
@@ -48,6 +58,8 @@ class RigSimNode(Node):
                                'installed config/anchors.yaml)', read_only=True)
         anchor_type = declare(self, 'anchor_type', 'microspine', 'Anchor design fitted to the '
                               'feet', read_only=True)
+        material_file = declare(self, 'material_file', '', 'Material path YAML (empty: '
+                                'installed config/material.yaml)', read_only=True)
         self.control_period = declare(self, 'control_period', 0.05, 'Control period [s]',
                                       0.001, 1.0, read_only=True)
         physics_dt = declare(self, 'physics_dt', 0.005, 'Physics time step [s]', 0.0005, 0.05,
@@ -60,7 +72,8 @@ class RigSimNode(Node):
                                 'period (deterministic) instead of running in real time',
                                 read_only=True)
         self.lockstep_topics = list(declare(
-            self, 'lockstep_topics', [DRILL_COMMAND, ANCHOR_COMMAND],
+            self, 'lockstep_topics',
+            [DRILL_COMMAND, ANCHOR_COMMAND, SCRAPER_COMMAND, MATERIAL_COMMAND],
             'Command topics the world waits for each period in lockstep mode', read_only=True))
         self.lockstep_timeout = declare(self, 'lockstep_timeout', 2.0, 'Wall seconds to wait '
                                         'for a silent controller before advancing', 0.01, 60.0)
@@ -76,7 +89,10 @@ class RigSimNode(Node):
             spindle_speed_max=declare(self, 'spindle_speed_max', 30.0, 'Spindle speed limit '
                                       '[rad/s]', 0.1, 500.0, read_only=True),
             bit_radius=declare(self, 'bit_radius', 0.025, 'Drill bit radius [m]', 0.001, 0.5,
-                               read_only=True))
+                               read_only=True),
+            blade_force_max=declare(self, 'blade_force_max', 300.0, 'Force the arm drives '
+                                    'can push the scraper blade with [N]', 1.0, 10000.0,
+                                    read_only=True))
         self.odom_frame = declare(self, 'odom_frame', 'odom', 'Frame of odometry', read_only=True)
         self.base_frame = declare(self, 'base_frame', 'base_link', 'Rig base frame',
                                   read_only=True)
@@ -88,21 +104,42 @@ class RigSimNode(Node):
             if anchor_type not in anchors:
                 raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
                                   f'{", ".join(sorted(anchors))}')
+            material = load_material_config(material_file
+                                            or share_path('config', 'material.yaml'))
         except ConfigError as error:
             self.get_logger().fatal(str(error))
             raise
         self.world = RigWorld(body, anchors[anchor_type], limits=limits, physics_dt=physics_dt,
-                              seed=seed, capacity_spread=spread, command_timeout=command_timeout)
+                              seed=seed, capacity_spread=spread, command_timeout=command_timeout,
+                              material=material)
 
         self.clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, 'joint_states', SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', SENSOR_QOS)
         self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
         self.wrench_pub = self.create_publisher(WrenchStamped, 'drill/bit_wrench', SENSOR_QOS)
+        self.blade_pub = self.create_publisher(WrenchStamped, 'scraper/blade_wrench',
+                                               SENSOR_QOS)
+        # Mass sensors (load cells, belt scales) and transfer-point totalizers: one Float64
+        # topic each, sent when the value changes (and once at start).
+        self.mass_pubs = {name: self.create_publisher(Float64, f'material/{name}/mass',
+                                                      SENSOR_QOS)
+                          for name in MEASURED_ACCOUNTS if name in material.accounts}
+        self.total_pubs = {}
+        for point in material.transfer_points:
+            for kind in ('delivered', 'lost'):
+                self.total_pubs[(point, kind)] = self.create_publisher(
+                    Float64, f'material/{point}/{kind}', SENSOR_QOS)
+        self.last_sent = {}
         self.create_subscription(JointState, DRILL_COMMAND, self._on_drill_command, COMMAND_QOS)
         self.create_subscription(JointState, ANCHOR_COMMAND, self._on_anchor_command,
                                  COMMAND_QOS)
+        self.create_subscription(JointState, SCRAPER_COMMAND, self._on_scraper_command,
+                                 COMMAND_QOS)
+        self.create_subscription(JointState, MATERIAL_COMMAND, self._on_material_command,
+                                 COMMAND_QOS)
         self.create_service(SetBool, '~/estop', self._on_estop)
+        self.create_service(Trigger, '~/inject_clog', self._on_inject_clog)
 
         self.awaiting = set(self.lockstep_topics)
         self.waiting_since = time.monotonic()
@@ -132,6 +169,12 @@ class RigSimNode(Node):
         response.success = True
         response.message = 'e-stop latched: actuators stopped' if request.data else \
             'e-stop released'
+        self.get_logger().warning(response.message)
+        return response
+
+    def _on_inject_clog(self, request, response):
+        self.world.material.inject_clog()
+        response.success, response.message = True, 'conveyor clogged (fault injection)'
         self.get_logger().warning(response.message)
         return response
 
@@ -166,6 +209,34 @@ class RigSimNode(Node):
             self.get_logger().error(f'rejected {ANCHOR_COMMAND}: {error!s}; anchors hold',
                                     throttle_duration_sec=1.0)
         self._command_arrived(ANCHOR_COMMAND, message)
+
+    def _on_scraper_command(self, message):
+        try:
+            index = {name: i for i, name in enumerate(message.name)}
+            positions = {n: message.position[index[n]] for n in SCRAPER_JOINTS}
+            velocities = ({n: message.velocity[index[n]] for n in SCRAPER_JOINTS}
+                          if message.velocity else None)
+            # The blade force limit rides in effort, the same value on every arm joint.
+            force_limit = message.effort[index[SCRAPER_JOINTS[0]]]
+            self.world.command_scraper(positions, force_limit, velocities)
+        except (KeyError, IndexError, ValueError) as error:
+            self.rejected_commands += 1
+            self.get_logger().error(f'rejected {SCRAPER_COMMAND}: {error!s}; arm held',
+                                    throttle_duration_sec=1.0)
+            self.world.command_scraper({}, 0.0)
+        self._command_arrived(SCRAPER_COMMAND, message)
+
+    def _on_material_command(self, message):
+        try:
+            if len(message.velocity) != len(message.name):
+                raise ValueError('one velocity per drive is required')
+            self.world.command_material(dict(zip(message.name, message.velocity)))
+        except ValueError as error:
+            self.rejected_commands += 1
+            self.get_logger().error(f'rejected {MATERIAL_COMMAND}: {error!s}; drives stopped',
+                                    throttle_duration_sec=1.0)
+            self.world.material.stop()
+        self._command_arrived(MATERIAL_COMMAND, message)
 
     def _command_arrived(self, topic, message):
         if not self.lockstep or topic not in self.awaiting:
@@ -208,6 +279,13 @@ class RigSimNode(Node):
         wrench.wrench.force.z, wrench.wrench.torque.z = readings.bit_thrust, readings.bit_torque
         self.wrench_pub.publish(wrench)
 
+        blade = WrenchStamped()
+        blade.header.stamp, blade.header.frame_id = stamp, self.odom_frame
+        force = blade.wrench.force
+        force.x, force.y, force.z = readings.blade_force
+        self.blade_pub.publish(blade)
+        self._publish_material(readings)
+
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id = stamp, self.odom_frame
         odom.child_frame_id = self.base_frame
@@ -236,6 +314,19 @@ class RigSimNode(Node):
         joints.effort = [float(v) for v in readings.joint_efforts]
         self.joint_pub.publish(joints)
 
+    def _publish_material(self, readings):
+        values = {('mass', name): readings.material_masses[name] for name in self.mass_pubs}
+        for point in readings.delivered:
+            values[('delivered', point)] = readings.delivered[point]
+            values[('lost', point)] = readings.lost[point]
+        for key, value in values.items():
+            if self.last_sent.get(key) == value:
+                continue
+            self.last_sent[key] = value
+            kind, name = key
+            publisher = self.mass_pubs[name] if kind == 'mass' else self.total_pubs[(name, kind)]
+            publisher.publish(Float64(data=float(value)))
+
     def _status(self):
         wall = time.monotonic() - self.wall_start
         values = {
@@ -246,6 +337,7 @@ class RigSimNode(Node):
             'rejected_commands': self.rejected_commands,
             'estop': self.world.estop,
             'max_displacement_m': f'{self.world.max_displacement:.6f}',
+            'conveyor_clogged': self.world.material.clogged,
         }
         if self.world.estop:
             return 'WARN', 'e-stop latched', values

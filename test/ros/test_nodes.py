@@ -8,7 +8,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rcl_interfaces.srv import SetParameters
-from std_msgs.msg import String
+from std_msgs.msg import Float64, String
 from std_srvs.srv import SetBool, Trigger
 
 from spacemine_ros import bringup
@@ -28,9 +28,15 @@ class Graph:
         for node in [*self.nodes, self.operator]:
             self.executor.add_node(node)
         self.states = {}
-        for topic in ('anchoring/state', 'drill/state'):
+        for topic in ('anchoring/state', 'drill/state', 'scraper/state',
+                      'material_handling/state'):
             self.operator.create_subscription(
                 String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+        self.ledger = {}
+        for account in ('excavated', 'balance', 'hopper_metal', 'hopper_silicate', 'lost'):
+            self.operator.create_subscription(
+                Float64, f'material/ledger/{account}',
+                lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
 
     def spin_until(self, done, limit=60.0):
         end = time.monotonic() + limit
@@ -74,8 +80,13 @@ def test_services_answer_and_refuse_what_is_not_allowed(graph):
     response = graph.call(SetBool, 'rig_sim/estop', SetBool.Request(data=False))
     assert response.success
     # Late-joiner state (transient local) reaches a subscriber that starts afterwards.
-    assert graph.spin_until(lambda: len(graph.states) == 2)
-    assert graph.states == {'drill/state': 'IDLE', 'anchoring/state': 'STOWED'}
+    assert graph.spin_until(lambda: len(graph.states) == 4)
+    assert graph.states == {'drill/state': 'IDLE', 'anchoring/state': 'STOWED',
+                            'scraper/state': 'IDLE', 'material_handling/state': 'STOPPED'}
+    response = graph.call(Trigger, 'scraper/start', Trigger.Request())
+    assert not response.success and 'not anchored' in response.message
+    response = graph.call(Trigger, 'material_handling/feed_furnace', Trigger.Request())
+    assert not response.success and 'holds 0.000 kg' in response.message
 
 
 @pytest.mark.parametrize('node, values, reason', [
@@ -87,6 +98,14 @@ def test_services_answer_and_refuse_what_is_not_allowed(graph):
     ('anchoring', {'safety_factor': 0.5}, ''),
     ('anchoring', {'preload': 500.0}, 'preload'),
     ('rig_sim', {'lockstep_timeout': math.inf}, ''),
+    ('scraper', {'cut_depth': -0.01}, ''),
+    ('scraper', {'cut_depth': math.nan}, 'cut_depth'),
+    ('scraper', {'reach': 2.5}, 'outside the reachable area'),
+    ('scraper', {'reach': 0.7}, 'closer than'),
+    ('scraper', {'passes': 9}, 'slew'),
+    ('scraper', {'force_backoff_fraction': 0.99}, 'jam_force_fraction'),
+    ('material_handling', {'furnace_feed_source': 'hopper_gold'}, 'hopper_metal'),
+    ('material_handling', {'slow_level': 0.99}, 'stop_level'),
 ])
 def test_bad_parameter_values_are_rejected_with_a_reason(graph, node, values, reason):
     results = graph.set_parameters(node, **values)
@@ -115,3 +134,25 @@ def test_anchor_then_drill_a_small_depth_over_real_topics(graph):
     sim = graph.nodes[0]
     assert sim.world.drill.hole_depth >= 0.03
     assert sim.world.max_displacement < 0.002
+
+
+def test_scrape_and_move_the_material_into_the_hoppers_over_real_topics(graph):
+    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    assert graph.spin_until(lambda: graph.states.get('anchoring/state') == 'ANCHORED', 120.0)
+    assert graph.set_parameters('scraper', passes=1, pass_length=0.3)[0].successful
+    assert graph.call(Trigger, 'material_handling/start', Trigger.Request()).success
+    response = graph.call(Trigger, 'scraper/start', Trigger.Request())
+    assert response.success, response.message
+    assert graph.spin_until(lambda: graph.states.get('scraper/state') in ('DONE', 'FAULT'),
+                            180.0)
+    assert graph.states['scraper/state'] == 'DONE'
+    sim = graph.nodes[0]
+    assert graph.spin_until(
+        lambda: graph.ledger.get('hopper_silicate', 0.0) > 0.5 * sim.world.material.ledger.mass(
+            'hopper_silicate') > 0.0, 120.0)
+    assert graph.states['material_handling/state'] in ('RUNNING', 'HELD')
+    # The node's ledger, built from the totalizers, agrees with the simulated truth.
+    excavated = sim.world.material.ledger.excavated_total
+    assert excavated > 0.5
+    assert graph.spin_until(lambda: abs(graph.ledger['excavated'] - excavated) < 0.05, 30.0)
+    assert abs(graph.ledger['balance']) < 1e-9

@@ -1,0 +1,332 @@
+"""material_handling: conveyor, separator and furnace feeders, and the mass ledger.
+
+The line controller (core.material_handling) sets the drive speeds each period from the
+hopper levels, the conveyor's motor torque and its discharge. The node also keeps the
+rig's mass ledger (core.ledger) from the transfer points' totalizers: every increment of
+a totalizer is one transfer, so the ledger says at every instant where every kilogram
+is. Each update the ledger is checked, and each weighed account is compared with its
+mass sensor; a mismatch beyond ledger_tolerance is a fault with the numbers.
+"""
+
+import dataclasses
+import math
+
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64, String
+from std_srvs.srv import Trigger
+
+from spacemine_ros.core.body import load_body
+from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.ledger import GROUND, Ledger, LedgerError, LedgerViolation
+from spacemine_ros.core.material_config import load_material_config
+from spacemine_ros.core.material_handling import (
+    build_line, LineMeasurement, LineParams, LineState)
+from spacemine_ros.nodes.common import (
+    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS,
+    stamp_to_seconds)
+from spacemine_ros.paths import share_path
+
+TUNABLES = {
+    'conveyor_speed': ('Nominal conveyor screw speed [rad/s]', 0.01, 100.0),
+    'separator_speed': ('Nominal separator drum speed [rad/s]', 0.01, 100.0),
+    'feeder_speed': ('Furnace feeder screw speed [rad/s]', 0.01, 100.0),
+    'loss_limit': ('Largest share of a flow allowed to escape the body at a transfer point',
+                   1e-9, 0.5),
+    'slow_level': ('Hopper fill share where backpressure starts slowing the line', 0.0, 1.0),
+    'stop_level': ('Hopper fill share where the line stops', 0.0, 1.0),
+    'clog_torque': ('Conveyor motor torque that suggests a clog [N m]', 0.01, 1000.0),
+    'clog_flow_fraction': ('Discharge below this share of the expected flow, with high '
+                           'torque, is a clog', 0.0, 1.0),
+    'clog_min_load': ('Load on the conveyor before flow is expected [kg]', 0.0, 100.0),
+    'clog_time': ('Duration of a clog before clearing it [s]', 0.05, 60.0),
+    'reverse_speed': ('Conveyor speed backward while clearing [rad/s]', 0.01, 100.0),
+    'reverse_time': ('Time the conveyor runs backward to clear a clog [s]', 0.05, 60.0),
+    'max_clears': ('Clogs cleared in a row before the line faults', 0, 100),
+}
+MAX_DEFERRED = 20  # periods a refused transfer may wait for its upstream totalizer
+LEDGER_SPECIES = ('regolith',)  # the node weighs mass; composition is the separator's job
+
+
+class MaterialHandlingNode(Node):
+    """Material line controller and ledger node."""
+
+    def __init__(self, **kwargs):
+        super().__init__('material_handling', **kwargs)
+        body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
+                           read_only=True)
+        bodies_file = declare(self, 'bodies_file', '', 'Body presets YAML (empty: installed '
+                              'config/bodies.yaml)', read_only=True)
+        material_file = declare(self, 'material_file', '', 'Material path YAML (empty: '
+                                'installed config/material.yaml)', read_only=True)
+        defaults = LineParams()
+        values = {name: declare(self, name, getattr(defaults, name), description, low, high)
+                  for name, (description, low, high) in TUNABLES.items()}
+        self.feed_mass = declare(self, 'furnace_feed_mass', 1.0, 'Mass ~/feed_furnace moves '
+                                 'to the furnace [kg]', 0.001, 1000.0)
+        self.feed_source = declare(self, 'furnace_feed_source', 'hopper_metal', 'Hopper '
+                                   '~/feed_furnace feeds from')
+        self.tolerance = declare(self, 'ledger_tolerance', 0.05, 'Largest difference between '
+                                 "a mass sensor and the ledger's account [kg]", 1e-6, 100.0)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        try:
+            body = load_body(bodies_file or share_path('config', 'bodies.yaml'), body_key)
+            self.config = load_material_config(material_file
+                                               or share_path('config', 'material.yaml'))
+            params = LineParams(**values).validate()
+        except (ConfigError, ValueError) as error:
+            self.get_logger().fatal(str(error))
+            raise
+        self.body = body
+        self.line = build_line(self.config, params, body.escape_velocity,
+                               body.regolith.density)
+        self.ledger = Ledger(self.config.accounts, LEDGER_SPECIES, self.config.capacities)
+        self.totals = {}  # (point, kind) -> latest totalizer reading [kg]
+        self.booked = {}  # (point, kind) -> what the ledger has booked from it [kg]
+        self.deferred = {}  # (point, kind) -> periods its increment has waited
+        self.masses = {}  # account -> latest mass sensor reading [kg]
+        self.fault = ''
+        self.last_stamp = None
+
+        for point in self.config.transfer_points:
+            for kind in ('delivered', 'lost'):
+                self.create_subscription(
+                    Float64, f'material/{point}/{kind}',
+                    lambda message, key=(point, kind): self._on_total(key, message), SENSOR_QOS)
+        for account in self.config.accounts:
+            self.create_subscription(
+                Float64, f'material/{account}/mass',
+                lambda message, name=account: self._on_mass(name, message), SENSOR_QOS)
+        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
+        self.command_pub = self.create_publisher(JointState, 'material/command', COMMAND_QOS)
+        self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
+        self.ledger_pubs = {name: self.create_publisher(Float64, f'material/ledger/{name}',
+                                                        STATE_QOS)
+                            for name in list(self.config.accounts) + ['excavated', 'balance']}
+        self.fill_pubs = {h: self.create_publisher(Float64, f'~/fill/{h}', 10)
+                          for h in self.config.hoppers}
+        self.flow_pub = self.create_publisher(Float64, '~/conveyor_flow', 10)
+        self.create_service(Trigger, '~/start', self._on_start)
+        self.create_service(Trigger, '~/stop', self._on_stop)
+        self.create_service(Trigger, '~/reset', self._on_reset)
+        self.create_service(Trigger, '~/feed_furnace', self._on_feed)
+        self.diagnostics = Diagnostics(self, self._status)
+        self.published_state = None
+        self._publish_state()
+        self._publish_ledger()
+
+    # Parameters and services --------------------------------------------------------------
+    def _on_set_parameters(self, parameters):
+        failed = reject_non_finite(parameters)
+        if failed:
+            return failed
+        changes = {p.name: p.value for p in parameters if p.name in TUNABLES}
+        for parameter in parameters:
+            if parameter.name == 'furnace_feed_source' and \
+                    parameter.value not in self.config.hoppers:
+                return SetParametersResult(
+                    successful=False, reason=f'furnace_feed_source must be one of '
+                    f'{", ".join(self.config.hoppers)}, got {parameter.value!r}')
+            if parameter.name == 'furnace_feed_mass':
+                self.feed_mass = parameter.value
+            if parameter.name == 'furnace_feed_source':
+                self.feed_source = parameter.value
+            if parameter.name == 'ledger_tolerance':
+                self.tolerance = parameter.value
+        if changes:
+            try:
+                candidate = dataclasses.replace(self.line.params, **changes).validate()
+            except ValueError as error:
+                return SetParametersResult(successful=False, reason=str(error))
+            self.line.params = candidate
+        return SetParametersResult(successful=True)
+
+    def _respond(self, response, result, action):
+        response.success, response.message = result
+        (self.get_logger().info if response.success else self.get_logger().warning)(
+            f'{action}: {response.message}')
+        self._publish_state()
+        return response
+
+    def _on_start(self, request, response):
+        if self.fault:
+            return self._respond(response, (False, f'ledger fault: {self.fault}'), 'start')
+        return self._respond(response, self.line.start(), 'start')
+
+    def _on_stop(self, request, response):
+        return self._respond(response, self.line.stop(), 'stop')
+
+    def _on_reset(self, request, response):
+        if self.fault:
+            self.fault = ''
+            self.line.state = LineState.STOPPED
+            return self._respond(response, (True, 'ledger fault cleared; line stopped'),
+                                 'reset')
+        return self._respond(response, self.line.reset(), 'reset')
+
+    def _on_feed(self, request, response):
+        hopper = self.feed_source
+        furnace_room = self.ledger.room('furnace')
+        return self._respond(response, self.line.request_feed(
+            hopper, self.feed_mass, self.masses.get(hopper, self.ledger.mass(hopper)),
+            furnace_room), 'feed_furnace')
+
+    # Sensors -------------------------------------------------------------------------------
+    def _on_total(self, key, message):
+        if math.isfinite(message.data) and message.data >= 0.0:
+            self.totals[key] = message.data
+        else:
+            self.get_logger().error(f'material/{key[0]}/{key[1]}: bad reading {message.data}',
+                                    throttle_duration_sec=5.0)
+
+    def _on_mass(self, account, message):
+        if math.isfinite(message.data):
+            self.masses[account] = message.data
+
+    def _book(self, time):
+        """Turn totalizer increments into ledger transfers; return a fault reason or ''.
+
+        Points are booked in flow order (config order: excavation first). A transfer the
+        ledger refuses (its source not yet holding it, because the upstream totalizer's
+        message is still on its way) waits for the next period; one that stays refused
+        for MAX_DEFERRED periods is a fault.
+        """
+        for point in self.config.transfer_points.values():
+            for kind in ('delivered', 'lost'):
+                key = (point.name, kind)
+                increment = self.totals.get(key, 0.0) - self.booked.get(key, 0.0)
+                if increment < -1e-9:
+                    return (f'totalizer material/{point.name}/{kind} went back from '
+                            f'{self.booked[key]:.6f} to {self.totals[key]:.6f} kg')
+                if increment <= 0.0:
+                    continue
+                destination = point.destination if kind == 'delivered' else 'lost'
+                masses = {'regolith': increment}
+                try:
+                    if point.source == GROUND:
+                        self.ledger.excavate(destination, masses, time, f'{point.name} {kind}')
+                    else:
+                        self.ledger.transfer(point.source, destination, masses, time,
+                                             f'{point.name} {kind}')
+                except LedgerError as error:
+                    self.deferred[key] = self.deferred.get(key, 0) + 1
+                    if self.deferred[key] > MAX_DEFERRED:
+                        return f'{point.name} {kind}: {error}'
+                    continue
+                self.deferred.pop(key, None)
+                self.booked[key] = self.totals[key]
+        return ''
+
+    def _cross_check(self):
+        if self.deferred:
+            return ''  # the books are a period behind the sensors
+        for account, measured in self.masses.items():
+            booked = self.ledger.mass(account)
+            if abs(measured - booked) > self.tolerance:
+                return (f'{account}: mass sensor reads {measured:.4f} kg but the ledger holds '
+                        f'{booked:.4f} kg (tolerance {self.tolerance:g} kg)')
+        return ''
+
+    def _on_joints(self, message):
+        stamp = stamp_to_seconds(message.header.stamp)
+        if self.last_stamp is not None and stamp <= self.last_stamp:
+            return  # a repeated period
+        self.last_stamp = stamp
+        if not self.fault:
+            try:
+                self.fault = self._book(stamp) or self._cross_check()
+                self.ledger.check()
+            except LedgerViolation as error:
+                self.fault = str(error)
+            if self.fault:
+                self.get_logger().error(f'ledger fault: {self.fault}; line stopped')
+                self.line.stop()
+        index = {name: i for i, name in enumerate(message.name)}
+        try:
+            torque = message.effort[index['conveyor_screw']]
+        except (KeyError, IndexError):
+            torque = math.nan
+        if not math.isfinite(torque):
+            self.get_logger().error('no conveyor torque in joint_states; line stopped',
+                                    throttle_duration_sec=5.0)
+            self.line.stop()
+        point = 'conveyor_discharge'
+        measurement = LineMeasurement(
+            time=stamp, conveyor_torque=torque if math.isfinite(torque) else 0.0,
+            conveyor_load=self.masses.get('conveyor', self.ledger.mass('conveyor')),
+            conveyor_discharged=self.totals.get((point, 'delivered'), 0.0)
+            + self.totals.get((point, 'lost'), 0.0),
+            hopper_masses={h: self.masses.get(h, self.ledger.mass(h))
+                           for h in self.config.hoppers},
+            fed=sum(v for (name, kind), v in self.totals.items()
+                    if kind == 'delivered' and name.startswith('feed_')))
+        command = self.line.update(measurement)
+        command_speeds = {'conveyor_screw': command.conveyor,
+                          'separator_drum': command.separator}
+        for hopper, speed in (command.feeders or {}).items():
+            command_speeds[f'feeder_{hopper[len("hopper_"):]}'] = speed
+        out = JointState()
+        out.header.stamp = message.header.stamp
+        out.name = list(command_speeds)
+        out.velocity = [float(v) for v in command_speeds.values()]
+        self.command_pub.publish(out)
+        for hopper, publisher in self.fill_pubs.items():
+            publisher.publish(Float64(data=measurement.hopper_masses[hopper]
+                                      / self.config.capacities[hopper]))
+        self.flow_pub.publish(Float64(data=float(self.line.flow)))
+        self._publish_ledger()
+        self._publish_state()
+
+    def _publish_ledger(self):
+        totals = self.ledger.totals()
+        for name, value in totals.items():
+            self.ledger_pubs[name].publish(Float64(data=float(value)))
+        balance = totals['excavated'] - sum(v for k, v in totals.items() if k != 'excavated')
+        self.ledger_pubs['balance'].publish(Float64(data=float(balance)))
+
+    def _state_text(self):
+        return 'FAULT' if self.fault else self.line.state.value
+
+    def _publish_state(self):
+        state = self._state_text()
+        if state != self.published_state:
+            self.published_state = state
+            self.state_pub.publish(String(data=state))
+            reason = self.fault or self.line.reason
+            self.get_logger().info(f'state {state}' + (f': {reason}' if reason else ''))
+
+    def _status(self):
+        totals = self.ledger.totals()
+        values = {'state': self._state_text(), 'clogs': self.line.clogs,
+                  'backpressure': f'{self.line.backpressure:.2f}',
+                  'conveyor_flow_kg_s': f'{self.line.flow:.4f}',
+                  'excavated_kg': f'{totals["excavated"]:.3f}',
+                  'lost_kg': f'{totals["lost"]:.4f}',
+                  'transfers': len(self.ledger.record)}
+        values.update({f'{h}_kg': f'{totals[h]:.3f}' for h in self.config.hoppers})
+        if self.fault:
+            return 'ERROR', f'ledger: {self.fault}', values
+        if self.line.state == LineState.FAULT:
+            return 'ERROR', self.line.reason, values
+        if self.line.state == LineState.HELD:
+            return 'WARN', 'held by a full hopper', values
+        return 'OK', self.line.state.value, values
+
+    def stop_actuators(self):
+        """Stop every drive (used on shutdown)."""
+        out = JointState()
+        out.header.stamp = self.get_clock().now().to_msg()
+        out.name = ['conveyor_screw', 'separator_drum'] + [
+            f'feeder_{h[len("hopper_"):]}' for h in self.config.hoppers]
+        out.velocity = [0.0] * len(out.name)
+        self.command_pub.publish(out)
+
+
+def main(args=None):
+    """Run the material_handling node."""
+    spin_node(MaterialHandlingNode, args)
+
+
+if __name__ == '__main__':
+    main()

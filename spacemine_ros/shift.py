@@ -2,8 +2,9 @@
 
 Starts the rig's node graph in this process (the same graph as the launch file), then
 acts as the operator over real topics and services: deploy the anchors, wait until the
-rig is anchored, set the drill's goal depth, start it, follow the drilling on a progress
-bar, and print a summary. Exit status 0 when the goal depth was reached.
+rig is anchored, start the material line, drill to the goal depth, scrape the passes,
+let the line carry everything into the hoppers, and print a summary (with the mass
+ledger's figures). Exit status 0 when every step completed.
 """
 
 import argparse
@@ -27,6 +28,12 @@ from spacemine_ros.nodes.common import (
     SENSOR_QOS, shutdown_nodes, STATE_QOS, stamp_to_seconds)
 
 
+LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
+                 'hopper_metal', 'hopper_silicate', 'furnace', 'lost')
+IN_TRANSIT = ('drill', 'scraper', 'conveyor', 'separator')
+DRAINED = 0.005  # kg left in transit when the line counts as drained
+
+
 class ShiftError(RuntimeError):
     """The shift could not go on; the message says why."""
 
@@ -37,10 +44,21 @@ class Operator(Node):
     def __init__(self, **kwargs):
         super().__init__('shift_operator', **kwargs)
         self.values = {'anchoring/state': '', 'drill/state': '', 'anchoring/safe_capacity': 0.0,
-                       'drill/depth': 0.0, 'drill/thrust': 0.0, 'drill/energy': 0.0}
+                       'drill/depth': 0.0, 'drill/thrust': 0.0, 'drill/energy': 0.0,
+                       'scraper/state': '', 'material_handling/state': '',
+                       'scraper/blade_force': 0.0}
         self.max_depth = 0.0
-        for topic in ('anchoring/state', 'drill/state'):
+        self.peak_blade_force = 0.0
+        self.ledger = dict.fromkeys(LEDGER_TOTALS, 0.0)
+        for topic in ('anchoring/state', 'drill/state', 'scraper/state',
+                      'material_handling/state'):
             self.create_subscription(String, topic, self._store(topic), STATE_QOS)
+        self.create_subscription(Float64, 'scraper/blade_force',
+                                 self._store('scraper/blade_force'), 10)
+        for name in LEDGER_TOTALS:
+            self.create_subscription(
+                Float64, f'material/ledger/{name}',
+                lambda message, key=name: self.ledger.__setitem__(key, message.data), STATE_QOS)
         self.create_subscription(Float64, 'anchoring/safe_capacity',
                                  self._store('anchoring/safe_capacity'), STATE_QOS)
         for topic in ('drill/depth', 'drill/thrust', 'drill/energy'):
@@ -58,6 +76,8 @@ class Operator(Node):
             self.values[topic] = message.data
             if topic == 'drill/depth':
                 self.max_depth = max(self.max_depth, message.data)
+            if topic == 'scraper/blade_force':
+                self.peak_blade_force = max(self.peak_blade_force, message.data)
             if topic == 'drill/thrust':
                 capacity = self.values['anchoring/safe_capacity']
                 if message.data > self.peak_thrust:
@@ -149,11 +169,43 @@ class Shift:
         if values['drill/state'] != 'DONE':
             raise ShiftError(f'drill ended in {values["drill/state"]} before the goal depth')
 
+    def scrape(self, passes):
+        """Run the scraper's passes and follow them on a progress bar."""
+        from tqdm import tqdm
+
+        values = self.operator.values
+        self.set_parameter('scraper', 'passes', int(passes))
+        self.trigger('scraper/start')
+        values['scraper/state'] = 'POSITIONING'
+        with tqdm(total=None, unit='kg', desc='scraping', disable=not self.progress,
+                  mininterval=0.5, file=sys.stderr, bar_format='{desc}: {postfix}') as bar:
+            def update():
+                bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  '
+                                    f'{values["scraper/state"]}  excavated '
+                                    f'{self.operator.ledger["excavated"]:.2f} kg', refresh=False)
+            self.spin_until(lambda: values['scraper/state'] in ('DONE', 'FAULT', 'IDLE'),
+                            'scraping to finish', update)
+            update()
+        if values['scraper/state'] != 'DONE':
+            raise ShiftError(f'scraper ended in {values["scraper/state"]}')
+
+    def drain(self):
+        """Let the line carry everything in transit into the hoppers."""
+        ledger = self.operator.ledger
+        values = self.operator.values
+
+        def drained():
+            if values['material_handling/state'] == 'FAULT':
+                raise ShiftError('material_handling reports FAULT (see its log)')
+            return sum(ledger[name] for name in IN_TRANSIT) < DRAINED
+        self.spin_until(drained, 'the material line to drain into the hoppers')
+
 
 def summary(operator, wall_seconds, goal_depth, ok, reason):
     """Return the end-of-shift figures."""
     values = operator.values
     sim_time = operator.sim_time
+    ledger = operator.ledger
     return {
         'result': 'completed' if ok else 'failed',
         'reason': reason,
@@ -169,6 +221,13 @@ def summary(operator, wall_seconds, goal_depth, ok, reason):
                                           if operator.capacity_at_peak > 0 else None),
         'max_rig_displacement_m': operator.max_displacement,
         'anchoring_state': values['anchoring/state'],
+        'peak_blade_force_N': round(operator.peak_blade_force, 2),
+        'mass_excavated_kg': round(ledger['excavated'], 4),
+        'mass_in_hoppers_kg': {name: round(ledger[name], 4)
+                               for name in ('hopper_metal', 'hopper_silicate')},
+        'mass_in_transit_kg': round(sum(ledger[name] for name in IN_TRANSIT), 4),
+        'mass_lost_kg': round(ledger['lost'], 5),
+        'ledger_balance_kg': ledger['balance'],
     }
 
 
@@ -185,6 +244,14 @@ def print_summary(figures, stream=sys.stdout):
                         f'{figures["safe_capacity_at_peak_N"]:.1f} N'),
         ('max rig displacement', f'{figures["max_rig_displacement_m"] * 1000:.3f} mm'),
         ('anchoring', figures['anchoring_state']),
+        ('peak blade force', f'{figures["peak_blade_force_N"]:.2f} N'),
+        ('mass excavated', f'{figures["mass_excavated_kg"]:.3f} kg'),
+        ('mass in hoppers', ', '.join(f'{name} {mass:.3f} kg' for name, mass in
+                                      figures['mass_in_hoppers_kg'].items())),
+        ('mass still in transit', f'{figures["mass_in_transit_kg"]:.4f} kg'),
+        ('mass lost to space', f'{figures["mass_lost_kg"]:.4f} kg'),
+        ('ledger balance', f'{figures["ledger_balance_kg"]:.3g} kg (excavated minus every '
+                           'account)'),
     ]
     width = max(len(name) for name, _ in rows)
     print('\nshift summary', file=stream)
@@ -218,7 +285,11 @@ def run_shift(args):
                              'the safe capacity to be published')
             print(f'anchored at sim {operator.sim_time:.1f} s: safe capacity '
                   f'{operator.values["anchoring/safe_capacity"]:.1f} N', file=sys.stderr)
+            shift.trigger('material_handling/start')
             shift.drill(args.depth)
+            if args.passes:
+                shift.scrape(args.passes)
+            shift.drain()
             ok = True
         except ShiftError as error:
             reason = str(error)
@@ -234,6 +305,8 @@ def main(argv=None):
     add_graph_arguments(parser)
     parser.add_argument('--depth', type=float, default=0.3,
                         help='goal depth of the hole [m] (default: 0.3)')
+    parser.add_argument('--passes', type=int, default=3,
+                        help='scraping passes after drilling; 0 skips scraping (default: 3)')
     parser.add_argument('--wall-limit', type=float, default=1800.0,
                         help='give up after this many wall seconds (default: 1800)')
     parser.add_argument('--summary-file', default=None, help='also write the summary as JSON')
@@ -241,6 +314,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not (math.isfinite(args.depth) and args.depth > 0):
         parser.error(f'--depth must be a positive number of metres, got {args.depth}')
+    if not 0 <= args.passes <= 50:
+        parser.error(f'--passes must be within 0..50, got {args.passes}')
     try:
         ok, figures = run_shift(args)
     except ValueError as error:

@@ -18,6 +18,7 @@ import math
 
 GROUND = 'ground'  # the source of excavation; not an account
 REL_TOLERANCE = 1e-9  # conservation is checked to floating-point tolerance
+MAX_MASS = 1e9  # kg: no single transfer on a rig comes near this; larger is a bad value
 
 
 class LedgerError(ValueError):
@@ -123,8 +124,9 @@ class Ledger:
             mass = float(mass)
         except (TypeError, ValueError):
             return self._refuse(f'mass must be a number, got {mass!r}')
-        if not math.isfinite(mass) or mass < 0.0:
-            return self._refuse(f'mass must be finite and >= 0, got {mass}')
+        if not math.isfinite(mass) or mass < 0.0 or mass > MAX_MASS:
+            return self._refuse(f'mass must be finite and within [0, {MAX_MASS:g}] kg, '
+                                f'got {mass}')
         if source not in self.accounts:
             return self._refuse(f'unknown source account {source!r}')
         if destination not in self.accounts:
@@ -166,8 +168,9 @@ class Ledger:
                 mass = float(mass)
             except (TypeError, ValueError):
                 self._refuse(f'{species} mass must be a number, got {mass!r}')
-            if not math.isfinite(mass) or mass < 0.0:
-                self._refuse(f'{species} mass must be finite and >= 0, got {mass}')
+            if not math.isfinite(mass) or mass < 0.0 or mass > MAX_MASS:
+                self._refuse(f'{species} mass must be finite and within [0, {MAX_MASS:g}] kg, '
+                             f'got {mass}')
             if mass > 0.0:
                 clean[species] = mass
         if source != GROUND:

@@ -8,9 +8,10 @@ from spacemine_ros import shift
 
 
 @pytest.mark.slow
-def test_shift_anchors_drills_and_reports(tmp_path):
+def test_shift_anchors_drills_scrapes_and_reports(tmp_path):
     summary_file = tmp_path / 'summary.json'
-    status = shift.main(['--body', 'bennu', '--depth', '0.05', '--no-progress',
+    status = shift.main(['--body', 'bennu', '--depth', '0.05', '--passes', '1',
+                         '-p', 'scraper.pass_length=0.3', '--no-progress',
                          '--namespace', 'shift_test', '--summary-file', str(summary_file)])
     figures = json.loads(summary_file.read_text())
     assert status == 0, figures['reason']
@@ -19,9 +20,19 @@ def test_shift_anchors_drills_and_reports(tmp_path):
     assert figures['max_rig_displacement_m'] < 0.002
     assert figures['drill_energy_J'] > 0
     assert figures['anchoring_state'] == 'ANCHORED'
+    # Everything excavated is accounted for: in the hoppers, in transit or lost.
+    hoppers = sum(figures['mass_in_hoppers_kg'].values())
+    assert figures['mass_excavated_kg'] > 1.0
+    assert hoppers + figures['mass_in_transit_kg'] + figures['mass_lost_kg'] == pytest.approx(
+        figures['mass_excavated_kg'], abs=1e-3)
+    assert figures['mass_in_transit_kg'] < 0.01
+    assert abs(figures['ledger_balance_kg']) < 1e-9
 
 
 def test_shift_rejects_a_bad_depth(capsys):
     with pytest.raises(SystemExit):
         shift.main(['--depth', 'nan'])
     assert 'positive number' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        shift.main(['--passes', '-1'])
+    assert '--passes' in capsys.readouterr().err

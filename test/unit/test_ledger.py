@@ -67,7 +67,7 @@ def test_each_kind_of_bad_transfer_is_refused_with_a_reason():
     ledger = new_ledger()
     ledger.excavate('scraper', {'metal': 1.0, 'silicate': 3.0})
     cases = [
-        (lambda: ledger.transfer('scraper', 'conveyor', {'metal': -0.1}), 'finite and >= 0'),
+        (lambda: ledger.transfer('scraper', 'conveyor', {'metal': -0.1}), 'finite and within'),
         (lambda: ledger.transfer('scraper', 'conveyor', {'metal': math.nan}), 'finite'),
         (lambda: ledger.transfer('scraper', 'conveyor', {'metal': 2.0}), 'holds 1'),
         (lambda: ledger.transfer('scraper', 'hopper_metal', {'silicate': 2.5}), 'is full'),

@@ -52,6 +52,7 @@ class Body:
     strata: StrataColumn
     composition: dict = field(default_factory=dict)  # mass fractions, sum 1
     sources: dict = field(default_factory=dict)
+    semi_major_axis: float = 1.0  # AU, mean distance from the Sun (solar heating)
 
     @property
     def spin_rate(self):
@@ -169,14 +170,15 @@ def body_from_config(key, entry):
 
     sources = _check_sources(entry, where, [
         'gm' if 'gm' in entry else 'mass', 'mean_radius', 'rotation_period', 'bulk_density',
-        'regolith', 'strata', 'composition', 'site'])
+        'regolith', 'strata', 'composition', 'site', 'semi_major_axis_au'])
     return Body(
         key=key, name=str(require(entry, 'name', where)), composition_class=composition_class,
         gm=gm, mean_radius=radius,
         rotation_period=_number(entry, 'rotation_period', where),
         bulk_density=_number(entry, 'bulk_density', where),
         surface_gravity=stored_g, escape_velocity=stored_v,
-        regolith=regolith, site=site, strata=column, composition=fractions, sources=sources)
+        regolith=regolith, site=site, strata=column, composition=fractions, sources=sources,
+        semi_major_axis=_number(entry, 'semi_major_axis_au', where, high=100.0))
 
 
 def load_bodies(path):

@@ -1,0 +1,389 @@
+"""Thermal model of the furnace and its charge (lumped: one temperature).
+
+Energy balance per step:  P_heater - P_rad - P_cond = dU/dt (+ what leaves with vapour
+and tapped melt), with
+- P_rad = eps_eff * sigma * A * (T^4 - T_env^4): radiation to space from the hot zone
+  through the shields (eps_eff rises when the cooling door is open);
+- P_cond = G * (T - T_deck): conduction through the mounts;
+- U = m_crucible h_crucible(T) + sum_s m_s (h_s(T) + L_s f_s): sensible enthalpy from
+  temperature-dependent specific heats plus the latent heat of the molten share f_s.
+The step is solved with the enthalpy method: heat goes into sensible heat until a
+species' melting point, then into its latent heat at constant temperature until it has
+melted, then on. Volatile species (bound water, organics) leave as vapour across their
+release window, taking their enthalpy and their release enthalpy with them. Every
+joule is booked (heater_energy, radiated, conducted, carried_out, charged_in), so the
+balance closes by construction and is tested.
+"""
+
+from dataclasses import dataclass, field
+import math
+
+import numpy as np
+
+from spacemine_ros.core.config import ConfigError, load_yaml, require
+
+T_REFERENCE = 298.15  # K, zero of the sensible enthalpy
+
+
+@dataclass(frozen=True)
+class HeatCapacity:
+    """cp(T) as a piecewise-linear table, flat outside it; exact enthalpy integral."""
+
+    temperatures: tuple  # K, increasing
+    values: tuple  # J/(kg K)
+
+    def cp(self, temperature):
+        """Specific heat at temperature [J/(kg K)]."""
+        return float(np.interp(temperature, self.temperatures, self.values))
+
+    def _integral_from_first(self, temperature):
+        xs, ys = self.temperatures, self.values
+        if temperature <= xs[0]:
+            return (temperature - xs[0]) * ys[0]
+        total = 0.0
+        for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]):
+            if temperature <= x1:
+                y = y0 + (y1 - y0) * (temperature - x0) / (x1 - x0)
+                return total + (temperature - x0) * (y0 + y) / 2.0
+            total += (x1 - x0) * (y0 + y1) / 2.0
+        return total + (temperature - xs[-1]) * ys[-1]
+
+    def enthalpy(self, temperature):
+        """Sensible enthalpy from T_REFERENCE to temperature [J/kg]."""
+        return self._integral_from_first(temperature) - self._integral_from_first(T_REFERENCE)
+
+
+@dataclass(frozen=True)
+class SpeciesThermal:
+    """Thermal properties of one species of the charge."""
+
+    name: str
+    heat_capacity: HeatCapacity
+    melting_point: float = math.inf  # K
+    latent_heat: float = 0.0  # J/kg
+    release: tuple = ()  # (T_start, T_end) K: leaves as vapour across this window
+    release_enthalpy: float = 0.0  # J/kg
+
+    @property
+    def melts(self):
+        """True if the species melts (has a finite melting point)."""
+        return math.isfinite(self.melting_point) and not self.release
+
+    def released_share(self, temperature):
+        """Share of this volatile released once the charge has reached temperature."""
+        if not self.release:
+            return 0.0
+        start, end = self.release
+        return min(max((temperature - start) / (end - start), 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class FurnaceDesign:
+    """Furnace, heater and sensor figures (config/smelter.yaml)."""
+
+    sigma: float
+    solar_constant: float
+    heater: str  # 'electric' or 'solar'
+    electric_max_power: float  # W
+    concentrator_area: float  # m^2
+    concentrator_efficiency: float
+    crucible_mass: float  # kg
+    crucible: HeatCapacity
+    hot_zone_area: float  # m^2
+    shielded_emissivity: float
+    door_open_emissivity: float
+    environment_temperature: float  # K
+    mount_conductance: float  # W/K
+    deck_temperature: float  # K
+    initial_temperature: float  # K
+    max_temperature: float  # K
+    safe_charge_temperature: float  # K
+    thermocouple_range: tuple  # K
+    tap_time: float  # s
+    metal_recovery: float
+    species: dict = field(default_factory=dict)  # name -> SpeciesThermal
+
+    def max_heater_power(self, heliocentric_distance=1.0):
+        """Most the heater can deliver [W]; a solar concentrator's flux falls as 1/r^2."""
+        if self.heater == 'solar':
+            flux = self.solar_constant / heliocentric_distance ** 2
+            return flux * self.concentrator_area * self.concentrator_efficiency
+        return self.electric_max_power
+
+    def radiated_power(self, temperature, door_open=False):
+        """Radiation to space [W]: eps * sigma * A * (T^4 - T_env^4)."""
+        emissivity = self.door_open_emissivity if door_open else self.shielded_emissivity
+        return emissivity * self.sigma * self.hot_zone_area * (
+            temperature ** 4 - self.environment_temperature ** 4)
+
+    def conducted_power(self, temperature):
+        """Conduction through the mounts [W]."""
+        return self.mount_conductance * (temperature - self.deck_temperature)
+
+    def losses(self, temperature, door_open=False):
+        """Total heat loss at temperature [W]."""
+        return self.radiated_power(temperature, door_open) + self.conducted_power(temperature)
+
+    def heat_capacity(self, temperature, masses):
+        """Heat capacity of crucible and charge [J/K] (sensible only)."""
+        total = self.crucible_mass * self.crucible.cp(temperature)
+        for name, mass in masses.items():
+            total += mass * self.species[name].heat_capacity.cp(temperature)
+        return total
+
+
+class FurnaceThermal:
+    """State of the furnace and its charge, advanced by energy balance."""
+
+    def __init__(self, design):
+        self.design = design
+        self.temperature = design.initial_temperature
+        self.masses = {}  # species -> kg in the furnace (not yet released or tapped)
+        self.melted = {}  # species -> molten share 0..1
+        self.charged = {}  # species -> kg charged in this batch (for release shares)
+        self.released = {}  # species -> kg released as vapour in this batch
+        self.heater_energy = 0.0  # J
+        self.radiated = 0.0
+        self.conducted = 0.0
+        self.carried_out = 0.0  # J leaving with vapour and tapped melt
+        self.charged_in = 0.0  # J brought in with the charge (sensible, from T_REFERENCE)
+        self.initial_energy = self.internal_energy()
+
+    # Energy --------------------------------------------------------------------------------
+    def _sensible(self, temperature):
+        design = self.design
+        total = design.crucible_mass * design.crucible.enthalpy(temperature)
+        for name, mass in self.masses.items():
+            total += mass * design.species[name].heat_capacity.enthalpy(temperature)
+        return total
+
+    def internal_energy(self):
+        """Internal energy of crucible and charge [J] (sensible from T_REFERENCE + latent)."""
+        latent = sum(self.masses[name] * self.design.species[name].latent_heat
+                     * self.melted.get(name, 0.0) for name in self.masses)
+        return self._sensible(self.temperature) + latent
+
+    def energy_balance_error(self):
+        """Energy in minus (change of internal energy + losses + outflow) [J]."""
+        energy_in = self.heater_energy + self.charged_in
+        change = self.internal_energy() - self.initial_energy
+        return energy_in - (change + self.radiated + self.conducted + self.carried_out)
+
+    def melt_fraction(self):
+        """Molten share of the meltable charge (1 if it has none)."""
+        meltable = {n: m for n, m in self.masses.items()
+                    if self.design.species[n].melts and m > 0.0}
+        total = sum(meltable.values())
+        if total <= 0.0:
+            return 1.0
+        return sum(m * self.melted.get(n, 0.0) for n, m in meltable.items()) / total
+
+    def _solve_sensible(self, target, low, high):
+        """Temperature in [low, high] where the sensible enthalpy equals target."""
+        for _ in range(60):
+            middle = 0.5 * (low + high)
+            if self._sensible(middle) < target:
+                low = middle
+            else:
+                high = middle
+        return 0.5 * (low + high)
+
+    def add_heat(self, energy):
+        """Put energy [J] into the charge (negative takes it out), melting or freezing."""
+        species = self.design.species
+        for _ in range(100):
+            if abs(energy) <= 1e-12:
+                return
+            melting = [n for n, m in self.masses.items() if m > 0.0 and species[n].melts]
+            if energy > 0.0:
+                at_point = [n for n in melting if self.melted.get(n, 0.0) < 1.0
+                            and abs(species[n].melting_point - self.temperature) < 1e-9]
+                if at_point:
+                    name = at_point[0]
+                    need = (1.0 - self.melted.get(name, 0.0)) * self.masses[name] \
+                        * species[name].latent_heat
+                    used = min(energy, need)
+                    self.melted[name] = min(self.melted.get(name, 0.0)
+                                            + used / (self.masses[name]
+                                                      * species[name].latent_heat), 1.0)
+                    if used >= need:
+                        self.melted[name] = 1.0
+                    energy -= used
+                    continue
+                above = [species[n].melting_point for n in melting
+                         if species[n].melting_point > self.temperature
+                         and self.melted.get(n, 0.0) < 1.0]
+                ceiling = min(above) if above else math.inf
+            else:
+                at_point = [n for n in melting if self.melted.get(n, 0.0) > 0.0
+                            and abs(species[n].melting_point - self.temperature) < 1e-9]
+                if at_point:
+                    name = at_point[0]
+                    held = self.melted[name] * self.masses[name] * species[name].latent_heat
+                    used = min(-energy, held)
+                    self.melted[name] = max(self.melted[name] - used / (
+                        self.masses[name] * species[name].latent_heat), 0.0)
+                    if used >= held:
+                        self.melted[name] = 0.0
+                    energy += used
+                    continue
+                below = [species[n].melting_point for n in melting
+                         if species[n].melting_point < self.temperature
+                         and self.melted.get(n, 0.0) > 0.0]
+                ceiling = max(below) if below else -math.inf
+            start = self._sensible(self.temperature)
+            if math.isfinite(ceiling):
+                to_ceiling = self._sensible(ceiling) - start
+                if (energy > 0.0 and energy >= to_ceiling) or (energy < 0.0
+                                                               and energy <= to_ceiling):
+                    self.temperature = ceiling
+                    energy -= to_ceiling
+                    continue
+            low, high = (self.temperature, self.temperature + 5000.0) if energy > 0.0 else \
+                (1.0, self.temperature)
+            if math.isfinite(ceiling):
+                low, high = (low, ceiling) if energy > 0.0 else (ceiling, high)
+            self.temperature = self._solve_sensible(start + energy, low, high)
+            return
+
+    # Process -------------------------------------------------------------------------------
+    def charge(self, masses, temperature=None):
+        """Add material {species: kg} arriving at temperature (default: the deck's)."""
+        temperature = self.design.deck_temperature if temperature is None else temperature
+        heat = 0.0
+        for name, mass in masses.items():
+            if mass <= 0.0:
+                continue
+            if name not in self.design.species:
+                raise ValueError(f'no thermal data for species {name!r}')
+            enthalpy = self.design.species[name].heat_capacity
+            self.charged_in += mass * enthalpy.enthalpy(temperature)
+            heat += mass * (enthalpy.enthalpy(temperature) - enthalpy.enthalpy(self.temperature))
+            self.masses[name] = self.masses.get(name, 0.0) + mass
+            self.charged[name] = self.charged.get(name, 0.0) + mass
+            self.melted.setdefault(name, 0.0)
+        self.add_heat(heat)  # the cold charge and the furnace reach one temperature
+
+    def remove(self, masses):
+        """Take material out (tapping); its enthalpy leaves with it. Returns what left."""
+        removed = {}
+        species = self.design.species
+        for name, mass in masses.items():
+            held = self.masses.get(name, 0.0)
+            mass = min(mass, held)
+            if mass <= 0.0:
+                continue
+            self.carried_out += mass * (species[name].heat_capacity.enthalpy(self.temperature)
+                                        + species[name].latent_heat
+                                        * self.melted.get(name, 0.0))
+            self.masses[name] = held - mass
+            removed[name] = mass
+        return removed
+
+    def step(self, dt, heater_power, door_open=False):
+        """Advance dt [s] with heater_power [W]; return {species: kg} released as vapour."""
+        design = self.design
+        radiated = design.radiated_power(self.temperature, door_open) * dt
+        conducted = design.conducted_power(self.temperature) * dt
+        heater = max(heater_power, 0.0) * dt
+        self.heater_energy += heater
+        self.radiated += radiated
+        self.conducted += conducted
+        self.add_heat(heater - radiated - conducted)
+        released = {}
+        for name, props in design.species.items():
+            if not props.release or self.masses.get(name, 0.0) <= 0.0:
+                continue
+            target = props.released_share(self.temperature) * self.charged.get(name, 0.0)
+            amount = min(target - self.released.get(name, 0.0), self.masses[name])
+            if amount <= 0.0:
+                continue
+            sensible = props.heat_capacity.enthalpy(self.temperature)
+            self.masses[name] -= amount
+            self.released[name] = self.released.get(name, 0.0) + amount
+            self.carried_out += amount * (sensible + props.release_enthalpy)
+            self.add_heat(-amount * props.release_enthalpy)
+            released[name] = amount
+        return released
+
+    def new_batch(self):
+        """Forget the last batch's charge bookkeeping (the furnace must be empty)."""
+        self.charged, self.released = {}, {}
+        self.melted = {name: 0.0 for name in self.masses}
+
+
+def _table(entry, where):
+    try:
+        points = [(float(t), float(c)) for t, c in entry]
+    except (TypeError, ValueError):
+        raise ConfigError(f'{where}: expected a list of [temperature, cp] pairs') from None
+    temperatures = [t for t, _ in points]
+    if len(points) < 1 or temperatures != sorted(temperatures) or len(set(temperatures)) != \
+            len(temperatures) or any(c <= 0.0 or not math.isfinite(c) for _, c in points):
+        raise ConfigError(f'{where}: temperatures must increase and cp be positive')
+    return HeatCapacity(tuple(temperatures), tuple(c for _, c in points))
+
+
+def _positive(entry, key, where):
+    value = require(entry, key, where)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f'{where}.{key}: expected a number, got {value!r}') from None
+    if not (math.isfinite(number) and number >= 0.0):
+        raise ConfigError(f'{where}.{key}: expected a number >= 0, got {number!r}')
+    return number
+
+
+def furnace_design_from(data, where='smelter'):
+    """Build the FurnaceDesign from parsed config/smelter.yaml."""
+    constants = require(data, 'constants', where)
+    furnace = require(data, 'furnace', where)
+    fwhere = f'{where}.furnace'
+    species = {}
+    for name, entry in require(data, 'species', where).items():
+        swhere = f'{where}.species.{name}'
+        release = entry.get('release', ())
+        if release and (len(release) != 2 or not float(release[0]) < float(release[1])):
+            raise ConfigError(f'{swhere}.release: expected [start, end] with start < end')
+        species[name] = SpeciesThermal(
+            name=name, heat_capacity=_table(require(entry, 'cp', swhere), f'{swhere}.cp'),
+            melting_point=_positive(entry, 'melting_point', swhere)
+            if 'melting_point' in entry else math.inf,
+            latent_heat=_positive(entry, 'latent_heat', swhere) if 'latent_heat' in entry
+            else 0.0,
+            release=tuple(float(t) for t in release),
+            release_enthalpy=_positive(entry, 'release_enthalpy', swhere)
+            if 'release_enthalpy' in entry else 0.0)
+    heater = require(furnace, 'heater', fwhere)
+    if heater not in ('electric', 'solar'):
+        raise ConfigError(f'{fwhere}.heater: expected electric or solar, got {heater!r}')
+    crucible_name = require(furnace, 'crucible_material', fwhere)
+    crucibles = require(data, 'crucible', where)
+    if crucible_name not in crucibles:
+        raise ConfigError(f'{fwhere}.crucible_material: unknown {crucible_name!r}')
+    tc_range = require(furnace, 'thermocouple_range', fwhere)
+    numbers = {key: _positive(furnace, key, fwhere) for key in (
+        'electric_max_power', 'concentrator_area', 'concentrator_efficiency', 'crucible_mass',
+        'hot_zone_area', 'shielded_emissivity', 'door_open_emissivity',
+        'environment_temperature', 'mount_conductance', 'deck_temperature',
+        'initial_temperature', 'max_temperature', 'safe_charge_temperature', 'tap_time',
+        'metal_recovery')}
+    for key in ('shielded_emissivity', 'door_open_emissivity', 'concentrator_efficiency',
+                'metal_recovery'):
+        if numbers[key] > 1.0:
+            raise ConfigError(f'{fwhere}.{key}: must be within [0, 1], got {numbers[key]}')
+    if numbers['safe_charge_temperature'] >= numbers['max_temperature']:
+        raise ConfigError(f'{fwhere}: safe_charge_temperature must be below max_temperature')
+    return FurnaceDesign(
+        sigma=_positive(constants, 'stefan_boltzmann', f'{where}.constants'),
+        solar_constant=_positive(constants, 'solar_constant', f'{where}.constants'),
+        heater=heater, crucible=_table(require(crucibles[crucible_name], 'cp', fwhere),
+                                       f'{where}.crucible.{crucible_name}.cp'),
+        thermocouple_range=(float(tc_range[0]), float(tc_range[1])), species=species,
+        **numbers)
+
+
+def load_furnace_design(path):
+    """Load the furnace design from config/smelter.yaml."""
+    return furnace_design_from(load_yaml(path), str(path))

@@ -66,7 +66,7 @@ class SpeciesThermal:
 
     @property
     def melts(self):
-        """True if the species melts (has a finite melting point)."""
+        """Return True if the species melts (has a finite melting point)."""
         return math.isfinite(self.melting_point) and not self.release
 
     def released_share(self, temperature):
@@ -158,7 +158,7 @@ class FurnaceThermal:
         return total
 
     def internal_energy(self):
-        """Internal energy of crucible and charge [J] (sensible from T_REFERENCE + latent)."""
+        """Return the internal energy of crucible and charge [J] (sensible + latent)."""
         latent = sum(self.masses[name] * self.design.species[name].latent_heat
                      * self.melted.get(name, 0.0) for name in self.masses)
         return self._sensible(self.temperature) + latent

@@ -66,7 +66,7 @@ class SpeciesThermal:
 
     @property
     def melts(self):
-        """Return True if the species melts (has a finite melting point)."""
+        """Whether the species has a melting point (volatiles leave before they melt)."""
         return math.isfinite(self.melting_point) and not self.release
 
     def released_share(self, temperature):

@@ -13,6 +13,7 @@ NODES = {
     'drill': 'spacemine_ros.nodes.drill:main',
     'scraper': 'spacemine_ros.nodes.scraper:main',
     'material_handling': 'spacemine_ros.nodes.material_handling:main',
+    'smelter': 'spacemine_ros.nodes.smelter:main',
 }
 TOOLS = {
     'spacemine-rig': 'spacemine_ros.launcher:main',

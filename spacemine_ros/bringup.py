@@ -48,6 +48,8 @@ def graph(backend='sim', body='bennu', use_sim_time=True):
                  controllers),
         NodeSpec('material_handling', 'material_handling',
                  'spacemine_ros.nodes.material_handling', 'MaterialHandlingNode', controllers),
+        NodeSpec('smelter', 'smelter', 'spacemine_ros.nodes.smelter', 'SmelterNode',
+                 controllers),
     ]
 
 

@@ -3,8 +3,9 @@
 Starts the rig's node graph in this process (the same graph as the launch file), then
 acts as the operator over real topics and services: deploy the anchors, wait until the
 rig is anchored, start the material line, drill to the goal depth, scrape the passes,
-let the line carry everything into the hoppers, and print a summary (with the mass
-ledger's figures). Exit status 0 when every step completed.
+let the line carry everything into the hoppers, run one smelter batch (the body's
+recipe), and print a summary (with the mass ledger's and the furnace's figures). Exit
+status 0 when every step completed.
 """
 
 import argparse
@@ -19,6 +20,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParameters
+from sensor_msgs.msg import Temperature
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
@@ -29,7 +31,8 @@ from spacemine_ros.nodes.common import (
 
 
 LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
-                 'hopper_metal', 'hopper_silicate', 'furnace', 'lost')
+                 'hopper_metal', 'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles',
+                 'lost')
 IN_TRANSIT = ('drill', 'scraper', 'conveyor', 'separator')
 DRAINED = 0.005  # kg left in transit when the line counts as drained
 
@@ -46,13 +49,20 @@ class Operator(Node):
         self.values = {'anchoring/state': '', 'drill/state': '', 'anchoring/safe_capacity': 0.0,
                        'drill/depth': 0.0, 'drill/thrust': 0.0, 'drill/energy': 0.0,
                        'scraper/state': '', 'material_handling/state': '',
-                       'scraper/blade_force': 0.0}
+                       'scraper/blade_force': 0.0, 'smelter/state': '',
+                       'smelter/batch_energy': 0.0}
         self.max_depth = 0.0
         self.peak_blade_force = 0.0
         self.ledger = dict.fromkeys(LEDGER_TOTALS, 0.0)
         for topic in ('anchoring/state', 'drill/state', 'scraper/state',
-                      'material_handling/state'):
+                      'material_handling/state', 'smelter/state'):
             self.create_subscription(String, topic, self._store(topic), STATE_QOS)
+        self.create_subscription(Float64, 'smelter/batch_energy',
+                                 self._store('smelter/batch_energy'), 10)
+        self.setpoint = math.nan
+        self.furnace_trace = []  # (sim time, temperature, setpoint, phase) while heating
+        self.create_subscription(Temperature, 'smelter/setpoint', self._on_setpoint, 10)
+        self.create_subscription(Temperature, 'smelter/temperature', self._on_furnace, 10)
         self.create_subscription(Float64, 'scraper/blade_force',
                                  self._store('scraper/blade_force'), 10)
         for name in LEDGER_TOTALS:
@@ -86,6 +96,15 @@ class Operator(Node):
                     self.min_capacity_while_drilling = min(
                         self.min_capacity_while_drilling, capacity)
         return callback
+
+    def _on_setpoint(self, message):
+        self.setpoint = message.temperature
+
+    def _on_furnace(self, message):
+        phase = self.values['smelter/state']
+        if phase in ('HEATING', 'SOAKING', 'TAPPING', 'COOLING'):
+            self.furnace_trace.append((stamp_to_seconds(message.header.stamp),
+                                       message.temperature, self.setpoint, phase))
 
     def _on_odom(self, message):
         self.sim_time = stamp_to_seconds(message.header.stamp)
@@ -200,6 +219,26 @@ class Shift:
             return sum(ledger[name] for name in IN_TRANSIT) < DRAINED
         self.spin_until(drained, 'the material line to drain into the hoppers')
 
+    def smelt(self):
+        """Run one smelter batch with the body's recipe, following its phases."""
+        from tqdm import tqdm
+
+        values = self.operator.values
+        self.trigger('smelter/start_batch')
+        values['smelter/state'] = 'CHARGING'
+        with tqdm(total=None, desc='smelting', disable=not self.progress, mininterval=0.5,
+                  file=sys.stderr, bar_format='{desc}: {postfix}') as bar:
+            def update():
+                trace = self.operator.furnace_trace
+                temperature = f'{trace[-1][1]:.0f} K' if trace else ''
+                bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  '
+                                    f'{values["smelter/state"]}  {temperature}', refresh=False)
+            self.spin_until(lambda: values['smelter/state'] in ('DONE', 'FAULT', 'IDLE'),
+                            'the smelter batch to finish', update)
+            update()
+        if values['smelter/state'] != 'DONE':
+            raise ShiftError(f'smelter ended in {values["smelter/state"]} (see its log)')
+
 
 def summary(operator, wall_seconds, goal_depth, ok, reason):
     """Return the end-of-shift figures."""
@@ -228,6 +267,34 @@ def summary(operator, wall_seconds, goal_depth, ok, reason):
         'mass_in_transit_kg': round(sum(ledger[name] for name in IN_TRANSIT), 4),
         'mass_lost_kg': round(ledger['lost'], 5),
         'ledger_balance_kg': ledger['balance'],
+        **furnace_figures(operator),
+    }
+
+
+def furnace_figures(operator):
+    """Products, energy per kg of product and the furnace temperature trace statistics."""
+    ledger = operator.ledger
+    energy = operator.values['smelter/batch_energy']
+    product = ledger['products'] + ledger['volatiles']
+    trace = operator.furnace_trace
+    soak = [(t, temp, sp) for t, temp, sp, phase in trace if phase == 'SOAKING']
+    ramp = [(t, temp, sp) for t, temp, sp, phase in trace if phase == 'HEATING']
+    soak_setpoint = soak[0][2] if soak else math.nan
+    return {
+        'products_kg': round(ledger['products'], 4),
+        'volatiles_kg': round(ledger['volatiles'], 4),
+        'slag_kg': round(ledger['slag'], 4),
+        'smelter_energy_J': round(energy, 0),
+        'energy_per_kg_product_J': round(energy / product, 0) if product > 0 else None,
+        'furnace_peak_K': round(max((temp for _, temp, _, _ in trace), default=math.nan), 1),
+        'furnace_soak_setpoint_K': soak_setpoint,
+        'furnace_soak_overshoot_K': round(max(temp - sp for _, temp, sp in soak), 2)
+        if soak else None,
+        'furnace_soak_mean_abs_error_K': round(sum(abs(temp - sp) for _, temp, sp in soak)
+                                               / len(soak), 2) if soak else None,
+        'furnace_ramp_max_lag_K': round(max(sp - temp for _, temp, sp in ramp), 1)
+        if ramp else None,
+        'furnace_trace_samples': len(trace),
     }
 
 
@@ -252,6 +319,16 @@ def print_summary(figures, stream=sys.stdout):
         ('mass lost to space', f'{figures["mass_lost_kg"]:.4f} kg'),
         ('ledger balance', f'{figures["ledger_balance_kg"]:.3g} kg (excavated minus every '
                            'account)'),
+        ('smelter products', f'metal {figures["products_kg"]:.3f} kg, volatiles '
+                             f'{figures["volatiles_kg"]:.3f} kg, slag {figures["slag_kg"]:.3f} kg'),
+        ('smelter energy', f'{figures["smelter_energy_J"] / 1e6:.2f} MJ'
+                           + (f' ({figures["energy_per_kg_product_J"] / 1e6:.1f} MJ per kg of '
+                              'product)' if figures['energy_per_kg_product_J'] else '')),
+        ('furnace', f'peak {figures["furnace_peak_K"]} K; soak at '
+                    f'{figures["furnace_soak_setpoint_K"]} K: overshoot '
+                    f'{figures["furnace_soak_overshoot_K"]} K, mean |error| '
+                    f'{figures["furnace_soak_mean_abs_error_K"]} K; largest ramp lag '
+                    f'{figures["furnace_ramp_max_lag_K"]} K'),
     ]
     width = max(len(name) for name, _ in rows)
     print('\nshift summary', file=stream)
@@ -290,6 +367,8 @@ def run_shift(args):
             if args.passes:
                 shift.scrape(args.passes)
             shift.drain()
+            if not args.no_smelt:
+                shift.smelt()
             ok = True
         except ShiftError as error:
             reason = str(error)
@@ -307,6 +386,8 @@ def main(argv=None):
                         help='goal depth of the hole [m] (default: 0.3)')
     parser.add_argument('--passes', type=int, default=3,
                         help='scraping passes after drilling; 0 skips scraping (default: 3)')
+    parser.add_argument('--no-smelt', action='store_true',
+                        help='skip the smelter batch at the end')
     parser.add_argument('--wall-limit', type=float, default=1800.0,
                         help='give up after this many wall seconds (default: 1800)')
     parser.add_argument('--summary-file', default=None, help='also write the summary as JSON')

@@ -18,6 +18,7 @@ import math
 
 GROUND = 'ground'  # the source of excavation; not an account
 REL_TOLERANCE = 1e-9  # conservation is checked to floating-point tolerance
+ABS_TOLERANCE = 1e-9  # kg: rounding between two books of the same flows stays below this
 MAX_MASS = 1e9  # kg: no single transfer on a rig comes near this; larger is a bad value
 
 
@@ -176,11 +177,11 @@ class Ledger:
         if source != GROUND:
             held = self.accounts[source]
             for species, mass in clean.items():
-                if mass > held[species] * (1.0 + REL_TOLERANCE) + 1e-15:
+                if mass > held[species] * (1.0 + REL_TOLERANCE) + ABS_TOLERANCE:
                     self._refuse(f'cannot move {mass:.9g} kg of {species} from {source}: it '
                                  f'holds {held[species]:.9g} kg')
         total = math.fsum(clean.values())
-        if total > self.room(destination) * (1.0 + REL_TOLERANCE) + 1e-15:
+        if total > self.room(destination) * (1.0 + REL_TOLERANCE) + ABS_TOLERANCE:
             self._refuse(f'{destination} is full: {total:.9g} kg offered, room for '
                          f'{self.room(destination):.9g} kg of '
                          f'{self.capacities[destination]:.9g} kg')

@@ -113,6 +113,7 @@ class MaterialHandlingNode(Node):
         self.create_service(Trigger, '~/feed_furnace', self._on_feed)
         self.diagnostics = Diagnostics(self, self._status)
         self.published_state = None
+        self.published_totals = {}
         self._publish_state()
         self._publish_ledger()
 
@@ -280,10 +281,12 @@ class MaterialHandlingNode(Node):
 
     def _publish_ledger(self):
         totals = self.ledger.totals()
+        totals['balance'] = totals['excavated'] - sum(
+            v for k, v in totals.items() if k != 'excavated')
         for name, value in totals.items():
-            self.ledger_pubs[name].publish(Float64(data=float(value)))
-        balance = totals['excavated'] - sum(v for k, v in totals.items() if k != 'excavated')
-        self.ledger_pubs['balance'].publish(Float64(data=float(balance)))
+            if self.published_totals.get(name) != value:  # latched: only changes go out
+                self.published_totals[name] = value
+                self.ledger_pubs[name].publish(Float64(data=float(value)))
 
     def _state_text(self):
         return 'FAULT' if self.fault else self.line.state.value

@@ -19,7 +19,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import Imu, JointState
+from sensor_msgs.msg import Imu, JointState, Temperature
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool, Trigger
 
@@ -28,21 +28,24 @@ from spacemine_ros.core.body import load_body
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.scraper import JOINTS as SCRAPER_JOINTS
+from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, seconds_to_stamp,
     spin_node, stamp_to_seconds)
 from spacemine_ros.paths import share_path
+from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
 from spacemine_ros.sim.world import ANCHOR_COUNT, RigLimits, RigWorld
 
 DRILL_COMMAND = 'drill/command'
 ANCHOR_COMMAND = 'anchors/command'
 SCRAPER_COMMAND = 'scraper/command'
 MATERIAL_COMMAND = 'material/command'
+FURNACE_COMMAND = 'furnace/command'
 
 
 # Accounts a rig can weigh: bucket load cell, belt scale, hopper and furnace load cells.
 MEASURED_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
-                     'hopper_silicate', 'furnace')
+                     'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles')
 
 
 class RigSimNode(Node):
@@ -60,6 +63,10 @@ class RigSimNode(Node):
                               'feet', read_only=True)
         material_file = declare(self, 'material_file', '', 'Material path YAML (empty: '
                                 'installed config/material.yaml)', read_only=True)
+        smelter_file = declare(self, 'smelter_file', '', 'Furnace and recipes YAML (empty: '
+                               'installed config/smelter.yaml)', read_only=True)
+        declare(self, 'thermocouple_fault', 'none', 'Inject a thermocouple fault: '
+                + ', '.join(THERMOCOUPLE_FAULTS))
         self.control_period = declare(self, 'control_period', 0.05, 'Control period [s]',
                                       0.001, 1.0, read_only=True)
         physics_dt = declare(self, 'physics_dt', 0.005, 'Physics time step [s]', 0.0005, 0.05,
@@ -73,7 +80,7 @@ class RigSimNode(Node):
                                 read_only=True)
         self.lockstep_topics = list(declare(
             self, 'lockstep_topics',
-            [DRILL_COMMAND, ANCHOR_COMMAND, SCRAPER_COMMAND, MATERIAL_COMMAND],
+            [DRILL_COMMAND, ANCHOR_COMMAND, SCRAPER_COMMAND, MATERIAL_COMMAND, FURNACE_COMMAND],
             'Command topics the world waits for each period in lockstep mode', read_only=True))
         self.lockstep_timeout = declare(self, 'lockstep_timeout', 2.0, 'Wall seconds to wait '
                                         'for a silent controller before advancing', 0.01, 60.0)
@@ -106,12 +113,13 @@ class RigSimNode(Node):
                                   f'{", ".join(sorted(anchors))}')
             material = load_material_config(material_file
                                             or share_path('config', 'material.yaml'))
+            furnace = load_furnace_design(smelter_file or share_path('config', 'smelter.yaml'))
         except ConfigError as error:
             self.get_logger().fatal(str(error))
             raise
         self.world = RigWorld(body, anchors[anchor_type], limits=limits, physics_dt=physics_dt,
                               seed=seed, capacity_spread=spread, command_timeout=command_timeout,
-                              material=material)
+                              material=material, furnace=furnace)
 
         self.clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, 'joint_states', SENSOR_QOS)
@@ -138,6 +146,11 @@ class RigSimNode(Node):
                                  COMMAND_QOS)
         self.create_subscription(JointState, MATERIAL_COMMAND, self._on_material_command,
                                  COMMAND_QOS)
+        self.create_subscription(JointState, FURNACE_COMMAND, self._on_furnace_command,
+                                 COMMAND_QOS)
+        self.furnace_pub = self.create_publisher(Temperature, 'furnace/temperature', SENSOR_QOS)
+        self.melt_pub = self.create_publisher(Float64, 'furnace/melt_fraction', SENSOR_QOS)
+        self.heater_pub = self.create_publisher(Float64, 'furnace/heater_power', SENSOR_QOS)
         self.create_service(SetBool, '~/estop', self._on_estop)
         self.create_service(Trigger, '~/inject_clog', self._on_inject_clog)
 
@@ -162,7 +175,16 @@ class RigSimNode(Node):
     # Parameters and services --------------------------------------------------------------
     def _on_set_parameters(self, parameters):
         failed = reject_non_finite(parameters)
-        return failed or SetParametersResult(successful=True)
+        if failed:
+            return failed
+        for parameter in parameters:
+            if parameter.name == 'thermocouple_fault':
+                try:
+                    self.world.furnace.set_thermocouple_fault(parameter.value)
+                except ValueError as error:
+                    return SetParametersResult(successful=False, reason=str(error))
+                self.get_logger().warning(f'thermocouple fault injected: {parameter.value}')
+        return SetParametersResult(successful=True)
 
     def _on_estop(self, request, response):
         self.world.set_estop(request.data)
@@ -238,6 +260,20 @@ class RigSimNode(Node):
             self.world.material.stop()
         self._command_arrived(MATERIAL_COMMAND, message)
 
+    def _on_furnace_command(self, message):
+        try:
+            index = {name: i for i, name in enumerate(message.name)}
+            power = message.effort[index['furnace_heater']]
+            door = message.position[index['furnace_door']] >= 0.5
+            tap = message.position[index['furnace_tap']] >= 0.5
+            self.world.command_furnace(power, door, tap)
+        except (KeyError, IndexError, ValueError) as error:
+            self.rejected_commands += 1
+            self.get_logger().error(f'rejected {FURNACE_COMMAND}: {error!s}; heater off, '
+                                    'tap shut', throttle_duration_sec=1.0)
+            self.world.furnace.stop()
+        self._command_arrived(FURNACE_COMMAND, message)
+
     def _command_arrived(self, topic, message):
         if not self.lockstep or topic not in self.awaiting:
             return
@@ -285,6 +321,13 @@ class RigSimNode(Node):
         force.x, force.y, force.z = readings.blade_force
         self.blade_pub.publish(blade)
         self._publish_material(readings)
+        furnace = Temperature()
+        furnace.header.stamp, furnace.header.frame_id = stamp, 'furnace'
+        furnace.temperature = float(readings.furnace_temperature)
+        furnace.variance = 0.0
+        self.melt_pub.publish(Float64(data=float(readings.melt_fraction)))
+        self.heater_pub.publish(Float64(data=float(readings.heater_power)))
+        self.furnace_pub.publish(furnace)  # after the melt probe: the smelter's tick
 
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id = stamp, self.odom_frame
@@ -338,6 +381,8 @@ class RigSimNode(Node):
             'estop': self.world.estop,
             'max_displacement_m': f'{self.world.max_displacement:.6f}',
             'conveyor_clogged': self.world.material.clogged,
+            'furnace_K': f'{self.world.furnace.thermal.temperature:.1f}',
+            'thermocouple_fault': self.world.furnace.thermocouple_fault,
         }
         if self.world.estop:
             return 'WARN', 'e-stop latched', values

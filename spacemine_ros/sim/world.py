@@ -26,9 +26,11 @@ from spacemine_ros.core.cutting import cutting_force
 from spacemine_ros.core.drilling import DragBit, DrillingProcess
 from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.scraper import ArmGeometry, JOINTS as SCRAPER_JOINTS
+from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.core.validation import finite, in_range, non_negative, positive
 from spacemine_ros.paths import share_path
 from spacemine_ros.sim.description import write_rig_urdf
+from spacemine_ros.sim.furnace import FurnaceSim
 from spacemine_ros.sim.material import MaterialSystem
 from spacemine_ros.sim.terrain import Terrain
 
@@ -36,6 +38,7 @@ BASE_HEIGHT = 0.6  # m, base_link above the ground with the feet on it (see the 
 ANCHOR_COUNT = 4
 FEED_STROKE = 1.0  # m (URDF drill_feed limit)
 ANCHOR_ENGAGE_FRACTION = 0.5  # engaged once half the embed depth is reached
+ARM_HOLDING_TORQUE = 1000.0  # N m the arm drives may use to hold a pose
 MATERIAL_PERIOD = 0.05  # s between updates of the material flows
 DUMP_WRIST_ANGLE = 1.0  # rad: the bucket empties when tipped past this ...
 DUMP_REACH = 0.15  # m ... with the blade this close to the conveyor intake
@@ -107,6 +110,9 @@ class Readings:
     material_masses: dict = field(default_factory=dict)  # kg per ledger account
     delivered: dict = field(default_factory=dict)  # kg totalizer per transfer point
     lost: dict = field(default_factory=dict)  # kg lost per transfer point
+    furnace_temperature: float = math.nan  # K, thermocouple reading
+    melt_fraction: float = 0.0  # melt probe, 0..1
+    heater_power: float = 0.0  # W delivered
     extra: dict = field(default_factory=dict)
 
 
@@ -115,7 +121,7 @@ class RigWorld:
 
     def __init__(self, body, anchor_type, limits=None, physics_dt=0.005, seed=0,
                  capacity_spread=0.1, command_timeout=0.5, urdf_path=None, material=None,
-                 geometry=None):
+                 geometry=None, furnace=None):
         self.body = body
         self.anchor_type = anchor_type
         self.limits = limits or RigLimits()
@@ -197,6 +203,9 @@ class RigWorld:
         self.last_material_command_time = -math.inf
         self._material_clock = 0.0
         self.drive_angles = dict.fromkeys(self.material.speeds, 0.0)
+        self.furnace = FurnaceSim(furnace or load_furnace_design(
+            share_path('config', 'smelter.yaml')), self.material, body.semi_major_axis)
+        self.last_furnace_command_time = -math.inf
 
     # Lifecycle -----------------------------------------------------------------------------
     def close(self):
@@ -272,6 +281,11 @@ class RigWorld:
         """Set material drive speeds [rad/s] by joint name; raises ValueError if bad."""
         self.material.command(speeds)
         self.last_material_command_time = self.time
+
+    def command_furnace(self, heater_power, door_open, tap_open):
+        """Set the heater power [W], cooling door and tap; raises ValueError if bad."""
+        self.furnace.command(heater_power, door_open, tap_open)
+        self.last_furnace_command_time = self.time
 
     def set_estop(self, latched):
         """Latch or release the emergency stop."""
@@ -475,11 +489,16 @@ class RigWorld:
                 self.blade_force = -direction * force.draught + np.array(
                     [0.0, 0.0, -force.vertical])
             self.arm = candidate
-        # Kinematic joints are set every step, moving or not: with their motors off the
-        # solver would otherwise let them swing.
+        # Kinematic joints are set every step, moving or not, and held there by their
+        # drives: the drives carry the arm's weight (a real load on the base), and a drive
+        # holding the position it was reset to adds no force that does not exist.
         for name in SCRAPER_JOINTS:
             pybullet.resetJointState(self.rig, self.joints[name], self.arm[name],
                                      physicsClientId=self.client)
+            pybullet.setJointMotorControl2(
+                self.rig, self.joints[name], pybullet.POSITION_CONTROL,
+                targetPosition=self.arm[name], force=ARM_HOLDING_TORQUE,
+                physicsClientId=self.client)
         if np.any(self.blade_force):
             pybullet.applyExternalForce(self.rig, -1, list(self.blade_force),
                                         list(self.tip_position()), pybullet.WORLD_FRAME,
@@ -510,6 +529,10 @@ class RigWorld:
         if cut > 0.0:
             material.excavate('drill_cut', cut, 0.0)
         material.step(dt, bucket_dumping=dumping)
+        if not self._commands_live(self.last_furnace_command_time):
+            self.furnace.stop()  # heater off and tap shut; the door stays as it was
+        self.furnace.step(dt)
+        material.ledger.check()
         for name, speed in material.speeds.items():
             self.drive_angles[name] += speed * dt
             pybullet.resetJointState(self.rig, self.joints[name], self.drive_angles[name],
@@ -534,6 +557,8 @@ class RigWorld:
             velocities[spindle_index] = load.spindle_speed
             efforts[feed_index] = load.thrust
             efforts[spindle_index] = load.torque
+        for name in SCRAPER_JOINTS:  # the kinematic state, not the solver's
+            positions[names.index(name)] = self.arm[name]
         for name, torque in self.material.torques.items():
             index = names.index(name)
             velocities[index] = self.material.speeds[name]
@@ -560,6 +585,9 @@ class RigWorld:
             blade_force=tuple(float(f) for f in self.blade_force),
             material_masses=self.material.masses(),
             delivered=dict(self.material.delivered), lost=dict(self.material.lost),
+            furnace_temperature=self.furnace.thermocouple(),
+            melt_fraction=self.furnace.thermal.melt_fraction(),
+            heater_power=self.furnace.heater_power,
             extra={'hole_depth': self.drill.hole_depth,
                    'excavated_mass': self.drill.excavated_mass,
                    'max_displacement': self.max_displacement})

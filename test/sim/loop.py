@@ -8,6 +8,10 @@ from spacemine_ros.core.anchoring import (
 from spacemine_ros.core.drill_controller import DrillController, DrillMeasurement, DrillParams
 from spacemine_ros.core.material_handling import build_line, LineMeasurement, LineParams
 from spacemine_ros.core.scraper import ScraperController, ScraperMeasurement
+from spacemine_ros.core.smelter import (
+    BatchController, recipes_from, SmelterMeasurement, SmelterParams)
+from spacemine_ros.core.config import load_yaml
+from spacemine_ros.paths import share_path
 
 PERIOD = 0.05
 
@@ -26,6 +30,9 @@ class Loop:
         self.drill = DrillController(DrillParams(goal_depth=goal_depth))
         self.scraper = ScraperController()
         self.line = material_line(world, line)
+        recipes = recipes_from(load_yaml(share_path('config', 'smelter.yaml')))
+        self.smelter = BatchController(SmelterParams(), world.furnace.design, recipes,
+                                       world.body.semi_major_axis)
         self.thrust_vs_capacity = []
         self.tool_load_vs_budget = []
 
@@ -52,6 +59,15 @@ class Loop:
         world.command_scraper(scrape.positions, scrape.force_limit, scrape.velocities)
         line = self.line.update(line_measurement(readings))
         world.command_material(line_speeds(line))
+        smelt = self.smelter.update(smelter_measurement(self.smelter, readings))
+        if self.smelter.feed_request is not None:
+            hopper, mass = self.smelter.feed_request
+            self.smelter.feed_request = None
+            masses = readings.material_masses
+            accepted, message = self.line.request_feed(
+                hopper, mass, masses[hopper], world.material.ledger.room('furnace'))
+            assert accepted, message
+        world.command_furnace(smelt.heater_power, smelt.door_open, smelt.tap_open)
         self.thrust_vs_capacity.append((readings.bit_thrust, capacity))
         self.tool_load_vs_budget.append((readings.bit_thrust + blade,
                                          self.drill.params.capacity_fraction * capacity))
@@ -94,3 +110,11 @@ def line_speeds(command):
     for hopper, speed in (command.feeders or {}).items():
         speeds[f'feeder_{hopper[len("hopper_"):]}'] = speed
     return speeds
+
+
+def smelter_measurement(smelter, readings):
+    masses = readings.material_masses
+    hopper = smelter.recipe.source_hopper if smelter.recipe else None
+    return SmelterMeasurement(readings.time, readings.furnace_temperature,
+                              readings.melt_fraction, masses['furnace'],
+                              masses.get(hopper, 0.0) if hopper else 0.0)

@@ -82,15 +82,15 @@ def main(argv=None):
         return run_processes(specs, args.namespace, params_file, overrides)
 
     import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.executors import ExternalShutdownException
 
-    from spacemine_ros.nodes.common import shutdown_nodes
+    from spacemine_ros.nodes.common import make_executor, shutdown_nodes
 
     rclpy.init()
     nodes = []
     try:
         nodes = create_nodes(specs, args.namespace, params_file, overrides)
-        executor = SingleThreadedExecutor()
+        executor = make_executor()
         for node in nodes:
             executor.add_node(node)
         executor.spin()

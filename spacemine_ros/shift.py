@@ -15,7 +15,6 @@ import sys
 import time
 
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from nav_msgs.msg import Odometry
@@ -27,7 +26,7 @@ from std_srvs.srv import Trigger
 from spacemine_ros import bringup
 from spacemine_ros.launcher import add_graph_arguments, create_nodes, parameter_overrides
 from spacemine_ros.nodes.common import (
-    SENSOR_QOS, shutdown_nodes, STATE_QOS, stamp_to_seconds)
+    make_executor, SENSOR_QOS, shutdown_nodes, STATE_QOS, stamp_to_seconds)
 
 
 LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
@@ -319,17 +318,21 @@ def print_summary(figures, stream=sys.stdout):
         ('mass lost to space', f'{figures["mass_lost_kg"]:.4f} kg'),
         ('ledger balance', f'{figures["ledger_balance_kg"]:.3g} kg (excavated minus every '
                            'account)'),
-        ('smelter products', f'metal {figures["products_kg"]:.3f} kg, volatiles '
-                             f'{figures["volatiles_kg"]:.3f} kg, slag {figures["slag_kg"]:.3f} kg'),
-        ('smelter energy', f'{figures["smelter_energy_J"] / 1e6:.2f} MJ'
-                           + (f' ({figures["energy_per_kg_product_J"] / 1e6:.1f} MJ per kg of '
-                              'product)' if figures['energy_per_kg_product_J'] else '')),
-        ('furnace', f'peak {figures["furnace_peak_K"]} K; soak at '
-                    f'{figures["furnace_soak_setpoint_K"]} K: overshoot '
-                    f'{figures["furnace_soak_overshoot_K"]} K, mean |error| '
-                    f'{figures["furnace_soak_mean_abs_error_K"]} K; largest ramp lag '
-                    f'{figures["furnace_ramp_max_lag_K"]} K'),
     ]
+    if figures['furnace_trace_samples']:
+        rows += [
+            ('smelter products', f'metal {figures["products_kg"]:.3f} kg, volatiles '
+                                 f'{figures["volatiles_kg"]:.3f} kg, slag '
+                                 f'{figures["slag_kg"]:.3f} kg'),
+            ('smelter energy', f'{figures["smelter_energy_J"] / 1e6:.2f} MJ'
+                               + (f' ({figures["energy_per_kg_product_J"] / 1e6:.1f} MJ per kg of '
+                                  'product)' if figures['energy_per_kg_product_J'] else '')),
+            ('furnace', f'peak {figures["furnace_peak_K"]} K; soak at '
+                        f'{figures["furnace_soak_setpoint_K"]} K: overshoot '
+                        f'{figures["furnace_soak_overshoot_K"]} K, mean |error| '
+                        f'{figures["furnace_soak_mean_abs_error_K"]} K; largest ramp lag '
+                        f'{figures["furnace_ramp_max_lag_K"]} K'),
+        ]
     width = max(len(name) for name, _ in rows)
     print('\nshift summary', file=stream)
     for name, value in rows:
@@ -350,7 +353,7 @@ def run_shift(args):
         namespace = bringup.normalize_namespace(args.namespace)
         operator = Operator(namespace=namespace or '/',
                             parameter_overrides=[Parameter('use_sim_time', value=True)])
-        executor = SingleThreadedExecutor()
+        executor = make_executor()
         for node in [*nodes, operator]:
             executor.add_node(node)
         shift = Shift(executor, operator, args.wall_limit, progress=not args.no_progress)

@@ -95,6 +95,23 @@ def shutdown_nodes(nodes):
     rclpy.try_shutdown()
 
 
+def make_executor():
+    """Return the fastest single-threaded executor this rclpy has.
+
+    rclpy's EventsExecutor (Kilted and later; still in rclpy.experimental) dispatches from
+    C++ instead of rebuilding the wait set in Python for every callback; with a whole rig
+    in one process that makes the lockstep simulation about 2.5 times faster. Older rclpy
+    (Jazzy) gets the SingleThreadedExecutor. Use it for one rclpy life per process (the
+    launcher, the shift): across repeated init/shutdown in one process it is not reliable.
+    """
+    try:
+        from rclpy.experimental import EventsExecutor
+    except ImportError:
+        from rclpy.executors import SingleThreadedExecutor
+        return SingleThreadedExecutor()
+    return EventsExecutor()
+
+
 def spin_node(node_class, args=None):
     """Run one node until shutdown, leaving its actuators stopped on the way out."""
     rclpy.init(args=args)

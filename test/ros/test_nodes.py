@@ -24,14 +24,19 @@ class Graph:
         self.nodes = create_nodes(bringup.graph('sim', 'bennu'), namespace,
                                   bringup.default_params_file())
         self.operator = rclpy.create_node('test_operator', namespace=namespace)
+        # The plain executor: these tests init and shut rclpy down many times in one
+        # process, which the experimental EventsExecutor does not tolerate reliably.
         self.executor = SingleThreadedExecutor()
         for node in [*self.nodes, self.operator]:
             self.executor.add_node(node)
         self.states = {}
         for topic in ('anchoring/state', 'drill/state', 'scraper/state',
-                      'material_handling/state'):
+                      'material_handling/state', 'smelter/state'):
             self.operator.create_subscription(
                 String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+        self.heater = []
+        self.operator.create_subscription(
+            Float64, 'smelter/power', lambda m: self.heater.append(m.data), 10)
         self.ledger = {}
         for account in ('excavated', 'balance', 'hopper_metal', 'hopper_silicate', 'lost'):
             self.operator.create_subscription(
@@ -80,9 +85,14 @@ def test_services_answer_and_refuse_what_is_not_allowed(graph):
     response = graph.call(SetBool, 'rig_sim/estop', SetBool.Request(data=False))
     assert response.success
     # Late-joiner state (transient local) reaches a subscriber that starts afterwards.
-    assert graph.spin_until(lambda: len(graph.states) == 4)
+    assert graph.spin_until(lambda: len(graph.states) == 5)
     assert graph.states == {'drill/state': 'IDLE', 'anchoring/state': 'STOWED',
-                            'scraper/state': 'IDLE', 'material_handling/state': 'STOPPED'}
+                            'scraper/state': 'IDLE', 'material_handling/state': 'STOPPED',
+                            'smelter/state': 'IDLE'}
+    response = graph.call(Trigger, 'smelter/start_batch', Trigger.Request())
+    assert not response.success and 'hopper_silicate holds 0.000 kg' in response.message
+    response = graph.call(Trigger, 'smelter/abort', Trigger.Request())
+    assert not response.success
     response = graph.call(Trigger, 'scraper/start', Trigger.Request())
     assert not response.success and 'not anchored' in response.message
     response = graph.call(Trigger, 'material_handling/feed_furnace', Trigger.Request())
@@ -106,6 +116,11 @@ def test_services_answer_and_refuse_what_is_not_allowed(graph):
     ('scraper', {'force_backoff_fraction': 0.99}, 'jam_force_fraction'),
     ('material_handling', {'furnace_feed_source': 'hopper_gold'}, 'hopper_metal'),
     ('material_handling', {'slow_level': 0.99}, 'stop_level'),
+    ('smelter', {'recipe': 'gold_plating'}, 'unknown recipe'),
+    ('smelter', {'kp': -1.0}, ''),
+    ('smelter', {'safe_charge_temperature': 1990.0}, 'max_temperature'),
+    ('smelter', {'power_budget': math.nan}, 'power_budget'),
+    ('rig_sim', {'thermocouple_fault': 'melted'}, 'unknown thermocouple fault'),
 ])
 def test_bad_parameter_values_are_rejected_with_a_reason(graph, node, values, reason):
     results = graph.set_parameters(node, **values)
@@ -156,3 +171,24 @@ def test_scrape_and_move_the_material_into_the_hoppers_over_real_topics(graph):
     assert excavated > 0.5
     assert graph.spin_until(lambda: abs(graph.ledger['excavated'] - excavated) < 0.05, 30.0)
     assert abs(graph.ledger['balance']) < 1e-9
+
+
+def test_a_thermocouple_fault_during_a_batch_turns_the_heater_off(graph):
+    sim = graph.nodes[0]
+    # Material comes up the drill's collar and is carried into the hoppers by the line.
+    sim.world.material.excavate('drill_cut', 1.2, 0.0)
+    assert graph.call(Trigger, 'material_handling/start', Trigger.Request()).success
+    assert graph.spin_until(lambda: graph.ledger.get('hopper_silicate', 0.0) > 0.6, 120.0)
+    response = graph.call(Trigger, 'smelter/start_batch', Trigger.Request())
+    assert response.success, response.message
+    assert graph.spin_until(lambda: graph.states.get('smelter/state') == 'HEATING', 60.0)
+    assert graph.spin_until(lambda: sim.world.furnace.thermal.temperature > 300.0, 60.0)
+    assert max(graph.heater) > 0.0
+    assert graph.set_parameters('rig_sim', thermocouple_fault='nan')[0].successful
+    assert graph.spin_until(lambda: graph.states.get('smelter/state') == 'FAULT', 30.0)
+    smelter = next(node for node in graph.nodes if node.get_name() == 'smelter')
+    assert 'reads nan' in smelter.controller.reason
+    graph.heater.clear()
+    assert graph.spin_until(lambda: len(graph.heater) > 5, 30.0)
+    assert set(graph.heater) == {0.0}
+    assert sim.world.furnace.heater_power == 0.0

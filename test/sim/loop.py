@@ -112,9 +112,10 @@ def line_speeds(command):
     return speeds
 
 
-def smelter_measurement(smelter, readings):
+def smelter_measurement(smelter, readings, hopper=None):
     masses = readings.material_masses
-    hopper = smelter.recipe.source_hopper if smelter.recipe else None
+    if hopper is None and smelter.recipe:
+        hopper = smelter.recipe.source_hopper
     return SmelterMeasurement(readings.time, readings.furnace_temperature,
                               readings.melt_fraction, masses['furnace'],
                               masses.get(hopper, 0.0) if hopper else 0.0)

@@ -1,0 +1,194 @@
+"""Smelter controller: profile tracking, anti-windup and every interlock (no ROS)."""
+
+import dataclasses
+import math
+
+import pytest
+
+from spacemine_ros.core.config import load_yaml
+from spacemine_ros.core.smelter import (
+    BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
+from spacemine_ros.core.thermal import furnace_design_from, FurnaceThermal
+from test.unit.test_thermal import SMELTER_FILE
+
+PERIOD = 0.05
+CONCENTRATE = {'metal': 0.95, 'silicate': 0.04, 'sulfide': 0.01}
+C_TYPE = {'water': 0.11, 'organics': 0.02, 'silicate': 0.87}
+
+
+@pytest.fixture(scope='module')
+def setup():
+    data = load_yaml(SMELTER_FILE)
+    return furnace_design_from(data), recipes_from(data)
+
+
+class Plant:
+    """The furnace model with a thermocouple that can fail, driven by the controller."""
+
+    def __init__(self, design, composition):
+        self.furnace = FurnaceThermal(design)
+        self.composition = composition
+        self.time = 0.0
+        self.reading = None  # fn(true temperature, time) -> reading; None: healthy
+        self.tapped = 0.0
+
+    def measure(self):
+        furnace = self.furnace
+        true = furnace.temperature
+        reading = self.reading(true, self.time) if self.reading else true
+        return SmelterMeasurement(self.time, reading, furnace.melt_fraction(),
+                                  sum(furnace.masses.values()), 10.0)
+
+    def apply(self, controller, command):
+        if controller.feed_request:
+            hopper, mass = controller.feed_request
+            controller.feed_request = None
+            self.furnace.charge({s: f * mass for s, f in self.composition.items()})
+        if command.tap_open:
+            held = dict(self.furnace.masses)
+            self.tapped += sum(self.furnace.remove(
+                {s: m * min(PERIOD / 2.0, 1.0) + 1e-4 for s, m in held.items()}).values())
+        self.furnace.step(PERIOD, command.heater_power, command.door_open)
+        self.time += PERIOD
+
+
+def run(controller, plant, seconds=3000.0, until=(Phase.DONE, Phase.FAULT), hook=None):
+    log = []
+    for _ in range(int(seconds / PERIOD)):
+        measurement = plant.measure()
+        command = controller.update(measurement, dict(plant.furnace.masses))
+        log.append((plant.time, plant.furnace.temperature, controller.setpoint,
+                    command.heater_power, controller.phase, command))
+        if hook:
+            hook(plant, controller)
+        if controller.phase in until:
+            break
+        plant.apply(controller, command)
+    return log
+
+
+def start(setup, recipe, composition, params=None):
+    design, recipes = setup
+    controller = BatchController(params or SmelterParams(), design, recipes)
+    plant = Plant(design, composition)
+    accepted, message = controller.start(recipe, plant.measure())
+    assert accepted, message
+    return controller, plant
+
+
+def test_a_smelting_batch_tracks_the_profile_and_taps_metal(setup):
+    controller, plant = start(setup, 'metal_smelting', CONCENTRATE)
+    log = run(controller, plant)
+    assert controller.phase == Phase.DONE
+    recipe = controller.recipe
+    arrests = [setup[0].species[s].melting_point for s in CONCENTRATE]
+    # On the ramp, below the first melting arrest (the sulfide's), within 2 K.
+    ramp = [(t, temp, sp) for t, temp, sp, _, phase, _ in log
+            if phase == Phase.HEATING and sp < min(arrests) - 20.0 and t > 5.0]
+    assert ramp and max(abs(temp - sp) for _, temp, sp in ramp) < 2.0
+    # At the soak: overshoot under 20 K, and within 5 K once settled (last 30 s).
+    soak = [(t, temp) for t, temp, _, _, phase, _ in log if phase == Phase.SOAKING]
+    assert max(temp for _, temp in soak) - recipe.soak_temperature < 20.0
+    end = soak[-1][0]
+    assert all(abs(temp - recipe.soak_temperature) < 5.0 for t, temp in soak if t > end - 30)
+    # The tap opened only on a complete melt, and everything came out.
+    taps = [(t, phase) for t, _, _, _, phase, command in log if command.tap_open]
+    assert taps and plant.tapped == pytest.approx(0.5, abs=controller.params.tap_empty_mass)
+    assert all(p != Phase.HEATING for _, p in taps)
+    assert controller.energy > 0.0
+
+
+def test_volatile_extraction_releases_the_water(setup):
+    controller, plant = start(setup, 'volatile_extraction', C_TYPE)
+    run(controller, plant)
+    assert controller.phase == Phase.DONE
+    assert plant.furnace.released['water'] == pytest.approx(0.11 * 0.5)
+
+
+def test_saturation_does_not_wind_up_the_integrator(setup):
+    # A budget far too small for the ramp: the output sits at the limit for minutes.
+    params = SmelterParams(power_budget=600.0)
+    controller, plant = start(setup, 'volatile_extraction', C_TYPE, params)
+    log = run(controller, plant, seconds=400.0, until=(Phase.SOAKING, Phase.FAULT))
+    saturated = [p for _, _, _, p, phase, _ in log if phase == Phase.HEATING]
+    assert saturated.count(600.0) > 1000
+    integral_bound = max(abs(controller.loop.integral), 0.0)
+    assert integral_bound < 50.0  # K s: conditional integration stopped it
+    # Give it the power back: it reaches the soak without a windup overshoot.
+    controller.params = controller.loop.params = dataclasses.replace(params, power_budget=4000.0)
+    log = run(controller, plant, seconds=1500.0, until=(Phase.TAPPING, Phase.FAULT))
+    assert controller.phase == Phase.TAPPING
+    peak = max(temp for _, temp, _, _, phase, _ in log if phase == Phase.SOAKING)
+    assert peak - controller.recipe.soak_temperature < 20.0
+
+
+def heater_off_in_fault(controller, log):
+    assert controller.phase == Phase.FAULT
+    last = log[-1][5]
+    assert last.heater_power == 0.0 and not last.tap_open
+
+
+@pytest.mark.parametrize('reading, reason', [
+    (lambda true, t: math.nan if t > 100.0 else true, 'reads nan'),
+    (lambda true, t: 3500.0 if t > 100.0 else true, 'outside its physical range'),
+    (lambda true, t: min(true, 500.0), 'stuck at 500.0 K'),
+])
+def test_thermocouple_faults_turn_the_heater_off(setup, reading, reason):
+    controller, plant = start(setup, 'metal_smelting', CONCENTRATE)
+    plant.reading = reading
+    log = run(controller, plant, seconds=600.0)
+    heater_off_in_fault(controller, log)
+    assert reason in controller.reason
+
+
+def test_over_temperature_turns_the_heater_off(setup):
+    params = SmelterParams(max_temperature=1200.0)
+    controller, plant = start(setup, 'metal_smelting', CONCENTRATE, params)
+    log = run(controller, plant, seconds=1200.0)
+    heater_off_in_fault(controller, log)
+    assert 'over-temperature' in controller.reason
+    assert plant.furnace.temperature < 1300.0
+
+
+def test_no_charge_while_the_furnace_is_hot(setup):
+    design, recipes = setup
+    controller = BatchController(SmelterParams(), design, recipes)
+    hot = SmelterMeasurement(0.0, 900.0, 0.0, 0.0, 10.0)
+    accepted, message = controller.start('volatile_extraction', hot)
+    assert not accepted and 'safe charging temperature' in message
+    assert controller.feed_request is None
+    # Heating up while the charge is still coming in stops the batch too.
+    controller, plant = start(setup, 'volatile_extraction', C_TYPE)
+    controller.update(SmelterMeasurement(0.0, 300.0, 0.0, 0.0, 10.0))
+    controller.update(SmelterMeasurement(0.05, 800.0, 0.0, 0.0, 10.0))
+    assert controller.phase == Phase.FAULT and 'while charging' in controller.reason
+
+
+def test_no_tap_before_the_melt_is_complete(setup):
+    controller, plant = start(setup, 'metal_smelting', CONCENTRATE)
+
+    def refreeze(plant, controller):  # the melt probe drops during tapping
+        if controller.phase == Phase.TAPPING:
+            plant.furnace.melted = dict.fromkeys(plant.furnace.melted, 0.5)
+
+    log = run(controller, plant, hook=refreeze)
+    heater_off_in_fault(controller, log)
+    assert 'melt incomplete' in controller.reason
+    taps_before_melt = [c for _, _, _, _, phase, c in log
+                        if c.tap_open and phase in (Phase.HEATING, Phase.SOAKING)]
+    assert not taps_before_melt
+
+
+def test_bad_requests_are_refused(setup):
+    design, recipes = setup
+    controller = BatchController(SmelterParams(), design, recipes)
+    cold = SmelterMeasurement(0.0, 300.0, 0.0, 0.0, 10.0)
+    assert 'unknown recipe' in controller.start('gold_plating', cold)[1]
+    assert 'holds 0.100 kg' in controller.start(
+        'metal_smelting', SmelterMeasurement(0.0, 300.0, 0.0, 0.0, 0.1))[1]
+    assert 'still holds' in controller.start(
+        'metal_smelting', SmelterMeasurement(0.0, 300.0, 0.0, 0.3, 10.0))[1]
+    assert 'reads nan' in controller.start(
+        'metal_smelting', SmelterMeasurement(0.0, math.nan, 0.0, 0.0, 10.0))[1]
+    with pytest.raises(ValueError, match='safe_charge_temperature'):
+        SmelterParams(safe_charge_temperature=2000.0).validate()

@@ -149,7 +149,9 @@ class ScraperParams:
     jam_skip: float = 0.1  # m the blade moves past a jam before cutting again
     max_jams: int = 3  # jams per job before a fault
     dump_angle: float = 1.5  # rad wrist angle that tips the bucket
-    dump_time: float = 3.0  # s with the bucket tipped
+    dump_time: float = 3.0  # s with the bucket tipped, at least ...
+    bucket_empty_mass: float = 0.01  # kg ... and until the bucket holds less than this
+    dump_timeout: float = 30.0  # s: give up waiting for an empty bucket, and go on
     wrist_speed: float = 1.0  # rad/s tipping the bucket
     position_tolerance: float = 0.01  # m
 
@@ -157,6 +159,7 @@ class ScraperParams:
         """Raise ValueError with a reason if a value is out of range."""
         for name in ('max_blade_force', 'cut_speed', 'transit_speed', 'clearance', 'depth_rate',
                      'jam_rate', 'jam_time', 'jam_skip', 'dump_time', 'wrist_speed',
+                     'bucket_empty_mass', 'dump_timeout',
                      'position_tolerance'):
             positive(name, getattr(self, name))
         in_range('capacity_fraction', self.capacity_fraction, 0.0, 1.0)
@@ -178,6 +181,7 @@ class ScraperMeasurement:
     joints: dict  # joint name -> position [rad]
     blade_force: float  # N, magnitude of the soil force on the blade
     other_tool_load: float = 0.0  # N, what the drill puts on the anchors now
+    bucket_mass: float = 0.0  # kg in the bucket (its mass sensor)
 
 
 @dataclass
@@ -348,7 +352,10 @@ class ScraperController:
         elif state == ScraperState.DUMPING:
             if self._at(tip, self.target):
                 wrist = params.dump_angle
-                if measurement.time - self.phase_since >= params.dump_time:
+                tipped = measurement.time - self.phase_since
+                if tipped >= params.dump_timeout or (
+                        tipped >= params.dump_time
+                        and measurement.bucket_mass <= params.bucket_empty_mass):
                     self.pass_index += 1
                     if self.pass_index < len(self.plan):
                         self._begin_pass()

@@ -42,7 +42,9 @@ TUNABLES = {
     'jam_skip': ('Distance the blade moves past a jam [m]', 0.01, 1.0),
     'max_jams': ('Jams per job before a fault', 0, 100),
     'dump_angle': ('Wrist angle that tips the bucket [rad]', 0.0, 2.0),
-    'dump_time': ('Time the bucket is held tipped [s]', 0.1, 60.0),
+    'dump_time': ('Least time the bucket is held tipped [s]', 0.1, 60.0),
+    'bucket_empty_mass': ('Bucket mass below which a dump is done [kg]', 1e-4, 10.0),
+    'dump_timeout': ('Longest time the bucket is held tipped [s]', 0.1, 600.0),
     'wrist_speed': ('Wrist speed [rad/s]', 0.01, 1.0),
     'position_tolerance': ('Tip position tolerance [m]', 1e-4, 0.1),
 }
@@ -74,6 +76,9 @@ class ScraperNode(Node):
         self.create_subscription(Float64, 'anchoring/safe_capacity', self._on_capacity,
                                  STATE_QOS)
         self.create_subscription(Float64, 'material/scraper_cut/delivered', self._on_collected,
+                                 SENSOR_QOS)
+        self.bucket_mass = 0.0
+        self.create_subscription(Float64, 'material/scraper/mass', self._on_bucket,
                                  SENSOR_QOS)
         # One control period needs the joints and the blade force of the same instant.
         self.ticks = TickAssembler(('joints', 'blade'))
@@ -122,6 +127,10 @@ class ScraperNode(Node):
     def _on_collected(self, message):
         if math.isfinite(message.data):
             self.collected = message.data
+
+    def _on_bucket(self, message):
+        if math.isfinite(message.data):
+            self.bucket_mass = message.data
 
     def _on_start(self, request, response):
         response.success, response.message = self.controller.start(
@@ -172,7 +181,8 @@ class ScraperNode(Node):
             return
         before = self.controller.state
         command = self.controller.update(
-            ScraperMeasurement(stamp, positions, force, drill_load), self.anchored,
+            ScraperMeasurement(stamp, positions, force, drill_load, self.bucket_mass),
+            self.anchored,
             self.safe_capacity)
         out = JointState()
         out.header.stamp = joints.header.stamp

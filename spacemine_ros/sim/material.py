@@ -13,7 +13,7 @@ from spacemine_ros.core.ledger import GROUND, Ledger
 
 
 DUMP_TIME = 0.5  # s for a tipped bucket to pour out most of its load ...
-DUMP_TRICKLE = 0.5  # kg/s ... and the last of it
+DUMP_TRICKLE = 2.0  # kg/s ... and the last of it
 
 
 class MaterialSystem:

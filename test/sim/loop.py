@@ -54,7 +54,8 @@ class Loop:
         command = self.drill.update(measurement, anchored, capacity, shared_load=blade)
         world.command_drill(command.feed_speed, command.thrust_limit, command.spindle_speed)
         scrape = self.scraper.update(
-            ScraperMeasurement(readings.time, positions, blade, readings.bit_thrust),
+            ScraperMeasurement(readings.time, positions, blade, readings.bit_thrust,
+                               readings.material_masses['scraper']),
             anchored, capacity)
         world.command_scraper(scrape.positions, scrape.force_limit, scrape.velocities)
         line = self.line.update(line_measurement(readings))

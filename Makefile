@@ -37,6 +37,7 @@ lint: $(STAMP)
 	$(BIN)/python -m flake8 spacemine_ros launch test bench setup.py
 
 bench: $(STAMP)
+	$(BIN)/python bench/bench_modbus.py
 	$(BIN)/python bench/bench_sim_rtf.py
 
 clean:

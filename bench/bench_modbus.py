@@ -1,0 +1,74 @@
+"""Modbus RTU poll rate and round-trip latency over a virtual serial line.
+
+Prints the figures and saves them to bench/results/modbus.json (`make bench`). The driver
+(pymodbus client) reads registers from an emulated spindle VFD (pymodbus server) through
+a pty pair. A pty carries bytes as fast as the processes move them, so the achieved rate
+is what driver and emulator can do; it is set against the rate the RTU framing allows on
+a real line at 115200 and 1 000 000 baud (hardware/line_rate.py).
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def measure(registers, polls=400):
+    from spacemine_ros.hardware.emulator import DeviceEmulator, VirtualLine
+    from spacemine_ros.hardware.modbus_device import ModbusDevice
+    from spacemine_ros.hardware.profiles import load_profiles
+    from spacemine_ros.paths import share_path
+
+    profile = load_profiles(share_path('config', 'devices.yaml'))['spindle_vfd']
+    line = VirtualLine()
+    emulator = DeviceEmulator(profile, line.device_port, parity=VirtualLine.PARITY)
+    device = ModbusDevice(profile, line.driver_port, parity=VirtualLine.PARITY)
+    device.open()
+    unit = profile.bus.unit_id
+    try:
+        latencies = []
+        for _ in range(polls):
+            start = time.perf_counter()
+            response = device.client.read_input_registers(0, count=registers, device_id=unit)
+            latencies.append(time.perf_counter() - start)
+            assert not response.isError()
+    finally:
+        device.close()
+        emulator.close()
+        line.close()
+    total = sum(latencies)
+    return {'registers': registers, 'polls': polls, 'rate_hz': round(polls / total, 1),
+            'latency_median_ms': round(statistics.median(latencies) * 1e3, 3),
+            'latency_p99_ms': round(sorted(latencies)[int(0.99 * polls)] * 1e3, 3)}
+
+
+def main():
+    from spacemine_ros.hardware.line_rate import max_poll_rate
+
+    results = []
+    for registers in (1, 3):
+        figures = measure(registers)
+        for baud in (115200, 1_000_000):
+            limit = max_poll_rate(baud, registers)
+            figures[f'line_limit_hz_{baud}'] = round(limit, 1)
+            figures[f'share_of_line_limit_{baud}'] = round(figures['rate_hz'] / limit, 2)
+        results.append(figures)
+        print(f'{registers} register(s): {figures["rate_hz"]} polls/s over a pty, median '
+              f'{figures["latency_median_ms"]} ms, p99 {figures["latency_p99_ms"]} ms; line '
+              f'allows {figures["line_limit_hz_115200"]}/s at 115200 baud, '
+              f'{figures["line_limit_hz_1000000"]}/s at 1 Mbaud')
+    out = os.path.join(HERE, 'results')
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, 'modbus.json')
+    with open(path, 'w', encoding='utf-8') as stream:
+        json.dump({'machine': platform.platform(), 'results': results}, stream, indent=2)
+    print(f'saved {path}')
+
+
+if __name__ == '__main__':
+    main()

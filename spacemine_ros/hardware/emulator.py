@@ -1,0 +1,185 @@
+"""Device emulators on virtual serial lines, with a wire that can misbehave.
+
+A VirtualLine is two pseudo-terminals joined by a copying thread: the driver opens one
+end's path, the emulator the other's, and bytes cross the "wire" in between, where
+faults can be injected (drop, delay, corrupt a CRC, add garbage, disconnect). A
+DeviceEmulator serves one device profile's register map with pymodbus' RTU server on its
+end of the line; its register values are set and read in engineering units, so a
+simulation can drive it.
+"""
+
+import asyncio
+import os
+import random
+import select
+import threading
+import time
+import tty
+
+from pymodbus.server import ModbusSerialServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+FAULTS = ('none', 'drop', 'delay', 'corrupt_crc', 'garbage', 'disconnect')
+
+
+class VirtualLine:
+    """Two pty ends joined by a wire thread with fault injection.
+
+    Linux pseudo-terminals refuse parity settings (EINVAL), so both ends of a virtual
+    line use PARITY (8N1) whatever the profile says.
+    """
+
+    PARITY = 'N'
+
+    def __init__(self, seed=0):
+        self._masters, self.paths = [], []
+        for _ in range(2):
+            master, slave = os.openpty()
+            tty.setraw(master)
+            tty.setraw(slave)
+            self._masters.append(master)
+            self.paths.append(os.ttyname(slave))
+            self._slaves = getattr(self, '_slaves', []) + [slave]
+        self.fault = 'none'
+        self.delay = 0.2  # s, for the delay fault
+        self.rng = random.Random(seed)
+        self.bytes_carried = 0
+        self._running = True
+        self._thread = threading.Thread(target=self._carry, daemon=True)
+        self._thread.start()
+
+    @property
+    def driver_port(self):
+        """Path the driver opens."""
+        return self.paths[0]
+
+    @property
+    def device_port(self):
+        """Path the emulated device listens on."""
+        return self.paths[1]
+
+    def _carry(self):
+        while self._running:
+            ready, _, _ = select.select(self._masters, [], [], 0.05)
+            for source in ready:
+                try:
+                    data = os.read(source, 4096)
+                except OSError:
+                    continue
+                target = self._masters[1] if source == self._masters[0] else self._masters[0]
+                data = self._misbehave(data)
+                if data:
+                    self.bytes_carried += len(data)
+                    os.write(target, data)
+
+    def _misbehave(self, data):
+        fault = self.fault
+        if fault in ('drop', 'disconnect'):
+            return b''
+        if fault == 'delay':
+            time.sleep(self.delay)
+        elif fault == 'corrupt_crc' and len(data) >= 2:
+            data = data[:-1] + bytes([data[-1] ^ 0xFF])
+        elif fault == 'garbage':
+            data = bytes(self.rng.randrange(256) for _ in range(5)) + data
+        return data
+
+    def close(self):
+        """Stop the wire and close every end."""
+        self._running = False
+        self._thread.join(timeout=1.0)
+        for fd in self._masters + self._slaves:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class DeviceEmulator:
+    """A device profile served by pymodbus' RTU server on a serial port."""
+
+    def __init__(self, profile, port, parity=None):
+        self.profile = profile
+        self.parity = parity or profile.bus.parity
+        size = 1 + max((r.address + r.width for r in profile.registers.values()), default=1)
+        # Our own register store: the server's action hook copies it into each response
+        # and takes each write into it, so the simulation can read and set it any time.
+        self.holding = [0] * size
+        self.inputs = [0] * size
+        self.writes = 0
+
+        def block(kind):
+            datatype = DataType.BITS if kind == 'bits' else DataType.REGISTERS
+            return [SimData(0, values=[0] * size if kind == 'regs' else [False],
+                            datatype=datatype)]
+        self._device = SimDevice(profile.bus.unit_id,
+                                 simdata=(block('bits'), block('bits'), block('regs'),
+                                          block('regs')),
+                                 action=self._on_access)
+        self._port = port
+        self._loop = asyncio.new_event_loop()
+        self.server = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5.0):
+            raise RuntimeError(f'emulator of {profile.name} did not start on {port}')
+
+    def _serve(self):
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+
+    async def _main(self):
+        bus = self.profile.bus
+        # The server binds to the running loop, so it is made inside it.
+        self.server = ModbusSerialServer(self._device, port=self._port,
+                                         baudrate=bus.baudrate, parity=self.parity,
+                                         stopbits=bus.stopbits)
+        self._loop.call_soon(self._ready.set)
+        await self.server.serve_forever()
+
+    async def _on_access(self, function_code, start_address, address, count,
+                         current_registers, set_values):
+        store = self.inputs if function_code == 4 else self.holding
+        if set_values is not None and function_code in (6, 16):
+            for offset, value in enumerate(set_values):
+                store[address + offset] = int(value)
+            self.writes += 1
+        for index in range(len(current_registers)):
+            position = start_address + index
+            if 0 <= position < len(store):
+                current_registers[index] = store[position]
+        return None
+
+    # Register values in engineering units ---------------------------------------------------
+    def _store(self, register):
+        return self.holding if register.kind == 'holding' else self.inputs
+
+    def set(self, name, value):
+        """Set a register (what the device reports) in engineering units."""
+        register = self.profile.register(name)
+        raw = _encode_unchecked(register, value, self.profile.bus.word_order)
+        self._store(register)[register.address:register.address + register.width] = raw
+
+    def get(self, name):
+        """Read a register (e.g. what the driver wrote) in engineering units."""
+        register = self.profile.register(name)
+        raw = self._store(register)[register.address:register.address + register.width]
+        return register.decode(raw, self.profile.bus.word_order)
+
+    def close(self):
+        """Stop the server."""
+        if self._loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(self.server.shutdown(), self._loop)
+            try:
+                future.result(timeout=5.0)
+            except Exception:  # noqa: B902 - shutting down regardless
+                pass
+        self._thread.join(timeout=5.0)
+
+
+def _encode_unchecked(register, value, word_order):
+    """Encode a device-side value (a sensor reading is not bound by the write limits)."""
+    from dataclasses import replace
+    import math
+    return replace(register, minimum=-math.inf, maximum=math.inf).encode(value, word_order)

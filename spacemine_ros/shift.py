@@ -165,47 +165,48 @@ class Shift:
         if not result.successful:
             raise ShiftError(f'{node} refused {name}={value}: {result.reason}')
 
-    def drill(self, goal_depth):
-        """Start the drill and follow it to the goal on a progress bar."""
-        from tqdm import tqdm
+    def follow(self, topic, first_state, what, bar, detail=lambda: ''):
+        """Follow a tool's state topic on a progress bar until it ends; raise unless DONE.
 
+        bar: an open tqdm bar; detail(): extra text for the bar (and may advance it).
+        """
         values = self.operator.values
+        values[topic] = first_state  # the state topic may lag the service call
+
+        def update():
+            bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  {values[topic]}'
+                                f'{detail()}', refresh=False)
+        self.spin_until(lambda: values[topic] in ('DONE', 'FAULT', 'IDLE'), what, update)
+        update()
+        if values[topic] != 'DONE':
+            raise ShiftError(f'{topic} ended in {values[topic]} (see the node log)')
+
+    def _bar(self, desc, **kwargs):
+        from tqdm import tqdm
+        kwargs.setdefault('bar_format', '{desc}: {postfix}')
+        return tqdm(desc=desc, disable=not self.progress, mininterval=0.5, file=sys.stderr,
+                    **kwargs)
+
+    def drill(self, goal_depth):
+        """Start the drill and follow it to the goal depth."""
         self.set_parameter('drill', 'goal_depth', float(goal_depth))
         self.trigger('drill/start')
-        values['drill/state'] = 'APPROACHING'
-        with tqdm(total=round(goal_depth * 1000), unit='mm', desc='drilling',
-                  disable=not self.progress, mininterval=0.5, file=sys.stderr) as bar:
-            def update():
+        with self._bar('drilling', total=round(goal_depth * 1000), unit='mm',
+                       bar_format=None) as bar:
+            def advance():
                 depth_mm = min(round(self.operator.max_depth * 1000), bar.total)
                 if depth_mm != bar.n:
                     bar.update(depth_mm - bar.n)
-                bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  '
-                                    f'{values["drill/state"]}', refresh=False)
-            self.spin_until(lambda: values['drill/state'] in ('DONE', 'FAULT', 'IDLE'),
-                            'drilling to finish', update)
-            update()
-        if values['drill/state'] != 'DONE':
-            raise ShiftError(f'drill ended in {values["drill/state"]} before the goal depth')
+                return ''
+            self.follow('drill/state', 'APPROACHING', 'drilling to finish', bar, advance)
 
     def scrape(self, passes):
-        """Run the scraper's passes and follow them on a progress bar."""
-        from tqdm import tqdm
-
-        values = self.operator.values
+        """Run the scraper's passes."""
         self.set_parameter('scraper', 'passes', int(passes))
         self.trigger('scraper/start')
-        values['scraper/state'] = 'POSITIONING'
-        with tqdm(total=None, unit='kg', desc='scraping', disable=not self.progress,
-                  mininterval=0.5, file=sys.stderr, bar_format='{desc}: {postfix}') as bar:
-            def update():
-                bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  '
-                                    f'{values["scraper/state"]}  excavated '
-                                    f'{self.operator.ledger["excavated"]:.2f} kg', refresh=False)
-            self.spin_until(lambda: values['scraper/state'] in ('DONE', 'FAULT', 'IDLE'),
-                            'scraping to finish', update)
-            update()
-        if values['scraper/state'] != 'DONE':
-            raise ShiftError(f'scraper ended in {values["scraper/state"]}')
+        with self._bar('scraping') as bar:
+            self.follow('scraper/state', 'POSITIONING', 'scraping to finish', bar,
+                        lambda: f'  excavated {self.operator.ledger["excavated"]:.2f} kg')
 
     def drain(self):
         """Let the line carry everything in transit into the hoppers."""
@@ -219,24 +220,12 @@ class Shift:
         self.spin_until(drained, 'the material line to drain into the hoppers')
 
     def smelt(self):
-        """Run one smelter batch with the body's recipe, following its phases."""
-        from tqdm import tqdm
-
-        values = self.operator.values
+        """Run one smelter batch with the body's recipe."""
         self.trigger('smelter/start_batch')
-        values['smelter/state'] = 'CHARGING'
-        with tqdm(total=None, desc='smelting', disable=not self.progress, mininterval=0.5,
-                  file=sys.stderr, bar_format='{desc}: {postfix}') as bar:
-            def update():
-                trace = self.operator.furnace_trace
-                temperature = f'{trace[-1][1]:.0f} K' if trace else ''
-                bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  '
-                                    f'{values["smelter/state"]}  {temperature}', refresh=False)
-            self.spin_until(lambda: values['smelter/state'] in ('DONE', 'FAULT', 'IDLE'),
-                            'the smelter batch to finish', update)
-            update()
-        if values['smelter/state'] != 'DONE':
-            raise ShiftError(f'smelter ended in {values["smelter/state"]} (see its log)')
+        trace = self.operator.furnace_trace
+        with self._bar('smelting') as bar:
+            self.follow('smelter/state', 'CHARGING', 'the smelter batch to finish', bar,
+                        lambda: f'  {trace[-1][1]:.0f} K' if trace else '')
 
 
 def summary(operator, wall_seconds, goal_depth, ok, reason):

@@ -17,6 +17,7 @@ import enum
 import math
 
 from spacemine_ros.core.conveying import max_exit_speed
+from spacemine_ros.core.ledger import GROUND, Ledger, LedgerError, LedgerViolation
 from spacemine_ros.core.validation import in_range, non_negative, positive
 
 
@@ -255,3 +256,79 @@ def build_line(config, params, escape_velocity, bulk_density):
         config.conveyor, bulk_density,
         max_conveyor_speed=exit_limit / config.conveyor.conveying_speed(1.0),
         max_separator_speed=exit_limit / config.drum_radius)
+
+
+MAX_DEFERRED = 20  # updates a refused transfer may wait for its upstream totalizer
+
+
+class TotalizerBooks:
+    """The rig's mass ledger, kept from what a real rig reports.
+
+    Each transfer point has two cumulative totalizers (kg delivered, kg lost); every
+    increment becomes one ledger transfer. Points are booked in flow order (config order:
+    excavation first). A transfer the ledger refuses (its source not yet holding the mass,
+    because the upstream totalizer's reading is still on its way) waits for the next
+    update; one refused for more than MAX_DEFERRED updates, or a totalizer that runs
+    backwards, is a fault. The books are also compared with the mass sensors.
+    """
+
+    SPECIES = ('regolith',)  # mass only: composition is the separator's business
+
+    def __init__(self, config):
+        self.config = config
+        self.ledger = Ledger(config.accounts, self.SPECIES, config.capacities)
+        self.totals = {}  # (point, kind) -> latest totalizer reading [kg]
+        self.booked = {}  # (point, kind) -> what the ledger has booked from it [kg]
+        self.deferred = {}  # (point, kind) -> updates its increment has waited
+
+    def reading(self, point, kind):
+        """Latest totalizer reading [kg] (0 before the first)."""
+        return self.totals.get((point, kind), 0.0)
+
+    def book(self, time):
+        """Turn totalizer increments into ledger transfers; return a fault reason or ''."""
+        for point in self.config.transfer_points.values():
+            for kind in ('delivered', 'lost'):
+                key = (point.name, kind)
+                increment = self.totals.get(key, 0.0) - self.booked.get(key, 0.0)
+                if increment < -1e-9:
+                    return (f'totalizer material/{point.name}/{kind} went back from '
+                            f'{self.booked[key]:.6f} to {self.totals[key]:.6f} kg')
+                if increment <= 0.0:
+                    continue
+                destination = point.destination if kind == 'delivered' else 'lost'
+                masses = {'regolith': increment}
+                note = f'{point.name} {kind}'
+                try:
+                    if point.source == GROUND:
+                        self.ledger.excavate(destination, masses, time, note)
+                    else:
+                        self.ledger.transfer(point.source, destination, masses, time, note)
+                except LedgerError as error:
+                    self.deferred[key] = self.deferred.get(key, 0) + 1
+                    if self.deferred[key] > MAX_DEFERRED:
+                        return f'{note}: {error}'
+                    continue
+                self.deferred.pop(key, None)
+                self.booked[key] = self.totals[key]
+        return ''
+
+    def cross_check(self, masses, tolerance):
+        """Compare mass sensor readings {account: kg} with the books; return a reason or ''."""
+        if self.deferred:
+            return ''  # the books are an update behind the sensors
+        for account, measured in masses.items():
+            booked = self.ledger.mass(account)
+            if abs(measured - booked) > tolerance:
+                return (f'{account}: mass sensor reads {measured:.4f} kg but the ledger holds '
+                        f'{booked:.4f} kg (tolerance {tolerance:g} kg)')
+        return ''
+
+    def update(self, time, masses, tolerance):
+        """Book, check the ledger and cross-check the sensors; return a fault reason or ''."""
+        try:
+            reason = self.book(time) or self.cross_check(masses, tolerance)
+            self.ledger.check()
+        except LedgerViolation as error:
+            reason = str(error)
+        return reason

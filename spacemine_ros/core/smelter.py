@@ -179,11 +179,10 @@ class BatchController:
     """Runs one batch at a time through its phases."""
 
     def __init__(self, params, design, recipes, heliocentric_distance=1.0):
-        self.params = params.validate()
         self.design = design
         self.recipes = recipes
         self.heater_limit = design.max_heater_power(heliocentric_distance)
-        self.loop = TemperatureLoop(self.params, design)
+        self.loop = TemperatureLoop(params.validate(), design)
         self.phase = Phase.IDLE
         self.reason = ''
         self.recipe = None
@@ -197,6 +196,15 @@ class BatchController:
         self.command = SmelterCommand()
         self.trace = []  # (time, temperature, setpoint, power)
         self.energy = 0.0  # J delivered by the heater this batch
+
+    @property
+    def params(self):
+        """Gains and limits (shared with the temperature loop)."""
+        return self.loop.params
+
+    @params.setter
+    def params(self, params):
+        self.loop.params = params.validate()
 
     # Operator ------------------------------------------------------------------------------
     def start(self, recipe_name, measurement):

@@ -32,14 +32,14 @@ class VirtualLine:
     PARITY = 'N'
 
     def __init__(self, seed=0):
-        self._masters, self.paths = [], []
+        self._masters, self._slaves, self.paths = [], [], []
         for _ in range(2):
             master, slave = os.openpty()
             tty.setraw(master)
             tty.setraw(slave)
             self._masters.append(master)
+            self._slaves.append(slave)
             self.paths.append(os.ttyname(slave))
-            self._slaves = getattr(self, '_slaves', []) + [slave]
         self.fault = 'none'
         self.delay = 0.2  # s, for the delay fault
         self.rng = random.Random(seed)
@@ -158,7 +158,7 @@ class DeviceEmulator:
     def set(self, name, value):
         """Set a register (what the device reports) in engineering units."""
         register = self.profile.register(name)
-        raw = _encode_unchecked(register, value, self.profile.bus.word_order)
+        raw = register.encode(value, self.profile.bus.word_order, check_limits=False)
         self._store(register)[register.address:register.address + register.width] = raw
 
     def get(self, name):
@@ -176,10 +176,3 @@ class DeviceEmulator:
             except Exception:  # noqa: B902 - shutting down regardless
                 pass
         self._thread.join(timeout=5.0)
-
-
-def _encode_unchecked(register, value, word_order):
-    """Encode a device-side value (a sensor reading is not bound by the write limits)."""
-    from dataclasses import replace
-    import math
-    return replace(register, minimum=-math.inf, maximum=math.inf).encode(value, word_order)

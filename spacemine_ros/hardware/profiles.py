@@ -47,11 +47,15 @@ class Register:
         """Number of 16-bit registers the value takes."""
         return WIDTH[self.data_type]
 
-    def encode(self, value, word_order='big'):
-        """Return the raw registers of a value; raises ValueError if out of limits."""
+    def encode(self, value, word_order='big', check_limits=True):
+        """Return the raw registers of a value; raises ValueError if out of limits.
+
+        check_limits=False is for the device side (an emulator reporting a reading),
+        which the write limits do not bind; the data type's range still does.
+        """
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f'{self.name}: value must be a finite number, got {value!r}')
-        if not self.minimum <= value <= self.maximum:
+        if check_limits and not self.minimum <= value <= self.maximum:
             raise ValueError(f'{self.name}: {value:g} {self.unit} outside '
                              f'[{self.minimum:g}, {self.maximum:g}] {self.unit}')
         raw = (value - self.offset) / self.scale

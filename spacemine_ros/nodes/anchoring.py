@@ -18,9 +18,8 @@ from spacemine_ros.core.body import load_body
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS,
-    stamp_to_seconds)
-from spacemine_ros.paths import share_path
+    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
+    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
 
 ANCHOR_COUNT = 4
 # name: (description, low, high) of each tunable AnchoringParams field
@@ -45,15 +44,13 @@ class AnchoringNode(Node):
         super().__init__('anchoring', **kwargs)
         body_key = declare(self, 'body', 'bennu', 'Body preset (sets substrate and gravity)',
                            read_only=True)
-        bodies_file = declare(self, 'bodies_file', '', 'Body presets YAML (empty: installed)',
-                              read_only=True)
-        anchors_file = declare(self, 'anchors_file', '', 'Anchor designs YAML (empty: '
-                               'installed)', read_only=True)
+        bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
+        anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
         anchor_type = declare(self, 'anchor_type', 'microspine', 'Anchor design on the feet',
                               read_only=True)
         try:
-            body = load_body(bodies_file or share_path('config', 'bodies.yaml'), body_key)
-            types = load_anchor_types(anchors_file or share_path('config', 'anchors.yaml'))
+            body = load_body(bodies_file, body_key)
+            types = load_anchor_types(anchors_file)
             if anchor_type not in types:
                 raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
                                   f'{", ".join(sorted(types))}')
@@ -64,9 +61,7 @@ class AnchoringNode(Node):
         nominal = anchor_capacity(design, body.site.substrate, body.regolith,
                                   body.effective_gravity(), design.embed_depth)
         defaults = AnchoringParams(embed_depth=design.embed_depth, nominal_capacity=nominal)
-        values = {}
-        for name, (description, low, high) in TUNABLES.items():
-            values[name] = declare(self, name, getattr(defaults, name), description, low, high)
+        values = declare_tunables(self, TUNABLES, defaults)
         params = dataclasses.replace(defaults, **values)
         if params.preload >= params.proof_fraction * nominal:
             self.get_logger().error(
@@ -94,15 +89,9 @@ class AnchoringNode(Node):
         failed = reject_non_finite(parameters)
         if failed:
             return failed
-        changes = {p.name: p.value for p in parameters if p.name in TUNABLES}
-        if not changes:
-            return SetParametersResult(successful=True)
-        try:
-            candidate = dataclasses.replace(self.controller.params, **changes).validate()
-        except ValueError as error:
-            return SetParametersResult(successful=False, reason=str(error))
-        self.controller.params = candidate
-        return SetParametersResult(successful=True)
+        self.controller.params, failed = apply_tunables(self.controller.params, parameters,
+                                                        TUNABLES)
+        return failed or SetParametersResult(successful=True)
 
     def _on_deploy(self, request, response):
         response.success, response.message = self.controller.deploy()

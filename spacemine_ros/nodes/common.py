@@ -1,5 +1,6 @@
 """Helpers every node uses: parameter declaration, QoS, diagnostics, stamps and main()."""
 
+import dataclasses
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -10,6 +11,9 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float64, String
+
+from spacemine_ros.paths import share_path
 
 # Sensor streams: keep-last, small depth; reliable, because lockstep controllers must see
 # every period. Commands: reliable. State that late joiners need: transient local.
@@ -36,6 +40,56 @@ def declare(node, name, default, description, low=None, high=None, read_only=Fal
         descriptor.floating_point_range = [
             FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
     return node.declare_parameter(name, default, descriptor).value
+
+
+def declare_tunables(node, tunables, defaults):
+    """Declare one parameter per {name: (description, low, high)}, defaulting from defaults."""
+    return {name: declare(node, name, getattr(defaults, name), description, low, high)
+            for name, (description, low, high) in tunables.items()}
+
+
+def apply_tunables(params, parameters, tunables):
+    """Apply parameter changes to a params dataclass with validate().
+
+    Return (new params, None), or (the old params, a failed SetParametersResult) if the
+    changed params do not validate.
+    """
+    changes = {p.name: p.value for p in parameters if p.name in tunables}
+    if not changes:
+        return params, None
+    try:
+        return dataclasses.replace(params, **changes).validate(), None
+    except ValueError as error:
+        return params, SetParametersResult(successful=False, reason=str(error))
+
+
+def config_file(node, parameter, filename, description):
+    """Declare a read-only file parameter; return its value or the installed config file."""
+    path = declare(node, parameter, '', f'{description} (empty: installed config/{filename})',
+                   read_only=True)
+    return path or share_path('config', filename)
+
+
+class AnchoringStatus:
+    """What the anchoring controller publishes, as the tools need it."""
+
+    def __init__(self, node):
+        self.state = 'UNKNOWN'
+        self.safe_capacity = 0.0  # N
+        node.create_subscription(String, 'anchoring/state', self._on_state, STATE_QOS)
+        node.create_subscription(Float64, 'anchoring/safe_capacity', self._on_capacity,
+                                 STATE_QOS)
+
+    @property
+    def anchored(self):
+        """True while the anchoring controller reports the rig anchored."""
+        return self.state == 'ANCHORED'
+
+    def _on_state(self, message):
+        self.state = message.data
+
+    def _on_capacity(self, message):
+        self.safe_capacity = message.data if math.isfinite(message.data) else 0.0
 
 
 def reject_non_finite(parameters):

@@ -1,6 +1,5 @@
 """drill: drills to the operator's goal depth within the anchors', motor and power limits."""
 
-import dataclasses
 import math
 
 from geometry_msgs.msg import WrenchStamped
@@ -13,8 +12,8 @@ from std_srvs.srv import Trigger
 from spacemine_ros.core.drill_controller import (
     DrillController, DrillMeasurement, DrillParams, DrillState)
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS,
-    stamp_to_seconds)
+    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics,
+    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
 
 # name: (description, low, high) of each DrillParams field exposed as a parameter
 TUNABLES = {
@@ -51,8 +50,7 @@ class DrillNode(Node):
     def __init__(self, **kwargs):
         super().__init__('drill', **kwargs)
         defaults = DrillParams()
-        values = {name: declare(self, name, getattr(defaults, name), description, low, high)
-                  for name, (description, low, high) in TUNABLES.items()}
+        values = declare_tunables(self, TUNABLES, defaults)
         try:
             params = DrillParams(**values).validate()
         except ValueError as error:
@@ -60,14 +58,10 @@ class DrillNode(Node):
             raise
         self.controller = DrillController(params)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.anchoring_state = 'UNKNOWN'
-        self.safe_capacity = 0.0
         self.blade_load = 0.0  # N the scraper blade puts on the anchors (shared budget)
 
         # Anchor status first: when it and a tick are both waiting, it is handled first.
-        self.create_subscription(String, 'anchoring/state', self._on_anchoring_state, STATE_QOS)
-        self.create_subscription(Float64, 'anchoring/safe_capacity', self._on_capacity,
-                                 STATE_QOS)
+        self.anchoring = AnchoringStatus(self)
         self.create_subscription(WrenchStamped, 'scraper/blade_wrench', self._on_blade,
                                  SENSOR_QOS)
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
@@ -82,30 +76,12 @@ class DrillNode(Node):
         self.last_stamp = None
         self._publish_state()
 
-    @property
-    def anchored(self):
-        """True while the anchoring controller reports the rig anchored."""
-        return self.anchoring_state == 'ANCHORED'
-
     def _on_set_parameters(self, parameters):
         failed = reject_non_finite(parameters)
-        if failed:
-            return failed
-        changes = {p.name: p.value for p in parameters if p.name in TUNABLES}
-        if not changes:
-            return SetParametersResult(successful=True)
-        try:
-            candidate = dataclasses.replace(self.controller.params, **changes).validate()
-        except ValueError as error:
-            return SetParametersResult(successful=False, reason=str(error))
-        self.controller.params = candidate
-        return SetParametersResult(successful=True)
-
-    def _on_anchoring_state(self, message):
-        self.anchoring_state = message.data
-
-    def _on_capacity(self, message):
-        self.safe_capacity = message.data if math.isfinite(message.data) else 0.0
+        if not failed:
+            self.controller.params, failed = apply_tunables(self.controller.params, parameters,
+                                                            TUNABLES)
+        return failed or SetParametersResult(successful=True)
 
     def _on_blade(self, message):
         force = message.wrench.force
@@ -115,7 +91,7 @@ class DrillNode(Node):
 
     def _on_start(self, request, response):
         response.success, response.message = self.controller.start(
-            self.anchored, self.safe_capacity)
+            self.anchoring.anchored, self.anchoring.safe_capacity)
         (self.get_logger().info if response.success else self.get_logger().warning)(
             f'start: {response.message}')
         self._publish_state()
@@ -150,7 +126,8 @@ class DrillNode(Node):
             return
         self.last_stamp = stamp
         before = self.controller.state
-        command = self.controller.update(measurement, self.anchored, self.safe_capacity,
+        command = self.controller.update(measurement, self.anchoring.anchored,
+                                         self.anchoring.safe_capacity,
                                          shared_load=self.blade_load)
         out = JointState()
         out.header.stamp = message.header.stamp
@@ -186,8 +163,8 @@ class DrillNode(Node):
         values = {'state': controller.state.value, 'depth_m': f'{controller.depth:.4f}',
                   'goal_depth_m': f'{controller.params.goal_depth:.4f}',
                   'peak_thrust_N': f'{controller.peak_thrust:.1f}',
-                  'safe_capacity_N': f'{self.safe_capacity:.1f}',
-                  'anchoring': self.anchoring_state, 'retries': controller.retries}
+                  'safe_capacity_N': f'{self.anchoring.safe_capacity:.1f}',
+                  'anchoring': self.anchoring.state, 'retries': controller.retries}
         if controller.state == DrillState.FAULT:
             return 'ERROR', controller.reason, values
         return 'OK', controller.state.value, values

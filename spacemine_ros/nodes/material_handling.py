@@ -1,14 +1,13 @@
 """material_handling: conveyor, separator and furnace feeders, and the mass ledger.
 
-The line controller (core.material_handling) sets the drive speeds each period from the
-hopper levels, the conveyor's motor torque and its discharge. The node also keeps the
-rig's mass ledger (core.ledger) from the transfer points' totalizers: every increment of
-a totalizer is one transfer, so the ledger says at every instant where every kilogram
-is. Each update the ledger is checked, and each weighed account is compared with its
-mass sensor; a mismatch beyond ledger_tolerance is a fault with the numbers.
+The line controller (core.material_handling.MaterialLine) sets the drive speeds each
+period from the hopper levels, the conveyor's motor torque and its discharge. The node
+also keeps the rig's mass ledger from the transfer points' totalizers
+(core.material_handling.TotalizerBooks): each update the ledger is checked and each
+weighed account compared with its mass sensor; a mismatch beyond ledger_tolerance is a
+fault with the numbers, and the line stops.
 """
 
-import dataclasses
 import math
 
 from rcl_interfaces.msg import SetParametersResult
@@ -19,14 +18,12 @@ from std_srvs.srv import Trigger
 
 from spacemine_ros.core.body import load_body
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.core.ledger import GROUND, Ledger, LedgerError, LedgerViolation
 from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.material_handling import (
-    build_line, LineMeasurement, LineParams, LineState)
+    build_line, LineMeasurement, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS,
-    stamp_to_seconds)
-from spacemine_ros.paths import share_path
+    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
+    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
 
 TUNABLES = {
     'conveyor_speed': ('Nominal conveyor screw speed [rad/s]', 0.01, 100.0),
@@ -45,8 +42,6 @@ TUNABLES = {
     'reverse_time': ('Time the conveyor runs backward to clear a clog [s]', 0.05, 60.0),
     'max_clears': ('Clogs cleared in a row before the line faults', 0, 100),
 }
-MAX_DEFERRED = 20  # periods a refused transfer may wait for its upstream totalizer
-LEDGER_SPECIES = ('regolith',)  # the node weighs mass; composition is the separator's job
 
 
 class MaterialHandlingNode(Node):
@@ -56,13 +51,10 @@ class MaterialHandlingNode(Node):
         super().__init__('material_handling', **kwargs)
         body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                            read_only=True)
-        bodies_file = declare(self, 'bodies_file', '', 'Body presets YAML (empty: installed '
-                              'config/bodies.yaml)', read_only=True)
-        material_file = declare(self, 'material_file', '', 'Material path YAML (empty: '
-                                'installed config/material.yaml)', read_only=True)
-        defaults = LineParams()
-        values = {name: declare(self, name, getattr(defaults, name), description, low, high)
-                  for name, (description, low, high) in TUNABLES.items()}
+        bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
+        material_file = config_file(self, 'material_file', 'material.yaml',
+                                    'Material path YAML')
+        values = declare_tunables(self, TUNABLES, LineParams())
         self.feed_mass = declare(self, 'furnace_feed_mass', 1.0, 'Mass ~/feed_furnace moves '
                                  'to the furnace [kg]', 0.001, 1000.0)
         self.feed_source = declare(self, 'furnace_feed_source', 'hopper_metal', 'Hopper '
@@ -71,9 +63,8 @@ class MaterialHandlingNode(Node):
                                  "a mass sensor and the ledger's account [kg]", 1e-6, 100.0)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         try:
-            body = load_body(bodies_file or share_path('config', 'bodies.yaml'), body_key)
-            self.config = load_material_config(material_file
-                                               or share_path('config', 'material.yaml'))
+            body = load_body(bodies_file, body_key)
+            self.config = load_material_config(material_file)
             params = LineParams(**values).validate()
         except (ConfigError, ValueError) as error:
             self.get_logger().fatal(str(error))
@@ -81,10 +72,8 @@ class MaterialHandlingNode(Node):
         self.body = body
         self.line = build_line(self.config, params, body.escape_velocity,
                                body.regolith.density)
-        self.ledger = Ledger(self.config.accounts, LEDGER_SPECIES, self.config.capacities)
-        self.totals = {}  # (point, kind) -> latest totalizer reading [kg]
-        self.booked = {}  # (point, kind) -> what the ledger has booked from it [kg]
-        self.deferred = {}  # (point, kind) -> periods its increment has waited
+        self.books = TotalizerBooks(self.config)
+        self.ledger = self.books.ledger
         self.masses = {}  # account -> latest mass sensor reading [kg]
         self.fault = ''
         self.last_stamp = None
@@ -122,7 +111,9 @@ class MaterialHandlingNode(Node):
         failed = reject_non_finite(parameters)
         if failed:
             return failed
-        changes = {p.name: p.value for p in parameters if p.name in TUNABLES}
+        params, failed = apply_tunables(self.line.params, parameters, TUNABLES)
+        if failed:
+            return failed
         for parameter in parameters:
             if parameter.name == 'furnace_feed_source' and \
                     parameter.value not in self.config.hoppers:
@@ -135,12 +126,7 @@ class MaterialHandlingNode(Node):
                 self.feed_source = parameter.value
             if parameter.name == 'ledger_tolerance':
                 self.tolerance = parameter.value
-        if changes:
-            try:
-                candidate = dataclasses.replace(self.line.params, **changes).validate()
-            except ValueError as error:
-                return SetParametersResult(successful=False, reason=str(error))
-            self.line.params = candidate
+        self.line.params = params
         return SetParametersResult(successful=True)
 
     def _respond(self, response, result, action):
@@ -176,7 +162,7 @@ class MaterialHandlingNode(Node):
     # Sensors -------------------------------------------------------------------------------
     def _on_total(self, key, message):
         if math.isfinite(message.data) and message.data >= 0.0:
-            self.totals[key] = message.data
+            self.books.totals[key] = message.data
         else:
             self.get_logger().error(f'material/{key[0]}/{key[1]}: bad reading {message.data}',
                                     throttle_duration_sec=5.0)
@@ -185,61 +171,13 @@ class MaterialHandlingNode(Node):
         if math.isfinite(message.data):
             self.masses[account] = message.data
 
-    def _book(self, time):
-        """Turn totalizer increments into ledger transfers; return a fault reason or ''.
-
-        Points are booked in flow order (config order: excavation first). A transfer the
-        ledger refuses (its source not yet holding it, because the upstream totalizer's
-        message is still on its way) waits for the next period; one that stays refused
-        for MAX_DEFERRED periods is a fault.
-        """
-        for point in self.config.transfer_points.values():
-            for kind in ('delivered', 'lost'):
-                key = (point.name, kind)
-                increment = self.totals.get(key, 0.0) - self.booked.get(key, 0.0)
-                if increment < -1e-9:
-                    return (f'totalizer material/{point.name}/{kind} went back from '
-                            f'{self.booked[key]:.6f} to {self.totals[key]:.6f} kg')
-                if increment <= 0.0:
-                    continue
-                destination = point.destination if kind == 'delivered' else 'lost'
-                masses = {'regolith': increment}
-                try:
-                    if point.source == GROUND:
-                        self.ledger.excavate(destination, masses, time, f'{point.name} {kind}')
-                    else:
-                        self.ledger.transfer(point.source, destination, masses, time,
-                                             f'{point.name} {kind}')
-                except LedgerError as error:
-                    self.deferred[key] = self.deferred.get(key, 0) + 1
-                    if self.deferred[key] > MAX_DEFERRED:
-                        return f'{point.name} {kind}: {error}'
-                    continue
-                self.deferred.pop(key, None)
-                self.booked[key] = self.totals[key]
-        return ''
-
-    def _cross_check(self):
-        if self.deferred:
-            return ''  # the books are a period behind the sensors
-        for account, measured in self.masses.items():
-            booked = self.ledger.mass(account)
-            if abs(measured - booked) > self.tolerance:
-                return (f'{account}: mass sensor reads {measured:.4f} kg but the ledger holds '
-                        f'{booked:.4f} kg (tolerance {self.tolerance:g} kg)')
-        return ''
-
     def _on_joints(self, message):
         stamp = stamp_to_seconds(message.header.stamp)
         if self.last_stamp is not None and stamp <= self.last_stamp:
             return  # a repeated period
         self.last_stamp = stamp
         if not self.fault:
-            try:
-                self.fault = self._book(stamp) or self._cross_check()
-                self.ledger.check()
-            except LedgerViolation as error:
-                self.fault = str(error)
+            self.fault = self.books.update(stamp, self.masses, self.tolerance)
             if self.fault:
                 self.get_logger().error(f'ledger fault: {self.fault}; line stopped')
                 self.line.stop()
@@ -256,12 +194,12 @@ class MaterialHandlingNode(Node):
         measurement = LineMeasurement(
             time=stamp, conveyor_torque=torque if math.isfinite(torque) else 0.0,
             conveyor_load=self.masses.get('conveyor', self.ledger.mass('conveyor')),
-            conveyor_discharged=self.totals.get((point, 'delivered'), 0.0)
-            + self.totals.get((point, 'lost'), 0.0),
+            conveyor_discharged=self.books.reading(point, 'delivered')
+            + self.books.reading(point, 'lost'),
             hopper_masses={h: self.masses.get(h, self.ledger.mass(h))
                            for h in self.config.hoppers},
-            fed=sum(v for (name, kind), v in self.totals.items()
-                    if kind == 'delivered' and name.startswith('feed_')))
+            fed=sum(self.books.reading(name, 'delivered')
+                    for name in self.config.transfer_points if name.startswith('feed_')))
         command = self.line.update(measurement)
         command_speeds = {'conveyor_screw': command.conveyor,
                           'separator_drum': command.separator}

@@ -30,9 +30,8 @@ from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.scraper import JOINTS as SCRAPER_JOINTS
 from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, seconds_to_stamp,
-    spin_node, stamp_to_seconds)
-from spacemine_ros.paths import share_path
+    COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, SENSOR_QOS,
+    seconds_to_stamp, spin_node, stamp_to_seconds)
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
 from spacemine_ros.sim.world import ANCHOR_COUNT, RigLimits, RigWorld
 
@@ -55,16 +54,14 @@ class RigSimNode(Node):
         super().__init__('rig_sim', **kwargs)
         self.body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                                 read_only=True)
-        bodies_file = declare(self, 'bodies_file', '', 'Body presets YAML (empty: installed '
-                              'config/bodies.yaml)', read_only=True)
-        anchors_file = declare(self, 'anchors_file', '', 'Anchor designs YAML (empty: '
-                               'installed config/anchors.yaml)', read_only=True)
+        bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
+        anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
         anchor_type = declare(self, 'anchor_type', 'microspine', 'Anchor design fitted to the '
                               'feet', read_only=True)
-        material_file = declare(self, 'material_file', '', 'Material path YAML (empty: '
-                                'installed config/material.yaml)', read_only=True)
-        smelter_file = declare(self, 'smelter_file', '', 'Furnace and recipes YAML (empty: '
-                               'installed config/smelter.yaml)', read_only=True)
+        material_file = config_file(self, 'material_file', 'material.yaml',
+                                    'Material path YAML')
+        smelter_file = config_file(self, 'smelter_file', 'smelter.yaml',
+                                   'Furnace and recipes YAML')
         declare(self, 'thermocouple_fault', 'none', 'Inject a thermocouple fault: '
                 + ', '.join(THERMOCOUPLE_FAULTS))
         self.control_period = declare(self, 'control_period', 0.05, 'Control period [s]',
@@ -106,14 +103,13 @@ class RigSimNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         try:
-            body = load_body(bodies_file or share_path('config', 'bodies.yaml'), self.body_key)
-            anchors = load_anchor_types(anchors_file or share_path('config', 'anchors.yaml'))
+            body = load_body(bodies_file, self.body_key)
+            anchors = load_anchor_types(anchors_file)
             if anchor_type not in anchors:
                 raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
                                   f'{", ".join(sorted(anchors))}')
-            material = load_material_config(material_file
-                                            or share_path('config', 'material.yaml'))
-            furnace = load_furnace_design(smelter_file or share_path('config', 'smelter.yaml'))
+            material = load_material_config(material_file)
+            furnace = load_furnace_design(smelter_file)
         except ConfigError as error:
             self.get_logger().fatal(str(error))
             raise

@@ -14,8 +14,8 @@ from spacemine_ros.core.scraper import (
     JOINTS, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams, ScraperState)
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS,
-    stamp_to_seconds)
+    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics,
+    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
 REQUEST = {
@@ -56,11 +56,8 @@ class ScraperNode(Node):
     def __init__(self, **kwargs):
         super().__init__('scraper', **kwargs)
         defaults, request = ScraperParams(), ScrapeRequest()
-        values = {name: declare(self, name, getattr(defaults, name), description, low, high)
-                  for name, (description, low, high) in TUNABLES.items()}
-        self.request = ScrapeRequest(**{
-            name: declare(self, name, getattr(request, name), description, low, high)
-            for name, (description, low, high) in REQUEST.items()})
+        values = declare_tunables(self, TUNABLES, defaults)
+        self.request = ScrapeRequest(**declare_tunables(self, REQUEST, request))
         try:
             params = ScraperParams(**values).validate()
         except ValueError as error:
@@ -68,13 +65,9 @@ class ScraperNode(Node):
             raise
         self.controller = ScraperController(params)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.anchoring_state = 'UNKNOWN'
-        self.safe_capacity = 0.0
         self.collected = 0.0
 
-        self.create_subscription(String, 'anchoring/state', self._on_anchoring_state, STATE_QOS)
-        self.create_subscription(Float64, 'anchoring/safe_capacity', self._on_capacity,
-                                 STATE_QOS)
+        self.anchoring = AnchoringStatus(self)
         self.create_subscription(Float64, 'material/scraper_cut/delivered', self._on_collected,
                                  SENSOR_QOS)
         self.bucket_mass = 0.0
@@ -96,33 +89,23 @@ class ScraperNode(Node):
         self.published_state = None
         self._publish_state()
 
-    @property
-    def anchored(self):
-        """True while the anchoring controller reports the rig anchored."""
-        return self.anchoring_state == 'ANCHORED'
-
     # Parameters and services --------------------------------------------------------------
     def _on_set_parameters(self, parameters):
         failed = reject_non_finite(parameters)
         if failed:
             return failed
-        tunables = {p.name: p.value for p in parameters if p.name in TUNABLES}
+        params, failed = apply_tunables(self.controller.params, parameters, TUNABLES)
+        if failed:
+            return failed
         job = {p.name: p.value for p in parameters if p.name in REQUEST}
-        try:
-            params = dataclasses.replace(self.controller.params, **tunables).validate()
-            request = dataclasses.replace(self.request, **job)
-            if job:
+        request = dataclasses.replace(self.request, **job)
+        if job:
+            try:
                 request.plan(self.controller.geometry)  # refuse a job the arm cannot do
-        except ValueError as error:
-            return SetParametersResult(successful=False, reason=str(error))
+            except ValueError as error:
+                return SetParametersResult(successful=False, reason=str(error))
         self.controller.params, self.request = params, request
         return SetParametersResult(successful=True)
-
-    def _on_anchoring_state(self, message):
-        self.anchoring_state = message.data
-
-    def _on_capacity(self, message):
-        self.safe_capacity = message.data if math.isfinite(message.data) else 0.0
 
     def _on_collected(self, message):
         if math.isfinite(message.data):
@@ -134,7 +117,8 @@ class ScraperNode(Node):
 
     def _on_start(self, request, response):
         response.success, response.message = self.controller.start(
-            dataclasses.replace(self.request), self.anchored, self.safe_capacity)
+            dataclasses.replace(self.request), self.anchoring.anchored,
+            self.anchoring.safe_capacity)
         (self.get_logger().info if response.success else self.get_logger().warning)(
             f'start: {response.message}')
         self._publish_state()
@@ -182,8 +166,7 @@ class ScraperNode(Node):
         before = self.controller.state
         command = self.controller.update(
             ScraperMeasurement(stamp, positions, force, drill_load, self.bucket_mass),
-            self.anchored,
-            self.safe_capacity)
+            self.anchoring.anchored, self.anchoring.safe_capacity)
         out = JointState()
         out.header.stamp = joints.header.stamp
         out.name = list(JOINTS)
@@ -213,8 +196,8 @@ class ScraperNode(Node):
                   'pass': f'{controller.pass_index}/{len(controller.plan)}',
                   'collected_kg': f'{self.collected:.3f}',
                   'peak_blade_force_N': f'{controller.peak_force:.1f}',
-                  'safe_capacity_N': f'{self.safe_capacity:.1f}',
-                  'anchoring': self.anchoring_state, 'jams': controller.jams}
+                  'safe_capacity_N': f'{self.anchoring.safe_capacity:.1f}',
+                  'anchoring': self.anchoring.state, 'jams': controller.jams}
         if controller.state == ScraperState.FAULT:
             return 'ERROR', controller.reason, values
         return 'OK', controller.state.value, values

@@ -4,7 +4,6 @@ Charging goes through the material line: the node sets material_handling's
 furnace_feed_mass and furnace_feed_source and calls its feed_furnace service.
 """
 
-import dataclasses
 import math
 
 from rcl_interfaces.msg import SetParametersResult
@@ -21,9 +20,8 @@ from spacemine_ros.core.smelter import (
     BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.thermal import furnace_design_from
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, declare, Diagnostics, reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS,
-    stamp_to_seconds)
-from spacemine_ros.paths import share_path
+    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
+    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
 
 TUNABLES = {
     'kp': ('Proportional gain [W/K]', 0.0, 1e5),
@@ -52,18 +50,15 @@ class SmelterNode(Node):
         super().__init__('smelter', **kwargs)
         body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                            read_only=True)
-        bodies_file = declare(self, 'bodies_file', '', 'Body presets YAML (empty: installed '
-                              'config/bodies.yaml)', read_only=True)
-        smelter_file = declare(self, 'smelter_file', '', 'Furnace and recipes YAML (empty: '
-                               'installed config/smelter.yaml)', read_only=True)
+        bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
+        smelter_file = config_file(self, 'smelter_file', 'smelter.yaml',
+                                   'Furnace and recipes YAML')
         recipe = declare(self, 'recipe', '', "Recipe ~/start_batch runs ('': by the body's "
                          'class, C -> volatile_extraction, S/M -> metal_smelting)')
-        defaults = SmelterParams()
-        values = {name: declare(self, name, getattr(defaults, name), description, low, high)
-                  for name, (description, low, high) in TUNABLES.items()}
+        values = declare_tunables(self, TUNABLES, SmelterParams())
         try:
-            body = load_body(bodies_file or share_path('config', 'bodies.yaml'), body_key)
-            data = load_yaml(smelter_file or share_path('config', 'smelter.yaml'))
+            body = load_body(bodies_file, body_key)
+            data = load_yaml(smelter_file)
             design = furnace_design_from(data)
             recipes = recipes_from(data)
             params = SmelterParams(**values).validate()
@@ -113,20 +108,16 @@ class SmelterNode(Node):
         failed = reject_non_finite(parameters)
         if failed:
             return failed
-        changes = {p.name: p.value for p in parameters if p.name in TUNABLES}
         for parameter in parameters:
             if parameter.name == 'recipe' and parameter.value and \
                     parameter.value not in self.controller.recipes:
                 return SetParametersResult(successful=False, reason=(
                     f'unknown recipe {parameter.value!r}; recipes: '
                     f'{", ".join(sorted(self.controller.recipes))}'))
-        if changes:
-            try:
-                candidate = dataclasses.replace(self.controller.params, **changes).validate()
-            except ValueError as error:
-                return SetParametersResult(successful=False, reason=str(error))
-            self.controller.params = candidate
-            self.controller.loop.params = candidate
+        params, failed = apply_tunables(self.controller.params, parameters, TUNABLES)
+        if failed:
+            return failed
+        self.controller.params = params
         for parameter in parameters:
             if parameter.name == 'recipe' and parameter.value:
                 self.recipe = parameter.value

@@ -141,7 +141,6 @@ class MaterialSystem:
             flow = config.feeder.capacity(speed, self.bulk_density) * dt
             self.pass_on(f'feed_{hopper[len("hopper_"):]}', flow)
             self.torques[feeder] = 0.2 if speed > 0.0 else 0.0
-        ledger.check()
 
     def _step_conveyor(self, dt):
         config = self.config

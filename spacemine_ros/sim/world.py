@@ -532,7 +532,6 @@ class RigWorld:
         if not self._commands_live(self.last_furnace_command_time):
             self.furnace.stop()  # heater off and tap shut; the door stays as it was
         self.furnace.step(dt)
-        material.ledger.check()
         for name, speed in material.speeds.items():
             self.drive_angles[name] += speed * dt
             pybullet.resetJointState(self.rig, self.joints[name], self.drive_angles[name],

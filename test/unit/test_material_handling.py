@@ -9,7 +9,7 @@ import yaml
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import load_material_config, material_config_from
 from spacemine_ros.core.material_handling import (
-    build_line, LineMeasurement, LineParams, LineState)
+    build_line, LineMeasurement, LineParams, LineState, MAX_DEFERRED, TotalizerBooks)
 from test.conftest import CONFIG
 
 CONFIG_FILE = os.path.join(CONFIG, 'material.yaml')
@@ -124,3 +124,43 @@ def test_bad_material_config_names_the_faulty_entry(edit, where):
     edit(data)
     with pytest.raises(ConfigError, match=where):
         material_config_from(data)
+
+
+def test_totalizer_books_follow_the_flow_and_balance(material):
+    books = TotalizerBooks(material)
+    books.totals.update({('scraper_cut', 'delivered'): 2.0, ('scraper_cut', 'lost'): 0.1,
+                         ('scraper_dump', 'delivered'): 1.5,
+                         ('conveyor_discharge', 'delivered'): 1.0})
+    assert books.update(1.0, {'scraper': 0.5, 'conveyor': 0.5}, 0.01) == ''
+    ledger = books.ledger
+    assert ledger.excavated_total == pytest.approx(2.1)
+    assert ledger.mass('lost') == pytest.approx(0.1)
+    assert ledger.mass('separator') == pytest.approx(1.0)
+    assert len(ledger.record) == 4
+
+
+def test_a_downstream_reading_ahead_of_its_upstream_waits_then_faults(material):
+    books = TotalizerBooks(material)
+    books.totals[('conveyor_discharge', 'delivered')] = 0.5  # the conveyor never got it
+    for _ in range(MAX_DEFERRED):
+        assert books.update(0.0, {}, 0.01) == ''
+    assert books.ledger.excavated_total == 0.0
+    assert 'conveyor_discharge delivered' in books.update(0.0, {}, 0.01)
+    # Had the upstream reading arrived late, it would have booked cleanly.
+    books = TotalizerBooks(material)
+    books.totals[('conveyor_discharge', 'delivered')] = 0.5
+    assert books.update(0.0, {}, 0.01) == ''
+    books.totals[('drill_cut', 'delivered')] = 0.5
+    books.totals[('drill_discharge', 'delivered')] = 0.5
+    assert books.update(0.05, {}, 0.01) == ''
+    assert books.ledger.mass('separator') == pytest.approx(0.5) and not books.deferred
+
+
+def test_a_totalizer_running_backwards_or_a_sensor_mismatch_is_a_fault(material):
+    books = TotalizerBooks(material)
+    books.totals[('drill_cut', 'delivered')] = 1.0
+    assert books.update(0.0, {'drill': 1.0}, 0.01) == ''
+    assert 'mass sensor reads 0.5000 kg but the ledger holds 1.0000 kg' in books.update(
+        0.05, {'drill': 0.5}, 0.01)
+    books.totals[('drill_cut', 'delivered')] = 0.8
+    assert 'went back from 1.000000 to 0.800000' in books.update(0.1, {}, 0.01)

@@ -14,10 +14,12 @@ NODES = {
     'scraper': 'spacemine_ros.nodes.scraper:main',
     'material_handling': 'spacemine_ros.nodes.material_handling:main',
     'smelter': 'spacemine_ros.nodes.smelter:main',
+    'field_bus': 'spacemine_ros.nodes.field_bus:main',
 }
 TOOLS = {
     'spacemine-rig': 'spacemine_ros.launcher:main',
     'spacemine-shift': 'spacemine_ros.shift:main',
+    'spacemine-ports': 'spacemine_ros.hardware.ports:main',
 }
 
 setup(

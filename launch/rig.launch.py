@@ -9,7 +9,7 @@ launcher (spacemine-rig) starts, so the two cannot drift apart.
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node, PushROSNamespace
+from launch_ros.actions import LifecycleNode, Node, PushROSNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
 from spacemine_ros import bringup
@@ -20,7 +20,8 @@ ARGUMENTS = [
     ('body', 'bennu', 'Body preset from config/bodies.yaml'),
     ('namespace', '', 'Namespace of the rig (several rigs can share a domain)'),
     ('params_file', '', 'Node parameters YAML (empty: the installed config/rig.yaml)'),
-    ('use_sim_time', 'true', 'Controllers follow /clock from the simulation'),
+    ('use_sim_time', 'true', 'Controllers follow /clock from the simulation (sim backend '
+     'only; hil and hardware run on the wall clock)'),
     ('log_level', 'info', 'Log level of every node'),
     ('respawn', 'false', 'Restart a node that exits'),
     ('publish_description', 'true', 'Run robot_state_publisher with the rig URDF'),
@@ -34,13 +35,17 @@ def _truthy(text):
 def _nodes(context):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     params_file = value['params_file'] or bringup.default_params_file()
-    use_sim_time = _truthy(value['use_sim_time'])
+    use_sim_time = _truthy(value['use_sim_time']) and value['backend'] == 'sim'
     actions = []
     if value['namespace']:
         actions.append(PushROSNamespace(bringup.normalize_namespace(value['namespace'])))
-    for spec in bringup.graph(value['backend'], value['body'], use_sim_time):
-        actions.append(Node(
-            package=spec.package, executable=spec.executable, name=spec.name,
+    for spec in bringup.graph(value['backend'], value['body'], use_sim_time,
+                              value['namespace']):
+        # A managed node configures and activates itself (its autostart parameter);
+        # LifecycleNode lets launch event handlers see and drive its transitions too.
+        kind, extra = (LifecycleNode, {'namespace': ''}) if spec.lifecycle else (Node, {})
+        actions.append(kind(
+            package=spec.package, executable=spec.executable, name=spec.name, **extra,
             parameters=[params_file, dict(spec.parameters)],
             remappings=list(spec.remappings), respawn=_truthy(value['respawn']),
             arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))

@@ -74,7 +74,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         overrides = parameter_overrides(args.param)
-        specs = bringup.graph(args.backend, args.body, args.use_sim_time)
+        specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace)
     except ValueError as error:
         parser.error(str(error))
     params_file = args.params_file or bringup.default_params_file()

@@ -331,7 +331,7 @@ def print_summary(figures, stream=sys.stdout):
 def run_shift(args):
     """Run a whole shift; return (ok, figures)."""
     overrides = parameter_overrides(args.param)
-    specs = bringup.graph(args.backend, args.body, args.use_sim_time)
+    specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace)
     params_file = args.params_file or bringup.default_params_file()
     rclpy.init()
     nodes = []

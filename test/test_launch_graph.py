@@ -47,7 +47,30 @@ def test_ros_arguments_carry_name_namespace_params_and_overrides():
     args = bringup.ros_arguments(spec, 'rig2/', '/tmp/p.yaml', {'goal_depth': 0.2})
     assert args[:3] == ['--ros-args', '-r', '__node:=drill']
     assert '__ns:=/rig2' in args and '/tmp/p.yaml' in args
-    assert 'body:=psyche' in args and 'use_sim_time:=true' in args and 'goal_depth:=0.2' in args
+    assert "body:='psyche'" in args and 'use_sim_time:=true' in args
+    assert 'goal_depth:=0.2' in args
+
+
+def test_text_parameters_stay_text_on_the_command_line():
+    # ROS's YAML reads a bare N as a boolean: a parity of N must reach the node as text.
+    spec = bringup.graph('hil', 'bennu')[1]
+    assert spec.name == 'field_bus' and spec.lifecycle
+    args = bringup.ros_arguments(spec, '', None, {'publish_rate': '50.0'})
+    assert "parity:='N'" in args and 'autostart:=true' in args and 'publish_rate:=50.0' in args
+
+
+@pytest.mark.parametrize('backend', ['hil', 'hardware'])
+def test_field_bus_backends_run_on_the_wall_clock(backend):
+    specs = {spec.name: spec for spec in bringup.graph(backend, 'bennu', use_sim_time=True)}
+    assert 'field_bus' in specs and specs['field_bus'].parameters['autostart'] is True
+    assert ('rig_sim' in specs) == (backend == 'hil')
+    for name in ('anchoring', 'drill', 'scraper', 'material_handling', 'smelter'):
+        assert specs[name].parameters['use_sim_time'] is False
+    assert specs['anchoring'].parameters['odom_sync'] is False
+    if backend == 'hil':
+        assert specs['rig_sim'].parameters['hil'] is True
+        assert specs['rig_sim'].parameters['hil_port_dir'] == \
+            specs['field_bus'].parameters['port_dir']
 
 
 def test_unknown_backend_is_refused():

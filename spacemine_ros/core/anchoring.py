@@ -160,7 +160,7 @@ class AnchoringController:
         self.hold_start_embed = 0.0
         self._reseating = False
         self._last_position = (0.0, 0.0, 0.0)
-        self.time = 0.0
+        self.time = None  # of the last update; None until the first one
 
     # Operator requests -------------------------------------------------------------------
     def deploy(self):
@@ -187,7 +187,7 @@ class AnchoringController:
         self.targets = [0.0] * self.count
         self.tensions = [0.0] * self.count
         self.proven = [0.0] * self.count
-        self.phase_start = self.time
+        self.phase_start = self.time  # None before the first update: set by it
         return True, 'releasing anchors'
 
     # Outputs -------------------------------------------------------------------------------
@@ -226,6 +226,10 @@ class AnchoringController:
         if len(embeds) != self.count or len(loads) != self.count:
             raise ValueError(f'expected {self.count} anchor readings, got {len(embeds)}')
         self.time = time
+        if self.phase_start is None:
+            # A request before the first measurement (e.g. on a wall clock, where stamps
+            # are large) starts its phase at the first measurement, not at time zero.
+            self.phase_start = time
         self._last_position = tuple(base_position)
         state = self.state
         params = self.params

@@ -2,10 +2,11 @@
 
 A VirtualLine is two pseudo-terminals joined by a copying thread: the driver opens one
 end's path, the emulator the other's, and bytes cross the "wire" in between, where
-faults can be injected (drop, delay, corrupt a CRC, add garbage, disconnect). A
-DeviceEmulator serves one device profile's register map with pymodbus' RTU server on its
-end of the line; its register values are set and read in engineering units, so a
-simulation can drive it.
+faults can be injected (drop, delay, corrupt a CRC, add garbage, cut a frame short,
+disconnect); a device can also answer with a Modbus exception. A
+BusEmulator serves the register maps of the devices on one line (EmulatedDevice each)
+with pymodbus' RTU server on its end; register values are set and read in engineering
+units, so a simulation can drive them. DeviceEmulator is one device alone on a line.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ import tty
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-FAULTS = ('none', 'drop', 'delay', 'corrupt_crc', 'garbage', 'disconnect')
+FAULTS = ('none', 'drop', 'delay', 'corrupt_crc', 'garbage', 'truncate', 'disconnect')
 
 
 class VirtualLine:
@@ -82,6 +83,8 @@ class VirtualLine:
             data = data[:-1] + bytes([data[-1] ^ 0xFF])
         elif fault == 'garbage':
             data = bytes(self.rng.randrange(256) for _ in range(5)) + data
+        elif fault == 'truncate':  # a partial frame: the tail never arrives
+            data = data[:max(1, len(data) // 2)]
         return data
 
     def close(self):
@@ -95,63 +98,51 @@ class VirtualLine:
                 pass
 
 
-class DeviceEmulator:
-    """A device profile served by pymodbus' RTU server on a serial port."""
+class EmulatedDevice:
+    """One device's register store, in raw registers, set and read in engineering units.
 
-    def __init__(self, profile, port, parity=None):
+    The server's action hook copies the store into each response and takes each write
+    into it, so the simulation can read and set it at any time.
+    """
+
+    def __init__(self, profile, unit_id=None):
         self.profile = profile
-        self.parity = parity or profile.bus.parity
+        self.unit_id = unit_id or profile.bus.unit_id
         size = 1 + max((r.address + r.width for r in profile.registers.values()), default=1)
-        # Our own register store: the server's action hook copies it into each response
-        # and takes each write into it, so the simulation can read and set it any time.
         self.holding = [0] * size
         self.inputs = [0] * size
         self.writes = 0
+        self.written = []  # (register address, raw values) of each write, in order
+        # Fault injection: answer every request with this Modbus exception (e.g.
+        # ExcCodes.DEVICE_FAILURE, as a drive in its own fault state does); None: normal.
+        self.exception = None
 
         def block(kind):
             datatype = DataType.BITS if kind == 'bits' else DataType.REGISTERS
             return [SimData(0, values=[0] * size if kind == 'regs' else [False],
                             datatype=datatype)]
-        self._device = SimDevice(profile.bus.unit_id,
-                                 simdata=(block('bits'), block('bits'), block('regs'),
-                                          block('regs')),
-                                 action=self._on_access)
-        self._port = port
-        self._loop = asyncio.new_event_loop()
-        self.server = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(5.0):
-            raise RuntimeError(f'emulator of {profile.name} did not start on {port}')
-
-    def _serve(self):
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-
-    async def _main(self):
-        bus = self.profile.bus
-        # The server binds to the running loop, so it is made inside it.
-        self.server = ModbusSerialServer(self._device, port=self._port,
-                                         baudrate=bus.baudrate, parity=self.parity,
-                                         stopbits=bus.stopbits)
-        self._loop.call_soon(self._ready.set)
-        await self.server.serve_forever()
+        self.sim_device = SimDevice(self.unit_id,
+                                    simdata=(block('bits'), block('bits'), block('regs'),
+                                             block('regs')),
+                                    action=self._on_access)
 
     async def _on_access(self, function_code, start_address, address, count,
                          current_registers, set_values):
+        if self.exception is not None:
+            return self.exception
         store = self.inputs if function_code == 4 else self.holding
         if set_values is not None and function_code in (6, 16):
             for offset, value in enumerate(set_values):
                 store[address + offset] = int(value)
             self.writes += 1
+            self.written.append((address, [int(v) for v in set_values]))
+            del self.written[:-1000]  # a bounded history is enough to see a stop
         for index in range(len(current_registers)):
             position = start_address + index
             if 0 <= position < len(store):
                 current_registers[index] = store[position]
         return None
 
-    # Register values in engineering units ---------------------------------------------------
     def _store(self, register):
         return self.holding if register.kind == 'holding' else self.inputs
 
@@ -167,6 +158,41 @@ class DeviceEmulator:
         raw = self._store(register)[register.address:register.address + register.width]
         return register.decode(raw, self.profile.bus.word_order)
 
+    def was_written(self, name, value):
+        """Return whether the driver ever wrote this engineering value to the register."""
+        register = self.profile.register(name)
+        raw = register.encode(value, self.profile.bus.word_order, check_limits=False)
+        return any(address == register.address and values[:register.width] == list(raw)
+                   for address, values in self.written)
+
+
+class BusEmulator:
+    """Devices sharing one serial line, served by pymodbus' RTU server (a multi-drop bus)."""
+
+    def __init__(self, devices, port, baudrate=115200, parity='E', stopbits=1):
+        self.devices = {device.unit_id: device for device in devices}
+        if len(self.devices) != len(devices):
+            raise ValueError('two emulated devices share a unit id')
+        self._settings = dict(port=port, baudrate=baudrate, parity=parity, stopbits=stopbits)
+        self._loop = asyncio.new_event_loop()
+        self.server = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5.0):
+            raise RuntimeError(f'bus emulator did not start on {port}')
+
+    def _serve(self):
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+
+    async def _main(self):
+        # The server binds to the running loop, so it is made inside it.
+        self.server = ModbusSerialServer([d.sim_device for d in self.devices.values()],
+                                         **self._settings)
+        self._loop.call_soon(self._ready.set)
+        await self.server.serve_forever()
+
     def close(self):
         """Stop the server."""
         if self._loop.is_running():
@@ -176,3 +202,31 @@ class DeviceEmulator:
             except Exception:  # noqa: B902 - shutting down regardless
                 pass
         self._thread.join(timeout=5.0)
+
+
+class DeviceEmulator(BusEmulator):
+    """One device profile alone on its serial line."""
+
+    def __init__(self, profile, port, parity=None):
+        self.device = EmulatedDevice(profile)
+        self.profile = profile
+        bus = profile.bus
+        super().__init__([self.device], port, baudrate=bus.baudrate,
+                         parity=parity or bus.parity, stopbits=bus.stopbits)
+
+    @property
+    def writes(self):
+        """Number of write requests the device has taken."""
+        return self.device.writes
+
+    def set(self, name, value):
+        """Set a register in engineering units."""
+        self.device.set(name, value)
+
+    def get(self, name):
+        """Read a register in engineering units."""
+        return self.device.get(name)
+
+    def was_written(self, name, value):
+        """Return whether the driver ever wrote this value to the register."""
+        return self.device.was_written(name, value)

@@ -6,25 +6,40 @@ the device, register and reason; pymodbus retries a request `retries` times firs
 Writes that must not be lost (a stop) are confirmed by reading the register back.
 """
 
+import logging
+
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ModbusException
+from serial import SerialException
+
+
+# pymodbus logs every failed request and frame dump itself; failures reach the caller as
+# DeviceErrors and the field bus reports them in diagnostics, so its own log stays quiet.
+logging.getLogger('pymodbus').setLevel(logging.CRITICAL)
 
 
 class DeviceError(RuntimeError):
     """A device did not do what was asked; the message says which and why."""
 
 
-class ModbusDevice:
-    """A device profile bound to a serial port."""
+def serial_client(port, bus, retries=2, timeout=None, parity=None):
+    """Return a pymodbus RTU client for a serial port with a profile's bus settings."""
+    # No automatic reconnect: the bus worker decides when to reopen, with its own backoff.
+    return ModbusSerialClient(
+        port=port, baudrate=bus.baudrate, parity=parity or bus.parity, stopbits=bus.stopbits,
+        timeout=timeout if timeout is not None else bus.timeout, retries=retries,
+        reconnect_delay=0.0)
 
-    def __init__(self, profile, port, retries=2, timeout=None, parity=None):
+
+class ModbusDevice:
+    """A device profile bound to a serial port, alone or sharing a client on a bus."""
+
+    def __init__(self, profile, port, retries=2, timeout=None, parity=None, client=None,
+                 unit_id=None):
         self.profile = profile
         self.port = port
-        bus = profile.bus
-        self.client = ModbusSerialClient(
-            port=port, baudrate=bus.baudrate, parity=parity or bus.parity, stopbits=bus.stopbits,
-            timeout=timeout if timeout is not None else bus.timeout, retries=retries,
-            reconnect_delay=0.1, reconnect_delay_max=2.0)
+        self.unit_id = unit_id or profile.bus.unit_id
+        self.client = client or serial_client(port, profile.bus, retries, timeout, parity)
         self.errors = 0
 
     # Connection ---------------------------------------------------------------------------
@@ -45,22 +60,40 @@ class ModbusDevice:
     # Registers ----------------------------------------------------------------------------
     def _fail(self, register, what, reason):
         self.errors += 1
-        raise DeviceError(f'{self.profile.name} (unit {self.profile.bus.unit_id} on '
+        raise DeviceError(f'{self.profile.name} (unit {self.unit_id} on '
                           f'{self.port}): {what} {register.name} failed: {reason}')
 
     def read(self, name):
         """Read one register, in its engineering unit."""
-        register = self.profile.register(name)
-        unit = self.profile.bus.unit_id
-        reader = (self.client.read_holding_registers if register.kind == 'holding'
-                  else self.client.read_input_registers)
-        try:
-            response = reader(register.address, count=register.width, device_id=unit)
-        except ModbusException as error:
-            self._fail(register, 'reading', error)
-        if response.isError():
-            self._fail(register, 'reading', f'exception response {response}')
-        return register.decode(response.registers, self.profile.bus.word_order)
+        return self.read_many([name])[name]
+
+    def read_many(self, names):
+        """Read several registers, one request per register kind; return {name: value}."""
+        registers = [self.profile.register(name) for name in names]
+        values = {}
+        for kind in ('input', 'holding'):
+            group = [r for r in registers if r.kind == kind]
+            if not group:
+                continue
+            first = min(r.address for r in group)
+            count = max(r.address + r.width for r in group) - first
+            reader = (self.client.read_holding_registers if kind == 'holding'
+                      else self.client.read_input_registers)
+            try:
+                response = reader(first, count=count, device_id=self.unit_id)
+            except (ModbusException, OSError, SerialException) as error:
+                self._fail(group[0], 'reading', error)
+            if response.isError():
+                self._fail(group[0], 'reading', f'exception response {response}')
+            if len(response.registers) < count:
+                self._fail(group[0], 'reading', f'short response ({len(response.registers)} '
+                           f'of {count} registers)')
+            for register in group:
+                start = register.address - first
+                values[register.name] = register.decode(
+                    response.registers[start:start + register.width],
+                    self.profile.bus.word_order)
+        return values
 
     def write(self, name, value, confirm=False):
         """Write one register (limits checked first); confirm=True reads it back."""
@@ -70,8 +103,8 @@ class ModbusDevice:
         raw = register.encode(value, self.profile.bus.word_order)  # ValueError if out of range
         try:
             response = self.client.write_registers(register.address, raw,
-                                                   device_id=self.profile.bus.unit_id)
-        except ModbusException as error:
+                                                   device_id=self.unit_id)
+        except (ModbusException, OSError, SerialException) as error:
             self._fail(register, 'writing', error)
         if response.isError():
             self._fail(register, 'writing', f'exception response {response}')

@@ -4,6 +4,7 @@ Publishes the rig's safe holding capacity and its state for the other controller
 """
 
 import dataclasses
+import math
 
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
@@ -19,7 +20,7 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
     apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
-    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
+    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 ANCHOR_COUNT = 4
 # name: (description, low, high) of each tunable AnchoringParams field
@@ -74,6 +75,13 @@ class AnchoringNode(Node):
         self.command_pub = self.create_publisher(JointState, 'anchors/command', COMMAND_QOS)
         self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
         self.capacity_pub = self.create_publisher(Float64, '~/safe_capacity', STATE_QOS)
+        # With synchronised odometry (the simulation) a tick needs joints and odometry of
+        # the same stamp; from a field bus, odometry comes from another source at its own
+        # pace and each joint_states tick uses the latest pose.
+        self.odom_sync = declare(self, 'odom_sync', True, 'Join joint_states and odom by '
+                                 'stamp (false: tick on joint_states with the latest odom)',
+                                 read_only=True)
+        self.latest_odom = None
         self.ticks = TickAssembler(['joints', 'odom'])
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
         self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
@@ -106,13 +114,24 @@ class AnchoringNode(Node):
         return response
 
     def _log_request(self, what, response):
-        log = self.get_logger().info if response.success else self.get_logger().warning
-        log(f'{what}: {response.message}')
+        log_outcome(self, response.success, f'{what}: {response.message}')
 
     def _on_joints(self, message):
+        if not self.odom_sync:
+            odom = self.latest_odom
+            if odom is None:
+                self.get_logger().warning('no odometry yet: waiting for odom before acting',
+                                          throttle_duration_sec=5.0)
+                return
+            self._tick((stamp_to_seconds(message.header.stamp),
+                        {'joints': message, 'odom': odom}))
+            return
         self._tick(self.ticks.add('joints', stamp_to_seconds(message.header.stamp), message))
 
     def _on_odom(self, message):
+        if not self.odom_sync:
+            self.latest_odom = message
+            return
         self._tick(self.ticks.add('odom', stamp_to_seconds(message.header.stamp), message))
 
     def _tick(self, tick):
@@ -127,6 +146,13 @@ class AnchoringNode(Node):
             self.get_logger().error(f'joint_states lacks {error}', throttle_duration_sec=5.0)
             return
         position = odom.pose.pose.position
+        readings = [joints.position[r] for r in rows] + [joints.effort[r] for r in rows]
+        if not all(math.isfinite(v) for v in readings):
+            # A drive that cannot be read: send nothing, so every backend's command
+            # timeout makes the anchors safe; the controller resumes on good readings.
+            self.get_logger().error('non-finite anchor readings: anchors left to the '
+                                    "drives' command timeout", throttle_duration_sec=5.0)
+            return
         before = self.controller.state
         commands = self.controller.update(
             stamp, [joints.position[r] for r in rows], [joints.effort[r] for r in rows],

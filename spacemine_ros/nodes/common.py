@@ -70,6 +70,18 @@ def config_file(node, parameter, filename, description):
     return path or share_path('config', filename)
 
 
+def log_outcome(node, success, text):
+    """Log a request's outcome: info if it succeeded, warning if it was refused.
+
+    Two call sites, not one with a chosen severity: rclpy refuses a call site that
+    changes severity between calls (ValueError), which would crash a service callback.
+    """
+    if success:
+        node.get_logger().info(text)
+    else:
+        node.get_logger().warning(text)
+
+
 class AnchoringStatus:
     """What the anchoring controller publishes, as the tools need it."""
 
@@ -140,11 +152,16 @@ class Diagnostics:
 
 
 def shutdown_nodes(nodes):
-    """Leave every node's actuators stopped, destroy the nodes and shut rclpy down."""
-    for node in nodes:
+    """Leave every node's actuators stopped, destroy the nodes and shut rclpy down.
+
+    In reverse start order, so drivers make their devices safe while the backend they
+    talk to (e.g. the HIL emulators in rig_sim) is still there.
+    """
+    for node in reversed(nodes):
         stop = getattr(node, 'stop_actuators', None)
         if stop is not None and rclpy.ok():
             stop()
+    for node in reversed(nodes):
         node.destroy_node()
     rclpy.try_shutdown()
 

@@ -12,8 +12,8 @@ from std_srvs.srv import Trigger
 from spacemine_ros.core.drill_controller import (
     DrillController, DrillMeasurement, DrillParams, DrillState)
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics,
-    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
+    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics, log_outcome,
+    reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 # name: (description, low, high) of each DrillParams field exposed as a parameter
 TUNABLES = {
@@ -92,8 +92,7 @@ class DrillNode(Node):
     def _on_start(self, request, response):
         response.success, response.message = self.controller.start(
             self.anchoring.anchored, self.anchoring.safe_capacity)
-        (self.get_logger().info if response.success else self.get_logger().warning)(
-            f'start: {response.message}')
+        log_outcome(self, response.success, f'start: {response.message}')
         self._publish_state()
         return response
 

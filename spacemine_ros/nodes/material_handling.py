@@ -23,7 +23,7 @@ from spacemine_ros.core.material_handling import (
     build_line, LineMeasurement, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.nodes.common import (
     apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
-    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
+    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 TUNABLES = {
     'conveyor_speed': ('Nominal conveyor screw speed [rad/s]', 0.01, 100.0),
@@ -131,8 +131,7 @@ class MaterialHandlingNode(Node):
 
     def _respond(self, response, result, action):
         response.success, response.message = result
-        (self.get_logger().info if response.success else self.get_logger().warning)(
-            f'{action}: {response.message}')
+        log_outcome(self, response.success, f'{action}: {response.message}')
         self._publish_state()
         return response
 

@@ -29,6 +29,8 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.scraper import JOINTS as SCRAPER_JOINTS
 from spacemine_ros.core.thermal import load_furnace_design
+from spacemine_ros.hardware.hil import HilRig
+from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, SENSOR_QOS,
     seconds_to_stamp, spin_node, stamp_to_seconds)
@@ -85,13 +87,39 @@ class RigSimNode(Node):
                                        'second in real-time mode', 0.01, 100.0)
         command_timeout = declare(self, 'command_timeout', 0.5, 'Sim seconds without a '
                                   'command before that actuator is stopped [s]', 0.01, 10.0)
+        # The drives' limits come from the rig description, the same file the field-bus
+        # drivers and the HIL emulators read, so the simulated rig is the described rig.
+        description_file = config_file(self, 'rig_description', 'rig_hardware.yaml',
+                                       'Rig description YAML (drive limits, HIL devices)')
+        devices_file = config_file(self, 'devices_file', 'devices.yaml',
+                                   'Device profiles YAML')
+        self.hil_mode = declare(self, 'hil', False, 'Hardware in the loop: serve the '
+                                'described devices on virtual serial lines instead of the '
+                                'topics they carry (real-time, no /clock)', read_only=True)
+        hil_port_dir = declare(self, 'hil_port_dir', '', 'Directory for the HIL port links, '
+                               'one per bus (empty: the pty paths themselves)',
+                               read_only=True)
+        try:
+            description = load_rig_description(description_file, devices_file)
+        except ConfigError as error:
+            self.get_logger().fatal(str(error))
+            raise
         limits = RigLimits(
-            feed_thrust_max=declare(self, 'feed_thrust_max', 500.0, 'Feed drive force limit '
-                                    '[N]', 1.0, 10000.0, read_only=True),
-            spindle_torque_max=declare(self, 'spindle_torque_max', 20.0, 'Spindle motor '
-                                       'torque limit [N m]', 0.1, 1000.0, read_only=True),
-            spindle_speed_max=declare(self, 'spindle_speed_max', 30.0, 'Spindle speed limit '
-                                      '[rad/s]', 0.1, 500.0, read_only=True),
+            feed_thrust_max=declare(
+                self, 'feed_thrust_max',
+                description.joint_limit('drill_feed', 'force_limit', 500.0),
+                'Feed drive force limit [N] (default: the rig description)', 1.0, 10000.0,
+                read_only=True),
+            spindle_torque_max=declare(
+                self, 'spindle_torque_max',
+                description.joint_limit('drill_spindle', 'torque_limit', 20.0),
+                'Spindle motor torque limit [N m] (default: the rig description)', 0.1,
+                1000.0, read_only=True),
+            spindle_speed_max=declare(
+                self, 'spindle_speed_max',
+                description.joint_limit('drill_spindle', 'speed_ref', 30.0),
+                'Spindle speed limit [rad/s] (default: the rig description)', 0.1, 500.0,
+                read_only=True),
             bit_radius=declare(self, 'bit_radius', 0.025, 'Drill bit radius [m]', 0.001, 0.5,
                                read_only=True),
             blade_force_max=declare(self, 'blade_force_max', 300.0, 'Force the arm drives '
@@ -117,16 +145,31 @@ class RigSimNode(Node):
                               seed=seed, capacity_spread=spread, command_timeout=command_timeout,
                               material=material, furnace=furnace)
 
+        self.hil = None
+        served = set()
+        if self.hil_mode:
+            # The devices carry these topics now (through the drivers); the world's own
+            # values stay visible as ground truth under ~/truth/.
+            self.lockstep = False
+            self.hil = HilRig(description, port_dir=hil_port_dir, seed=seed)
+            served = {'joint_states'} | {output.topic for device in
+                                         description.devices.values()
+                                         for output in device.outputs}
+            self.get_logger().info('HIL: ' + ', '.join(
+                f'{bus} on {port}' for bus, port in self.hil.ports.items()))
+
+        def topic(name):
+            return f'~/truth/{name}' if name in served else name
         self.clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
-        self.joint_pub = self.create_publisher(JointState, 'joint_states', SENSOR_QOS)
+        self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, 'odom', SENSOR_QOS)
         self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
         self.wrench_pub = self.create_publisher(WrenchStamped, 'drill/bit_wrench', SENSOR_QOS)
-        self.blade_pub = self.create_publisher(WrenchStamped, 'scraper/blade_wrench',
+        self.blade_pub = self.create_publisher(WrenchStamped, topic('scraper/blade_wrench'),
                                                SENSOR_QOS)
         # Mass sensors (load cells, belt scales) and transfer-point totalizers: one Float64
         # topic each, sent when the value changes (and once at start).
-        self.mass_pubs = {name: self.create_publisher(Float64, f'material/{name}/mass',
+        self.mass_pubs = {name: self.create_publisher(Float64, topic(f'material/{name}/mass'),
                                                       SENSOR_QOS)
                           for name in MEASURED_ACCOUNTS if name in material.accounts}
         self.total_pubs = {}
@@ -135,18 +178,18 @@ class RigSimNode(Node):
                 self.total_pubs[(point, kind)] = self.create_publisher(
                     Float64, f'material/{point}/{kind}', SENSOR_QOS)
         self.last_sent = {}
-        self.create_subscription(JointState, DRILL_COMMAND, self._on_drill_command, COMMAND_QOS)
-        self.create_subscription(JointState, ANCHOR_COMMAND, self._on_anchor_command,
-                                 COMMAND_QOS)
-        self.create_subscription(JointState, SCRAPER_COMMAND, self._on_scraper_command,
-                                 COMMAND_QOS)
-        self.create_subscription(JointState, MATERIAL_COMMAND, self._on_material_command,
-                                 COMMAND_QOS)
-        self.create_subscription(JointState, FURNACE_COMMAND, self._on_furnace_command,
-                                 COMMAND_QOS)
-        self.furnace_pub = self.create_publisher(Temperature, 'furnace/temperature', SENSOR_QOS)
+        if not self.hil_mode:  # in HIL the commands reach the world through the devices
+            for name, callback in ((DRILL_COMMAND, self._on_drill_command),
+                                   (ANCHOR_COMMAND, self._on_anchor_command),
+                                   (SCRAPER_COMMAND, self._on_scraper_command),
+                                   (MATERIAL_COMMAND, self._on_material_command),
+                                   (FURNACE_COMMAND, self._on_furnace_command)):
+                self.create_subscription(JointState, name, callback, COMMAND_QOS)
+        self.furnace_pub = self.create_publisher(Temperature, topic('furnace/temperature'),
+                                                 SENSOR_QOS)
         self.melt_pub = self.create_publisher(Float64, 'furnace/melt_fraction', SENSOR_QOS)
-        self.heater_pub = self.create_publisher(Float64, 'furnace/heater_power', SENSOR_QOS)
+        self.heater_pub = self.create_publisher(Float64, topic('furnace/heater_power'),
+                                                SENSOR_QOS)
         self.create_service(SetBool, '~/estop', self._on_estop)
         self.create_service(Trigger, '~/inject_clog', self._on_inject_clog)
 
@@ -294,6 +337,11 @@ class RigSimNode(Node):
 
     # Stepping ------------------------------------------------------------------------------
     def _advance(self):
+        if self.hil is not None:
+            for refusal in self.hil.apply(self.world):
+                self.rejected_commands += 1
+                self.get_logger().error(f'HIL: world refused {refusal}',
+                                        throttle_duration_sec=1.0)
         self.world.step(self.control_period)
         self.awaiting = set(self.lockstep_topics)
         self.waiting_since = time.monotonic()
@@ -303,7 +351,13 @@ class RigSimNode(Node):
         readings = self.world.readings()
         clock = ClockMsg()
         seconds_to_stamp(readings.time, clock.clock)
-        self.clock_pub.publish(clock)
+        if self.hil is not None:
+            self.hil.update(readings)  # the devices report this period's readings
+            # Real time: everyone runs on the wall clock, as on a real rig; odometry
+            # (the rig's navigation sensors, not on the field bus) is stamped now.
+            clock.clock = self.get_clock().now().to_msg()
+        else:
+            self.clock_pub.publish(clock)
         stamp = clock.clock
 
         wrench = WrenchStamped()
@@ -391,7 +445,9 @@ class RigSimNode(Node):
         self.world.set_estop(True)
 
     def destroy_node(self):
-        """Close the physics world with the node."""
+        """Close the physics world (and the HIL emulators) with the node."""
+        if self.hil is not None:
+            self.hil.close()
         self.world.close()
         return super().destroy_node()
 

@@ -14,8 +14,8 @@ from spacemine_ros.core.scraper import (
     JOINTS, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams, ScraperState)
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics,
-    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
+    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics, log_outcome,
+    reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
 REQUEST = {
@@ -119,8 +119,7 @@ class ScraperNode(Node):
         response.success, response.message = self.controller.start(
             dataclasses.replace(self.request), self.anchoring.anchored,
             self.anchoring.safe_capacity)
-        (self.get_logger().info if response.success else self.get_logger().warning)(
-            f'start: {response.message}')
+        log_outcome(self, response.success, f'start: {response.message}')
         self._publish_state()
         return response
 

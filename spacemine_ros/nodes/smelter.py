@@ -21,7 +21,7 @@ from spacemine_ros.core.smelter import (
 from spacemine_ros.core.thermal import furnace_design_from
 from spacemine_ros.nodes.common import (
     apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
-    reject_non_finite, SENSOR_QOS, spin_node, STATE_QOS, stamp_to_seconds)
+    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 TUNABLES = {
     'kp': ('Proportional gain [W/K]', 0.0, 1e5),
@@ -134,8 +134,7 @@ class SmelterNode(Node):
 
     def _respond(self, response, result, action):
         response.success, response.message = result
-        (self.get_logger().info if response.success else self.get_logger().warning)(
-            f'{action}: {response.message}')
+        log_outcome(self, response.success, f'{action}: {response.message}')
         self._publish_state()
         return response
 

@@ -8,6 +8,7 @@ that move the device also need --hil-allow-motion.
 
 import os
 
+from pymodbus.constants import ExcCodes
 import pytest
 
 from spacemine_ros.hardware.emulator import DeviceEmulator, VirtualLine
@@ -45,11 +46,19 @@ class Bench:
             self.line.close()
 
 
+def pytest_generate_tests(metafunc):
+    """Every profile against its emulator; only the named one against a real port."""
+    if 'profile_name' in metafunc.fixturenames:
+        config = metafunc.config
+        names = ([config.getoption('--hil-profile')] if config.getoption('--hil-port')
+                 else sorted(load_profiles(os.path.join(CONFIG, 'devices.yaml'))))
+        metafunc.parametrize('profile_name', names)
+
+
 @pytest.fixture
-def bench(request, profiles):
+def bench(request, profiles, profile_name):
     port = request.config.getoption('--hil-port')
-    name = request.config.getoption('--hil-profile')
-    rig = Bench(profiles[name], port)
+    rig = Bench(profiles[profile_name], port)
     yield rig
     rig.close()
 
@@ -97,7 +106,7 @@ def test_out_of_range_writes_never_reach_the_device(bench):
         assert bench.emulator.writes == writes
 
 
-@pytest.mark.parametrize('fault', ['drop', 'corrupt_crc', 'garbage', 'delay'])
+@pytest.mark.parametrize('fault', ['drop', 'corrupt_crc', 'garbage', 'truncate', 'delay'])
 def test_line_faults_raise_a_device_error_and_the_driver_recovers(bench, fault):
     emulated_only(bench)
     name = next(r.name for r in bench.profile.registers.values() if r.kind == 'input')
@@ -116,6 +125,16 @@ def test_line_faults_raise_a_device_error_and_the_driver_recovers(bench, fault):
             continue
     else:
         pytest.fail('the driver did not recover after the fault cleared')
+
+
+def test_an_exception_response_is_a_device_error(bench):
+    emulated_only(bench)
+    name = next(iter(bench.profile.registers))
+    bench.emulator.device.exception = ExcCodes.DEVICE_FAILURE
+    with pytest.raises(DeviceError, match='exception response'):
+        bench.device.read(name)
+    bench.emulator.device.exception = None
+    assert bench.device.read(name) == bench.device.read(name)
 
 
 def test_a_missing_port_is_a_clear_error(profiles):

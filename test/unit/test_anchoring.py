@@ -105,6 +105,16 @@ def test_deploys_in_sequence_proof_tests_and_reports_safe_capacity():
     assert controller.safe_capacity == pytest.approx(4 * (128.0 - 5.0) / 2.0)
 
 
+def test_a_request_before_the_first_reading_times_from_that_reading():
+    # On a wall clock the stamps are ~1.8e9 s: a deploy requested before any reading must
+    # not count its timeout from zero.
+    controller = AnchoringController(4, params())
+    rig = Rig([160.0] * 4)
+    assert controller.deploy()[0]
+    run(controller, rig, 120.0, time=1.8e9)
+    assert controller.state == AnchoringState.ANCHORED, controller.fault_reason
+
+
 def test_a_weak_anchor_is_reseated_and_then_faults():
     controller = AnchoringController(4, params(max_reseats=1))
     rig = Rig([160.0, 100.0, 160.0, 160.0])

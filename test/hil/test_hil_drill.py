@@ -1,0 +1,95 @@
+"""backend:=hil end to end: controllers -> topics -> field_bus -> serial -> emulators -> physics.
+
+The graph of the hil backend (rig_sim serving emulated devices on virtual serial lines,
+the field_bus lifecycle node on the other ends, the anchoring and drill controllers)
+anchors the rig and drills to a small depth in real time; the world's own depth is
+checked, and the stop commands are seen arriving at the emulated drives.
+"""
+
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from spacemine_ros import bringup
+from spacemine_ros.launcher import create_nodes
+from spacemine_ros.nodes.common import STATE_QOS
+from test.hil.drill_bus import wait_for
+
+pytestmark = [pytest.mark.hil, pytest.mark.slow, pytest.mark.ros]
+NAMESPACE = '/hil_drill'
+GOAL = 0.02  # m
+
+
+class HilGraph:
+    """The hil backend's nodes and the two controllers, plus an operator node."""
+
+    def __init__(self):
+        specs = [spec for spec in bringup.graph('hil', 'bennu', namespace=NAMESPACE)
+                 if spec.name in ('rig_sim', 'field_bus', 'anchoring', 'drill')]
+        self.nodes = create_nodes(specs, NAMESPACE, bringup.default_params_file(),
+                                  {'drill': {'goal_depth': str(GOAL)}})
+        self.sim, self.field_bus = self.nodes[0], self.nodes[1]
+        self.operator = rclpy.create_node('operator', namespace=NAMESPACE)
+        self.executor = SingleThreadedExecutor()
+        for node in [*self.nodes, self.operator]:
+            self.executor.add_node(node)
+        self.states = {}
+        for topic in ('anchoring/state', 'drill/state'):
+            self.operator.create_subscription(
+                String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+
+    def spin_until(self, done, limit):
+        return wait_for(done, limit, step=lambda: self.executor.spin_once(timeout_sec=0.05))
+
+    def call(self, service_type, name, request):
+        client = self.operator.create_client(service_type, name)
+        assert self.spin_until(client.service_is_ready, 30.0), f'{name} never appeared'
+        future = client.call_async(request)
+        assert self.spin_until(future.done, 30.0), f'{name} did not answer'
+        return future.result()
+
+    def close(self):
+        from spacemine_ros.nodes.common import shutdown_nodes
+        self.operator.destroy_node()
+        shutdown_nodes(self.nodes)
+
+
+@pytest.fixture
+def graph():
+    rclpy.init()
+    rig = HilGraph()
+    yield rig
+    rig.close()
+
+
+def test_the_hil_rig_anchors_and_drills_to_a_small_depth(graph):
+    # The driver configures itself once the emulated devices answer, then activates.
+    assert graph.spin_until(lambda: graph.field_bus.bus is not None and
+                            graph.field_bus.publish_timer is not None, 60.0)
+    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    assert graph.spin_until(lambda: graph.states.get('anchoring/state') in (
+        'ANCHORED', 'FAULT'), 240.0)
+    assert graph.states['anchoring/state'] == 'ANCHORED'
+    # Anchor tension reached the emulated anchor drives and through them the world.
+    anchor = graph.sim.hil.devices['anchor_0']
+    assert anchor.get('control') == 1 and anchor.get('tension_ref') > 0.0
+
+    response = graph.call(Trigger, 'drill/start', Trigger.Request())
+    assert response.success, response.message
+    assert graph.spin_until(lambda: graph.states.get('drill/state') in ('DONE', 'FAULT'),
+                            240.0)
+    assert graph.states['drill/state'] == 'DONE'
+    world = graph.sim.world.readings()
+    # The hole in the simulated rock is as deep as asked: the physics did the drilling.
+    assert world.extra['hole_depth'] == pytest.approx(GOAL, abs=0.002)
+    spindle = graph.sim.hil.devices['spindle']
+    # The drill's last command stopped the spindle: the drive saw speed 0 written.
+    assert spindle.was_written('speed_ref', 0.0)
+    assert spindle.was_written('speed_ref', spindle.get('speed_ref'))
+
+    # The e-stop reaches the drives as confirmed stop writes.
+    assert graph.call(SetBool, 'field_bus/estop', SetBool.Request(data=True)).success
+    assert graph.spin_until(graph.field_bus.bus.all_safe_confirmed, 30.0)
+    assert spindle.get('control') == 0 and graph.sim.hil.devices['feed'].get('control') == 0

@@ -389,6 +389,10 @@ def main(argv=None):
         parser.error(f'--depth must be a positive number of metres, got {args.depth}')
     if not 0 <= args.passes <= 50:
         parser.error(f'--passes must be within 0..50, got {args.passes}')
+    if args.backend != 'sim':
+        # The shift measures itself in simulated time; on hil or hardware start the rig
+        # with spacemine-rig or ros2 launch and operate it through its services.
+        parser.error(f'the shift runs on the sim backend only, not {args.backend}')
     try:
         ok, figures = run_shift(args)
     except ValueError as error:

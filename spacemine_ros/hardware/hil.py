@@ -25,9 +25,15 @@ ANCHOR_JOINTS = tuple(f'anchor_{i}_joint' for i in range(4))
 def sensor_values(readings, topic):
     """Return the values a sensor topic carries in the world's readings, or None."""
     parts = topic.split('/')
-    if len(parts) == 3 and parts[0] == 'material' and parts[2] == 'mass':
-        mass = readings.material_masses.get(parts[1])
-        return None if mass is None else [mass]
+    if len(parts) == 3 and parts[0] == 'material':
+        table = {'mass': readings.material_masses, 'delivered': readings.delivered,
+                 'lost': readings.lost}.get(parts[2], {})
+        value = table.get(parts[1])
+        return None if value is None else [value]
+    if topic == 'odom':
+        return list(readings.base_position)
+    if topic == 'furnace/melt_fraction':
+        return [readings.melt_fraction]
     if topic == 'furnace/temperature':
         return [readings.furnace_temperature]
     if topic == 'furnace/heater_power':

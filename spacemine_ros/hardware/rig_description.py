@@ -16,7 +16,8 @@ from spacemine_ros.hardware.profiles import load_profiles, PARITIES
 COMMAND_TOPICS = ('drill/command', 'anchors/command', 'scraper/command', 'material/command',
                   'furnace/command')
 JOINT_FIELDS = ('position', 'velocity', 'effort')
-OUTPUT_TYPES = ('float64', 'temperature', 'wrench')
+OUTPUT_TYPES = ('float64', 'temperature', 'wrench', 'odometry')
+TRIPLES = ('wrench', 'odometry')  # output types made of x, y, z registers
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class Output:
     """A sensor topic made from registers."""
 
     topic: str
-    type: str  # float64 | temperature | wrench
+    type: str  # float64 | temperature | wrench (force x, y, z) | odometry (position x, y, z)
     registers: tuple
     frame: str = ''
+    child_frame: str = ''  # odometry: the frame whose position it is
     invalid_mask: dict = field(default_factory=dict)  # register -> bits that mean 'invalid'
 
 
@@ -279,15 +281,18 @@ def _outputs(profile, entry, where):
         if kind not in OUTPUT_TYPES:
             raise ConfigError(f'{here}.type: expected one of {", ".join(OUTPUT_TYPES)}')
         registers = item.get('registers', [item['register']] if 'register' in item else [])
-        if not isinstance(registers, list) or len(registers) != (3 if kind == 'wrench' else 1):
+        triple = kind in TRIPLES
+        if not isinstance(registers, list) or len(registers) != (3 if triple else 1):
             raise ConfigError(f'{here}: a {kind} output needs '
-                              f'{"registers: [x, y, z]" if kind == "wrench" else "register"}')
+                              f'{"registers: [x, y, z]" if triple else "register"}')
         mask = {_register(profile, r, f'{here}.invalid_when.{r}'): _number(
             bits, f'{here}.invalid_when.{r}', 1, 0xFFFF, integer=True)
             for r, bits in _mapping(item.get('invalid_when'), f'{here}.invalid_when').items()}
-        outputs.append(Output(str(require(item, 'topic', here)), kind, tuple(
-            _register(profile, str(r), here) for r in registers), str(item.get('frame', '')),
-            mask))
+        outputs.append(Output(
+            topic=str(require(item, 'topic', here)), type=kind,
+            registers=tuple(_register(profile, str(r), here) for r in registers),
+            frame=str(item.get('frame', '')), child_frame=str(item.get('child_frame', '')),
+            invalid_mask=mask))
     return tuple(outputs)
 
 

@@ -18,6 +18,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import WrenchStamped
+from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import Node as LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import JointState, Temperature
@@ -134,7 +135,8 @@ class FieldBusNode(LifecycleNode):
     def _make_interfaces(self, description):
         self.publishers_['joint_states'] = self.create_publisher(JointState, 'joint_states',
                                                                  SENSOR_QOS)
-        types = {'float64': Float64, 'temperature': Temperature, 'wrench': WrenchStamped}
+        types = {'float64': Float64, 'temperature': Temperature, 'wrench': WrenchStamped,
+                 'odometry': Odometry}
         for device in description.devices.values():
             for output in device.outputs:
                 self.publishers_[output.topic] = self.create_publisher(
@@ -270,6 +272,11 @@ class FieldBusNode(LifecycleNode):
             return Float64(data=float(values[0]))
         if output.type == 'temperature':
             message = Temperature(temperature=float(values[0]), variance=0.0)
+        elif output.type == 'odometry':
+            message = Odometry(child_frame_id=output.child_frame)
+            position = message.pose.pose.position
+            position.x, position.y, position.z = (float(v) for v in values)
+            message.pose.pose.orientation.w = 1.0
         else:
             message = WrenchStamped()
             force = message.wrench.force

@@ -162,7 +162,7 @@ class RigSimNode(Node):
             return f'~/truth/{name}' if name in served else name
         self.clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
-        self.odom_pub = self.create_publisher(Odometry, 'odom', SENSOR_QOS)
+        self.odom_pub = self.create_publisher(Odometry, topic('odom'), SENSOR_QOS)
         self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
         self.wrench_pub = self.create_publisher(WrenchStamped, 'drill/bit_wrench', SENSOR_QOS)
         self.blade_pub = self.create_publisher(WrenchStamped, topic('scraper/blade_wrench'),
@@ -176,7 +176,7 @@ class RigSimNode(Node):
         for point in material.transfer_points:
             for kind in ('delivered', 'lost'):
                 self.total_pubs[(point, kind)] = self.create_publisher(
-                    Float64, f'material/{point}/{kind}', SENSOR_QOS)
+                    Float64, topic(f'material/{point}/{kind}'), SENSOR_QOS)
         self.last_sent = {}
         if not self.hil_mode:  # in HIL the commands reach the world through the devices
             for name, callback in ((DRILL_COMMAND, self._on_drill_command),
@@ -187,7 +187,8 @@ class RigSimNode(Node):
                 self.create_subscription(JointState, name, callback, COMMAND_QOS)
         self.furnace_pub = self.create_publisher(Temperature, topic('furnace/temperature'),
                                                  SENSOR_QOS)
-        self.melt_pub = self.create_publisher(Float64, 'furnace/melt_fraction', SENSOR_QOS)
+        self.melt_pub = self.create_publisher(Float64, topic('furnace/melt_fraction'),
+                                              SENSOR_QOS)
         self.heater_pub = self.create_publisher(Float64, topic('furnace/heater_power'),
                                                 SENSOR_QOS)
         self.create_service(SetBool, '~/estop', self._on_estop)

@@ -48,3 +48,6 @@ def test_shift_rejects_a_bad_depth(capsys):
     with pytest.raises(SystemExit):
         shift.main(['--passes', '-1'])
     assert '--passes' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        shift.main(['--backend', 'hil'])
+    assert 'sim backend only' in capsys.readouterr().err

@@ -38,7 +38,12 @@ def test_the_shipped_rig_describes_every_joint_and_sensor_the_controllers_use():
     assert {'scraper_slew', 'scraper_shoulder', 'scraper_elbow', 'scraper_wrist'} <= joints
     topics = {o.topic for d in rig.devices.values() for o in d.outputs}
     assert {'scraper/blade_wrench', 'furnace/temperature', 'furnace/heater_power',
-            'material/hopper_metal/mass'} <= topics
+            'furnace/melt_fraction', 'odom', 'material/hopper_metal/mass'} <= topics
+    # Every transfer-point totalizer the material ledger books from is on the bus.
+    with open(os.path.join(CONFIG, 'material.yaml')) as stream:
+        points = yaml.safe_load(stream)['transfer_points']
+    for point in points:
+        assert {f'material/{point}/delivered', f'material/{point}/lost'} <= topics
     # Every profile of the issue's list drives something on the rig.
     used = {d.profile.name for d in rig.devices.values()}
     assert {'spindle_vfd', 'feed_drive', 'anchor_drive', 'scraper_joint_drive',
@@ -95,6 +100,10 @@ def mutate(raw, path, value):
      'also published by drill_gauge'),
     (('devices', 'blade_force', 'outputs'), [{'topic': 'x', 'type': 'wrench',
                                               'register': 'force_x'}], r'registers: \[x'),
+    (('devices', 'base_displacement', 'outputs'), [{'topic': 'odom', 'type': 'odometry',
+                                                    'registers': ['x', 'y']}], r'\[x, y, z\]'),
+    (('devices', 'base_displacement', 'outputs'), [{'topic': 'odom', 'type': 'pose',
+                                                    'register': 'x'}], 'expected one of'),
     (('buses', 'drill_bus', 'match'), {}, 'port auto needs a match'),
     (('buses', 'drill_bus', 'poll_rate'), 'fast', 'expected a number'),
     (('buses', 'drill_bus', 'parity'), 'X', 'expected N, E or O'),

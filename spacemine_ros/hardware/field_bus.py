@@ -441,17 +441,20 @@ class FieldBus:
         return {name: worker.snapshot() for name, worker in self.workers.items()}
 
     def joint_states(self, snapshots):
-        """Return [(joint, position, velocity, effort)] of every joint with fresh state.
+        """Return [(joint, position, velocity, effort)] of every joint, or None.
 
         A faulted device's joint is reported with NaN values, so a controller that reads
-        it stops rather than acting on stale numbers.
+        it stops rather than acting on stale numbers. None until every answering device
+        has been read once: no reading yet is not a fault.
         """
         rows = []
         for device in self.description.devices.values():
             if not device.state:
                 continue
             status = snapshots[device.bus].devices[device.name]
-            if status.state != OK or not status.joint:
+            if status.state == OK and not status.joint:
+                return None
+            if status.state != OK:
                 rows.append((device.joint, math.nan, math.nan, math.nan))
                 continue
             rows.append((device.joint, status.joint.get('position', 0.0),
@@ -459,10 +462,15 @@ class FieldBus:
         return rows
 
     def outputs(self, snapshots):
-        """Return [(Output, values or None)]: None when the device is faulted or invalid."""
+        """Return [(Output, values or None)]: None when the device is faulted or invalid.
+
+        Outputs of a device not read yet are left out.
+        """
         result = []
         for device in self.description.devices.values():
             status = snapshots[device.bus].devices[device.name]
+            if status.state == OK and not status.readings:
+                continue
             for output in device.outputs:
                 values = None
                 if status.state == OK and all(r in status.readings for r in output.registers):

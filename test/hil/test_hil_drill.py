@@ -1,15 +1,16 @@
 """backend:=hil end to end: controllers -> topics -> field_bus -> serial -> emulators -> physics.
 
 The graph of the hil backend (rig_sim serving emulated devices on virtual serial lines,
-the field_bus lifecycle node on the other ends, the anchoring and drill controllers)
-anchors the rig and drills to a small depth in real time; the world's own depth is
-checked, and the stop commands are seen arriving at the emulated drives.
+the field_bus lifecycle node on the other ends, the controllers) anchors the rig, drills
+to a small depth and scrapes one short pass into the running material line, in real
+time; the world's own depth is checked, the ledger built from the emulated totalizers
+balances, and the stop commands are seen arriving at the emulated drives.
 """
 
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from std_msgs.msg import String
+from std_msgs.msg import Float64, String
 from std_srvs.srv import SetBool, Trigger
 
 from spacemine_ros import bringup
@@ -27,18 +28,25 @@ class HilGraph:
 
     def __init__(self):
         specs = [spec for spec in bringup.graph('hil', 'bennu', namespace=NAMESPACE)
-                 if spec.name in ('rig_sim', 'field_bus', 'anchoring', 'drill')]
+                 if spec.name != 'smelter']
         self.nodes = create_nodes(specs, NAMESPACE, bringup.default_params_file(),
-                                  {'drill': {'goal_depth': str(GOAL)}})
+                                  {'drill': {'goal_depth': str(GOAL)},
+                                   'scraper': {'passes': '1', 'pass_length': '0.3'}})
         self.sim, self.field_bus = self.nodes[0], self.nodes[1]
         self.operator = rclpy.create_node('operator', namespace=NAMESPACE)
         self.executor = SingleThreadedExecutor()
         for node in [*self.nodes, self.operator]:
             self.executor.add_node(node)
         self.states = {}
-        for topic in ('anchoring/state', 'drill/state'):
+        for topic in ('anchoring/state', 'drill/state', 'scraper/state',
+                      'material_handling/state'):
             self.operator.create_subscription(
                 String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+        self.ledger = {}
+        for account in ('excavated', 'balance'):
+            self.operator.create_subscription(
+                Float64, f'material/ledger/{account}',
+                lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
 
     def spin_until(self, done, limit):
         return wait_for(done, limit, step=lambda: self.executor.spin_once(timeout_sec=0.05))
@@ -64,7 +72,7 @@ def graph():
     rig.close()
 
 
-def test_the_hil_rig_anchors_and_drills_to_a_small_depth(graph):
+def test_the_hil_rig_anchors_drills_and_scrapes_into_the_line(graph):
     # The driver configures itself once the emulated devices answer, then activates.
     assert graph.spin_until(lambda: graph.field_bus.bus is not None and
                             graph.field_bus.publish_timer is not None, 60.0)
@@ -83,11 +91,26 @@ def test_the_hil_rig_anchors_and_drills_to_a_small_depth(graph):
     assert graph.states['drill/state'] == 'DONE'
     world = graph.sim.world.readings()
     # The hole in the simulated rock is as deep as asked: the physics did the drilling.
-    assert world.extra['hole_depth'] == pytest.approx(GOAL, abs=0.002)
+    # Real time through the bus adds latency (a poll period, the controller's period,
+    # the next poll), and with every node in this one process more; the feed stops
+    # within a centimetre of the goal.
+    assert GOAL - 0.002 <= world.extra['hole_depth'] <= GOAL + 0.01
     spindle = graph.sim.hil.devices['spindle']
     # The drill's last command stopped the spindle: the drive saw speed 0 written.
     assert spindle.was_written('speed_ref', 0.0)
     assert spindle.was_written('speed_ref', spindle.get('speed_ref'))
+
+    # Scrape one pass into the running line: the ledger, booked from the totalizers on
+    # the ledger bus and checked against the gauges on the other buses, stays whole.
+    assert graph.call(Trigger, 'material_handling/start', Trigger.Request()).success
+    response = graph.call(Trigger, 'scraper/start', Trigger.Request())
+    assert response.success, response.message
+    assert graph.spin_until(lambda: graph.states.get('scraper/state') in ('DONE', 'FAULT') or
+                            graph.states.get('material_handling/state') == 'FAULT', 300.0)
+    assert graph.states['scraper/state'] == 'DONE'
+    assert graph.states['material_handling/state'] != 'FAULT'
+    assert graph.ledger['excavated'] > 0.5
+    assert graph.ledger['balance'] == pytest.approx(0.0, abs=1e-6)
 
     # The e-stop reaches the drives as confirmed stop writes.
     assert graph.call(SetBool, 'field_bus/estop', SetBool.Request(data=True)).success

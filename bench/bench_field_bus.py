@@ -9,7 +9,6 @@ requests at 115200 and 1 000 000 baud.
 """
 
 import dataclasses
-import json
 import os
 import platform
 import sys
@@ -62,6 +61,8 @@ def measure(description, duration):
 
 
 def main(duration=3.0):
+    from results import save
+
     from spacemine_ros.hardware.rig_description import load_rig_description
     from spacemine_ros.paths import share_path
 
@@ -98,12 +99,8 @@ def main(duration=3.0):
               f'configured {configured[name]:g} Hz); the line allows '
               f'{figures["line_limit_hz_115200"]}/s at 115200 baud, '
               f'{figures["line_limit_hz_1000000"]}/s at 1 Mbaud; {figures["errors"]} errors')
-    out = os.path.join(HERE, 'results')
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, 'field_bus.json')
-    with open(path, 'w', encoding='utf-8') as stream:
-        json.dump({'machine': platform.platform(), 'cpus': os.cpu_count(),
-                   'results': results}, stream, indent=2)
+    path = save('field_bus', {'machine': platform.platform(), 'cpus': os.cpu_count(),
+                              'results': results})
     print(f'saved {path}')
 
 

@@ -7,7 +7,6 @@ is what driver and emulator can do; it is set against the rate the RTU framing a
 a real line at 115200 and 1 000 000 baud (hardware/line_rate.py).
 """
 
-import json
 import os
 import platform
 import statistics
@@ -48,6 +47,8 @@ def measure(registers, polls=400):
 
 
 def main():
+    from results import save
+
     from spacemine_ros.hardware.line_rate import max_poll_rate
 
     results = []
@@ -62,11 +63,7 @@ def main():
               f'{figures["latency_median_ms"]} ms, p99 {figures["latency_p99_ms"]} ms; line '
               f'allows {figures["line_limit_hz_115200"]}/s at 115200 baud, '
               f'{figures["line_limit_hz_1000000"]}/s at 1 Mbaud')
-    out = os.path.join(HERE, 'results')
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, 'modbus.json')
-    with open(path, 'w', encoding='utf-8') as stream:
-        json.dump({'machine': platform.platform(), 'results': results}, stream, indent=2)
+    path = save('modbus', {'machine': platform.platform(), 'results': results})
     print(f'saved {path}')
 
 

@@ -56,6 +56,8 @@ def physics_rtf(depth):
 
 
 def main():
+    from results import save
+
     depth = 0.3
     figures = {
         'machine': {'python': platform.python_version(), 'cpus': os.cpu_count(),
@@ -64,11 +66,7 @@ def main():
         'shift': shift_rtf(depth),
         'physics_only': physics_rtf(depth),
     }
-    results = os.path.join(HERE, 'results')
-    os.makedirs(results, exist_ok=True)
-    path = os.path.join(results, 'sim_rtf.json')
-    with open(path, 'w') as stream:
-        json.dump(figures, stream, indent=2)
+    path = save('sim_rtf', figures)
     shift_fig, physics = figures['shift'], figures['physics_only']
     print(f'\nshift (ROS graph, lockstep): {shift_fig["sim_time_s"]} sim s in '
           f'{shift_fig["wall_time_s"]} wall s -> real-time factor {shift_fig["real_time_factor"]}')

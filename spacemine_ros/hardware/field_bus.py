@@ -57,6 +57,34 @@ class BusSnapshot:
     devices: dict  # name -> DeviceStatus
 
 
+def bus_health(snapshot, actuators, slow_share=0.8):
+    """Return (level, message, values) of one bus for diagnostics.
+
+    ERROR if its port is lost or a device is FAULT, WARN if polling runs below
+    slow_share of the configured rate, else OK; values describe the bus and each device
+    (actuators: names of the devices that take commands, whose safe state is shown).
+    """
+    faults = [n for n, s in snapshot.devices.items() if s.state == FAULT]
+    slow = snapshot.achieved_rate < slow_share * snapshot.poll_rate
+    if not snapshot.port_open:
+        level, message = 'ERROR', 'port lost'
+    elif faults:
+        level, message = 'ERROR', f'FAULT: {", ".join(faults)}'
+    elif slow:
+        level, message = 'WARN', f'polling below rate ({snapshot.achieved_rate:.1f} Hz)'
+    else:
+        level, message = 'OK', 'polling'
+    values = {'port': snapshot.port, 'poll_rate_hz': f'{snapshot.poll_rate:g}',
+              'achieved_rate_hz': f'{snapshot.achieved_rate:.2f}', 'cycles': snapshot.cycles}
+    for device, status in snapshot.devices.items():
+        values[device] = (f'{status.state} errors={status.errors}'
+                          + (f' safe({status.safe_reason})'
+                             if status.safe and device in actuators else '')
+                          + (f' last_error={status.last_error}'
+                             if status.state == FAULT else ''))
+    return level, message, values
+
+
 class _Device:
     """Worker-side state of one device."""
 

@@ -5,6 +5,8 @@ serial number, vid:pid, description or USB location do not. A bus whose port is 
 is found by matching those fields (pyserial's ListPortInfo) against its `match`.
 """
 
+import os
+
 from serial.tools import list_ports
 
 from spacemine_ros.hardware.modbus_device import DeviceError
@@ -58,6 +60,28 @@ def parse_ports(entries):
         if not sep or not bus.strip() or not path.strip():
             raise ValueError(f'ports entry {entry!r}: expected bus=/dev/path')
         ports[bus.strip()] = path.strip()
+    return ports
+
+
+def resolve_ports(buses, overrides=None, port_dir='', finder=find_port):
+    """Return {bus: device path} for bus specs {name: BusSpec}; ValueError if impossible.
+
+    Precedence: an explicit override, then a link named after the bus in port_dir (HIL),
+    then the bus's own port, where `auto` is found by its match (DeviceError if not).
+    """
+    overrides = overrides or {}
+    unknown = set(overrides) - set(buses)
+    if unknown:
+        raise ValueError(f'ports names unknown buses: {", ".join(sorted(unknown))}')
+    ports = {}
+    for name, spec in buses.items():
+        if name in overrides:
+            port = overrides[name]
+        elif port_dir:
+            port = os.path.join(port_dir, name)
+        else:
+            port = spec.port
+        ports[name] = finder(spec.match) if port == 'auto' else port
     return ports
 
 

@@ -13,7 +13,6 @@ configures and activates itself.
 """
 
 import math
-import os
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -26,9 +25,9 @@ from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
 
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.hardware.field_bus import FAULT, FieldBus
+from spacemine_ros.hardware.field_bus import bus_health, FieldBus
 from spacemine_ros.hardware.modbus_device import DeviceError
-from spacemine_ros.hardware.ports import find_port, parse_ports
+from spacemine_ros.hardware.ports import parse_ports, resolve_ports
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, LEVELS, SENSOR_QOS, spin_node)
@@ -92,16 +91,9 @@ class FieldBusNode(LifecycleNode):
         """Load the description, open the ports, check the devices, start polling."""
         try:
             description = load_rig_description(self.description_file, self.devices_file)
-            overrides = parse_ports([p for p in self.port_overrides if p])
-            unknown = set(overrides) - set(description.buses)
-            if unknown:
-                raise ValueError(f'ports names unknown buses: {", ".join(sorted(unknown))}')
-            ports = {}
-            for name, spec in description.buses.items():
-                port = overrides.get(name, spec.port)
-                if self.port_dir and name not in overrides:
-                    port = os.path.join(self.port_dir, name)
-                ports[name] = find_port(spec.match) if port == 'auto' else port
+            ports = resolve_ports(description.buses,
+                                  parse_ports([p for p in self.port_overrides if p]),
+                                  self.port_dir)
             if self.parity not in ('', 'N', 'E', 'O'):
                 raise ValueError(f'parity {self.parity!r}: expected N, E or O')
             bus = FieldBus(description, ports, parity=self.parity or None,
@@ -296,23 +288,10 @@ class FieldBusNode(LifecycleNode):
                 message=self.configure_error or 'not configured'))
             self.diagnostics_pub.publish(array)
             return
+        actuators = {d.name for d in self.bus.description.devices.values() if d.command}
         for bus_name, snapshot in self.bus.snapshots().items():
-            faults = [n for n, s in snapshot.devices.items() if s.state == FAULT]
-            slow = snapshot.achieved_rate < 0.8 * snapshot.poll_rate
-            level = 'ERROR' if faults or not snapshot.port_open else ('WARN' if slow else 'OK')
-            message = ('port lost' if not snapshot.port_open else
-                       f'FAULT: {", ".join(faults)}' if faults else
-                       f'polling below rate ({snapshot.achieved_rate:.1f} Hz)' if slow else
-                       'polling')
-            values = {'port': snapshot.port, 'poll_rate_hz': f'{snapshot.poll_rate:g}',
-                      'achieved_rate_hz': f'{snapshot.achieved_rate:.2f}',
-                      'cycles': snapshot.cycles, 'estop': self.estop_latched}
-            for device, status in snapshot.devices.items():
-                values[device] = (f'{status.state} errors={status.errors}'
-                                  + (f' safe({status.safe_reason})' if status.safe and
-                                     self.bus.description.devices[device].command else '')
-                                  + (f' last_error={status.last_error}'
-                                     if status.state == FAULT else ''))
+            level, message, values = bus_health(snapshot, actuators)
+            values['estop'] = self.estop_latched
             array.status.append(DiagnosticStatus(
                 level=LEVELS[level], name=f'{name}/{bus_name}', hardware_id=snapshot.port,
                 message=message, values=[KeyValue(key=str(k), value=str(v))

@@ -8,8 +8,10 @@ import pytest
 import yaml
 
 from spacemine_ros.core.config import ConfigError
+from spacemine_ros.hardware.field_bus import (
+    bus_health, BusSnapshot, DeviceStatus, FAULT, OK)
 from spacemine_ros.hardware.modbus_device import DeviceError
-from spacemine_ros.hardware.ports import find_port, parse_ports
+from spacemine_ros.hardware.ports import find_port, parse_ports, resolve_ports
 from spacemine_ros.hardware.profiles import load_profiles
 from spacemine_ros.hardware.rig_description import description_from, load_rig_description
 from test.conftest import CONFIG
@@ -141,3 +143,34 @@ def test_port_overrides_are_parsed_or_refused():
         'drill_bus': '/dev/ttyUSB3', 'arm_bus': '/dev/x'}
     with pytest.raises(ValueError, match='expected bus=/dev/path'):
         parse_ports(['/dev/ttyUSB3'])
+
+
+def test_ports_resolve_by_override_then_port_dir_then_description(profiles, raw):
+    buses = description_from(raw, 'rig', profiles).buses
+    found = lambda match: f'/dev/by-match/{match["serial_number"]}'  # noqa: E731
+    ports = resolve_ports(buses, {'arm_bus': '/dev/ttyUSB7'}, finder=found)
+    assert ports['arm_bus'] == '/dev/ttyUSB7' and ports['drill_bus'] == '/dev/by-match/SM-DRILL'
+    ports = resolve_ports(buses, {'arm_bus': '/dev/ttyUSB7'}, '/tmp/hil', finder=found)
+    assert ports['arm_bus'] == '/dev/ttyUSB7' and ports['drill_bus'] == '/tmp/hil/drill_bus'
+    with pytest.raises(ValueError, match='unknown buses: can_bus'):
+        resolve_ports(buses, {'can_bus': '/dev/x'}, finder=found)
+
+
+def snapshot(port_open=True, rate=20.0, states=None):
+    devices = {name: DeviceStatus(name, state=state, safe=True, safe_reason='e-stop latched',
+                                  last_error='timeout' if state == FAULT else '')
+               for name, state in (states or {'spindle': OK, 'drill_gauge': OK}).items()}
+    return BusSnapshot('drill_bus', '/dev/x', port_open, 20.0, rate, 100, devices)
+
+
+def test_bus_health_levels_and_values():
+    level, message, values = bus_health(snapshot(), {'spindle'})
+    assert (level, message) == ('OK', 'polling')
+    assert values['spindle'] == 'OK errors=0 safe(e-stop latched)'
+    assert values['drill_gauge'] == 'OK errors=0' and values['achieved_rate_hz'] == '20.00'
+    slow = bus_health(snapshot(rate=10.0), set())[:2]
+    assert slow == ('WARN', 'polling below rate (10.0 Hz)')
+    level, message, values = bus_health(snapshot(states={'spindle': FAULT}), {'spindle'})
+    assert (level, message) == ('ERROR', 'FAULT: spindle')
+    assert values['spindle'].endswith('last_error=timeout')
+    assert bus_health(snapshot(port_open=False), set())[:2] == ('ERROR', 'port lost')

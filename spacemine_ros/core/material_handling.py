@@ -275,9 +275,10 @@ class TotalizerBooks:
     Each transfer point has two cumulative totalizers (kg delivered, kg lost); every
     increment becomes one ledger transfer. Points are booked in flow order (config order:
     excavation first). A transfer the ledger refuses (its source not yet holding the mass,
-    because the upstream totalizer's reading is still on its way) waits for the next
-    update; one refused for more than MAX_DEFERRED updates, or a totalizer that runs
-    backwards, is a fault. The books are also compared with the mass sensors; a
+    because the upstream totalizer's reading is still on its way) books what the source
+    holds and the rest waits for the next update; a rest that waits more than
+    MAX_DEFERRED updates without any of it booked, or a totalizer that runs backwards,
+    is a fault. The books are also compared with the mass sensors; a
     difference beyond the tolerance for more than MAX_MISMATCH updates in a row (or a
     sensor that reads NaN) is a fault.
     """
@@ -322,6 +323,17 @@ class TotalizerBooks:
                         self.deferred.pop(key, None)
                         self.booked[key] = self.totals[key]
                         continue
+                    # Book what the source holds now; the rest waits for the upstream
+                    # reading. While material flows the upstream totalizer is always read
+                    # a little before this one, so only a wait without progress counts.
+                    moved = 0.0
+                    if point.source != GROUND:
+                        moved = self.ledger.move(point.source, destination, increment, time,
+                                                 f'{note} (part)', partial=True)
+                        self.booked[key] = self.booked.get(key, 0.0) + moved
+                    if moved > 0.0:
+                        self.deferred[key] = 0
+                        continue
                     self.deferred[key] = self.deferred.get(key, 0) + 1
                     if self.deferred[key] > MAX_DEFERRED:
                         return f'{note}: {error}'
@@ -338,8 +350,6 @@ class TotalizerBooks:
 
     def cross_check(self, masses, tolerance):
         """Compare mass sensor readings {account: kg} with the books; return a reason or ''."""
-        if self.deferred:
-            return ''  # the books are an update behind the sensors
         for account, measured in masses.items():
             booked = self.ledger.mass(account)
             if math.isfinite(measured) and abs(measured - booked) <= tolerance:

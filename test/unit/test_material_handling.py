@@ -156,6 +156,30 @@ def test_a_downstream_reading_ahead_of_its_upstream_waits_then_faults(material):
     assert books.ledger.mass('separator') == pytest.approx(0.5) and not books.deferred
 
 
+def test_a_flow_read_upstream_first_books_without_fault_and_balances(material):
+    # While the drill cuts and discharges, each bus cycle reads the cut totalizer a few
+    # milliseconds before the discharge one, so the discharge is always a little ahead.
+    books = TotalizerBooks(material)
+    rate, skew = 0.0035, 0.004  # kg/s cut (and discharged at once); s between the reads
+    for step in range(5 * MAX_DEFERRED):
+        t = 0.05 * step
+        books.totals[('drill_cut', 'delivered')] = rate * t
+        books.totals[('drill_discharge', 'delivered')] = rate * (t + skew)
+        assert books.update(t, {}, 0.01) == ''
+    assert books.ledger.mass('drill') == 0.0
+    # The flow stops and the last cut reading arrives: everything is booked.
+    books.totals[('drill_cut', 'delivered')] = books.totals[('drill_discharge', 'delivered')]
+    assert books.update(10.0, {}, 0.01) == ''
+    assert books.ledger.mass('conveyor') == pytest.approx(rate * (0.05 * 99 + skew))
+    assert books.ledger.mass('drill') == 0.0 and not any(books.deferred.values())
+    assert abs(books.ledger.imbalance()['regolith']) < 1e-12
+    # A discharge totalizer that over-reads is caught once the cut stops growing.
+    books.totals[('drill_discharge', 'delivered')] += 0.004
+    for _ in range(MAX_DEFERRED):
+        assert books.update(11.0, {}, 0.01) == ''
+    assert 'drill_discharge delivered' in books.update(11.0, {}, 0.01)
+
+
 def test_float32_totalizer_rounding_is_booked_not_faulted(material):
     # Downstream totalizers a few float32 ulps ahead of the upstream one: the shortfall
     # is the sensors' resolution, not missing mass.
@@ -169,6 +193,8 @@ def test_float32_totalizer_rounding_is_booked_not_faulted(material):
     assert books.ledger.mass('conveyor') == pytest.approx(2.0)
     # A real shortfall still waits and then faults.
     books.totals[('conveyor_discharge', 'delivered')] = 2.1
+    assert books.update(0.1, {}, 0.01) == ''  # the 2.0 kg the conveyor holds is booked
+    assert books.ledger.mass('separator') == pytest.approx(2.0)
     for _ in range(MAX_DEFERRED):
         assert books.update(0.1, {}, 0.01) == ''
     assert 'conveyor_discharge delivered' in books.update(0.1, {}, 0.01)

@@ -94,7 +94,12 @@ def test_the_hil_rig_anchors_drills_and_scrapes_into_the_line(graph):
     # Real time through the bus adds latency (a poll period, the controller's period,
     # the next poll), and with every node in this one process more; the feed stops
     # within a centimetre of the goal.
-    assert GOAL - 0.002 <= world.extra['hole_depth'] <= GOAL + 0.01
+    drill = next(node for node in graph.nodes if node.get_name() == 'drill').controller
+    # The overshoot is a figure for the docs, not a timing assertion: shown with -s.
+    hole = world.extra['hole_depth']
+    print(f'\nhil drill: goal {GOAL * 1000:.1f} mm, deepest reading '
+          f'{drill.max_depth * 1000:.1f} mm, hole {hole * 1000:.1f} mm')
+    assert GOAL - 0.002 <= hole <= GOAL + 0.01
     spindle = graph.sim.hil.devices['spindle']
     # The drill's last command stopped the spindle: the drive saw speed 0 written.
     assert spindle.was_written('speed_ref', 0.0)

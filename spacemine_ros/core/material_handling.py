@@ -274,11 +274,11 @@ class TotalizerBooks:
 
     Each transfer point has two cumulative totalizers (kg delivered, kg lost); every
     increment becomes one ledger transfer. Points are booked in flow order (config order:
-    excavation first). A transfer the ledger refuses (its source not yet holding the mass,
-    because the upstream totalizer's reading is still on its way) books what the source
-    holds and the rest waits for the next update; a rest that waits more than
-    MAX_DEFERRED updates without any of it booked, or a totalizer that runs backwards,
-    is a fault. The books are also compared with the mass sensors; a
+    excavation first). An increment books what its source holds; the rest (the upstream
+    totalizer's reading still on its way) waits for the next update, unless it is within
+    the totalizer's float32 rounding. A rest that waits more than MAX_DEFERRED updates
+    without progress, or a totalizer that runs backwards, is a fault. The books are also
+    compared with the mass sensors; a
     difference beyond the tolerance for more than MAX_MISMATCH updates in a row (or a
     sensor that reads NaN) is a fault.
     """
@@ -309,44 +309,41 @@ class TotalizerBooks:
                 if increment <= 0.0:
                     continue
                 destination = point.destination if kind == 'delivered' else 'lost'
-                masses = {'regolith': increment}
                 note = f'{point.name} {kind}'
-                try:
-                    if point.source == GROUND:
-                        self.ledger.excavate(destination, masses, time, note)
-                    else:
-                        self.ledger.transfer(point.source, destination, masses, time, note)
-                except LedgerError as error:
-                    if self._within_resolution(point, increment, key):
-                        self.ledger.move(point.source, destination, increment, time,
-                                         f'{note} (to sensor resolution)', partial=True)
-                        self.deferred.pop(key, None)
-                        self.booked[key] = self.totals[key]
-                        continue
-                    # Book what the source holds now; the rest waits for the upstream
-                    # reading. While material flows the upstream totalizer is always read
-                    # a little before this one, so only a wait without progress counts.
-                    moved = 0.0
-                    if point.source != GROUND:
-                        moved = self.ledger.move(point.source, destination, increment, time,
-                                                 f'{note} (part)', partial=True)
-                        self.booked[key] = self.booked.get(key, 0.0) + moved
-                    if moved > 0.0:
-                        self.deferred[key] = 0
-                        continue
-                    self.deferred[key] = self.deferred.get(key, 0) + 1
-                    if self.deferred[key] > MAX_DEFERRED:
-                        return f'{note}: {error}'
+                if point.source == GROUND:
+                    try:
+                        self.ledger.excavate(destination, {'regolith': increment}, time, note)
+                        moved = increment
+                    except LedgerError:
+                        moved = 0.0
+                else:
+                    # What the source holds moves now; the rest waits for the upstream
+                    # reading (while material flows the upstream totalizer is always read
+                    # a little before this one).
+                    moved = self.ledger.move(point.source, destination, increment, time, note,
+                                             partial=True)
+                self.booked[key] = self.booked.get(key, 0.0) + moved
+                rest = increment - moved
+                # A shortfall within the totalizer's float32 rounding is no mass to wait for.
+                resolution = (0.0 if point.source == GROUND else
+                              TOTALIZER_RESOLUTION * max(1.0, abs(self.totals[key])))
+                if rest <= resolution:
+                    self.booked[key] = self.totals[key]
+                    self.deferred.pop(key, None)
                     continue
-                self.deferred.pop(key, None)
-                self.booked[key] = self.totals[key]
+                # Only a wait without progress counts towards the fault.
+                self.deferred[key] = 0 if moved > 0.0 else self.deferred.get(key, 0) + 1
+                if self.deferred[key] > MAX_DEFERRED:
+                    return self._stuck_reason(point, destination, note, rest)
         return ''
 
-    def _within_resolution(self, point, increment, key):
+    def _stuck_reason(self, point, destination, note, rest):
         if point.source == GROUND:
-            return False
-        shortfall = increment - self.ledger.mass(point.source)
-        return 0.0 < shortfall <= TOTALIZER_RESOLUTION * max(1.0, abs(self.totals[key]))
+            held = ''
+        else:
+            held = f'{point.source} holds {self.ledger.mass(point.source):.9g} kg, '
+        return (f'{note}: {rest:.9g} kg could not be booked for {MAX_DEFERRED} updates '
+                f'({held}{destination} has room for {self.ledger.room(destination):.9g} kg)')
 
     def cross_check(self, masses, tolerance):
         """Compare mass sensor readings {account: kg} with the books; return a reason or ''."""

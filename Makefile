@@ -38,6 +38,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_modbus.py
+	$(BIN)/python bench/bench_modbus_fuzz.py
 	$(BIN)/python bench/bench_field_bus.py
 	$(BIN)/python bench/bench_sim_rtf.py
 

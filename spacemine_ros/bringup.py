@@ -68,7 +68,7 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace=''):
         if backend == 'hil':
             # Virtual serial lines cannot carry parity: 8N1 on both ends. Their latency is
             # the host's scheduling, not the wire's: allow it more time per reply.
-            bus.update(port_dir=hil_port_dir(namespace), parity='N', request_timeout=0.25)
+            bus.update(port_dir=hil_port_dir(namespace), parity='none', request_timeout=0.25)
         nodes.append(NodeSpec('field_bus', 'field_bus', 'spacemine_ros.nodes.field_bus',
                               'FieldBusNode', bus, lifecycle=True))
     return nodes + [

@@ -32,3 +32,11 @@ def pytest_addoption(parser):
                     help='device profile of the device on --hil-port (config/devices.yaml)')
     group.addoption('--hil-allow-motion', action='store_true',
                     help='allow tests that make a real device move')
+    group.addoption('--hil-parity', default=None, choices=('none', 'even', 'odd'),
+                    help="parity of the real line (default: the profile's framing)")
+    group.addoption('--hil-expect', default=None, metavar='FILE',
+                    help='YAML of known readings of the real device: register: value or '
+                    '[min, max]')
+    group.addoption('--hil-emulate-word-order', default=None, choices=('big', 'little'),
+                    help='build the emulators with this 32-bit word order instead of the '
+                    "profile's (to see the suite catch a mismatch)")

@@ -56,7 +56,7 @@ def test_text_parameters_stay_text_on_the_command_line():
     spec = bringup.graph('hil', 'bennu')[1]
     assert spec.name == 'field_bus' and spec.lifecycle
     args = bringup.ros_arguments(spec, '', None, {'publish_rate': '50.0'})
-    assert "parity:='N'" in args and 'autostart:=true' in args and 'publish_rate:=50.0' in args
+    assert "parity:='none'" in args and 'autostart:=true' in args and 'publish_rate:=50.0' in args
 
 
 @pytest.mark.parametrize('backend', ['hil', 'hardware'])

@@ -21,8 +21,9 @@ import os
 import threading
 import time
 
-from spacemine_ros.hardware.modbus_device import DeviceError, ModbusDevice, serial_client
+from spacemine_ros.hardware.modbus_device import DeviceError, line_for, ModbusDevice
 from spacemine_ros.hardware.profiles import BusSettings
+from spacemine_ros.hardware.rtu_master import LineError
 
 OK, FAULT = 'OK', 'FAULT'
 
@@ -116,10 +117,11 @@ class BusWorker:
         self.port = port
         self.clock = clock
         settings = BusSettings(unit_id=1, baudrate=spec.baudrate, parity=parity or spec.parity,
-                               stopbits=spec.stopbits, timeout=timeout or spec.timeout)
-        self.client = serial_client(port, settings, retries=spec.retries)
-        self.devices = {d.name: _Device(d, ModbusDevice(d.profile, port, client=self.client,
-                                                        unit_id=d.unit_id))
+                               stopbits=spec.stopbits, timeout=timeout or spec.timeout,
+                               late_window=spec.late_window)
+        self.master = line_for(port, settings, retries=spec.retries)
+        self.devices = {d.name: _Device(d, ModbusDevice(d.profile, port, master=self.master,
+                                                        unit_id=d.unit_id, name=d.name))
                         for d in devices}
         self._lock = threading.Lock()
         self._thread = None
@@ -127,6 +129,7 @@ class BusWorker:
         self.outputs_enabled = False
         self.estop = False
         self.port_open = False
+        self.port_error = ''
         self._port_backoff = spec.backoff_min
         self._next_reopen = 0.0
         self._cycle_times = deque(maxlen=max(10, int(2 * spec.poll_rate)))
@@ -140,8 +143,10 @@ class BusWorker:
         Returns {device: error text} of the devices that did not answer (empty if all
         did); raises DeviceError if the port itself cannot be opened.
         """
-        if not self.client.connect():
-            raise DeviceError(f'{self.spec.name}: cannot open {self.port}')
+        try:
+            self.master.open()
+        except LineError as error:
+            raise DeviceError(f'{self.spec.name}: {error}') from None
         self.port_open = True
         missing = {}
         for device in self.devices.values():
@@ -157,22 +162,24 @@ class BusWorker:
         """Start polling in the background."""
         if self._thread is not None:
             return
+        self.master.resume()
         self._running = True
         self._thread = threading.Thread(target=self._run, name=f'bus-{self.spec.name}',
                                         daemon=True)
         self._thread.start()
 
     def stop(self):
-        """Stop polling (the thread finishes its cycle)."""
+        """Stop polling: the transaction under way is cut short, the thread ends."""
         self._running = False
         if self._thread is not None:
+            self.master.abort()
             self._thread.join(timeout=5.0)
             self._thread = None
 
     def close(self):
         """Stop polling and close the port."""
         self.stop()
-        self.client.close()
+        self.master.close()
         self.port_open = False
 
     # Inputs from the caller (any thread) -----------------------------------------------------
@@ -365,10 +372,10 @@ class BusWorker:
                 status.safe_confirmed = False  # we cannot know what it holds now
 
     def _port_lost(self):
-        return not self.client.connected or not os.path.exists(self.port)
+        return not self.master.is_open or not os.path.exists(self.port)
 
     def _lose_port(self, now):
-        self.client.close()
+        self.master.close()
         with self._lock:
             self.port_open = False
             self._next_reopen = now + self._port_backoff
@@ -380,9 +387,18 @@ class BusWorker:
                 device.status.safe_confirmed = False
 
     def _reopen(self, now):
-        if os.path.exists(self.port) and self.client.connect():
+        try:
+            if os.path.exists(self.port):
+                self.master.open()
+        except LineError as error:
+            with self._lock:
+                if str(error) != self.port_error:
+                    self.events.append((now, f'{self.spec.name}: {error}'))
+                self.port_error = str(error)
+        if self.master.is_open:
             with self._lock:
                 self.port_open = True
+                self.port_error = ''
                 self._port_backoff = self.spec.backoff_min
                 self.events.append((now, f'{self.spec.name}: port {self.port} reopened'))
                 for device in self.devices.values():
@@ -410,10 +426,17 @@ class FieldBus:
                 self.by_topic.setdefault(device.command_topic, {})[device.joint] = device
 
     def open(self):
-        """Open every bus; return {device: error} of devices that did not answer."""
+        """Open every bus; return {device: error} of every device that did not answer.
+
+        A port that cannot be opened fails every device on it (the other buses are
+        still opened and checked, so one attempt names everything that is wrong).
+        """
         missing = {}
         for worker in self.workers.values():
-            missing.update(worker.open())
+            try:
+                missing.update(worker.open())
+            except DeviceError as error:
+                missing.update({name: str(error) for name in worker.devices})
         return missing
 
     def start(self):

@@ -51,6 +51,7 @@ class HilRig:
         self.lines, self.emulators, self.ports = {}, {}, {}
         self.devices = {}
         self._started = False
+        self._made_dir = None  # the port directory, if this rig made it
         try:
             for bus_name, bus in description.buses.items():
                 specs = description.on_bus(bus_name)
@@ -71,13 +72,14 @@ class HilRig:
             self.close()
             raise
 
-    @staticmethod
-    def _link(port_dir, bus_name, target):
+    def _link(self, port_dir, bus_name, target):
         # A stable name per bus (like /dev/serial/by-id/...), so the drivers can be told
         # where to look before the lines exist.
         if not port_dir:
             return target
-        os.makedirs(port_dir, exist_ok=True)
+        if not os.path.isdir(port_dir):
+            os.makedirs(port_dir)
+            self._made_dir = port_dir
         link = os.path.join(port_dir, bus_name)
         if os.path.lexists(link):
             os.remove(link)
@@ -198,3 +200,8 @@ class HilRig:
         for port in self.ports.values():
             if os.path.islink(port):
                 os.remove(port)
+        if self._made_dir:
+            try:
+                os.rmdir(self._made_dir)
+            except OSError:
+                pass  # not empty: something else put files there

@@ -67,13 +67,14 @@ def resolve_ports(buses, overrides=None, port_dir='', finder=find_port):
     """Return {bus: device path} for bus specs {name: BusSpec}; ValueError if impossible.
 
     Precedence: an explicit override, then a link named after the bus in port_dir (HIL),
-    then the bus's own port, where `auto` is found by its match (DeviceError if not).
+    then the bus's own port, where `auto` is found by its match. A DeviceError names
+    every bus whose port could not be found, not only the first.
     """
     overrides = overrides or {}
     unknown = set(overrides) - set(buses)
     if unknown:
         raise ValueError(f'ports names unknown buses: {", ".join(sorted(unknown))}')
-    ports = {}
+    ports, failures = {}, []
     for name, spec in buses.items():
         if name in overrides:
             port = overrides[name]
@@ -81,7 +82,12 @@ def resolve_ports(buses, overrides=None, port_dir='', finder=find_port):
             port = os.path.join(port_dir, name)
         else:
             port = spec.port
-        ports[name] = finder(spec.match) if port == 'auto' else port
+        try:
+            ports[name] = finder(spec.match) if port == 'auto' else port
+        except DeviceError as error:
+            failures.append(f'{name}: {error}')
+    if failures:
+        raise DeviceError('; '.join(failures))
     return ports
 
 

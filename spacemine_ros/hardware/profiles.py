@@ -24,7 +24,9 @@ WIDTH = {'uint16': 1, 'int16': 1, 'uint32': 2, 'int32': 2, 'float32': 2}
 RAW_RANGE = {'uint16': (0, 0xFFFF), 'int16': (-0x8000, 0x7FFF), 'uint32': (0, 0xFFFFFFFF),
              'int32': (-0x80000000, 0x7FFFFFFF), 'float32': (-3.4e38, 3.4e38)}
 KINDS = ('holding', 'input')
-PARITIES = ('N', 'E', 'O')
+# Written out: ROS's YAML reads a bare N or Y as a boolean, so N/E/O are not used.
+PARITIES = ('none', 'even', 'odd')
+WRITE_FUNCTIONS = (16, 6)  # write multiple registers, or write single register
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,13 @@ class BusSettings:
 
     unit_id: int
     baudrate: int = 115200
-    parity: str = 'E'
+    parity: str = 'even'
     stopbits: int = 1
     timeout: float = 0.05  # s
     word_order: str = 'big'
+    write_function: int = 16  # 6: one-register values are written with FC06
+    late_window: float = 0.0  # s after a failed request in which answers are discarded
+    # (0: four timeouts; rtu_master.RtuMaster)
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,15 @@ def _number(entry, key, where, default=None, integer=False):
     if not integer and not math.isfinite(number):
         raise ConfigError(f'{where}.{key}: expected a finite number, got {value!r}')
     return number
+
+
+def check_parity(parity, where):
+    """Return a valid parity name; ConfigError naming where otherwise."""
+    if parity not in PARITIES:
+        hint = (' (write it out: ROS reads a bare N as a boolean)'
+                if parity in ('N', 'E', 'O', False) else '')
+        raise ConfigError(f'{where}: expected none, even or odd, got {parity!r}{hint}')
+    return parity
 
 
 def _register(name, entry, where):
@@ -161,9 +175,7 @@ def _bus(entry, where):
     unit_id = _number(entry, 'unit_id', where, integer=True)
     if not 1 <= unit_id <= 247:
         raise ConfigError(f'{where}.unit_id: {unit_id} outside 1..247 (Modbus RTU addresses)')
-    parity = entry.get('parity', 'E')
-    if parity not in PARITIES:
-        raise ConfigError(f'{where}.parity: expected N, E or O, got {parity!r}')
+    parity = check_parity(entry.get('parity', 'even'), f'{where}.parity')
     stopbits = _number(entry, 'stopbits', where, default=1, integer=True)
     if stopbits not in (1, 2):
         raise ConfigError(f'{where}.stopbits: expected 1 or 2, got {stopbits}')
@@ -176,8 +188,15 @@ def _bus(entry, where):
     word_order = entry.get('word_order', 'big')
     if word_order not in ('big', 'little'):
         raise ConfigError(f'{where}.word_order: expected big or little, got {word_order!r}')
+    late_window = _number(entry, 'late_window', where, default=0.0)
+    if late_window and not timeout <= late_window <= 60.0:
+        raise ConfigError(f'{where}.late_window: {late_window} s outside timeout..60 s')
+    write_function = _number(entry, 'write_function', where, default=16, integer=True)
+    if write_function not in WRITE_FUNCTIONS:
+        raise ConfigError(f'{where}.write_function: expected 16 or 6, got {write_function}')
     return BusSettings(unit_id=unit_id, baudrate=baudrate, parity=parity, stopbits=stopbits,
-                       timeout=timeout, word_order=word_order)
+                       timeout=timeout, word_order=word_order, write_function=write_function,
+                       late_window=late_window)
 
 
 def profile_from(name, entry, where):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import math
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
-from spacemine_ros.hardware.profiles import load_profiles, PARITIES
+from spacemine_ros.hardware.profiles import check_parity, load_profiles
 
 COMMAND_TOPICS = ('drill/command', 'anchors/command', 'scraper/command', 'material/command',
                   'furnace/command')
@@ -107,6 +107,8 @@ class BusSpec:
     backoff_min: float  # s, first reconnect delay; doubles up to backoff_max
     backoff_max: float
     command_timeout: float  # s without a command -> the device is made safe
+    late_window: float = 0.0  # s after a failed request in which answers are discarded
+    # (0: four request timeouts)
 
 
 @dataclass(frozen=True)
@@ -165,20 +167,23 @@ def _bus(name, entry, where):
     match = _mapping(entry.get('match'), f'{where}.match')
     if port == 'auto' and not match:
         raise ConfigError(f'{where}: port auto needs a match (e.g. serial_number, vid, pid)')
-    parity = entry.get('parity', 'E')
-    if parity not in PARITIES:
-        raise ConfigError(f'{where}.parity: expected N, E or O, got {parity!r}')
+    parity = check_parity(entry.get('parity', 'even'), f'{where}.parity')
     backoff_min = _number(entry.get('backoff_min', 0.1), f'{where}.backoff_min', 0.001, 60)
     backoff_max = _number(entry.get('backoff_max', 2.0), f'{where}.backoff_max', 0.001, 600)
     if backoff_max < backoff_min:
         raise ConfigError(f'{where}: backoff_max is below backoff_min')
+    timeout = _number(entry.get('timeout', 0.05), f'{where}.timeout', 0.001, 10.0)
+    late_window = _number(entry.get('late_window', 0.0), f'{where}.late_window', 0.0, 60.0)
+    if late_window and late_window < timeout:
+        raise ConfigError(f'{where}: late_window {late_window:g} s is shorter than the '
+                          f'timeout {timeout:g} s')
     return BusSpec(
         name=name, port=port, match={str(k): v for k, v in match.items()},
         baudrate=_number(entry.get('baudrate', 115200), f'{where}.baudrate', 1200, 4000000,
                          integer=True),
         parity=parity,
         stopbits=_number(entry.get('stopbits', 1), f'{where}.stopbits', 1, 2, integer=True),
-        timeout=_number(entry.get('timeout', 0.05), f'{where}.timeout', 0.001, 10.0),
+        timeout=timeout, late_window=late_window,
         poll_rate=_number(entry.get('poll_rate', 20.0), f'{where}.poll_rate', 0.1, 1000.0),
         retries=_number(entry.get('retries', 1), f'{where}.retries', 0, 10, integer=True),
         fault_after=_number(entry.get('fault_after', 3), f'{where}.fault_after', 1, 100,

@@ -28,6 +28,7 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.hardware.field_bus import bus_health, FieldBus
 from spacemine_ros.hardware.modbus_device import DeviceError
 from spacemine_ros.hardware.ports import parse_ports, resolve_ports
+from spacemine_ros.hardware.profiles import check_parity
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, LEVELS, SENSOR_QOS, spin_node)
@@ -47,8 +48,8 @@ class FieldBusNode(LifecycleNode):
         self.port_overrides = list(declare(
             self, 'ports', [''], 'bus=/dev/path entries overriding the described ports',
             read_only=True))
-        self.parity = declare(self, 'parity', '', 'Parity for every bus (N, E, O; empty: '
-                              'as described)', read_only=True)
+        self.parity = declare(self, 'parity', '', 'Parity for every bus: none, even or odd '
+                              '(empty: as described)', read_only=True)
         self.request_timeout = declare(
             self, 'request_timeout', 0.0, 'Reply timeout per request on every bus [s] (0: as '
             'described); virtual lines on a loaded host need more than real RS-485', 0.0, 10.0,
@@ -60,9 +61,12 @@ class FieldBusNode(LifecycleNode):
                                 read_only=True)
         autostart = declare(self, 'autostart', False, 'Configure and activate at start, '
                             'retrying configure until the devices answer', read_only=True)
-        self.autostart_retry = declare(self, 'autostart_retry', 2.0, 'Seconds between '
-                                       'configure attempts in autostart', 0.1, 600.0,
-                                       read_only=True)
+        self.autostart_retry = declare(self, 'autostart_retry', 2.0, 'First wait before '
+                                       'configure is tried again in autostart; it doubles '
+                                       'after each failure [s]', 0.1, 600.0, read_only=True)
+        self.autostart_retry_max = declare(self, 'autostart_retry_max', 30.0, 'Longest wait '
+                                           'between configure attempts in autostart [s]',
+                                           0.1, 3600.0, read_only=True)
         self.bus = None
         self.publishers_ = {}
         self.subscriptions_ = []
@@ -73,15 +77,25 @@ class FieldBusNode(LifecycleNode):
         self.create_timer(1.0, self._publish_diagnostics, clock=steady)
         self.create_service(SetBool, '~/estop', self._on_estop)
         self.configure_error = ''
+        self.configure_attempts = 0
         self._autostart_timer = None
+        self._retry_delay = self.autostart_retry
+        self._next_configure = time.monotonic()
         if autostart:
-            self._autostart_timer = self.create_timer(self.autostart_retry, self._autostart,
-                                                      clock=steady)
+            self._autostart_timer = self.create_timer(
+                min(0.25, self.autostart_retry), self._autostart, clock=steady)
             self._autostart()
 
     def _autostart(self):
-        # Until the buses answer (a rig powering up, HIL lines not open yet) try again.
+        # Until the buses answer (a rig powering up, HIL lines not open yet) try again,
+        # waiting twice as long after each failure, up to autostart_retry_max.
+        if time.monotonic() < self._next_configure:
+            return
         if self.bus is None and self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            self._next_configure = time.monotonic() + self._retry_delay
+            self.get_logger().warning(f'configure will be tried again in '
+                                      f'{self._retry_delay:.1f} s')
+            self._retry_delay = min(2.0 * self._retry_delay, self.autostart_retry_max)
             return
         self._autostart_timer.cancel()
         self.trigger_activate()
@@ -89,13 +103,14 @@ class FieldBusNode(LifecycleNode):
     # Lifecycle -------------------------------------------------------------------------------
     def on_configure(self, state):
         """Load the description, open the ports, check the devices, start polling."""
+        self.configure_attempts += 1
         try:
             description = load_rig_description(self.description_file, self.devices_file)
             ports = resolve_ports(description.buses,
                                   parse_ports([p for p in self.port_overrides if p]),
                                   self.port_dir)
-            if self.parity not in ('', 'N', 'E', 'O'):
-                raise ValueError(f'parity {self.parity!r}: expected N, E or O')
+            if self.parity:
+                check_parity(self.parity, 'parameter parity')
             bus = FieldBus(description, ports, parity=self.parity or None,
                            timeout=self.request_timeout or None)
         except (ConfigError, DeviceError, ValueError, OSError) as error:

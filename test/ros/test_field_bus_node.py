@@ -32,7 +32,7 @@ class Bench:
         self.hil = HilRig(drill_bus_description(), port_dir=str(tmp_path / 'ports'))
         self.node = FieldBusNode(namespace=NAMESPACE, cli_args=[
             '--ros-args', '-p', f'rig_description:={description_file}',
-            '-p', f'port_dir:={port_dir or tmp_path / "ports"}', '-p', "parity:='N'",
+            '-p', f'port_dir:={port_dir or tmp_path / "ports"}', '-p', 'parity:=none',
             '-p', 'request_timeout:=0.3', '-p', 'publish_rate:=50.0'])
         self.operator = rclpy.create_node('operator', namespace=NAMESPACE)
         self.executor = SingleThreadedExecutor()

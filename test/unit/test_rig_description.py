@@ -108,7 +108,7 @@ def mutate(raw, path, value):
                                                     'register': 'x'}], 'expected one of'),
     (('buses', 'drill_bus', 'match'), {}, 'port auto needs a match'),
     (('buses', 'drill_bus', 'poll_rate'), 'fast', 'expected a number'),
-    (('buses', 'drill_bus', 'parity'), 'X', 'expected N, E or O'),
+    (('buses', 'drill_bus', 'parity'), 'E', 'expected none, even or odd'),
     (('buses', 'drill_bus', 'backoff_max'), 0.01, 'backoff_max is below backoff_min'),
     (('buses',), KeyError, 'buses'),
 ])

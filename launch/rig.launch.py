@@ -6,8 +6,13 @@ The node graph comes from spacemine_ros.bringup, the same description the projec
 launcher (spacemine-rig) starts, so the two cannot drift apart.
 """
 
+import shutil
+import tempfile
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction, \
+    RegisterEventHandler
+from launch.event_handlers import OnShutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node, PushROSNamespace
 from launch_ros.parameter_descriptions import ParameterValue
@@ -25,6 +30,8 @@ ARGUMENTS = [
     ('log_level', 'info', 'Log level of every node'),
     ('respawn', 'false', 'Restart a node that exits'),
     ('publish_description', 'true', 'Run robot_state_publisher with the rig URDF'),
+    ('ports', '', 'Serial port of each bus for the hardware backend: bus=/dev/path, comma '
+     'separated (empty: as config/rig_hardware.yaml says)'),
 ]
 
 
@@ -39,14 +46,20 @@ def _nodes(context):
     actions = []
     if value['namespace']:
         actions.append(PushROSNamespace(bringup.normalize_namespace(value['namespace'])))
+    # Each node's own parameters go in a file written here with every string quoted: a
+    # dict would be dumped by launch_ros unquoted, and ROS reads e.g. a bare N as false.
+    directory = tempfile.mkdtemp(prefix='spacemine_params_')
+    cleanup = RegisterEventHandler(OnShutdown(
+        on_shutdown=lambda event, context: shutil.rmtree(directory, ignore_errors=True)))
+    ports = [entry.strip() for entry in value['ports'].split(',') if entry.strip()]
     for spec in bringup.graph(value['backend'], value['body'], use_sim_time,
-                              value['namespace']):
+                              value['namespace'], ports=ports):
         # A managed node configures and activates itself (its autostart parameter);
         # LifecycleNode lets launch event handlers see and drive its transitions too.
         kind, extra = (LifecycleNode, {'namespace': ''}) if spec.lifecycle else (Node, {})
         actions.append(kind(
             package=spec.package, executable=spec.executable, name=spec.name, **extra,
-            parameters=[params_file, dict(spec.parameters)],
+            parameters=[params_file, bringup.write_parameters(spec, directory)],
             remappings=list(spec.remappings), respawn=_truthy(value['respawn']),
             arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))
     if _truthy(value['publish_description']):
@@ -55,7 +68,7 @@ def _nodes(context):
             name='robot_state_publisher', output='screen',
             parameters=[{'robot_description': ParameterValue(rig_urdf_xml(), value_type=str),
                          'use_sim_time': use_sim_time}]))
-    return [GroupAction(actions)]
+    return [cleanup, GroupAction(actions)]
 
 
 def generate_launch_description():

@@ -7,8 +7,12 @@ one process each.
 """
 
 from dataclasses import dataclass, field
+import difflib
 import os
+import secrets
 import tempfile
+
+import yaml
 
 from spacemine_ros.paths import share_path
 
@@ -37,38 +41,48 @@ def default_params_file():
     return share_path('config', 'rig.yaml')
 
 
-def hil_port_dir(namespace=''):
-    """Directory of the HIL port links of a rig (one per namespace, so rigs can coexist)."""
+def hil_port_dir(namespace='', run=None):
+    """Directory of the HIL port links of one run of a rig.
+
+    Unique per run (process id and a random token unless run is given), so two HIL rigs
+    or test suites on one host never share a link; the simulation makes it and removes it.
+    """
     name = normalize_namespace(namespace).strip('/').replace('/', '_') or 'root'
-    return os.path.join(tempfile.gettempdir(), 'spacemine_hil', name)
+    run = run or f'{os.getpid()}-{secrets.token_hex(4)}'
+    return os.path.join(tempfile.gettempdir(), 'spacemine_hil', f'{name}-{run}')
 
 
-def graph(backend='sim', body='bennu', use_sim_time=True, namespace=''):
+def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None, ports=()):
     """Return the NodeSpecs of a rig for a backend and body.
 
     use_sim_time applies to the sim backend only: hil and hardware run on the wall
-    clock, as a real rig does.
+    clock, as a real rig does. run names this start of the rig (hil_port_dir); ports
+    ('bus=/dev/path' entries) override the rig description's serial ports (hardware).
     """
     if backend not in BACKENDS:
         raise ValueError(f'unknown backend {backend!r}; available: {", ".join(BACKENDS)}')
     common = {'body': body}
     sim_time = bool(use_sim_time) and backend == 'sim'
-    controllers = {**common, 'use_sim_time': sim_time}
+    controllers = {'use_sim_time': sim_time}
+    on_body = {**common, **controllers}  # controllers whose models depend on the body
     # Off the simulation, odometry comes at its own pace, not stamp-aligned with joints.
-    anchoring = {**controllers, 'odom_sync': backend == 'sim'}
+    anchoring = {**on_body, 'odom_sync': backend == 'sim'}
     nodes = []
+    port_dir = hil_port_dir(namespace, run) if backend == 'hil' else ''
     if backend in ('sim', 'hil'):
         sim = {**common, 'use_sim_time': False}  # the simulation is the clock
         if backend == 'hil':
-            sim.update(hil=True, lockstep=False, hil_port_dir=hil_port_dir(namespace))
+            sim.update(hil=True, lockstep=False, hil_port_dir=port_dir)
         nodes.append(NodeSpec('rig_sim', 'rig_sim', 'spacemine_ros.nodes.rig_sim',
                               'RigSimNode', sim))
     if backend in ('hil', 'hardware'):
         bus = {'use_sim_time': False, 'autostart': True}
+        if ports:
+            bus['ports'] = list(ports)
         if backend == 'hil':
             # Virtual serial lines cannot carry parity: 8N1 on both ends. Their latency is
             # the host's scheduling, not the wire's: allow it more time per reply.
-            bus.update(port_dir=hil_port_dir(namespace), parity='none', request_timeout=0.25)
+            bus.update(port_dir=port_dir, parity='none', request_timeout=0.25)
         nodes.append(NodeSpec('field_bus', 'field_bus', 'spacemine_ros.nodes.field_bus',
                               'FieldBusNode', bus, lifecycle=True))
     return nodes + [
@@ -78,44 +92,119 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace=''):
         NodeSpec('scraper', 'scraper', 'spacemine_ros.nodes.scraper', 'ScraperNode',
                  controllers),
         NodeSpec('material_handling', 'material_handling',
-                 'spacemine_ros.nodes.material_handling', 'MaterialHandlingNode', controllers),
+                 'spacemine_ros.nodes.material_handling', 'MaterialHandlingNode', on_body),
         NodeSpec('smelter', 'smelter', 'spacemine_ros.nodes.smelter', 'SmelterNode',
-                 controllers),
+                 on_body),
     ]
 
 
-def ros_arguments(spec, namespace='', params_file=None, extra_parameters=None):
-    """Command-line ROS arguments that give a node its name, namespace and parameters."""
+def ros_arguments(spec, namespace='', params_file=None, node_parameters=None):
+    """Command-line ROS arguments that give a node its name, namespace and parameters.
+
+    params_file is the rig's (config/rig.yaml); node_parameters, a file written by
+    write_parameters(), comes after it, so what the graph and the operator set wins.
+    """
     args = ['--ros-args', '-r', f'__node:={spec.name}']
     if namespace:
         args += ['-r', f'__ns:={normalize_namespace(namespace)}']
-    if params_file:
-        args += ['--params-file', params_file]
-    for key, value in {**spec.parameters, **(extra_parameters or {})}.items():
-        args += ['-p', f'{key}:={_format(value)}']
+    for path in (params_file, node_parameters):
+        if path:
+            args += ['--params-file', path]
     for source, target in spec.remappings:
         args += ['-r', f'{source}:={target}']
     return args
+
+
+class _ParametersDumper(yaml.SafeDumper):
+    """YAML with every text value quoted.
+
+    ROS reads a bare N, yes, on, 0x10 or 1e3 as a boolean or a number; only a quoted
+    scalar is always a string (rcl's parser).
+    """
+
+
+def _mapping_with_plain_keys(dumper, data):
+    node = dumper.represent_dict(data)
+    for key, _ in node.value:
+        key.style = None  # names stay plain; only values need the quotes
+    return node
+
+
+_ParametersDumper.add_representer(
+    str, lambda dumper, text: dumper.represent_scalar('tag:yaml.org,2002:str', text,
+                                                      style="'"))
+_ParametersDumper.add_representer(dict, _mapping_with_plain_keys)
+
+
+def parameters_yaml(node, values):
+    """Return a ROS params file giving values to the node named node, in any namespace.
+
+    The key is `/**/<node>`, the one config/rig.yaml uses: rcl merges entries of the same
+    key in file order, later files winning, while a broader key (`/**`) would lose
+    against the rig file's `/**/<node>` whatever the order.
+    """
+    values = {name: list(value) if isinstance(value, tuple) else value
+              for name, value in values.items()
+              if not (isinstance(value, (list, tuple)) and not value)}  # no type to infer
+    return yaml.dump({f'/**/{node}': {'ros__parameters': values}}, Dumper=_ParametersDumper,
+                     default_flow_style=False, sort_keys=True)
+
+
+def write_parameters(spec, directory, extra=None):
+    """Write a node's own parameters to <directory>/<node>.yaml; return the path.
+
+    They are the graph's and the operator's overrides (extra), strings quoted so they
+    stay strings.
+    """
+    path = os.path.join(directory, f'{spec.name}.yaml')
+    with open(path, 'w', encoding='utf-8') as stream:
+        stream.write(parameters_yaml(spec.name, {**spec.parameters, **(extra or {})}))
+    return path
+
+
+def parameter_problems(node_name, wanted, node):
+    """Return why each of `wanted` ({name: value}) did not take on a constructed node."""
+    declared = [name for name in node.list_parameters([], 0).names]
+    problems = []
+    for name, value in wanted.items():
+        if not node.has_parameter(name):
+            close = difflib.get_close_matches(name, declared, n=1)
+            problems.append(f'{node_name}.{name}: no such parameter'
+                            + (f' (did you mean {close[0]}?)' if close else ''))
+            continue
+        actual = node.get_parameter(name).value
+        actual = list(actual) if isinstance(actual, (list, tuple)) else actual
+        given = list(value) if isinstance(value, tuple) else value
+        if type(actual) is not type(given):
+            problems.append(f'{node_name}.{name}: {given!r} is a {_KIND.get(type(given))}, '
+                            f'the parameter takes a {_KIND.get(type(actual))}')
+        elif actual != given:
+            problems.append(f'{node_name}.{name}: {given!r} did not take (it is {actual!r})')
+    return problems
+
+
+_KIND = {bool: 'bool', int: 'integer', float: 'double', str: 'string', list: 'array'}
+
+
+def parse_value(text):
+    """Return the value of a NAME=VALUE override as ROS types it.
+
+    YAML scalars and uniform lists ([a, b]) are typed; anything else stays the text it is.
+    """
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list) and value and all(type(v) is type(value[0]) and
+                                                 isinstance(v, (bool, int, float, str))
+                                                 for v in value):
+        return value
+    return text
 
 
 def normalize_namespace(namespace):
     """'rig1' and '/rig1' both mean /rig1; '' is the root namespace."""
     namespace = namespace.strip().strip('/')
     return '/' + namespace if namespace else ''
-
-
-def _format(value):
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, str):
-        import yaml
-        # ROS reads -p values as YAML with its own rules (it takes N and Y for booleans):
-        # text is quoted so it stays text; numbers and booleans written as text (command
-        # line overrides) stay what they say.
-        try:
-            if isinstance(yaml.safe_load(value), (bool, int, float)):
-                return value
-        except yaml.YAMLError:
-            pass
-        return "'" + value.replace("'", "''") + "'"
-    return str(value)

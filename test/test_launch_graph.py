@@ -42,21 +42,37 @@ def test_launch_file_builds_its_nodes_from_bringup():
     assert {'backend', 'body', 'namespace', 'params_file', 'use_sim_time'} <= arguments
 
 
-def test_ros_arguments_carry_name_namespace_params_and_overrides():
+def test_ros_arguments_carry_name_namespace_and_both_params_files_rig_first():
     spec = bringup.graph('sim', 'psyche')[2]
-    args = bringup.ros_arguments(spec, 'rig2/', '/tmp/p.yaml', {'goal_depth': 0.2})
+    args = bringup.ros_arguments(spec, 'rig2/', '/tmp/p.yaml', '/tmp/drill.yaml')
     assert args[:3] == ['--ros-args', '-r', '__node:=drill']
-    assert '__ns:=/rig2' in args and '/tmp/p.yaml' in args
-    assert "body:='psyche'" in args and 'use_sim_time:=true' in args
-    assert 'goal_depth:=0.2' in args
+    assert '__ns:=/rig2' in args
+    files = [args[i + 1] for i, arg in enumerate(args) if arg == '--params-file']
+    assert files == ['/tmp/p.yaml', '/tmp/drill.yaml']
 
 
-def test_text_parameters_stay_text_on_the_command_line():
-    # ROS's YAML reads a bare N as a boolean: a parity of N must reach the node as text.
+def test_node_parameter_files_hold_the_graph_and_the_overrides_strings_quoted(tmp_path):
     spec = bringup.graph('hil', 'bennu')[1]
     assert spec.name == 'field_bus' and spec.lifecycle
-    args = bringup.ros_arguments(spec, '', None, {'publish_rate': '50.0'})
-    assert "parity:='none'" in args and 'autostart:=true' in args and 'publish_rate:=50.0' in args
+    overrides = {'publish_rate': bringup.parse_value('50.0'),
+                 'ports': bringup.parse_value('[drill_bus=/dev/ttyUSB0, arm_bus=/dev/ttyS1]')}
+    text = open(bringup.write_parameters(spec, str(tmp_path), overrides)).read()
+    assert "parity: 'none'" in text and 'autostart: true' in text
+    assert 'publish_rate: 50.0' in text and "- 'drill_bus=/dev/ttyUSB0'" in text
+    assert text.startswith('/**/field_bus:')
+
+
+@pytest.mark.parametrize('text, value', [('0.2', 0.2), ('3', 3), ('true', True), ('N', 'N'),
+                                         ('abc', 'abc'), ('[a, b]', ['a', 'b']),
+                                         ('{a: 1}', '{a: 1}'), ('[1, x]', '[1, x]')])
+def test_override_values_are_typed_as_ros_types_them(text, value):
+    assert bringup.parse_value(text) == value
+
+
+def test_each_hil_run_gets_its_own_port_links():
+    one, two = (bringup.graph('hil', 'bennu', namespace='rig1') for _ in range(2))
+    dirs = {specs[0].parameters['hil_port_dir'] for specs in (one, two)}
+    assert len(dirs) == 2 and all('rig1' in d for d in dirs)
 
 
 @pytest.mark.parametrize('backend', ['hil', 'hardware'])

@@ -2,15 +2,18 @@
 
 import dataclasses
 import math
+import signal
+import threading
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float64, String
 
 from spacemine_ros.paths import share_path
@@ -174,6 +177,8 @@ def make_executor():
     in one process that makes the lockstep simulation about 2.5 times faster. Older rclpy
     (Jazzy) gets the SingleThreadedExecutor. Use it for one rclpy life per process (the
     launcher, the shift): across repeated init/shutdown in one process it is not reliable.
+    Drive it with spin_until_stopped(): its spin() busy-loops without ever running a
+    timer (rclpy 9.1.2), while spin_once() with a timeout works.
     """
     try:
         from rclpy.experimental import EventsExecutor
@@ -183,14 +188,61 @@ def make_executor():
     return EventsExecutor()
 
 
+class StopSignals:
+    """SIGINT and SIGTERM ask the process to stop instead of tearing ROS down.
+
+    rclpy's own handler shuts the context down at once, so a node could no longer publish
+    its zero commands or wait for its drives to confirm a stop. With this (and rclpy
+    initialised with init_ros()) a signal only sets `requested`; the spin loop returns and
+    the process makes everything safe over a live context, then shuts down.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = threading.Event()
+        self.signal_name = ''
+        self._previous = {}
+
+    def _on_signal(self, number, frame):
+        self.signal_name = signal.Signals(number).name
+        self.requested.set()
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._on_signal) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+        return False
+
+
+def init_ros(args=None):
+    """rclpy.init without rclpy's signal handlers (StopSignals handles SIGINT/SIGTERM)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+def spin_until_stopped(executor, stop, step=0.1):
+    """Spin until a stop is requested (StopSignals) or the context is shut down."""
+    while not stop.requested.is_set() and rclpy.ok():
+        try:
+            executor.spin_once(timeout_sec=step)
+        except ExternalShutdownException:
+            return
+
+
 def spin_node(node_class, args=None):
-    """Run one node until shutdown, leaving its actuators stopped on the way out."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = node_class()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        shutdown_nodes([node] if node is not None else [])
+    """Run one node until SIGINT/SIGTERM, leaving its actuators stopped on the way out."""
+    with StopSignals() as stop:
+        init_ros(args)
+        node = None
+        try:
+            node = node_class()
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            spin_until_stopped(executor, stop)
+        finally:
+            shutdown_nodes([node] if node is not None else [])

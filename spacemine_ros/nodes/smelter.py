@@ -139,6 +139,9 @@ class SmelterNode(Node):
         return response
 
     def _on_start(self, request, response):
+        if self.last_stamp is None:  # nothing heard yet: say so, not 'reads nan'
+            return self._respond(response, (False, 'no furnace temperature received yet'),
+                                 'start_batch')
         result = self.controller.start(self.recipe, self._measurement())
         if result[0]:
             self._request_feed()

@@ -30,8 +30,8 @@ class HilGraph:
         specs = [spec for spec in bringup.graph('hil', 'bennu', namespace=NAMESPACE)
                  if spec.name != 'smelter']
         self.nodes = create_nodes(specs, NAMESPACE, bringup.default_params_file(),
-                                  {'drill': {'goal_depth': str(GOAL)},
-                                   'scraper': {'passes': '1', 'pass_length': '0.3'}})
+                                  {'drill': {'goal_depth': GOAL},
+                                   'scraper': {'passes': 1, 'pass_length': 0.3}})
         self.sim, self.field_bus = self.nodes[0], self.nodes[1]
         self.operator = rclpy.create_node('operator', namespace=NAMESPACE)
         self.executor = SingleThreadedExecutor()

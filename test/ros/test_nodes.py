@@ -8,6 +8,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rcl_interfaces.srv import SetParameters
+from sensor_msgs.msg import Temperature
 from std_msgs.msg import Float64, String
 from std_srvs.srv import SetBool, Trigger
 
@@ -34,6 +35,10 @@ class Graph:
                       'material_handling/state', 'smelter/state'):
             self.operator.create_subscription(
                 String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+        self.smelter_temperature = None
+        self.operator.create_subscription(
+            Temperature, 'smelter/temperature',
+            lambda m: setattr(self, 'smelter_temperature', m.temperature), 10)
         self.heater = []
         self.operator.create_subscription(
             Float64, 'smelter/power', lambda m: self.heater.append(m.data), 10)
@@ -89,6 +94,8 @@ def test_services_answer_and_refuse_what_is_not_allowed(graph):
     assert graph.states == {'drill/state': 'IDLE', 'anchoring/state': 'STOWED',
                             'scraper/state': 'IDLE', 'material_handling/state': 'STOPPED',
                             'smelter/state': 'IDLE'}
+    # The smelter refuses a batch without a temperature reading: wait for its first one.
+    assert graph.spin_until(lambda: graph.smelter_temperature is not None)
     response = graph.call(Trigger, 'smelter/start_batch', Trigger.Request())
     assert not response.success and 'hopper_silicate holds 0.000 kg' in response.message
     response = graph.call(Trigger, 'smelter/abort', Trigger.Request())

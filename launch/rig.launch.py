@@ -11,18 +11,21 @@ import tempfile
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction, \
-    RegisterEventHandler
+    RegisterEventHandler, Shutdown
 from launch.event_handlers import OnShutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node, PushROSNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
 from spacemine_ros import bringup
+from spacemine_ros.hardware.ports import parse_ports
+from spacemine_ros.params_files import load_params_file
 from spacemine_ros.sim.description import rig_urdf_xml
 
 ARGUMENTS = [
     ('backend', 'sim', 'What the controllers drive: ' + ', '.join(bringup.BACKENDS)),
     ('body', 'bennu', 'Body preset from config/bodies.yaml'),
+    ('anchor_type', '', "Anchor design from config/anchors.yaml (empty: the body site's)"),
     ('namespace', '', 'Namespace of the rig (several rigs can share a domain)'),
     ('params_file', '', 'Node parameters YAML (empty: the installed config/rig.yaml)'),
     ('use_sim_time', 'true', 'Controllers follow /clock from the simulation (sim backend '
@@ -39,10 +42,35 @@ def _truthy(text):
     return text.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
+def _checked(value):
+    """Refuse a bad launch argument before any node starts (one line from launch)."""
+    for name in ('use_sim_time', 'respawn', 'publish_description'):
+        if value[name].strip().lower() not in ('true', 'false', '1', '0', 'yes', 'no', 'on',
+                                               'off'):
+            raise ValueError(f'launch argument {name}:={value[name]!r}: expected true or false')
+    if value['backend'] not in bringup.BACKENDS:
+        raise ValueError(f'launch argument backend:={value["backend"]!r}: expected one of '
+                         f'{", ".join(bringup.BACKENDS)}')
+    params_file = value['params_file'] or bringup.default_params_file()
+    load_params_file(params_file)  # ConfigError naming the file, line and key
+    parse_ports([e.strip() for e in value['ports'].split(',') if e.strip()])
+    bringup.check_site(value['body'], {'anchor_type': value['anchor_type']})
+    return params_file
+
+
+def _take_the_rig_down(event, context):
+    # A node that exits takes the rig down (never half a rig), unless it is respawned;
+    # not again while the launch is already shutting down.
+    if context.is_shutdown:
+        return None
+    return [Shutdown(reason=f'{event.action.name} exited with code {event.returncode}')]
+
+
 def _nodes(context):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    params_file = value['params_file'] or bringup.default_params_file()
+    params_file = _checked(value)
     use_sim_time = _truthy(value['use_sim_time']) and value['backend'] == 'sim'
+    respawn = _truthy(value['respawn'])
     actions = []
     if value['namespace']:
         actions.append(PushROSNamespace(bringup.normalize_namespace(value['namespace'])))
@@ -53,19 +81,22 @@ def _nodes(context):
         on_shutdown=lambda event, context: shutil.rmtree(directory, ignore_errors=True)))
     ports = [entry.strip() for entry in value['ports'].split(',') if entry.strip()]
     for spec in bringup.graph(value['backend'], value['body'], use_sim_time,
-                              value['namespace'], ports=ports):
+                              value['namespace'], ports=ports,
+                              anchor_type=value['anchor_type']):
         # A managed node configures and activates itself (its autostart parameter);
         # LifecycleNode lets launch event handlers see and drive its transitions too.
         kind, extra = (LifecycleNode, {'namespace': ''}) if spec.lifecycle else (Node, {})
         actions.append(kind(
             package=spec.package, executable=spec.executable, name=spec.name, **extra,
             parameters=[params_file, bringup.write_parameters(spec, directory)],
-            remappings=list(spec.remappings), respawn=_truthy(value['respawn']),
+            remappings=list(spec.remappings), respawn=respawn,
+            on_exit=None if respawn else _take_the_rig_down,
             arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))
     if _truthy(value['publish_description']):
         actions.append(Node(
             package='robot_state_publisher', executable='robot_state_publisher',
             name='robot_state_publisher', output='screen',
+            remappings=[bringup.CLOCK_REMAP],
             parameters=[{'robot_description': ParameterValue(rig_urdf_xml(), value_type=str),
                          'use_sim_time': use_sim_time}]))
     return [cleanup, GroupAction(actions)]

@@ -7,7 +7,6 @@ one process each.
 """
 
 from dataclasses import dataclass, field
-import difflib
 import os
 import secrets
 import tempfile
@@ -15,6 +14,10 @@ import tempfile
 import yaml
 
 from spacemine_ros.paths import share_path
+
+# Each rig's simulated time on its own topic: every node of the rig reads /clock from
+# the rig's namespace (rig_sim publishes `clock` there), so two rigs never mix times.
+CLOCK_REMAP = ('/clock', 'clock')
 
 # sim: rig_sim alone (lockstep, simulated time). hil: rig_sim serving emulated devices on
 # virtual serial lines + the field-bus driver (real time). hardware: the field-bus driver
@@ -31,7 +34,7 @@ class NodeSpec:
     module: str  # python module with main(), for the launcher's process-per-node mode
     node_class: str  # class in module, for the launcher's single-process mode
     parameters: dict = field(default_factory=dict)  # overrides on top of the params file
-    remappings: tuple = ()
+    remappings: tuple = (CLOCK_REMAP,)
     package: str = 'spacemine_ros'
     lifecycle: bool = False  # a managed node (launch: LifecycleNode)
 
@@ -52,23 +55,26 @@ def hil_port_dir(namespace='', run=None):
     return os.path.join(tempfile.gettempdir(), 'spacemine_hil', f'{name}-{run}')
 
 
-def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None, ports=()):
+def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None, ports=(),
+          anchor_type='', hil_dir=''):
     """Return the NodeSpecs of a rig for a backend and body.
 
     use_sim_time applies to the sim backend only: hil and hardware run on the wall
     clock, as a real rig does. run names this start of the rig (hil_port_dir); ports
-    ('bus=/dev/path' entries) override the rig description's serial ports (hardware).
+    ('bus=/dev/path' entries) override the rig description's serial ports (hardware);
+    anchor_type ('' for the body site's) goes to the simulation and the controller alike;
+    hil_dir names the HIL port directory (parts of one rig started apart share it).
     """
     if backend not in BACKENDS:
         raise ValueError(f'unknown backend {backend!r}; available: {", ".join(BACKENDS)}')
-    common = {'body': body}
+    common = {'body': body, **({'anchor_type': anchor_type} if anchor_type else {})}
     sim_time = bool(use_sim_time) and backend == 'sim'
     controllers = {'use_sim_time': sim_time}
-    on_body = {**common, **controllers}  # controllers whose models depend on the body
+    on_body = {'body': body, **controllers}  # controllers whose models use the body
     # Off the simulation, odometry comes at its own pace, not stamp-aligned with joints.
-    anchoring = {**on_body, 'odom_sync': backend == 'sim'}
+    anchoring = {**common, **controllers, 'odom_sync': backend == 'sim'}
     nodes = []
-    port_dir = hil_port_dir(namespace, run) if backend == 'hil' else ''
+    port_dir = (hil_dir or hil_port_dir(namespace, run)) if backend == 'hil' else ''
     if backend in ('sim', 'hil'):
         sim = {**common, 'use_sim_time': False}  # the simulation is the clock
         if backend == 'hil':
@@ -96,6 +102,24 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
         NodeSpec('smelter', 'smelter', 'spacemine_ros.nodes.smelter', 'SmelterNode',
                  on_body),
     ]
+
+
+def check_site(body, anchoring=None):
+    """Refuse an unknown body, or anchors that cannot hold at its site (ConfigError).
+
+    anchoring: the anchoring node's parameters as set (anchor_type, bodies_file,
+    anchors_file, proof_fraction, preload); what is not set takes the node's default.
+    """
+    from spacemine_ros.core.anchoring import choose_anchor, load_anchor_types
+    from spacemine_ros.core.body import load_body
+
+    anchoring = anchoring or {}
+    found = load_body(anchoring.get('bodies_file') or share_path('config', 'bodies.yaml'), body)
+    types = load_anchor_types(anchoring.get('anchors_file')
+                              or share_path('config', 'anchors.yaml'))
+    return choose_anchor(types, found, anchoring.get('anchor_type', ''),
+                         float(anchoring.get('proof_fraction', 0.8)),
+                         float(anchoring.get('preload', 5.0)))
 
 
 def ros_arguments(spec, namespace='', params_file=None, node_parameters=None):
@@ -160,30 +184,6 @@ def write_parameters(spec, directory, extra=None):
     with open(path, 'w', encoding='utf-8') as stream:
         stream.write(parameters_yaml(spec.name, {**spec.parameters, **(extra or {})}))
     return path
-
-
-def parameter_problems(node_name, wanted, node):
-    """Return why each of `wanted` ({name: value}) did not take on a constructed node."""
-    declared = [name for name in node.list_parameters([], 0).names]
-    problems = []
-    for name, value in wanted.items():
-        if not node.has_parameter(name):
-            close = difflib.get_close_matches(name, declared, n=1)
-            problems.append(f'{node_name}.{name}: no such parameter'
-                            + (f' (did you mean {close[0]}?)' if close else ''))
-            continue
-        actual = node.get_parameter(name).value
-        actual = list(actual) if isinstance(actual, (list, tuple)) else actual
-        given = list(value) if isinstance(value, tuple) else value
-        if type(actual) is not type(given):
-            problems.append(f'{node_name}.{name}: {given!r} is a {_KIND.get(type(given))}, '
-                            f'the parameter takes a {_KIND.get(type(actual))}')
-        elif actual != given:
-            problems.append(f'{node_name}.{name}: {given!r} did not take (it is {actual!r})')
-    return problems
-
-
-_KIND = {bool: 'bool', int: 'integer', float: 'double', str: 'string', list: 'array'}
 
 
 def parse_value(text):

@@ -5,8 +5,8 @@ node runs in this process on one executor; --processes starts one process per no
 """
 
 import argparse
+import difflib
 import importlib
-import re
 import signal
 import subprocess
 import sys
@@ -14,7 +14,10 @@ import tempfile
 import time
 
 from spacemine_ros import bringup
+from spacemine_ros.domain import claim_domain
 from spacemine_ros.hardware.ports import parse_ports
+from spacemine_ros.params_files import describe_type_error, load_params_file, \
+    problems_for_node, type_error, unused_wildcard_parameters
 
 
 def add_graph_arguments(parser):
@@ -22,13 +25,24 @@ def add_graph_arguments(parser):
     parser.add_argument('--backend', default='sim', choices=bringup.BACKENDS,
                         help='what the controllers drive (default: sim)')
     parser.add_argument('--body', default='bennu', help='body preset (default: bennu)')
+    parser.add_argument('--anchor-type', default='',
+                        help="anchor design (default: the body site's, config/bodies.yaml)")
     parser.add_argument('--namespace', default='', help='namespace of the rig, e.g. rig1')
     parser.add_argument('--params-file', default=None,
                         help='node parameters YAML (default: config/rig.yaml)')
     parser.add_argument('--use-sim-time', default=True, action=argparse.BooleanOptionalAction,
-                        help='controllers follow /clock (default: on)')
+                        help="controllers follow the simulation's clock (default: on)")
     parser.add_argument('-p', '--param', action='append', default=[], metavar='NODE.NAME=VALUE',
                         help='override one node parameter, e.g. drill.goal_depth=0.2')
+
+
+def announce_domain(tool):
+    """Claim a ROS domain for this run (unless ROS_DOMAIN_ID is set) and say which."""
+    domain, chosen = claim_domain()
+    print(f'{tool}: ROS domain {domain}'
+          + (' (free on this host; set ROS_DOMAIN_ID to choose one)' if chosen else ''),
+          file=sys.stderr)
+    return domain
 
 
 def parameter_overrides(pairs):
@@ -46,14 +60,61 @@ def parameter_overrides(pairs):
     return overrides
 
 
+def typed_like_the_params_file(overrides, params_file):
+    """Return the overrides with an integer made a float where the params file has a float.
+
+    An operator's -p drill.max_thrust=123 means 123.0; ROS refuses an integer for a
+    double parameter, and each node process would otherwise die of it.
+    """
+    entries = load_params_file(params_file) if params_file else {}
+    typed = {}
+    for node, values in overrides.items():
+        known = {**entries.get('/**', {}), **entries.get(f'/**/{node}', {}),
+                 **entries.get(node, {})}
+        typed[node] = {name: float(value) if type(value) is int and
+                       isinstance(known.get(name), float) else value
+                       for name, value in values.items()}
+    return typed
+
+
+def check_before_start(specs, params_file, overrides, body=None):
+    """Refuse, before any node exists, what can be checked without the nodes.
+
+    The params file must be well-formed; every -p override must name a node of the
+    graph; the body must be a preset whose site the rig's anchors can hold on.
+    ValueError (ConfigError) with one line otherwise.
+    """
+    entries = load_params_file(params_file)
+    designs = {node: {**entries.get('/**', {}), **entries.get(f'/**/{node}', {}),
+                      **next((s.parameters for s in specs if s.name == node), {}),
+                      **overrides.get(node, {})}.get('anchor_type', '')
+               for node in ('rig_sim', 'anchoring')}
+    if len(set(designs.values())) > 1 and any(s.name == 'rig_sim' for s in specs):
+        raise ValueError(f'anchor_type differs between the simulation ({designs["rig_sim"]!r}) '
+                         f'and anchoring ({designs["anchoring"]!r}): use --anchor-type')
+    if body is not None:
+        anchoring = {**entries.get('/**/anchoring', {}), **overrides.get('anchoring', {})}
+        bringup.check_site(body, {**anchoring, 'anchor_type': designs['anchoring']})
+    names = [spec.name for spec in specs]
+    for node in overrides:
+        if node not in names:
+            close = difflib.get_close_matches(node, names, n=1)
+            raise ValueError(f'-p {node}.{next(iter(overrides[node]))}: the rig has no node '
+                             f'{node}' + (f' (did you mean {close[0]}?)' if close else '')
+                             + f'; its nodes: {", ".join(names)}')
+
+
 def create_nodes(specs, namespace='', params_file=None, overrides=None, context=None):
     """Construct the graph's nodes in this process (rclpy must be initialised).
 
-    Raises ValueError if a node's own parameters (the graph's and the operator's) did not
-    take exactly as given: rcl keeps a value from the rig's params file when an override
-    has another type, so a wrong type would otherwise be ignored without a word.
+    Raises ValueError (one line per problem) if a parameter named for a node in the
+    params file or on the command line is not one it declares, or did not take as given
+    (rcl keeps a value of the rig's params file when an override has another type, which
+    would otherwise be ignored without a word), or if a `/**` parameter is declared by no
+    node. Nothing is left running then.
     """
-    nodes = []
+    nodes, declared_anywhere, problems = [], set(), []
+    rig_file = [(params_file, load_params_file(params_file))] if params_file else []
     try:
         with tempfile.TemporaryDirectory(prefix='spacemine_params_') as directory:
             for spec in specs:
@@ -63,9 +124,15 @@ def create_nodes(specs, namespace='', params_file=None, overrides=None, context=
                 node = _construct(node_class, spec, wanted, namespace, params_file,
                                   directory, context)
                 nodes.append(node)
-                problems = bringup.parameter_problems(spec.name, wanted, node)
-                if problems:
-                    raise ValueError('; '.join(problems))
+                declared = set(node.list_parameters([], 0).names)
+                declared_anywhere |= declared
+                own = [('-p', {f'/**/{spec.name}': wanted})]
+                problems += problems_for_node(rig_file + own,
+                                              node.get_fully_qualified_name(), declared,
+                                              lambda name, n=node: n.get_parameter(name).value)
+        problems += unused_wildcard_parameters(rig_file, declared_anywhere)
+        if problems:
+            raise ValueError('; '.join(problems))
     except Exception:
         for node in reversed(nodes):  # no half rig: what was built goes again
             node.destroy_node()
@@ -85,19 +152,12 @@ def _construct(node_class, spec, wanted, namespace, params_file, directory, cont
         try:
             return node_class(cli_args=args, context=context)
         except InvalidParameterTypeException as error:
-            text = str(error)
-            found = re.search(r"parameter '([^']+)' to '(.*)' of type '(\w+)', expecting type "
-                              r"'(\w+)'", text)
-            if not found:
-                raise ValueError(f'{spec.name}: {text}') from None
-            name, given, kind, expected = found.groups()
-            value = wanted.get(name)
-            # An operator's 123 for a parameter in newtons means 123.0: say it once more.
-            if expected == 'DOUBLE' and type(value) is int:
-                wanted[name] = float(value)
+            found = type_error(str(error))
+            if found and found[3] == 'DOUBLE' and type(wanted.get(found[0])) is int:
+                # An operator's 123 for a parameter in newtons means 123.0: once more.
+                wanted[found[0]] = float(wanted[found[0]])
                 continue
-            raise ValueError(f'{spec.name}.{name}: {given!r} is a {kind.lower()}, the '
-                             f'parameter takes a {expected.lower()}') from None
+            raise ValueError(describe_type_error(str(error), spec.name)) from None
     raise ValueError(f'{spec.name}: parameters did not take')
 
 
@@ -117,6 +177,8 @@ def run_processes(specs, namespace, params_file, overrides):
             own = bringup.write_parameters(spec, directory, overrides.get(spec.name))
             args = bringup.ros_arguments(spec, namespace, params_file, own)
             processes.append(subprocess.Popen([sys.executable, '-m', spec.module, *args]))
+            print(f'spacemine-rig: {spec.name} pid {processes[-1].pid}', file=sys.stderr,
+                  flush=True)
         while not stop.requested.wait(0.2):
             if any(process.poll() is not None for process in processes):
                 break
@@ -143,16 +205,37 @@ def main(argv=None):
     parser.add_argument('--ports', default='', metavar='BUS=PATH[,BUS=PATH]',
                         help='serial port of each bus (hardware backend), e.g. '
                         'drill_bus=/dev/ttyUSB0,arm_bus=/dev/ttyUSB1')
+    parser.add_argument('--nodes', default='', metavar='NODE[,NODE]',
+                        help='start only these nodes of the graph (the rest runs elsewhere, '
+                        'e.g. the backend on another computer)')
+    parser.add_argument('--hil-dir', default='',
+                        help='directory of the HIL port links (when the simulation and the '
+                        'field bus are started apart)')
     args = parser.parse_args(argv)
     try:
         overrides = parameter_overrides(args.param)
         ports = [entry.strip() for entry in args.ports.split(',') if entry.strip()]
         parse_ports(ports)  # refused here, before anything starts, if malformed
         specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
-                              ports=ports)
+                              ports=ports, anchor_type=args.anchor_type,
+                              hil_dir=args.hil_dir)
+        if args.nodes:
+            wanted = [name.strip() for name in args.nodes.split(',') if name.strip()]
+            unknown = set(wanted) - {spec.name for spec in specs}
+            if unknown:
+                raise ValueError(f'--nodes: the {args.backend} graph has no '
+                                 f'{", ".join(sorted(unknown))}; its nodes: '
+                                 f'{", ".join(spec.name for spec in specs)}')
+            specs = [spec for spec in specs if spec.name in wanted]
     except ValueError as error:
         parser.error(str(error))
     params_file = args.params_file or bringup.default_params_file()
+    try:
+        check_before_start(specs, params_file, overrides, args.body)
+    except ValueError as error:  # ConfigError is one
+        parser.exit(2, f'spacemine-rig: error: {error}\n')
+    announce_domain('spacemine-rig')
+    overrides = typed_like_the_params_file(overrides, params_file)
     if args.processes:
         return run_processes(specs, args.namespace, params_file, overrides)
 

@@ -11,10 +11,10 @@ status 0 when every step completed.
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
-import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from nav_msgs.msg import Odometry
@@ -24,9 +24,12 @@ from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
-from spacemine_ros.launcher import add_graph_arguments, create_nodes, parameter_overrides
+from spacemine_ros.launcher import (
+    add_graph_arguments, announce_domain, check_before_start, create_nodes,
+    parameter_overrides, typed_like_the_params_file)
 from spacemine_ros.nodes.common import (
-    make_executor, SENSOR_QOS, shutdown_nodes, STATE_QOS, stamp_to_seconds)
+    init_ros, make_executor, SENSOR_QOS, shutdown_nodes, stamp_to_seconds, STATE_QOS,
+    StopSignals)
 
 
 LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
@@ -115,24 +118,74 @@ class Operator(Node):
                                     math.dist(position, self.start_position))
 
 
+class ShiftInterrupted(ShiftError):
+    """SIGINT or SIGTERM asked the shift to stop."""
+
+
+# No progress for this long (sim seconds) in a phase is a failure with the reason; the
+# rig's own controllers give up sooner on their own faults.
+STALL = {'anchoring': 300.0, 'drilling': 300.0, 'scraping': 300.0, 'draining': 120.0,
+         'smelting': 900.0}
+SIM_STOPPED = 60.0  # wall s without simulated time advancing: the simulation is stuck
+REFRESH = 0.5  # wall s between progress-line updates
+
+
 class Shift:
     """Runs the operator's steps while spinning every node of the rig."""
 
-    def __init__(self, executor, operator, wall_limit, progress=True):
+    def __init__(self, executor, operator, wall_limit, stop=None, progress=True):
         self.executor = executor
         self.operator = operator
         self.wall_limit = wall_limit
         self.wall_start = time.monotonic()
+        self.stop = stop
         self.progress = progress
+        self.phase = 'starting'
 
-    def spin_until(self, done, what, on_spin=None):
-        """Spin until done() is true; raise ShiftError past the wall-clock limit."""
+    def spin_until(self, done, what, progress=None, stall=None, on_spin=None):
+        """Spin until done() is true.
+
+        Raises ShiftInterrupted on a stop request, and ShiftError if progress() (any
+        comparable value that changes while the phase advances) stays the same for
+        `stall` seconds of simulated time, if simulated time stops advancing for
+        SIM_STOPPED wall seconds, or past the wall-clock limit.
+        """
+        operator = self.operator
+        last_progress = progress() if progress else None
+        progress_since = operator.sim_time
+        sim_seen, sim_since = operator.sim_time, time.monotonic()
         while not done():
-            if time.monotonic() - self.wall_start > self.wall_limit:
+            now = time.monotonic()
+            if self.stop is not None and self.stop.requested.is_set():
+                raise ShiftInterrupted(f'interrupted by {self.stop.signal_name} while '
+                                       f'{self.phase}')
+            if now - self.wall_start > self.wall_limit:
                 raise ShiftError(f'gave up after {self.wall_limit:g} wall seconds: {what}')
+            if operator.sim_time != sim_seen:
+                sim_seen, sim_since = operator.sim_time, now
+            elif now - sim_since > SIM_STOPPED:
+                raise ShiftError(f'simulated time stopped at {sim_seen:.1f} s for '
+                                 f'{SIM_STOPPED:g} wall seconds while waiting for {what}')
+            if progress is not None:
+                value = progress()
+                if value != last_progress:
+                    last_progress, progress_since = value, operator.sim_time
+                elif stall is not None and operator.sim_time - progress_since > stall:
+                    raise ShiftError(f'no progress for {stall:g} s of simulated time while '
+                                     f'waiting for {what} ({self.describe()})')
             self.executor.spin_once(timeout_sec=0.1)
             if on_spin is not None:
                 on_spin()
+
+    def describe(self):
+        """Return where the material is and what each tool does, for a stall's reason."""
+        ledger, values = self.operator.ledger, self.operator.values
+        held = ', '.join(f'{name} {ledger[name]:.3f} kg' for name in IN_TRANSIT
+                         if ledger[name] > 1e-6) or 'nothing in transit'
+        states = ', '.join(f'{topic.split("/")[0]} {values[topic] or "?"}' for topic in (
+            'anchoring/state', 'drill/state', 'scraper/state', 'material_handling/state',
+            'smelter/state'))
+        return f'{held}; {states}'
 
     def call(self, service_type, name, request):
         """Call a service of the rig and return its response."""
@@ -143,19 +196,21 @@ class Shift:
         self.operator.destroy_client(client)
         return future.result()
 
-    def trigger(self, name):
-        """Call a Trigger service; raise ShiftError if it refuses."""
-        response = self.call(Trigger, name, Trigger.Request())
-        if not response.success:
-            raise ShiftError(f'{name} refused: {response.message}')
-        return response.message
+    def trigger(self, name, wait_for_inputs=30.0):
+        """Call a Trigger service; raise ShiftError if it refuses.
 
-    def wait_state(self, topic, wanted, fault='FAULT'):
-        """Wait until a state topic reads wanted; raise ShiftError on fault."""
-        values = self.operator.values
-        self.spin_until(lambda: values[topic] in (wanted, fault), f'{topic} to become {wanted}')
-        if values[topic] == fault:
-            raise ShiftError(f'{topic} reports FAULT (see the node log for the reason)')
+        A controller refuses until its inputs have come once (just after start-up): it is
+        asked again for up to wait_for_inputs wall seconds.
+        """
+        deadline = time.monotonic() + wait_for_inputs
+        while True:
+            response = self.call(Trigger, name, Trigger.Request())
+            if response.success:
+                return response.message
+            if not response.message.endswith('received yet') or time.monotonic() > deadline:
+                raise ShiftError(f'{name} refused: {response.message}')
+            until = time.monotonic() + 0.2
+            self.spin_until(lambda: time.monotonic() > until, f'{name} to be ready')
 
     def set_parameter(self, node, name, value):
         """Set one parameter of a rig node; raise ShiftError with the node's reason if refused."""
@@ -165,76 +220,114 @@ class Shift:
         if not result.successful:
             raise ShiftError(f'{node} refused {name}={value}: {result.reason}')
 
-    def follow(self, topic, first_state, what, bar, detail=lambda: ''):
-        """Follow a tool's state topic on a progress bar until it ends; raise unless DONE.
+    def _line(self, phase):
+        """Return a progress line for a phase on stderr (one tqdm line, or nothing)."""
+        from tqdm import tqdm
+        self.phase = phase
+        return tqdm(desc=phase, bar_format='{desc}', disable=not self.progress,
+                    file=sys.stderr, leave=True)
 
-        bar: an open tqdm bar; detail(): extra text for the bar (and may advance it).
+    def follow(self, phase, topic, first_state, what, progress, detail):
+        """Follow a tool's state topic on a live progress line until it ends; raise unless DONE.
+
+        progress(): the value whose change means the phase advances (stall detection);
+        detail(): the text after the state on the line.
         """
         values = self.operator.values
         values[topic] = first_state  # the state topic may lag the service call
+        with self._line(phase) as line:
+            last = [0.0]
 
-        def update():
-            bar.set_postfix_str(f'sim {self.operator.sim_time:7.1f} s  {values[topic]}'
-                                f'{detail()}', refresh=False)
-        self.spin_until(lambda: values[topic] in ('DONE', 'FAULT', 'IDLE'), what, update)
-        update()
+            def update(force=False):
+                now = time.monotonic()
+                if force or now - last[0] >= REFRESH:
+                    last[0] = now
+                    line.set_description_str(
+                        f'{phase}: sim {self.operator.sim_time:7.1f} s  {values[topic]:<13}'
+                        f'{detail()}')
+            self.spin_until(lambda: values[topic] in ('DONE', 'FAULT', 'IDLE'), what,
+                            lambda: (values[topic], progress()), STALL[phase], update)
+            update(force=True)
         if values[topic] != 'DONE':
             raise ShiftError(f'{topic} ended in {values[topic]} (see the node log)')
 
-    def _bar(self, desc, **kwargs):
-        from tqdm import tqdm
-        kwargs.setdefault('bar_format', '{desc}: {postfix}')
-        return tqdm(desc=desc, disable=not self.progress, mininterval=0.5, file=sys.stderr,
-                    **kwargs)
+    def anchor(self):
+        """Deploy the anchors and wait until the rig is anchored."""
+        operator = self.operator
+        self.trigger('anchoring/deploy')
+        values = operator.values
+        values['anchoring/state'] = 'DEPLOYING'
+        with self._line('anchoring') as line:
+            self.spin_until(
+                lambda: values['anchoring/state'] in ('ANCHORED', 'FAULT') and (
+                    values['anchoring/state'] == 'FAULT' or
+                    values['anchoring/safe_capacity'] > 0.0),
+                'the rig to be anchored', lambda: values['anchoring/state'],
+                STALL['anchoring'],
+                lambda: line.set_description_str(
+                    f'anchoring: sim {operator.sim_time:7.1f} s  '
+                    f'{values["anchoring/state"]}', refresh=False) or line.refresh())
+        if values['anchoring/state'] == 'FAULT':
+            raise ShiftError('anchoring/state reports FAULT (see the node log for the reason)')
 
     def drill(self, goal_depth):
-        """Start the drill and follow it to the goal depth."""
-        self.set_parameter('drill', 'goal_depth', float(goal_depth))
+        """Start the drill and follow it to the goal depth (set when the rig started)."""
         self.trigger('drill/start')
-        with self._bar('drilling', total=round(goal_depth * 1000), unit='mm',
-                       bar_format=None) as bar:
-            def advance():
-                depth_mm = min(round(self.operator.max_depth * 1000), bar.total)
-                if depth_mm != bar.n:
-                    bar.update(depth_mm - bar.n)
-                return ''
-            self.follow('drill/state', 'APPROACHING', 'drilling to finish', bar, advance)
+        operator = self.operator
+        self.follow('drilling', 'drill/state', 'APPROACHING', 'drilling to finish',
+                    lambda: round(operator.max_depth, 4),
+                    lambda: f'depth {operator.max_depth * 1000:6.1f} of '
+                            f'{goal_depth * 1000:.0f} mm')
 
     def scrape(self, passes):
-        """Run the scraper's passes."""
-        self.set_parameter('scraper', 'passes', int(passes))
+        """Run the scraper's passes (set when the rig started)."""
         self.trigger('scraper/start')
-        with self._bar('scraping') as bar:
-            self.follow('scraper/state', 'POSITIONING', 'scraping to finish', bar,
-                        lambda: f'  excavated {self.operator.ledger["excavated"]:.2f} kg')
+        ledger = self.operator.ledger
+        self.follow('scraping', 'scraper/state', 'POSITIONING', 'scraping to finish',
+                    lambda: round(ledger['excavated'], 5),
+                    lambda: f'excavated {ledger["excavated"]:.3f} kg')
 
     def drain(self):
         """Let the line carry everything in transit into the hoppers."""
         ledger = self.operator.ledger
         values = self.operator.values
 
+        def in_transit():
+            return sum(ledger[name] for name in IN_TRANSIT)
+
         def drained():
             if values['material_handling/state'] == 'FAULT':
                 raise ShiftError('material_handling reports FAULT (see its log)')
-            return sum(ledger[name] for name in IN_TRANSIT) < DRAINED
-        self.spin_until(drained, 'the material line to drain into the hoppers')
+            return in_transit() < DRAINED
+        with self._line('draining') as line:
+            last = [0.0]
+
+            def update():
+                if time.monotonic() - last[0] >= REFRESH:
+                    last[0] = time.monotonic()
+                    line.set_description_str(
+                        f'draining: sim {self.operator.sim_time:7.1f} s  in transit '
+                        f'{in_transit():.3f} kg  hoppers '
+                        f'{ledger["hopper_metal"] + ledger["hopper_silicate"]:.3f} kg')
+            self.spin_until(drained, 'the material line to drain into the hoppers',
+                            lambda: round(in_transit(), 5), STALL['draining'], update)
 
     def smelt(self):
         """Run one smelter batch with the body's recipe."""
         self.trigger('smelter/start_batch')
         trace = self.operator.furnace_trace
-        with self._bar('smelting') as bar:
-            self.follow('smelter/state', 'CHARGING', 'the smelter batch to finish', bar,
-                        lambda: f'  {trace[-1][1]:.0f} K' if trace else '')
+        self.follow('smelting', 'smelter/state', 'CHARGING', 'the smelter batch to finish',
+                    lambda: round(trace[-1][1]) if trace else None,
+                    lambda: f'furnace {trace[-1][1]:6.0f} K' if trace else '')
 
 
-def summary(operator, wall_seconds, goal_depth, ok, reason):
-    """Return the end-of-shift figures."""
+def summary(operator, wall_seconds, goal_depth, result, reason):
+    """Return the end-of-shift figures (result: completed, failed or interrupted)."""
     values = operator.values
     sim_time = operator.sim_time
     ledger = operator.ledger
     return {
-        'result': 'completed' if ok else 'failed',
+        'result': result,
         'reason': reason,
         'goal_depth_m': goal_depth,
         'depth_reached_m': round(operator.max_depth, 4),
@@ -328,32 +421,46 @@ def print_summary(figures, stream=sys.stdout):
         print(f'  {name:<{width}}  {value}', file=stream)
 
 
-def run_shift(args):
-    """Run a whole shift; return (ok, figures)."""
+def shift_overrides(args):
+    """Return the operator's -p overrides, with the shift's own goal and passes in them.
+
+    The goal depth and the passes reach the drill and the scraper as start-up
+    parameters, so a goal the drill refuses (beyond its feed stroke) is refused before
+    the rig starts rather than after it has anchored.
+    """
     overrides = parameter_overrides(args.param)
-    specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace)
+    overrides.setdefault('drill', {}).setdefault('goal_depth', float(args.depth))
+    if args.passes:
+        overrides.setdefault('scraper', {}).setdefault('passes', int(args.passes))
+    return overrides
+
+
+def run_shift(args, stop):
+    """Run a whole shift; return (result, figures): completed, failed or interrupted."""
     params_file = args.params_file or bringup.default_params_file()
-    rclpy.init()
+    overrides = typed_like_the_params_file(shift_overrides(args), params_file)
+    specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
+                          anchor_type=args.anchor_type)
+    init_ros()
     nodes = []
-    ok, reason = False, ''
+    result, reason = 'failed', ''
     wall_start = time.monotonic()
     try:
         nodes = create_nodes(specs, args.namespace, params_file, overrides)
         namespace = bringup.normalize_namespace(args.namespace)
         operator = Operator(namespace=namespace or '/',
-                            parameter_overrides=[Parameter('use_sim_time', value=True)])
+                            parameter_overrides=[Parameter('use_sim_time', value=True)],
+                            cli_args=['--ros-args', '-r', ':='.join(bringup.CLOCK_REMAP)])
         executor = make_executor()
         for node in [*nodes, operator]:
             executor.add_node(node)
-        shift = Shift(executor, operator, args.wall_limit, progress=not args.no_progress)
+        shift = Shift(executor, operator, args.wall_limit, stop,
+                      progress=not args.no_progress)
         try:
-            print(f'deploying anchors on {args.body}...', file=sys.stderr)
-            shift.trigger('anchoring/deploy')
-            shift.wait_state('anchoring/state', 'ANCHORED')
-            shift.spin_until(lambda: operator.values['anchoring/safe_capacity'] > 0.0,
-                             'the safe capacity to be published')
+            shift.anchor()
             print(f'anchored at sim {operator.sim_time:.1f} s: safe capacity '
                   f'{operator.values["anchoring/safe_capacity"]:.1f} N', file=sys.stderr)
+            shift.phase = 'starting the material line'
             shift.trigger('material_handling/start')
             shift.drill(args.depth)
             if args.passes:
@@ -361,13 +468,23 @@ def run_shift(args):
             shift.drain()
             if not args.no_smelt:
                 shift.smelt()
-            ok = True
+            result = 'completed'
+        except ShiftInterrupted as error:
+            result, reason = 'interrupted', str(error)
         except ShiftError as error:
             reason = str(error)
-        figures = summary(operator, time.monotonic() - wall_start, args.depth, ok, reason)
+        figures = summary(operator, time.monotonic() - wall_start, args.depth, result, reason)
     finally:
         shutdown_nodes(nodes)
-    return ok, figures
+    return result, figures
+
+
+def write_summary(path, figures):
+    """Write the summary file whole (a half-written file is never left behind)."""
+    partial = f'{path}.partial'
+    with open(partial, 'w', encoding='utf-8') as stream:
+        json.dump(figures, stream, indent=2)
+    os.replace(partial, path)
 
 
 def main(argv=None):
@@ -382,8 +499,10 @@ def main(argv=None):
                         help='skip the smelter batch at the end')
     parser.add_argument('--wall-limit', type=float, default=1800.0,
                         help='give up after this many wall seconds (default: 1800)')
-    parser.add_argument('--summary-file', default=None, help='also write the summary as JSON')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument('--summary-file', default=None,
+                        help='also write the summary as JSON (removed at the start, so an '
+                        "earlier run's file never stands for this one)")
+    parser.add_argument('--no-progress', action='store_true', help='no progress lines')
     args = parser.parse_args(argv)
     if not (math.isfinite(args.depth) and args.depth > 0):
         parser.error(f'--depth must be a positive number of metres, got {args.depth}')
@@ -393,15 +512,25 @@ def main(argv=None):
         # The shift measures itself in simulated time; on hil or hardware start the rig
         # with spacemine-rig or ros2 launch and operate it through its services.
         parser.error(f'the shift runs on the sim backend only, not {args.backend}')
+    if args.summary_file and os.path.exists(args.summary_file):
+        os.remove(args.summary_file)
     try:
-        ok, figures = run_shift(args)
+        check_before_start(bringup.graph(args.backend, args.body,
+                                         anchor_type=args.anchor_type),
+                           args.params_file or bringup.default_params_file(),
+                           shift_overrides(args), args.body)
     except ValueError as error:
-        parser.error(str(error))
+        parser.exit(2, f'spacemine-shift: error: {error}\n')
+    announce_domain('spacemine-shift')
+    with StopSignals() as stop:
+        try:
+            result, figures = run_shift(args, stop)
+        except ValueError as error:  # a node refused its parameters or configuration
+            parser.exit(2, f'spacemine-shift: error: {error}\n')
     print_summary(figures)
     if args.summary_file:
-        with open(args.summary_file, 'w', encoding='utf-8') as stream:
-            json.dump(figures, stream, indent=2)
-    return 0 if ok else 1
+        write_summary(args.summary_file, figures)
+    return 0 if result == 'completed' else 1
 
 
 if __name__ == '__main__':

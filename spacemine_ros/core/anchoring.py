@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import enum
 import math
 
+from spacemine_ros.core.config import ConfigError, load_yaml, require
 from spacemine_ros.core.validation import in_range, non_negative, positive
 
 
@@ -76,6 +77,37 @@ def anchor_capacity(anchor, substrate, regolith, gravity, embed_depth):
     mean_overburden = overburden / 2.0
     return shaft * (regolith.cohesion + anchor.earth_pressure_coefficient * mean_overburden
                     * math.tan(regolith.friction_angle))
+
+
+def site_capacities(anchor_types, body):
+    """Return {design: nominal capacity of one fully embedded anchor [N]} at the body's site."""
+    return {name: anchor_capacity(design, body.site.substrate, body.regolith,
+                                  body.effective_gravity(), design.embed_depth)
+            for name, design in anchor_types.items()}
+
+
+def choose_anchor(anchor_types, body, requested='', proof_fraction=0.8, preload=5.0):
+    """Return (name, design, nominal capacity [N]) of the anchors for the body's site.
+
+    requested '' means the site's own design (body.site.anchor_type). ConfigError if the
+    design is unknown, or cannot be proof-tested above the preload there; the message
+    names the designs that would hold.
+    """
+    name = requested or body.site.anchor_type
+    if name not in anchor_types:
+        raise ConfigError(f'unknown anchor_type {name!r}; known: '
+                          f'{", ".join(sorted(anchor_types))}')
+    capacities = site_capacities(anchor_types, body)
+    if proof_fraction * capacities[name] > preload:
+        return name, anchor_types[name], capacities[name]
+    holding = sorted(((c, n) for n, c in capacities.items()
+                      if proof_fraction * c > preload), reverse=True)
+    would = ('; ' + ', '.join(f'{n} ({c:.3g} N)' for c, n in holding) + ' would hold'
+             if holding else '; no anchor design of config/anchors.yaml holds here')
+    raise ConfigError(f'{name} anchors hold only {capacities[name]:.3g} N each in '
+                      f'{body.site.substrate} on {body.name}, not enough to proof-test '
+                      f'({proof_fraction:g} x capacity must exceed the {preload:g} N preload): '
+                      f'the rig cannot be anchored here{would}')
 
 
 class AnchoringState(enum.Enum):
@@ -212,6 +244,17 @@ class AnchoringController:
         self.tensions[index] = self.params.preload
         self.phase_start = self.time
 
+    def input_lost(self, reason):
+        """Fault if a sequence is under way: its measurements stopped coming (reason).
+
+        Returns whether it faulted; at rest (stowed or anchored) nothing moves.
+        """
+        if self.state not in (AnchoringState.DEPLOYING, AnchoringState.PROOF_TESTING,
+                              AnchoringState.RELEASING):
+            return False
+        self._fault(reason)
+        return True
+
     def _fault(self, reason):
         self.state = AnchoringState.FAULT
         self.fault_reason = reason
@@ -303,8 +346,6 @@ class AnchoringController:
 
 def load_anchor_types(path):
     """Load the anchor designs of an anchors.yaml file, keyed by name."""
-    from spacemine_ros.core.config import ConfigError, load_yaml, require
-
     entries = require(load_yaml(path), 'anchor_types', str(path))
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f'{path}: anchor_types must be a non-empty mapping')

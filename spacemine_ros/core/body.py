@@ -32,6 +32,7 @@ class Site:
 
     latitude: float  # rad
     substrate: str  # 'rock' (a boulder or bedrock) or 'regolith'
+    anchor_type: str = 'microspine'  # the anchor design the rig is fitted with here
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def body_from_config(key, entry):
         latitude=math.radians(_number(
             site_entry, 'latitude_deg', f'{where}.site', low=-90.0, high=90.0,
             exclusive_low=False)),
-        substrate=substrate)
+        substrate=substrate,
+        anchor_type=str(require(site_entry, 'anchor_type', f'{where}.site')))
 
     strata_entries = require(entry, 'strata', where)
     if not isinstance(strata_entries, list) or not strata_entries:

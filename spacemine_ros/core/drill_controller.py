@@ -162,6 +162,13 @@ class DrillController:
         self.reason = reason
         return True, 'retracting'
 
+    def input_lost(self, reason):
+        """Fault if drilling or retracting: the feed's readings stopped (returns whether)."""
+        if self.state not in ACTIVE_STATES + (DrillState.RETRACTING,):
+            return False
+        self._fault(reason)
+        return True
+
     def _fault(self, reason):
         self.state = DrillState.FAULT
         self.reason = reason

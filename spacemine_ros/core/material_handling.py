@@ -128,6 +128,13 @@ class MaterialLine:
         self.state, self.reason, self.clears = LineState.RUNNING, '', 0
         return True, 'material line running'
 
+    def input_lost(self, reason):
+        """Fault if the line runs: its readings stopped (returns whether)."""
+        if self.state in (LineState.STOPPED, LineState.FAULT):
+            return False
+        self.state, self.reason, self.feed_request = LineState.FAULT, reason, None
+        return True
+
     def stop(self):
         """Stop every drive."""
         self.state, self.feed_request = LineState.STOPPED, None

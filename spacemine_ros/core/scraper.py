@@ -150,8 +150,11 @@ class ScraperParams:
     max_jams: int = 3  # jams per job before a fault
     dump_angle: float = 1.5  # rad wrist angle that tips the bucket
     dump_time: float = 3.0  # s with the bucket tipped, at least ...
-    bucket_empty_mass: float = 0.01  # kg ... and until the bucket holds less than this
-    dump_timeout: float = 30.0  # s: give up waiting for an empty bucket, and go on
+    bucket_empty_mass: float = 0.01  # kg ... and until the bucket holds less than this;
+    # while the intake is full the bucket waits, tipped, as long as it keeps getting
+    # lighter; this long without losing dump_progress_mass is a FAULT
+    dump_timeout: float = 30.0  # s
+    dump_progress_mass: float = 0.001  # kg
     wrist_speed: float = 1.0  # rad/s tipping the bucket
     position_tolerance: float = 0.01  # m
 
@@ -159,7 +162,7 @@ class ScraperParams:
         """Raise ValueError with a reason if a value is out of range."""
         for name in ('max_blade_force', 'cut_speed', 'transit_speed', 'clearance', 'depth_rate',
                      'jam_rate', 'jam_time', 'jam_skip', 'dump_time', 'wrist_speed',
-                     'bucket_empty_mass', 'dump_timeout',
+                     'bucket_empty_mass', 'dump_timeout', 'dump_progress_mass',
                      'position_tolerance'):
             positive(name, getattr(self, name))
         in_range('capacity_fraction', self.capacity_fraction, 0.0, 1.0)
@@ -218,6 +221,8 @@ class ScraperController:
         self.jams = 0
         self.jam_since = None
         self.phase_since = 0.0
+        self.dump_lowest = math.inf  # lightest bucket seen while dumping [kg] ...
+        self.dump_progress_time = 0.0  # ... and when it last got lighter [s]
         self.last = None
         self.peak_force = 0.0
         self.command = ScraperCommand(positions=self.stow_pose(), force_limit=0.0)
@@ -276,6 +281,13 @@ class ScraperController:
         slew = self.target[0] if self.target else 0.0
         self.target = (slew, self.geometry.intake_radius, self.geometry.intake_height)
         self._enter(ScraperState.STOWING)
+
+    def input_lost(self, reason):
+        """Fault if the arm is moving: its readings stopped (returns whether)."""
+        if self.state not in ACTIVE_STATES:
+            return False
+        self._fault(reason)
+        return True
 
     def _fault(self, reason):
         self.state, self.reason = ScraperState.FAULT, reason
@@ -353,17 +365,27 @@ class ScraperController:
             if self._at(tip, self.target):
                 wrist = params.dump_angle
                 tipped = measurement.time - self.phase_since
-                if tipped >= params.dump_timeout or (
-                        tipped >= params.dump_time
-                        and measurement.bucket_mass <= params.bucket_empty_mass):
+                mass = measurement.bucket_mass
+                if mass < self.dump_lowest - params.dump_progress_mass:
+                    self.dump_lowest, self.dump_progress_time = mass, measurement.time
+                if tipped >= params.dump_time and mass <= params.bucket_empty_mass:
                     self.pass_index += 1
                     if self.pass_index < len(self.plan):
                         self._begin_pass()
                     else:
                         self._stow()
                     wrist = 0.0
+                elif measurement.time - self.dump_progress_time >= params.dump_timeout:
+                    # Never stow a loaded bucket and call the job done: it would hold
+                    # that material for good.
+                    self._fault(f'the bucket stopped emptying: {mass:.3f} kg still in it '
+                                f'after {params.dump_timeout:g} s tipped over the intake '
+                                f'without getting lighter (is the intake full or the line '
+                                f'stopped?)')
+                    wrist = 0.0
             else:
                 self.phase_since = measurement.time
+                self.dump_lowest, self.dump_progress_time = math.inf, measurement.time
         elif state == ScraperState.STOWING:
             if self._at(tip, self.target) and abs(joints.get('scraper_wrist', 0.0)) < 0.05:
                 self.state = ScraperState.IDLE if self.reason else ScraperState.DONE

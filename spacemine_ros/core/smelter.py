@@ -277,6 +277,13 @@ class BatchController:
         if phase == Phase.HEATING:
             self.loop.reset()
 
+    def input_lost(self, reason):
+        """Fault if a batch is running: the furnace's readings stopped (returns whether)."""
+        if self.phase not in ACTIVE:
+            return False
+        self._fault(reason)
+        return True
+
     def _fault(self, reason):
         self.phase, self.reason = Phase.FAULT, reason
         self.feed_request = None

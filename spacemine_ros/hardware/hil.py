@@ -14,6 +14,7 @@ module does not depend on the simulation package.
 
 import math
 import os
+import time
 
 from spacemine_ros.hardware.emulator import BusEmulator, EmulatedDevice, VirtualLine
 from spacemine_ros.hardware.profiles import RAW_RANGE
@@ -190,6 +191,24 @@ class HilRig:
                            high * register.scale + register.offset))
             value = min(max(value, ends[0]), ends[1])  # a real gauge saturates too
         device.set(name, value)
+
+    def wait_quiet(self, quiet=1.0, limit=10.0, clock=time.monotonic, sleep=time.sleep):
+        """Keep serving until no byte crossed any line for `quiet` s (at most `limit` s).
+
+        On a stop the drivers (another process) write and read back their safe values:
+        the emulated devices must still be there to take them.
+        """
+        deadline = clock() + limit
+        carried = sum(line.bytes_carried for line in self.lines.values())
+        since = clock()
+        while clock() < deadline:
+            sleep(0.05)
+            now_carried = sum(line.bytes_carried for line in self.lines.values())
+            if now_carried != carried:
+                carried, since = now_carried, clock()
+            elif clock() - since >= quiet:
+                return True
+        return False
 
     def close(self):
         """Stop the emulators and the lines; remove the port links."""

@@ -5,6 +5,7 @@ Publishes the rig's safe holding capacity and its state for the other controller
 
 import dataclasses
 import math
+import sys
 
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
@@ -14,12 +15,11 @@ from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.anchoring import (
-    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, load_anchor_types)
+    AnchoringController, AnchoringParams, AnchoringState, choose_anchor, load_anchor_types)
 from spacemine_ros.core.body import load_body
-from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
+    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics, InputWatch,
     log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 ANCHOR_COUNT = 4
@@ -47,28 +47,20 @@ class AnchoringNode(Node):
                            read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
         anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
-        anchor_type = declare(self, 'anchor_type', 'microspine', 'Anchor design on the feet',
-                              read_only=True)
-        try:
-            body = load_body(bodies_file, body_key)
-            types = load_anchor_types(anchors_file)
-            if anchor_type not in types:
-                raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
-                                  f'{", ".join(sorted(types))}')
-        except ConfigError as error:
-            self.get_logger().fatal(str(error))
-            raise
-        design = types[anchor_type]
-        nominal = anchor_capacity(design, body.site.substrate, body.regolith,
-                                  body.effective_gravity(), design.embed_depth)
-        defaults = AnchoringParams(embed_depth=design.embed_depth, nominal_capacity=nominal)
+        requested = declare(self, 'anchor_type', '', 'Anchor design on the feet (empty: the '
+                            "body site's, bodies.yaml)", read_only=True)
+        body = load_body(bodies_file, body_key)
+        types = load_anchor_types(anchors_file)
+        design = types.get(requested or body.site.anchor_type)
+        defaults = AnchoringParams(embed_depth=design.embed_depth if design else 0.01,
+                                   nominal_capacity=1.0)
         values = declare_tunables(self, TUNABLES, defaults)
-        params = dataclasses.replace(defaults, **values)
-        if params.preload >= params.proof_fraction * nominal:
-            self.get_logger().error(
-                f'{anchor_type} anchors hold only {nominal:.3g} N each in '
-                f'{body.site.substrate} on {body.name}: the rig cannot be anchored here')
-            params = dataclasses.replace(params, preload=0.0)
+        # Refuses (ConfigError, one line naming the designs that would) a design that
+        # cannot be proof-tested at this site: the rig would never anchor.
+        anchor_type, design, nominal = choose_anchor(
+            types, body, requested, values['proof_fraction'], values['preload'])
+        params = dataclasses.replace(defaults, embed_depth=design.embed_depth,
+                                     nominal_capacity=nominal, **values)
         self.controller = AnchoringController(ANCHOR_COUNT, params)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -88,6 +80,7 @@ class AnchoringNode(Node):
         self.create_service(Trigger, '~/deploy', self._on_deploy)
         self.create_service(Trigger, '~/release', self._on_release)
         self.diagnostics = Diagnostics(self, self._status)
+        self.inputs = InputWatch(self, ['joint_states', 'odom'], self._on_stale_input)
         self.published = None
         self.nominal = nominal
         self.get_logger().info(f'{anchor_type} anchors, nominal capacity {nominal:.1f} N each')
@@ -102,7 +95,9 @@ class AnchoringNode(Node):
         return failed or SetParametersResult(successful=True)
 
     def _on_deploy(self, request, response):
-        response.success, response.message = self.controller.deploy()
+        missing = self.inputs.missing()
+        response.success, response.message = (False, missing) if missing else \
+            self.controller.deploy()
         self._log_request('deploy', response)
         self._publish_state()
         return response
@@ -117,6 +112,7 @@ class AnchoringNode(Node):
         log_outcome(self, response.success, f'{what}: {response.message}')
 
     def _on_joints(self, message):
+        self.inputs.saw('joint_states')
         if not self.odom_sync:
             odom = self.latest_odom
             if odom is None:
@@ -129,6 +125,7 @@ class AnchoringNode(Node):
         self._tick(self.ticks.add('joints', stamp_to_seconds(message.header.stamp), message))
 
     def _on_odom(self, message):
+        self.inputs.saw('odom')
         if not self.odom_sync:
             self.latest_odom = message
             return
@@ -179,6 +176,11 @@ class AnchoringNode(Node):
             self.get_logger().info(
                 f'anchored: safe capacity {self.controller.safe_capacity:.1f} N')
 
+    def _on_stale_input(self, reason):
+        if self.controller.input_lost(reason):
+            self.get_logger().error(f'input lost: {reason}: {self.controller.fault_reason}')
+            self._publish_state()
+
     def _status(self):
         controller = self.controller
         values = {'state': controller.state.value,
@@ -187,13 +189,16 @@ class AnchoringNode(Node):
                   'proven_N': ', '.join(f'{p:.1f}' for p in controller.proven)}
         if controller.state == AnchoringState.FAULT:
             return 'ERROR', controller.fault_reason, values
+        stale = self.inputs.problems()
+        if stale:
+            return 'ERROR', stale, values
         return 'OK', controller.state.value, values
 
 
 def main(args=None):
     """Run the anchoring node."""
-    spin_node(AnchoringNode, args)
+    return spin_node(AnchoringNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -3,19 +3,27 @@
 import dataclasses
 import math
 import signal
+import sys
 import threading
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (
     FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult)
 import rclpy
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+import rclpy.logging
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float64, String
 
+from spacemine_ros.core.config import ConfigError
+from spacemine_ros.params_files import (
+    describe_type_error, load_params_file, params_files_in, problems_for_node)
 from spacemine_ros.paths import share_path
 
 # Sensor streams: keep-last, small depth; reliable, because lockstep controllers must see
@@ -154,16 +162,76 @@ class Diagnostics:
         self.publisher.publish(array)
 
 
+class InputWatch:
+    """When each input a controller acts on last came, and the fault when one stops.
+
+    Controllers tick on their inputs: with none arriving they would wait forever. A
+    steady-clock timer checks every half second; an input not seen for `input_timeout`
+    wall seconds (or never, that long after start) is stale: on_stale(reason) is called
+    (the node faults an active sequence) and problems() feeds the diagnostics.
+    """
+
+    def __init__(self, node, inputs, on_stale):
+        self.node = node
+        self.timeout = declare(node, 'input_timeout', 10.0, 'Wall time without one of its '
+                               'inputs after which a controller reports it stale and '
+                               'faults what it is doing [s]', 0.1, 600.0, read_only=True)
+        self.seen = dict.fromkeys(inputs)
+        self.start = time.monotonic()
+        self.on_stale = on_stale
+        node.create_timer(0.5, self._check, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def saw(self, name):
+        """Note that an input arrived now."""
+        self.seen[name] = time.monotonic()
+
+    def problems(self, now=None):
+        """Return one line per stale input ('' if none)."""
+        now = time.monotonic() if now is None else now
+        lines = []
+        for name, when in self.seen.items():
+            if when is None and now - self.start > self.timeout:
+                lines.append(f'no {name} received in {now - self.start:.0f} s')
+            elif when is not None and now - when > self.timeout:
+                lines.append(f'no {name} for {now - when:.1f} s')
+        return '; '.join(lines)
+
+    def missing(self):
+        """Return the inputs never received yet, for a refusal ('' if all came)."""
+        names = [name for name, when in self.seen.items() if when is None]
+        return f'no {", ".join(names)} received yet' if names else ''
+
+    def _check(self):
+        problems = self.problems()
+        if problems:
+            self.on_stale(problems)
+
+
+ACK_WAIT = 1.0  # s a stop command may take to reach its subscribers
+
+
 def shutdown_nodes(nodes):
     """Leave every node's actuators stopped, destroy the nodes and shut rclpy down.
 
     In reverse start order, so drivers make their devices safe while the backend they
-    talk to (e.g. the HIL emulators in rig_sim) is still there.
+    talk to (e.g. the HIL emulators in rig_sim) is still there. The stop commands are
+    sent over a live context (StopSignals keeps it alive after SIGINT/SIGTERM) and their
+    delivery awaited (bounded), so they are not lost with the publisher.
     """
     for node in reversed(nodes):
         stop = getattr(node, 'stop_actuators', None)
         if stop is not None and rclpy.ok():
-            stop()
+            try:
+                stop()
+            except Exception as error:  # noqa: B902 - the other nodes still get stopped
+                node.get_logger().error(f'stopping the actuators failed: {error}')
+    if rclpy.ok():
+        for node in nodes:
+            for publisher in list(node.publishers):
+                try:
+                    publisher.wait_for_all_acked(Duration(seconds=ACK_WAIT))
+                except Exception:  # noqa: B902 - best effort: a best-effort QoS publisher
+                    pass
     for node in reversed(nodes):
         node.destroy_node()
     rclpy.try_shutdown()
@@ -235,14 +303,38 @@ def spin_until_stopped(executor, stop, step=0.1):
 
 
 def spin_node(node_class, args=None):
-    """Run one node until SIGINT/SIGTERM, leaving its actuators stopped on the way out."""
+    """Run one node until SIGINT/SIGTERM, leaving its actuators stopped on the way out.
+
+    Returns the process's exit code: 0 after a stop, 1 if the node could not start (its
+    parameters or configuration refused, in one line on the log; ros2 launch and
+    spacemine-rig then take the rest of the rig down).
+    """
     with StopSignals() as stop:
         init_ros(args)
         node = None
         try:
             node = node_class()
+            problems = check_params_files(node, args if args is not None else sys.argv)
+            if problems:
+                for problem in problems:
+                    node.get_logger().fatal(problem)
+                return 1
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             spin_until_stopped(executor, stop)
+        except (ValueError, ConfigError, ParameterException) as error:
+            name = node_class.__name__ if node is None else node.get_name()
+            rclpy.logging.get_logger(name).fatal(
+                f'cannot start: {describe_type_error(str(error))}')
+            return 1
         finally:
             shutdown_nodes([node] if node is not None else [])
+    return 0
+
+
+def check_params_files(node, argv):
+    """Return problems of the params files on a node's command line (params_files)."""
+    files = [(path, load_params_file(path)) for path in params_files_in(list(argv))]
+    declared = set(node.list_parameters([], 0).names)
+    return problems_for_node(files, node.get_fully_qualified_name(), declared,
+                             lambda name: node.get_parameter(name).value)

@@ -1,6 +1,7 @@
 """drill: drills to the operator's goal depth within the anchors', motor and power limits."""
 
 import math
+import sys
 
 from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import SetParametersResult
@@ -12,8 +13,8 @@ from std_srvs.srv import Trigger
 from spacemine_ros.core.drill_controller import (
     DrillController, DrillMeasurement, DrillParams, DrillState)
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics, log_outcome,
-    reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
+    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics, InputWatch,
+    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 # name: (description, low, high) of each DrillParams field exposed as a parameter
 TUNABLES = {
@@ -53,9 +54,8 @@ class DrillNode(Node):
         values = declare_tunables(self, TUNABLES, defaults)
         try:
             params = DrillParams(**values).validate()
-        except ValueError as error:
-            self.get_logger().fatal(f'bad drill parameters: {error}')
-            raise
+        except ValueError as error:  # the node does not start: spin_node says why, once
+            raise ValueError(f'drill parameters: {error}') from None
         self.controller = DrillController(params)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.blade_load = 0.0  # N the scraper blade puts on the anchors (shared budget)
@@ -72,6 +72,7 @@ class DrillNode(Node):
         self.create_service(Trigger, '~/start', self._on_start)
         self.create_service(Trigger, '~/abort', self._on_abort)
         self.diagnostics = Diagnostics(self, self._status)
+        self.inputs = InputWatch(self, ['joint_states'], self._on_stale_input)
         self.published_state = None
         self.last_stamp = None
         self._publish_state()
@@ -90,8 +91,9 @@ class DrillNode(Node):
         self.blade_load = magnitude if math.isfinite(magnitude) else math.inf
 
     def _on_start(self, request, response):
-        response.success, response.message = self.controller.start(
-            self.anchoring.anchored, self.anchoring.safe_capacity)
+        missing = self.inputs.missing()
+        response.success, response.message = (False, missing) if missing else \
+            self.controller.start(self.anchoring.anchored, self.anchoring.safe_capacity)
         log_outcome(self, response.success, f'start: {response.message}')
         self._publish_state()
         return response
@@ -103,6 +105,7 @@ class DrillNode(Node):
         return response
 
     def _on_joints(self, message):
+        self.inputs.saw('joint_states')
         stamp = stamp_to_seconds(message.header.stamp)
         if self.last_stamp is not None and stamp <= self.last_stamp:
             return  # a repeated period
@@ -157,6 +160,11 @@ class DrillNode(Node):
                                    + (f': {self.controller.reason}'
                                       if self.controller.reason else ''))
 
+    def _on_stale_input(self, reason):
+        if self.controller.input_lost(reason):
+            self.get_logger().error(f'input lost: {reason}: {self.controller.reason}')
+            self._publish_state()
+
     def _status(self):
         controller = self.controller
         values = {'state': controller.state.value, 'depth_m': f'{controller.depth:.4f}',
@@ -166,6 +174,9 @@ class DrillNode(Node):
                   'anchoring': self.anchoring.state, 'retries': controller.retries}
         if controller.state == DrillState.FAULT:
             return 'ERROR', controller.reason, values
+        stale = self.inputs.problems()
+        if stale:
+            return 'ERROR', stale, values
         return 'OK', controller.state.value, values
 
     def stop_actuators(self):
@@ -180,8 +191,8 @@ class DrillNode(Node):
 
 def main(args=None):
     """Run the drill node."""
-    spin_node(DrillNode, args)
+    return spin_node(DrillNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

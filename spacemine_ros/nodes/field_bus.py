@@ -13,6 +13,7 @@ configures and activates itself.
 """
 
 import math
+import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -316,8 +317,8 @@ class FieldBusNode(LifecycleNode):
 
 def main(args=None):
     """Run the field-bus node."""
-    spin_node(FieldBusNode, args)
+    return spin_node(FieldBusNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -9,6 +9,7 @@ fault with the numbers, and the line stops.
 """
 
 import math
+import sys
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
@@ -22,7 +23,7 @@ from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.material_handling import (
     build_line, LineMeasurement, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.nodes.common import (
-    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
+    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics, InputWatch,
     log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 TUNABLES = {
@@ -66,9 +67,8 @@ class MaterialHandlingNode(Node):
             body = load_body(bodies_file, body_key)
             self.config = load_material_config(material_file)
             params = LineParams(**values).validate()
-        except (ConfigError, ValueError) as error:
-            self.get_logger().fatal(str(error))
-            raise
+        except (ConfigError, ValueError) as error:  # not started: spin_node says why, once
+            raise ValueError(f'material_handling: {error}') from None
         self.body = body
         self.line = build_line(self.config, params, body.escape_velocity,
                                body.regolith.density)
@@ -101,6 +101,7 @@ class MaterialHandlingNode(Node):
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_service(Trigger, '~/feed_furnace', self._on_feed)
         self.diagnostics = Diagnostics(self, self._status)
+        self.inputs = InputWatch(self, ['joint_states'], self._on_stale_input)
         self.published_state = None
         self.published_totals = {}
         self._publish_state()
@@ -136,6 +137,9 @@ class MaterialHandlingNode(Node):
         return response
 
     def _on_start(self, request, response):
+        missing = self.inputs.missing()
+        if missing:
+            return self._respond(response, (False, missing), 'start')
         if self.fault:
             return self._respond(response, (False, f'ledger fault: {self.fault}'), 'start')
         return self._respond(response, self.line.start(), 'start')
@@ -171,6 +175,7 @@ class MaterialHandlingNode(Node):
             self.masses[account] = message.data
 
     def _on_joints(self, message):
+        self.inputs.saw('joint_states')
         stamp = stamp_to_seconds(message.header.stamp)
         if self.last_stamp is not None and stamp <= self.last_stamp:
             return  # a repeated period
@@ -236,6 +241,11 @@ class MaterialHandlingNode(Node):
             reason = self.fault or self.line.reason
             self.get_logger().info(f'state {state}' + (f': {reason}' if reason else ''))
 
+    def _on_stale_input(self, reason):
+        if self.line.input_lost(reason):
+            self.get_logger().error(f'input lost: {reason}: {self.line.reason}')
+            self._publish_state()
+
     def _status(self):
         totals = self.ledger.totals()
         values = {'state': self._state_text(), 'clogs': self.line.clogs,
@@ -249,6 +259,9 @@ class MaterialHandlingNode(Node):
             return 'ERROR', f'ledger: {self.fault}', values
         if self.line.state == LineState.FAULT:
             return 'ERROR', self.line.reason, values
+        stale = self.inputs.problems()
+        if stale:
+            return 'ERROR', stale, values
         if self.line.state == LineState.HELD:
             return 'WARN', 'held by a full hopper', values
         return 'OK', self.line.state.value, values
@@ -265,8 +278,8 @@ class MaterialHandlingNode(Node):
 
 def main(args=None):
     """Run the material_handling node."""
-    spin_node(MaterialHandlingNode, args)
+    return spin_node(MaterialHandlingNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """rig_sim: the simulation backend behind the rig's hardware-interface topics.
 
-It owns the PyBullet world, publishes /clock and the rig's sensor topics, and obeys the
-command topics.
+It owns the PyBullet world, publishes the rig's clock (`clock` in its namespace) and the
+rig's sensor topics, and obeys the command topics.
 
 Lockstep mode (default): after publishing the sensors for time t the world waits until
 every topic in lockstep_topics has delivered its command stamped t, then advances one
@@ -11,6 +11,7 @@ advances anyway (with a warning), and the command timeout stops that actuator.
 Real-time mode: the world advances on a wall-clock timer.
 """
 
+import sys
 import time
 
 from geometry_msgs.msg import WrenchStamped
@@ -58,8 +59,8 @@ class RigSimNode(Node):
                                 read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
         anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
-        anchor_type = declare(self, 'anchor_type', 'microspine', 'Anchor design fitted to the '
-                              'feet', read_only=True)
+        anchor_type = declare(self, 'anchor_type', '', 'Anchor design fitted to the feet '
+                              "(empty: the body site's, bodies.yaml)", read_only=True)
         material_file = config_file(self, 'material_file', 'material.yaml',
                                     'Material path YAML')
         smelter_file = config_file(self, 'smelter_file', 'smelter.yaml',
@@ -99,11 +100,7 @@ class RigSimNode(Node):
         hil_port_dir = declare(self, 'hil_port_dir', '', 'Directory for the HIL port links, '
                                'one per bus (empty: the pty paths themselves)',
                                read_only=True)
-        try:
-            description = load_rig_description(description_file, devices_file)
-        except ConfigError as error:
-            self.get_logger().fatal(str(error))
-            raise
+        description = load_rig_description(description_file, devices_file)  # ConfigError
         limits = RigLimits(
             feed_thrust_max=declare(
                 self, 'feed_thrust_max',
@@ -130,17 +127,16 @@ class RigSimNode(Node):
                                   read_only=True)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        try:
-            body = load_body(bodies_file, self.body_key)
-            anchors = load_anchor_types(anchors_file)
-            if anchor_type not in anchors:
-                raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
-                                  f'{", ".join(sorted(anchors))}')
-            material = load_material_config(material_file)
-            furnace = load_furnace_design(smelter_file)
-        except ConfigError as error:
-            self.get_logger().fatal(str(error))
-            raise
+        self.hil = None
+        # A bad file or name is a ConfigError: the node does not start (one line).
+        body = load_body(bodies_file, self.body_key)
+        anchors = load_anchor_types(anchors_file)
+        anchor_type = anchor_type or body.site.anchor_type
+        if anchor_type not in anchors:
+            raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
+                              f'{", ".join(sorted(anchors))}')
+        material = load_material_config(material_file)
+        furnace = load_furnace_design(smelter_file)
         self.world = RigWorld(body, anchors[anchor_type], limits=limits, physics_dt=physics_dt,
                               seed=seed, capacity_spread=spread, command_timeout=command_timeout,
                               material=material, furnace=furnace)
@@ -160,7 +156,9 @@ class RigSimNode(Node):
 
         def topic(name):
             return f'~/truth/{name}' if name in served else name
-        self.clock_pub = self.create_publisher(ClockMsg, '/clock', 10)
+        # The rig's own clock topic (its namespace), which bringup remaps /clock to for
+        # every node of the rig: two rigs on one domain keep their times apart.
+        self.clock_pub = self.create_publisher(ClockMsg, 'clock', 10)
         self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, topic('odom'), SENSOR_QOS)
         self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
@@ -442,21 +440,29 @@ class RigSimNode(Node):
         return 'OK', 'running', values
 
     def stop_actuators(self):
-        """Stop every drive (used on shutdown)."""
+        """Stop every drive (used on shutdown).
+
+        In HIL the emulated devices are served on until the drivers have gone quiet, so
+        the field bus can write and confirm its safe values before they disappear.
+        """
         self.world.set_estop(True)
+        if self.hil is not None and not self.hil.wait_quiet():
+            self.get_logger().warning('the field bus was still talking to the emulated '
+                                      'devices when they closed')
 
     def destroy_node(self):
         """Close the physics world (and the HIL emulators) with the node."""
         if self.hil is not None:
             self.hil.close()
-        self.world.close()
+        if getattr(self, 'world', None) is not None:  # None if the constructor failed
+            self.world.close()
         return super().destroy_node()
 
 
 def main(args=None):
     """Run the rig_sim node."""
-    spin_node(RigSimNode, args)
+    return spin_node(RigSimNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

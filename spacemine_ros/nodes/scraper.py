@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import sys
 
 from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import SetParametersResult
@@ -14,8 +15,8 @@ from spacemine_ros.core.scraper import (
     JOINTS, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams, ScraperState)
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics, log_outcome,
-    reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
+    AnchoringStatus, apply_tunables, COMMAND_QOS, declare_tunables, Diagnostics, InputWatch,
+    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
 REQUEST = {
@@ -44,7 +45,8 @@ TUNABLES = {
     'dump_angle': ('Wrist angle that tips the bucket [rad]', 0.0, 2.0),
     'dump_time': ('Least time the bucket is held tipped [s]', 0.1, 60.0),
     'bucket_empty_mass': ('Bucket mass below which a dump is done [kg]', 1e-4, 10.0),
-    'dump_timeout': ('Longest time the bucket is held tipped [s]', 0.1, 600.0),
+    'dump_timeout': ('Longest time the tipped bucket may go without getting lighter '
+                     'before the scraper faults [s]', 0.1, 600.0),
     'wrist_speed': ('Wrist speed [rad/s]', 0.01, 1.0),
     'position_tolerance': ('Tip position tolerance [m]', 1e-4, 0.1),
 }
@@ -60,9 +62,8 @@ class ScraperNode(Node):
         self.request = ScrapeRequest(**declare_tunables(self, REQUEST, request))
         try:
             params = ScraperParams(**values).validate()
-        except ValueError as error:
-            self.get_logger().fatal(f'bad scraper parameters: {error}')
-            raise
+        except ValueError as error:  # the node does not start: spin_node says why, once
+            raise ValueError(f'scraper parameters: {error}') from None
         self.controller = ScraperController(params)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.collected = 0.0
@@ -86,6 +87,7 @@ class ScraperNode(Node):
         self.create_service(Trigger, '~/abort', self._on_abort)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.diagnostics = Diagnostics(self, self._status)
+        self.inputs = InputWatch(self, ['joint_states'], self._on_stale_input)
         self.published_state = None
         self._publish_state()
 
@@ -116,9 +118,10 @@ class ScraperNode(Node):
             self.bucket_mass = message.data
 
     def _on_start(self, request, response):
-        response.success, response.message = self.controller.start(
-            dataclasses.replace(self.request), self.anchoring.anchored,
-            self.anchoring.safe_capacity)
+        missing = self.inputs.missing()
+        response.success, response.message = (False, missing) if missing else \
+            self.controller.start(dataclasses.replace(self.request), self.anchoring.anchored,
+                                  self.anchoring.safe_capacity)
         log_outcome(self, response.success, f'start: {response.message}')
         self._publish_state()
         return response
@@ -136,6 +139,7 @@ class ScraperNode(Node):
 
     # Control -------------------------------------------------------------------------------
     def _on_joints(self, message):
+        self.inputs.saw('joint_states')
         self._tick(self.ticks.add('joints', stamp_to_seconds(message.header.stamp), message))
 
     def _on_blade(self, message):
@@ -189,6 +193,11 @@ class ScraperNode(Node):
                                    + (f': {self.controller.reason}'
                                       if self.controller.reason else ''))
 
+    def _on_stale_input(self, reason):
+        if self.controller.input_lost(reason):
+            self.get_logger().error(f'input lost: {reason}: {self.controller.reason}')
+            self._publish_state()
+
     def _status(self):
         controller = self.controller
         values = {'state': controller.state.value,
@@ -199,6 +208,9 @@ class ScraperNode(Node):
                   'anchoring': self.anchoring.state, 'jams': controller.jams}
         if controller.state == ScraperState.FAULT:
             return 'ERROR', controller.reason, values
+        stale = self.inputs.problems()
+        if stale:
+            return 'ERROR', stale, values
         return 'OK', controller.state.value, values
 
     def stop_actuators(self):
@@ -217,8 +229,8 @@ class ScraperNode(Node):
 
 def main(args=None):
     """Run the scraper node."""
-    spin_node(ScraperNode, args)
+    return spin_node(ScraperNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

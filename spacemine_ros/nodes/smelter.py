@@ -5,6 +5,7 @@ furnace_feed_mass and furnace_feed_source and calls its feed_furnace service.
 """
 
 import math
+import sys
 
 from rcl_interfaces.msg import SetParametersResult
 from rcl_interfaces.srv import SetParameters
@@ -20,7 +21,7 @@ from spacemine_ros.core.smelter import (
     BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.thermal import furnace_design_from
 from spacemine_ros.nodes.common import (
-    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics,
+    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics, InputWatch,
     log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
 TUNABLES = {
@@ -62,14 +63,12 @@ class SmelterNode(Node):
             design = furnace_design_from(data)
             recipes = recipes_from(data)
             params = SmelterParams(**values).validate()
-        except (ConfigError, ValueError) as error:
-            self.get_logger().fatal(str(error))
-            raise
+        except (ConfigError, ValueError) as error:  # not started: spin_node says why, once
+            raise ValueError(f'smelter: {error}') from None
         self.recipe = recipe or DEFAULT_RECIPES[body.composition_class]
         if self.recipe not in recipes:
-            message = f'unknown recipe {self.recipe!r}; recipes: {", ".join(sorted(recipes))}'
-            self.get_logger().fatal(message)
-            raise ConfigError(message)
+            raise ConfigError(f'smelter: unknown recipe {self.recipe!r}; recipes: '
+                              f'{", ".join(sorted(recipes))}')
         self.controller = BatchController(params, design, recipes, body.semi_major_axis)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.masses = {}
@@ -99,6 +98,7 @@ class SmelterNode(Node):
                                               'material_handling/set_parameters')
         self.feed_client = self.create_client(Trigger, 'material_handling/feed_furnace')
         self.diagnostics = Diagnostics(self, self._status)
+        self.inputs = InputWatch(self, ['furnace/temperature'], self._on_stale_input)
         self.published_state = None
         self.last_stamp = None
         self._publish_state()
@@ -139,9 +139,9 @@ class SmelterNode(Node):
         return response
 
     def _on_start(self, request, response):
-        if self.last_stamp is None:  # nothing heard yet: say so, not 'reads nan'
-            return self._respond(response, (False, 'no furnace temperature received yet'),
-                                 'start_batch')
+        missing = self.inputs.missing()  # nothing heard yet: say so, not 'reads nan'
+        if missing:
+            return self._respond(response, (False, missing), 'start_batch')
         result = self.controller.start(self.recipe, self._measurement())
         if result[0]:
             self._request_feed()
@@ -193,6 +193,7 @@ class SmelterNode(Node):
             self.masses[account] = message.data
 
     def _on_temperature(self, message):
+        self.inputs.saw('furnace/temperature')
         stamp = stamp_to_seconds(message.header.stamp)
         if self.last_stamp is not None and stamp <= self.last_stamp:
             return  # a repeated period
@@ -231,6 +232,11 @@ class SmelterNode(Node):
             reason = self.controller.reason
             self.get_logger().info(f'phase {phase.value}' + (f': {reason}' if reason else ''))
 
+    def _on_stale_input(self, reason):
+        if self.controller.input_lost(reason):
+            self.get_logger().error(f'input lost: {reason}: {self.controller.reason}')
+            self._publish_state()
+
     def _status(self):
         controller = self.controller
         values = {'phase': controller.phase.value, 'recipe': self.recipe,
@@ -241,6 +247,9 @@ class SmelterNode(Node):
                   'batch_energy_J': f'{controller.energy:.0f}'}
         if controller.phase == Phase.FAULT:
             return 'ERROR', controller.reason, values
+        stale = self.inputs.problems()
+        if stale:
+            return 'ERROR', stale, values
         return 'OK', controller.phase.value, values
 
     def stop_actuators(self):
@@ -255,8 +264,8 @@ class SmelterNode(Node):
 
 def main(args=None):
     """Run the smelter node."""
-    spin_node(SmelterNode, args)
+    return spin_node(SmelterNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -151,7 +151,7 @@ def test_a_non_finite_command_is_refused_and_the_drive_made_safe(rig):
                                    'disconnect'])
 def test_line_faults_fault_the_devices_and_they_recover(rig, fault):
     running(rig)
-    rig.line.delay = 0.3  # beyond the 100 ms request timeout
+    rig.line.delay = 2.0  # each way: beyond the 0.25 s timeout and the late window
     rig.line.fault = fault
     assert wait_for(lambda: rig.status('spindle').state == FAULT)
     assert rig.status('spindle').errors >= 2 and rig.status('spindle').last_error

@@ -54,9 +54,15 @@ class HilGraph:
     def call(self, service_type, name, request):
         client = self.operator.create_client(service_type, name)
         assert self.spin_until(client.service_is_ready, 30.0), f'{name} never appeared'
-        future = client.call_async(request)
-        assert self.spin_until(future.done, 30.0), f'{name} did not answer'
-        return future.result()
+        for _ in range(100):
+            future = client.call_async(request)
+            assert self.spin_until(future.done, 30.0), f'{name} did not answer'
+            response = future.result()
+            # A controller refuses until its inputs have come once: ask again then.
+            if not getattr(response, 'message', '').endswith('received yet'):
+                break
+            self.spin_until(lambda: False, 0.3)
+        return response
 
     def close(self):
         from spacemine_ros.nodes.common import shutdown_nodes

@@ -1,13 +1,16 @@
 """ROS test isolation: a random domain per test process, discovery on this host only."""
 
 import os
-import random
 
 import pytest
 
-# Before rclpy creates any participant: tests must not see each other or the network.
-os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
+from spacemine_ros.domain import claim_domain
+
+# Before rclpy creates any participant: tests must not see each other, a rig running on
+# this host, or the network. The subprocesses they start inherit the domain.
+os.environ.pop('ROS_DOMAIN_ID', None)
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+claim_domain()
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
 
 

@@ -47,7 +47,7 @@ def launch_file(monkeypatch):
     """Load launch/rig.launch.py against recording stand-ins of launch and launch_ros."""
     names = {'launch': ['LaunchDescription'],
              'launch.actions': ['DeclareLaunchArgument', 'GroupAction', 'OpaqueFunction',
-                                'RegisterEventHandler'],
+                                'RegisterEventHandler', 'Shutdown'],
              'launch.event_handlers': ['OnShutdown'],
              'launch.substitutions': [],
              'launch_ros': [],

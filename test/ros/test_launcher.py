@@ -13,7 +13,9 @@ import sys
 import threading
 import time
 
+from rcl_interfaces.srv import GetParameters
 import pytest
+import rclpy
 
 from test.conftest import ROOT
 
@@ -23,11 +25,11 @@ ATTEMPT = re.compile(r'configure will be tried again in ([0-9.]+) s')
 class Rig:
     """spacemine-rig in a subprocess, its output collected by a thread."""
 
-    def __init__(self, extra):
+    def __init__(self, extra, backend=('--backend', 'hardware', '-p',
+                                       'field_bus.autostart_retry=0.5')):
         env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'spacemine_ros.launcher', '--backend', 'hardware',
-             '-p', 'field_bus.autostart_retry=0.5', *extra],
+            [sys.executable, '-m', 'spacemine_ros.launcher', *backend, *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -76,3 +78,32 @@ def test_a_rig_with_missing_ports_keeps_retrying_and_stops_on_a_signal(mode, sto
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize('mode', [[], ['--processes']], ids=['one_process', 'processes'])
+def test_what_the_operator_sets_is_what_the_nodes_use(mode):
+    # config/rig.yaml sets all three; the operator's -p must win over it.
+    namespace = f'ovr{len(mode)}{os.getpid()}'
+    rig = Rig([*mode, '--namespace', namespace, '--body', 'psyche',
+               '-p', 'anchoring.safety_factor=4.0', '-p', 'anchoring.proof_fraction=0.6',
+               '-p', 'drill.max_thrust=123'], backend=())
+    rclpy.init()
+    node = rclpy.create_node('override_probe')
+    try:
+        wanted = {'anchoring': {'safety_factor': 4.0, 'proof_fraction': 0.6},
+                  'drill': {'max_thrust': 123.0}}
+        for target, values in wanted.items():
+            client = node.create_client(GetParameters, f'/{namespace}/{target}/get_parameters')
+            deadline = time.monotonic() + 120
+            while not client.service_is_ready() and time.monotonic() < deadline:
+                rclpy.spin_once(node, timeout_sec=0.1)
+            assert client.service_is_ready(), rig.text[-3000:]
+            future = client.call_async(GetParameters.Request(names=list(values)))
+            rclpy.spin_until_future_complete(node, future, timeout_sec=60)
+            got = [v.double_value for v in future.result().values]
+            assert got == list(values.values()), (target, got)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        rig.process.send_signal(signal.SIGINT)
+        assert rig.process.wait(timeout=60) == 0

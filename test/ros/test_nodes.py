@@ -7,6 +7,7 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Temperature
 from std_msgs.msg import Float64, String
@@ -15,15 +16,16 @@ from std_srvs.srv import SetBool, Trigger
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import STATE_QOS
+from test.timing import wall
 
 
 class Graph:
     """A rig graph plus an operator node, spun on one executor."""
 
-    def __init__(self, namespace='/test_rig'):
+    def __init__(self, namespace='/test_rig', overrides=None):
         self.namespace = namespace
         self.nodes = create_nodes(bringup.graph('sim', 'bennu'), namespace,
-                                  bringup.default_params_file())
+                                  bringup.default_params_file(), overrides)
         self.operator = rclpy.create_node('test_operator', namespace=namespace)
         # The plain executor: these tests init and shut rclpy down many times in one
         # process, which the experimental EventsExecutor does not tolerate reliably.
@@ -49,17 +51,24 @@ class Graph:
                 lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
 
     def spin_until(self, done, limit=60.0):
-        end = time.monotonic() + limit
+        end = time.monotonic() + wall(limit)
         while not done() and time.monotonic() < end:
             self.executor.spin_once(timeout_sec=0.05)
         return done()
 
-    def call(self, service_type, name, request):
+    def call(self, service_type, name, request, limit=60.0):
         client = self.operator.create_client(service_type, name)
         assert self.spin_until(client.service_is_ready), f'{name} never appeared'
-        future = client.call_async(request)
-        assert self.spin_until(future.done), f'{name} did not answer'
-        return future.result()
+        deadline = time.monotonic() + limit
+        while True:
+            future = client.call_async(request)
+            assert self.spin_until(future.done), f'{name} did not answer'
+            response = future.result()
+            # A controller refuses until its inputs have come once: ask again then.
+            if not getattr(response, 'message', '').endswith('received yet') or \
+                    time.monotonic() > deadline:
+                return response
+            self.spin_until(lambda: False, 0.2)
 
     def set_parameters(self, node, **values):
         request = SetParameters.Request(parameters=[
@@ -199,3 +208,32 @@ def test_a_thermocouple_fault_during_a_batch_turns_the_heater_off(graph):
     assert graph.spin_until(lambda: len(graph.heater) > 5, 30.0)
     assert set(graph.heater) == {0.0}
     assert sim.world.furnace.heater_power == 0.0
+
+
+def test_a_controller_whose_inputs_stop_faults_with_the_reason_instead_of_waiting():
+    # The backend dies while the anchors deploy (as a dead field bus would): within
+    # input_timeout anchoring leaves DEPLOYING for FAULT, naming the input.
+    rclpy.init()
+    rig = Graph(overrides={name: {'input_timeout': 1.0} for name in (
+        'anchoring', 'drill', 'scraper', 'material_handling', 'smelter')})
+    try:
+        diagnostics = {}
+        rig.operator.create_subscription(
+            DiagnosticArray, '/diagnostics',
+            lambda m: diagnostics.update({s.name: s for s in m.status}), 10)
+        assert rig.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+        assert rig.spin_until(lambda: rig.states.get('anchoring/state') == 'DEPLOYING')
+        sim = rig.nodes[0]
+        rig.executor.remove_node(sim)  # its timers and publishers fall silent
+        assert rig.spin_until(lambda: rig.states.get('anchoring/state') == 'FAULT', 30.0)
+        name = f'{rig.namespace}/anchoring'
+        assert rig.spin_until(lambda: name in diagnostics and
+                              'no joint_states for' in diagnostics[name].message, 30.0)
+        assert diagnostics[name].level == DiagnosticStatus.ERROR
+        # Idle controllers report it too, and refuse to start.
+        assert rig.spin_until(lambda: 'no joint_states for' in getattr(
+            diagnostics.get(f'{rig.namespace}/drill'), 'message', ''), 30.0)
+        rig.executor.add_node(sim)
+    finally:
+        rig.close()
+        rclpy.try_shutdown()

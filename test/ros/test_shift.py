@@ -1,12 +1,16 @@
 """The whole shift (what `make sim` runs), end to end, shortened."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from spacemine_ros import shift
+from test.conftest import ROOT
 
 
 @pytest.mark.slow
@@ -51,3 +55,54 @@ def test_shift_rejects_a_bad_depth(capsys):
     with pytest.raises(SystemExit):
         shift.main(['--backend', 'hil'])
     assert 'sim backend only' in capsys.readouterr().err
+
+
+def start_shift(args, env=None):
+    return subprocess.Popen([sys.executable, '-m', 'spacemine_ros.shift', '--no-progress',
+                             *args], cwd=ROOT, env=env or dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize('stop', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_an_interrupted_shift_says_what_it_did_and_replaces_the_old_summary(tmp_path, stop):
+    summary_file = tmp_path / 'summary.json'
+    summary_file.write_text(json.dumps({'result': 'completed'}))  # an earlier run's
+    process = start_shift(['--depth', '0.2', '--namespace', f'int_{stop.name}',
+                           '--summary-file', str(summary_file)])
+    # Wait until it drills (the earlier summary is gone by then), then interrupt.
+    deadline = time.monotonic() + 300
+    log = ''
+    while 'state DRILLING' not in log and time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line and process.poll() is not None:
+            break
+        log += line
+        if 'state DRILLING' in line:
+            assert not summary_file.exists()
+    assert 'state DRILLING' in log, log[-2000:]
+    process.send_signal(stop)
+    out, err = process.communicate(timeout=120)
+    figures = json.loads(summary_file.read_text())
+    assert process.returncode == 1  # the shift did not complete
+    assert figures['result'] == 'interrupted' and stop.name in figures['reason']
+    assert 'drilling' in figures['reason'] and figures['depth_reached_m'] < 0.2
+    assert 'interrupted' in out  # the partial summary is printed
+    assert 'Traceback' not in err + out, err[-3000:]
+
+
+@pytest.mark.slow
+def test_two_shifts_at_once_on_one_host_do_not_see_each_other(tmp_path):
+    # No ROS_DOMAIN_ID: each shift claims a free domain, as two `make sim` would.
+    env = {k: v for k, v in os.environ.items() if k != 'ROS_DOMAIN_ID'}
+    files = [tmp_path / f'summary{i}.json' for i in range(2)]
+    processes = [start_shift(['--depth', '0.03', '--passes', '0', '--no-smelt',
+                              '--summary-file', str(path)], env) for path in files]
+    results = [process.communicate(timeout=900) for process in processes]
+    domains = set()
+    for process, (out, err), path in zip(processes, results, files):
+        assert process.returncode == 0, err[-3000:]
+        figures = json.loads(path.read_text())
+        assert figures['result'] == 'completed'
+        assert figures['ledger_balance_kg'] == pytest.approx(0.0, abs=1e-9)
+        domains.add(next(line for line in err.splitlines() if 'ROS domain' in line))
+    assert len(domains) == 2, domains

@@ -146,3 +146,46 @@ def test_repeated_jams_fault_the_scraper_and_hold_the_arm():
     hold = controller.update(ScraperMeasurement(arm.time + 1, dict(arm.joints), 200.0), True,
                              250.0)
     assert hold.force_limit == 0.0 and hold.positions == arm.joints
+
+
+class Bucket:
+    """A bucket that empties at `rate` kg/s while tipped (0: the intake is full)."""
+
+    def __init__(self, mass, rate):
+        self.mass, self.rate = mass, rate
+
+    def step(self, controller):
+        if controller.state == ScraperState.DUMPING and controller.command.positions.get(
+                'scraper_wrist', 0.0) > 1.0:
+            self.mass = max(0.0, self.mass - self.rate * PERIOD)
+
+
+def run_with_bucket(controller, arm, bucket, seconds=600.0):
+    for _ in range(int(seconds / PERIOD)):
+        measurement = ScraperMeasurement(arm.time, dict(arm.joints), arm.force, 0.0,
+                                         bucket.mass)
+        command = controller.update(measurement, True, 250.0)
+        if controller.state in (ScraperState.DONE, ScraperState.FAULT):
+            return
+        bucket.step(controller)
+        arm.apply(command)
+
+
+def test_a_bucket_that_empties_slowly_is_waited_for_until_it_is_empty():
+    # The intake is nearly full: the bucket pours only as fast as the line makes room,
+    # far longer than dump_timeout; it keeps getting lighter, so the scraper waits.
+    controller = ScraperController(ScraperParams(dump_timeout=5.0))
+    controller.start(ScrapeRequest(passes=1), True, 250.0)
+    bucket = Bucket(3.65, rate=0.012)
+    run_with_bucket(controller, IdealArm(), bucket, seconds=900.0)
+    assert controller.state == ScraperState.DONE
+    assert bucket.mass <= controller.params.bucket_empty_mass
+
+
+def test_a_bucket_that_stops_emptying_is_a_fault_never_a_finished_job():
+    controller = ScraperController(ScraperParams(dump_timeout=5.0))
+    controller.start(ScrapeRequest(passes=1), True, 250.0)
+    bucket = Bucket(3.65, rate=0.0)
+    run_with_bucket(controller, IdealArm(), bucket)
+    assert controller.state == ScraperState.FAULT
+    assert 'the bucket stopped emptying: 3.650 kg' in controller.reason

@@ -31,6 +31,7 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE + '/config/rigs', glob('config/rigs/*.yaml')),
         ('share/' + PACKAGE + '/urdf', glob('urdf/*')),
     ],
     install_requires=['setuptools'],

@@ -48,7 +48,7 @@ def physics_rtf(depth):
     start = time.perf_counter()
     with RigWorld(body, design) as world:
         loop = Loop(world, goal_depth=depth).anchor()
-        loop.drill.start(True, loop.anchoring.safe_capacity)
+        loop.drill.start(True, loop.anchoring.tool_budget)
         loop.run_until(lambda: loop.drill.state == DrillState.DONE, 600.0)
         sim_time = world.time
     wall = time.perf_counter() - start

@@ -137,6 +137,7 @@ class AnchoringParams:
     max_reseats: int = 2  # attempts per anchor after a failed proof test
     creep_tolerance: float = 0.002  # m of anchor creep allowed during the proof hold
     slip_tolerance: float = 0.01  # m of rig displacement while anchored
+    tool_share: float = 0.8  # share of the safe capacity all tools together may load
 
     def validate(self):
         """Raise ValueError with a reason if a value is out of range."""
@@ -152,6 +153,7 @@ class AnchoringParams:
         in_range('max_reseats', self.max_reseats, 0, 100)
         positive('creep_tolerance', self.creep_tolerance, 'm')
         positive('slip_tolerance', self.slip_tolerance, 'm')
+        in_range('tool_share', self.tool_share, 0.0, 1.0)
         if self.preload >= self.proof_fraction * self.nominal_capacity:
             raise ValueError(
                 f'preload {self.preload:g} N must be below the proof load '
@@ -230,6 +232,11 @@ class AnchoringController:
             return 0.0
         margin = sum(max(proof - self.params.preload, 0.0) for proof in self.proven)
         return margin / self.params.safety_factor
+
+    @property
+    def tool_budget(self):
+        """Force all tools together may put on the anchors [N] (tool_share x safe capacity)."""
+        return self.params.tool_share * self.safe_capacity
 
     def commands(self):
         """Return the current command of every anchor."""
@@ -342,6 +349,62 @@ class AnchoringController:
             else:
                 self.state = AnchoringState.ANCHORED
                 self.reference_position = tuple(self._last_position)
+
+
+def allocate(budget, requests):
+    """Share the tools' force budget [N] by their requests {tool: N}; return {tool: N}.
+
+    Max-min fair: a tool asking for less than an equal share gets what it asks for, and
+    what it leaves is shared among the others. The allowances never add up to more than
+    the budget, so tools that each keep within their own keep the anchors within it. A
+    request that is not a finite number is taken as a request for everything.
+    """
+    budget = max(budget, 0.0) if math.isfinite(budget) else 0.0
+    wanted = sorted(((r if math.isfinite(r) else math.inf), tool)
+                    for tool, r in requests.items())
+    allowances, left = {}, budget
+    for position, (request, tool) in enumerate(wanted):
+        allowances[tool] = min(max(request, 0.0), left / (len(wanted) - position))
+        left -= allowances[tool]
+    return allowances
+
+
+class ForceBudget:
+    """The anchors' force budget, shared among the tools that load the anchors.
+
+    Each tool says what force it wants (request, N: 0 when idle) and what it puts on the
+    anchors now (load, N); allowances() grants each its share of the budget, and
+    overload() says how far the reported loads together exceed it.
+    """
+
+    def __init__(self, tools):
+        self.requests = dict.fromkeys(tools, 0.0)
+        self.loads = dict.fromkeys(tools, 0.0)
+
+    def request(self, tool, force):
+        """Record a tool's request [N]; KeyError for a tool that is not in the budget."""
+        if tool not in self.requests:
+            raise KeyError(f'{tool} is not a tool of this rig')
+        self.requests[tool] = force
+
+    def report_load(self, tool, force):
+        """Record a tool's load on the anchors [N]; an unreadable load counts as infinite."""
+        if tool not in self.loads:
+            raise KeyError(f'{tool} is not a tool of this rig')
+        self.loads[tool] = abs(force) if math.isfinite(force) else math.inf
+
+    def allowances(self, budget):
+        """Return {tool: allowance [N]} for the budget."""
+        return allocate(budget, self.requests)
+
+    @property
+    def total_load(self):
+        """Sum of the tools' reported loads [N]."""
+        return sum(self.loads.values())
+
+    def overload(self, budget):
+        """How far the tools' loads together exceed the budget [N] (0 if they do not)."""
+        return max(self.total_load - max(budget, 0.0), 0.0)
 
 
 def load_anchor_types(path):

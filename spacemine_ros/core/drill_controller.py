@@ -1,11 +1,12 @@
 """Drill controller: drills to a goal depth as fast as the limits allow.
 
-Limits, all hard: thrust below a fraction of the anchors' safe capacity (and the feed
-drive's limit), torque below the motor limit (thrust is set from the measured torque per
-unit thrust, which the drag-bit model says is a property of bit and rock), spindle power
-below the budget. A stall or jam (torque at the motor limit or spindle stopped, and no
-penetration, for stall_time) backs the bit off and retries; too many retries, or any
-anchoring problem, stop thrust and retract.
+Limits, all hard: thrust below the allowance the anchoring controller grants the drill
+from the anchors' force budget (and the feed drive's limit), torque below the motor
+limit (thrust is set from the measured torque per unit thrust, which the drag-bit model
+says is a property of bit and rock), spindle power below the power budget. A stall or
+jam (torque at the motor limit or spindle stopped, and no penetration, for stall_time)
+backs the bit off and retries; too many retries, or any anchoring problem, stop thrust
+and retract.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ import enum
 import math
 
 from spacemine_ros.core.drilling import teale_specific_energy
-from spacemine_ros.core.scraper import tool_force_budget
 from spacemine_ros.core.validation import in_range, positive
 
 
@@ -39,7 +39,6 @@ class DrillParams:
     goal_depth: float = 0.3  # m below the surface
     feed_stroke: float = 1.0  # m the feed can travel
     max_thrust: float = 400.0  # N, feed drive limit
-    capacity_fraction: float = 0.8  # share of the anchors' safe capacity the drill may use
     max_torque: float = 20.0  # N m, spindle motor limit
     torque_margin: float = 0.8  # thrust is limited so torque stays below this share
     power_budget: float = 150.0  # W for the spindle
@@ -67,7 +66,6 @@ class DrillParams:
             raise ValueError(f'goal_depth {self.goal_depth:g} m must be less than the feed '
                              f'stroke {self.feed_stroke:g} m')
         positive('max_thrust', self.max_thrust, 'N')
-        in_range('capacity_fraction', self.capacity_fraction, 0.0, 1.0)
         positive('max_torque', self.max_torque, 'N m')
         in_range('torque_margin', self.torque_margin, 0.1, 1.0)
         positive('power_budget', self.power_budget, 'W')
@@ -131,15 +129,23 @@ class DrillController:
             return 0.0
         return max(self.last.feed_position - self.surface_position, 0.0)
 
-    def start(self, anchored, safe_capacity, goal_depth=None):
-        """Operator request to drill; returns (accepted, reason)."""
+    @property
+    def request(self):
+        """Force the drill asks of the anchors' budget [N]: its thrust limit while drilling."""
+        return self.params.max_thrust if self.state in ACTIVE_STATES else 0.0
+
+    def start(self, anchored, budget, goal_depth=None):
+        """Operator request to drill; returns (accepted, reason).
+
+        budget [N] is what all tools together may put on the anchors now.
+        """
         if self.state in ACTIVE_STATES or self.state == DrillState.RETRACTING:
             return False, f'drill is busy ({self.state.value})'
         if not anchored:
             return False, 'refusing to drill: the rig is not anchored'
-        if safe_capacity <= self.params.contact_thrust:
-            return False, (f'refusing to drill: safe anchor capacity {safe_capacity:.1f} N '
-                           'is too low')
+        if budget <= self.params.contact_thrust:
+            return False, (f"refusing to drill: the tools' share of the safe anchor capacity "
+                           f'is only {budget:.1f} N')
         if goal_depth is not None:
             goal = positive('goal_depth', goal_depth, 'm')
             if goal >= self.params.feed_stroke:
@@ -173,11 +179,11 @@ class DrillController:
         self.state = DrillState.FAULT
         self.reason = reason
 
-    def update(self, measurement, anchored, safe_capacity, shared_load=0.0):
+    def update(self, measurement, anchored, allowance, budget):
         """Return the DrillCommand for this period from the measurement and anchor status.
 
-        shared_load [N] is what other tools (the scraper blade) put on the anchors now: it
-        comes out of the same budget.
+        allowance [N] is the thrust the anchoring controller grants the drill now; budget
+        [N] what all tools together may put on the anchors (a thrust above it faults).
         """
         params = self.params
         dt = 0.0 if self.last is None else measurement.time - self.last.time
@@ -193,21 +199,19 @@ class DrillController:
         if self.surface_position is not None:
             self.max_depth = max(self.max_depth, self.depth)
 
-        budget = min(params.max_thrust,
-                     tool_force_budget(safe_capacity, params.capacity_fraction, shared_load))
+        limit = min(params.max_thrust, max(allowance, 0.0) if math.isfinite(allowance) else 0.0)
         if self.state in ACTIVE_STATES:
             if not anchored:
                 self._fault('anchoring lost while drilling: thrust stopped, retracting')
-            elif measurement.thrust > params.capacity_fraction * safe_capacity + 1e-9 and (
-                    self.state == DrillState.DRILLING):
+            elif measurement.thrust > budget + 1e-9 and self.state == DrillState.DRILLING:
                 self._fault(f"thrust {measurement.thrust:.1f} N above the anchors' budget "
-                            f'{params.capacity_fraction * safe_capacity:.1f} N: retracting')
+                            f'{budget:.1f} N: retracting')
 
         state = self.state
         if state == DrillState.APPROACHING:
-            self._approach(measurement, budget)
+            self._approach(measurement, limit)
         elif state == DrillState.DRILLING:
-            self._drill(measurement, budget, dt)
+            self._drill(measurement, limit, dt)
         elif state == DrillState.BACKING_OFF:
             self.command = DrillCommand(-params.retract_speed, 0.0, 0.0)
             if measurement.feed_position <= self.backoff_target + params.position_tolerance:
@@ -223,9 +227,9 @@ class DrillController:
             self.command = DrillCommand()
         return self.command
 
-    def _approach(self, measurement, budget):
+    def _approach(self, measurement, limit):
         params = self.params
-        self.command = DrillCommand(params.approach_speed, min(params.approach_thrust, budget), 0.0)
+        self.command = DrillCommand(params.approach_speed, min(params.approach_thrust, limit), 0.0)
         if measurement.thrust >= params.contact_thrust:
             if self.surface_position is None:
                 self.surface_position = measurement.feed_position
@@ -234,7 +238,7 @@ class DrillController:
         elif measurement.feed_position >= params.feed_stroke - params.position_tolerance:
             self._fault('no ground contact within the feed stroke')
 
-    def _drill(self, measurement, budget, dt):
+    def _drill(self, measurement, limit, dt):
         params = self.params
         if self.depth >= params.goal_depth:
             self.goal_reached = True
@@ -259,11 +263,11 @@ class DrillController:
         else:
             self.stall_since = None
 
-        target = budget
+        target = limit
         if self.torque_per_thrust:
             target = min(target, params.torque_margin * params.max_torque / self.torque_per_thrust)
         thrust = min(self.command.thrust_limit + params.thrust_ramp * dt, target)
-        thrust = max(min(thrust, budget), 0.0)
+        thrust = max(min(thrust, limit), 0.0)
         expected_torque = max(measurement.torque,
                               (self.torque_per_thrust or 0.0) * thrust, 1e-3)
         speed_target = min(params.max_spindle_speed, 0.9 * params.power_budget / expected_torque)

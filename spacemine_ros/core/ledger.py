@@ -3,9 +3,12 @@
 Material enters the ledger only by excavation (from the ground into a tool) and then
 moves between accounts (tools, conveyor, separator, hoppers, furnace, products, slag,
 volatiles, lost) by transfers. Every transfer is appended to an immutable record, so
-the ledger can be persisted or replayed. A transfer that would break an invariant (a
-negative, non-finite or unknown quantity, more than the source holds, more than the
-destination can take) is refused with a reason and changes nothing.
+the ledger can be persisted or replayed. The record in memory is bounded (a rig runs
+for weeks): it keeps the latest record_limit transfers and folds older ones into a
+checkpoint of the balances, from which replay() starts; on_transfer, if given,
+receives every entry as it is made (to persist the whole history). A transfer that
+would break an invariant (a negative, non-finite or unknown quantity, more than the
+source holds, more than the destination can take) is refused with a reason and changes nothing.
 
 Quantities are kept per species (e.g. metal, silicate, water) so that a separator's
 split and a furnace's yield follow composition. After every change the ledger checks
@@ -13,6 +16,7 @@ that the excavated total equals the sum over all accounts; a violation raises
 LedgerViolation with the numbers.
 """
 
+from collections import deque
 from dataclasses import dataclass
 import math
 
@@ -20,6 +24,7 @@ GROUND = 'ground'  # the source of excavation; not an account
 REL_TOLERANCE = 1e-9  # conservation is checked to floating-point tolerance
 ABS_TOLERANCE = 1e-9  # kg: rounding between two books of the same flows stays below this
 MAX_MASS = 1e9  # kg: no single transfer on a rig comes near this; larger is a bad value
+RECORD_LIMIT = 10_000  # transfers kept in memory (older ones fold into the checkpoint)
 
 
 class LedgerError(ValueError):
@@ -50,7 +55,8 @@ class Transfer:
 class Ledger:
     """Accounts of material by species, with capacities and an append-only record."""
 
-    def __init__(self, accounts, species, capacities=None):
+    def __init__(self, accounts, species, capacities=None, record_limit=RECORD_LIMIT,
+                 on_transfer=None):
         self.species = tuple(species)
         if not self.species or len(set(self.species)) != len(self.species):
             raise ValueError('species must be a non-empty list of unique names')
@@ -67,7 +73,14 @@ class Ledger:
                 raise ValueError(f'capacity of {name} must be a positive number, got {capacity!r}')
             self.capacities[name] = float(capacity)
         self.excavated = dict.fromkeys(self.species, 0.0)
-        self.record = []
+        if not (isinstance(record_limit, int) and record_limit >= 1):
+            raise ValueError(f'record_limit must be a positive integer, got {record_limit!r}')
+        self.record = deque(maxlen=record_limit)  # the latest transfers
+        self.transfer_count = 0  # every transfer ever made (the next sequence number)
+        # Balances before the oldest transfer still in the record (replay starts here).
+        self.checkpoint = ({name: dict(held) for name, held in self.accounts.items()},
+                           dict(self.excavated))
+        self.on_transfer = on_transfer
         self.rejected = 0
         self.last_rejection = ''
 
@@ -203,11 +216,26 @@ class Ledger:
                 held[species] -= mass
                 clean[species] = mass
             target[species] += mass
-        entry = Transfer(len(self.record), float(time), source, destination,
+        entry = Transfer(self.transfer_count, float(time), source, destination,
                          tuple(sorted(clean.items())), note)
+        self.transfer_count += 1
+        if len(self.record) == self.record.maxlen:
+            self._fold(self.record[0])
         self.record.append(entry)
         self.check()
+        if self.on_transfer is not None:
+            self.on_transfer(entry)
         return entry
+
+    def _fold(self, entry):
+        # The oldest entry leaves the record: its effect moves into the checkpoint.
+        accounts, excavated = self.checkpoint
+        for species, mass in entry.masses:
+            if entry.source == GROUND:
+                excavated[species] += mass
+            else:
+                accounts[entry.source][species] -= mass
+            accounts[entry.destination][species] += mass
 
     def check(self):
         """Raise LedgerViolation if any quantity is negative or the books do not balance."""
@@ -224,8 +252,12 @@ class Ledger:
                     f'hold {located:.9g} kg (difference {missing:.3g} kg)')
 
     def replay(self):
-        """Rebuild a ledger from the record alone (for persistence and audits)."""
-        copy = Ledger(self.accounts, self.species, self.capacities)
+        """Rebuild a ledger from the checkpoint and the record (for persistence and audits)."""
+        copy = Ledger(self.accounts, self.species, self.capacities, self.record.maxlen)
+        accounts, excavated = self.checkpoint
+        copy.accounts = {name: dict(held) for name, held in accounts.items()}
+        copy.excavated = dict(excavated)
+        copy.transfer_count = self.transfer_count - len(self.record)
         copy.capacities = {}  # history already respected capacities at the time
         for entry in self.record:
             copy._apply(entry.source, entry.destination, dict(entry.masses), entry.time,

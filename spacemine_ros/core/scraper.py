@@ -3,8 +3,8 @@
 The arm is a slewing two-link arm (slew about z, shoulder and elbow about y) with a
 bucket-blade on a wrist. Lengths and limits match urdf/rig.urdf.xacro. The controller
 cuts straight passes toward the rig at a commanded depth, keeps the blade force inside
-the share of the anchors' safe capacity that the drill leaves free, makes the cut
-shallower when the force nears that limit, and dumps the bucket into the conveyor's
+the allowance the anchoring controller grants it from the anchors' force budget, makes
+the cut shallower when the force nears that limit, and dumps the bucket into the conveyor's
 intake after each pass. A jam (force at the limit and no progress) lifts the blade over
 the obstacle and resumes; repeated jams fault the scraper.
 """
@@ -15,7 +15,8 @@ import math
 
 from spacemine_ros.core.validation import in_range, positive
 
-JOINTS = ('scraper_slew', 'scraper_shoulder', 'scraper_elbow', 'scraper_wrist')
+# The arm's joints by role; the rig file (config/rigs/*.yaml) names the joint of each.
+ROLES = ('slew', 'shoulder', 'elbow', 'wrist')
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,6 @@ class ScraperParams:
     """Limits and tuning of the scraper controller (SI units)."""
 
     max_blade_force: float = 200.0  # N, arm drive limit at the blade
-    capacity_fraction: float = 0.8  # share of the anchors' safe capacity for all tools
     cut_speed: float = 0.05  # m/s blade speed while cutting
     transit_speed: float = 0.15  # m/s tip speed when not cutting
     clearance: float = 0.1  # m above the ground when moving between passes
@@ -165,7 +165,6 @@ class ScraperParams:
                      'bucket_empty_mass', 'dump_timeout', 'dump_progress_mass',
                      'position_tolerance'):
             positive(name, getattr(self, name))
-        in_range('capacity_fraction', self.capacity_fraction, 0.0, 1.0)
         in_range('force_backoff_fraction', self.force_backoff_fraction, 0.1, 1.0)
         in_range('jam_force_fraction', self.jam_force_fraction, 0.5, 1.0)
         in_range('max_jams', self.max_jams, 0, 100)
@@ -181,9 +180,8 @@ class ScraperMeasurement:
     """Inputs of one control period."""
 
     time: float  # s
-    joints: dict  # joint name -> position [rad]
+    joints: dict  # role (ROLES) -> position [rad]
     blade_force: float  # N, magnitude of the soil force on the blade
-    other_tool_load: float = 0.0  # N, what the drill puts on the anchors now
     bucket_mass: float = 0.0  # kg in the bucket (its mass sensor)
 
 
@@ -194,15 +192,6 @@ class ScraperCommand:
     positions: dict = field(default_factory=dict)
     force_limit: float = 0.0
     velocities: dict = field(default_factory=dict)  # rad/s joint speed toward each target
-
-
-def tool_force_budget(safe_capacity, capacity_fraction, other_loads=0.0):
-    """Force one tool may use [N]: its share of the anchors' safe capacity minus the others.
-
-    All tools draw on one budget, capacity_fraction * safe_capacity, because their
-    reactions all end up in the same anchors.
-    """
-    return max(capacity_fraction * max(safe_capacity, 0.0) - max(other_loads, 0.0), 0.0)
 
 
 class ScraperController:
@@ -230,16 +219,22 @@ class ScraperController:
     # Operator ------------------------------------------------------------------------------
     def stow_pose(self):
         """Joint positions of the stowed arm."""
-        return dict.fromkeys(JOINTS, 0.0)
+        return dict.fromkeys(ROLES, 0.0)
 
-    def start(self, request, anchored, safe_capacity):
-        """Start a job; return (accepted, message)."""
+    @property
+    def request_force(self):
+        """Force the scraper asks of the anchors' budget [N]: its blade limit while working."""
+        return self.params.max_blade_force if self.state in ACTIVE_STATES else 0.0
+
+    def start(self, request, anchored, budget):
+        """Start a job; return (accepted, message). budget [N]: what all tools may load."""
         if self.state in ACTIVE_STATES:
             return False, f'busy ({self.state.value})'
         if not anchored:
             return False, 'refusing to scrape: the rig is not anchored'
-        if tool_force_budget(safe_capacity, self.params.capacity_fraction) <= 0.0:
-            return False, 'refusing to scrape: no safe anchor capacity'
+        if not budget > 0.0:
+            return False, ("refusing to scrape: the tools' share of the safe anchor capacity "
+                           'is 0 N')
         try:
             plan = request.plan(self.geometry)
         except ValueError as error:
@@ -294,9 +289,9 @@ class ScraperController:
 
     def tip(self, joints):
         """Measured tip as (slew, radius, z above ground)."""
-        radius, height = self.geometry.planar(joints['scraper_shoulder'],
-                                              joints['scraper_elbow'])
-        return (joints['scraper_slew'], radius,
+        radius, height = self.geometry.planar(joints['shoulder'],
+                                              joints['elbow'])
+        return (joints['slew'], radius,
                 self.geometry.base_height + self.geometry.shoulder_z + height)
 
     def _at(self, tip, target):
@@ -304,8 +299,11 @@ class ScraperController:
         return (abs(tip[1] - target[1]) <= tolerance and abs(tip[2] - target[2]) <= tolerance
                 and abs(tip[0] - target[0]) * max(tip[1], 0.1) <= tolerance)
 
-    def update(self, measurement, anchored, safe_capacity):
-        """Return the ScraperCommand for this period."""
+    def update(self, measurement, anchored, allowance):
+        """Return the ScraperCommand for this period.
+
+        allowance [N] is the blade force the anchoring controller grants the scraper now.
+        """
         params = self.params
         previous, self.last = self.last, measurement
         dt = measurement.time - previous.time if previous else 0.0
@@ -314,8 +312,7 @@ class ScraperController:
         moved = (_distance(tip, self.tip(previous.joints)) / dt
                  if previous and dt > 0.0 else math.inf)
         limit = min(params.max_blade_force,
-                    tool_force_budget(safe_capacity, params.capacity_fraction,
-                                      measurement.other_tool_load))
+                    max(allowance, 0.0) if math.isfinite(allowance) else 0.0)
         force = measurement.blade_force
         self.peak_force = max(self.peak_force, force)
         if self.state in ACTIVE_STATES and not anchored:
@@ -387,7 +384,7 @@ class ScraperController:
                 self.phase_since = measurement.time
                 self.dump_lowest, self.dump_progress_time = math.inf, measurement.time
         elif state == ScraperState.STOWING:
-            if self._at(tip, self.target) and abs(joints.get('scraper_wrist', 0.0)) < 0.05:
+            if self._at(tip, self.target) and abs(joints.get('wrist', 0.0)) < 0.05:
                 self.state = ScraperState.IDLE if self.reason else ScraperState.DONE
         if self.state in (ScraperState.FAULT, ScraperState.DONE, ScraperState.IDLE):
             return self.update_hold(joints)
@@ -409,7 +406,7 @@ class ScraperController:
     def update_hold(self, joints):
         """Hold the arm where it is with no blade force."""
         self.command = ScraperCommand(
-            positions={name: joints.get(name, 0.0) for name in JOINTS}, force_limit=0.0)
+            positions={name: joints.get(name, 0.0) for name in ROLES}, force_limit=0.0)
         return self.command
 
     def _control_depth(self, force, limit, dt, tip_z):
@@ -438,14 +435,14 @@ class ScraperController:
             self._fault(f'arm target unreachable: {error}')
             return self.update_hold(self.last.joints)
         low, high = self.geometry.slew_limits
-        positions = {'scraper_slew': min(max(new[0], low), high), 'scraper_shoulder': shoulder,
-                     'scraper_elbow': elbow, 'scraper_wrist': wrist}
+        positions = {'slew': min(max(new[0], low), high), 'shoulder': shoulder,
+                     'elbow': elbow, 'wrist': wrist}
         # Joint speeds that reach the lead point in two periods: the tip moves at speed.
         horizon = 2.0 * dt if dt > 0.0 else 1.0
         joints = self.last.joints
         velocities = {name: abs(value - joints.get(name, 0.0)) / horizon
                       for name, value in positions.items()}
-        velocities['scraper_wrist'] = self.params.wrist_speed
+        velocities['wrist'] = self.params.wrist_speed
         self.command = ScraperCommand(positions=positions, force_limit=limit,
                                       velocities=velocities)
         return self.command

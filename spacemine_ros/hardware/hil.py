@@ -19,12 +19,13 @@ import time
 from spacemine_ros.hardware.emulator import BusEmulator, EmulatedDevice, VirtualLine
 from spacemine_ros.hardware.profiles import RAW_RANGE
 
-ARM_JOINTS = ('scraper_slew', 'scraper_shoulder', 'scraper_elbow', 'scraper_wrist')
-ANCHOR_JOINTS = tuple(f'anchor_{i}_joint' for i in range(4))
-
 
 def sensor_values(readings, topic):
-    """Return the values a sensor topic carries in the world's readings, or None."""
+    """Return the values a sensor topic carries in the world's readings, or None.
+
+    Material gauges and totalizers (material/<name>/<kind>), the base displacement
+    (odom) and every subsystem's own sensors (readings.sensors: wrenches as force x, y, z).
+    """
     parts = topic.split('/')
     if len(parts) == 3 and parts[0] == 'material':
         table = {'mass': readings.material_masses, 'delivered': readings.delivered,
@@ -33,15 +34,10 @@ def sensor_values(readings, topic):
         return None if value is None else [value]
     if topic == 'odom':
         return list(readings.base_position)
-    if topic == 'furnace/melt_fraction':
-        return [readings.melt_fraction]
-    if topic == 'furnace/temperature':
-        return [readings.furnace_temperature]
-    if topic == 'furnace/heater_power':
-        return [readings.heater_power]
-    if topic == 'scraper/blade_wrench':
-        return list(readings.blade_force)
-    return None
+    values = readings.sensors.get(topic)
+    if values is None:
+        return None
+    return list(values[:3]) if len(values) == 6 else list(values)
 
 
 class HilRig:
@@ -113,36 +109,19 @@ class HilRig:
         return commands
 
     def apply(self, world):
-        """Pass what the drivers wrote to the world; return the topics it refused."""
+        """Pass what the drivers wrote to the world; return the topics it refused.
+
+        Each topic's joints go through the rig file's codec (RigWorld.command_arrays), as
+        rig_sim's own command topics do: one decoding for every backend.
+        """
         refused = []
         for topic, joints in self.joint_commands().items():
+            spec = world.rig_interface.by_topic(topic)
             try:
-                self._apply(world, topic, joints)
-            except (KeyError, ValueError) as error:
+                world.command_arrays(topic, *spec.encode(joints))
+            except (AttributeError, KeyError, ValueError) as error:
                 refused.append(f'{topic}: {error}')
         return refused
-
-    @staticmethod
-    def _apply(world, topic, joints):
-        if topic == 'drill/command':
-            feed, spindle = joints['drill_feed'], joints['drill_spindle']
-            world.command_drill(feed['velocity'], feed['effort'], spindle['velocity'])
-        elif topic == 'anchors/command':
-            world.command_anchors([joints[n]['position'] for n in ANCHOR_JOINTS],
-                                  [joints[n]['effort'] for n in ANCHOR_JOINTS])
-        elif topic == 'scraper/command':
-            arm = [n for n in ARM_JOINTS if n in joints]
-            # Each joint's torque limit is the blade force times its lever arm; the blade
-            # can push no harder than the weakest joint allows.
-            force = min(joints[n].get('effort', 0.0) for n in arm)
-            world.command_scraper({n: joints[n]['position'] for n in arm}, max(force, 0.0),
-                                  {n: joints[n].get('velocity', 0.0) for n in arm})
-        elif topic == 'material/command':
-            world.command_material({n: f['velocity'] for n, f in joints.items()})
-        elif topic == 'furnace/command':
-            world.command_furnace(joints['furnace_heater']['effort'],
-                                  joints.get('furnace_door', {}).get('position', 0.0) >= 0.5,
-                                  joints.get('furnace_tap', {}).get('position', 0.0) >= 0.5)
 
     # World -> registers ------------------------------------------------------------------------
     def update(self, readings):

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import math
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
+from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.hardware.profiles import check_parity, load_profiles
+from spacemine_ros.paths import share_path
 
-COMMAND_TOPICS = ('drill/command', 'anchors/command', 'scraper/command', 'material/command',
-                  'furnace/command')
 JOINT_FIELDS = ('position', 'velocity', 'effort')
 OUTPUT_TYPES = ('float64', 'temperature', 'wrench', 'odometry')
 TRIPLES = ('wrench', 'odometry')  # output types made of x, y, z registers
@@ -301,7 +301,40 @@ def _outputs(profile, entry, where):
     return tuple(outputs)
 
 
-def _device(name, entry, buses, profiles, where):
+def _joint_of(rig, joint, command, limits, profile, where):
+    """Return the command topic of a device's joint in the rig file, checking its fields.
+
+    Explicit limits must lie inside the joint's limits in the rig file (after the gain);
+    a commanded register without explicit limits gets the rig file's (within the
+    profile's), so the driver never passes on what the joint cannot do.
+    """
+    try:
+        subsystem, spec = rig.joint(joint)
+    except KeyError as error:
+        raise ConfigError(f'{where}.joint: {error.args[0]}') from None
+    for binding in command:
+        interface = spec.command.get(binding.field)
+        if interface is None:
+            raise ConfigError(f'{where}.command.{binding.register}: {joint} takes no '
+                              f'{binding.field} command (it takes '
+                              f'{", ".join(spec.command) or "none"})')
+        if binding.register not in limits:
+            spec_low = profile.registers[binding.register].minimum
+            spec_high = profile.registers[binding.register].maximum
+            bounds = sorted((interface.minimum * binding.gain, interface.maximum * binding.gain))
+            limits[binding.register] = (max(bounds[0], spec_low), min(bounds[1], spec_high))
+            continue
+        low, high = limits[binding.register]
+        low, high = sorted((low / binding.gain, high / binding.gain))
+        if low < interface.minimum - 1e-9 or high > interface.maximum + 1e-9:
+            raise ConfigError(f'{where}.limits.{binding.register}: [{low:g}, {high:g}] '
+                              f"{interface.unit} (after the gain) lies outside {joint}'s "
+                              f'{binding.field} limits [{interface.minimum:g}, '
+                              f'{interface.maximum:g}] in the rig file')
+    return subsystem.command_topic
+
+
+def _device(name, entry, buses, profiles, where, rig):
     entry = _mapping(entry, where)
     profile_name = require(entry, 'profile', where)
     if profile_name not in profiles:
@@ -315,12 +348,10 @@ def _device(name, entry, buses, profiles, where):
     command = _command(profile, entry.get('command'), f'{where}.command')
     state = _state(profile, entry.get('state'), f'{where}.state')
     joint = str(entry.get('joint', ''))
-    command_topic = str(entry.get('command_topic', ''))
-    if command and command_topic not in COMMAND_TOPICS:
-        raise ConfigError(f'{where}.command_topic: expected one of '
-                          f'{", ".join(COMMAND_TOPICS)}, got {command_topic!r}')
     if (command or state) and not joint:
         raise ConfigError(f'{where}: a device with command or state needs a joint name')
+    # The joint's subsystem (the rig file) says on which topic it is commanded.
+    command_topic = _joint_of(rig, joint, command, limits, profile, where) if joint else ''
     safe = _values(profile, entry.get('safe'), f'{where}.safe', limits, allow_hold=True)
     unsafe = [b.register for b in command if b.register not in safe]
     if unsafe:
@@ -340,16 +371,17 @@ def _device(name, entry, buses, profiles, where):
         safe=safe, limits=limits, interlocks=tuple(str(d) for d in interlocks))
 
 
-def description_from(data, where, profiles):
-    """Build and validate a RigDescription from parsed YAML."""
+def description_from(data, where, profiles, rig=None):
+    """Build and validate a RigDescription from parsed YAML, against the rig file."""
     data = _mapping(data, where)
+    rig = rig or load_rig_interface(share_path('config', 'rigs', 'default.yaml'))
     bus_entries = _mapping(require(data, 'buses', where), f'{where}.buses')
     if not bus_entries:
         raise ConfigError(f'{where}.buses: at least one bus is needed')
     buses = {name: _bus(name, entry, f'{where}.buses.{name}')
              for name, entry in bus_entries.items()}
     device_entries = _mapping(require(data, 'devices', where), f'{where}.devices')
-    devices = {name: _device(name, entry, buses, profiles, f'{where}.devices.{name}')
+    devices = {name: _device(name, entry, buses, profiles, f'{where}.devices.{name}', rig)
                for name, entry in device_entries.items()}
     seen_units, seen_joints, seen_topics = {}, {}, {}
     for device in devices.values():
@@ -375,6 +407,6 @@ def description_from(data, where, profiles):
     return RigDescription(name=str(data.get('rig', 'rig')), buses=buses, devices=devices)
 
 
-def load_rig_description(path, profiles_path):
-    """Load a rig description and the device profiles it names."""
-    return description_from(load_yaml(path), str(path), load_profiles(profiles_path))
+def load_rig_description(path, profiles_path, rig=None):
+    """Load a rig's devices, the device profiles they name, checked against the rig file."""
+    return description_from(load_yaml(path), str(path), load_profiles(profiles_path), rig)

@@ -1,6 +1,10 @@
-"""anchoring: deploys the anchors, proof-tests them and watches them while the rig works.
+"""anchoring: deploys the anchors, proof-tests them, watches them, and shares their force.
 
-Publishes the rig's safe holding capacity and its state for the other controllers.
+Publishes the rig's safe holding capacity and its state. It owns the force budget: the
+tools of the rig file that load the anchors (loads_anchors) ask for a force on
+<tool>/force_request and report their load on <tool>/load; this node grants each its
+allowance on ~/allowance/<tool> (max-min fair shares of ~/budget, tool_share x the safe
+capacity), so no tool reads another.
 """
 
 import dataclasses
@@ -8,21 +12,19 @@ import math
 import sys
 
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64, String
+from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.anchoring import (
-    AnchoringController, AnchoringParams, AnchoringState, choose_anchor, load_anchor_types)
+    AnchoringController, AnchoringParams, AnchoringState, choose_anchor, ForceBudget,
+    load_anchor_types)
 from spacemine_ros.core.body import load_body
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics, InputWatch,
-    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
+    changed_params, COMMAND_QOS, config_file, ControllerNode, declare, declare_tunables,
+    rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
 
-ANCHOR_COUNT = 4
 # name: (description, low, high) of each tunable AnchoringParams field
 TUNABLES = {
     'safety_factor': ('Proven capacity is divided by this [-]', 1.0, 10.0),
@@ -35,14 +37,18 @@ TUNABLES = {
     'max_reseats': ('Reseat attempts after a failed proof test', 0, 100),
     'creep_tolerance': ('Anchor creep allowed during the proof hold [m]', 1e-5, 0.1),
     'slip_tolerance': ('Rig displacement that counts as slip while anchored [m]', 1e-4, 1.0),
+    'tool_share': ("Share of the safe capacity all tools together may load (the tools' "
+                   'force budget) [-]', 0.0, 1.0),
 }
 
 
-class AnchoringNode(Node):
-    """Anchoring controller node."""
+class AnchoringNode(ControllerNode):
+    """Anchoring controller node, owner of the anchors' force budget."""
 
     def __init__(self, **kwargs):
         super().__init__('anchoring', **kwargs)
+        self.rig, self.spec = rig_subsystem(self, 'anchors')
+        self.anchor_joints = [j.name for j in self.spec.role_joints('anchor')]
         body_key = declare(self, 'body', 'bennu', 'Body preset (sets substrate and gravity)',
                            read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
@@ -59,14 +65,32 @@ class AnchoringNode(Node):
         # cannot be proof-tested at this site: the rig would never anchor.
         anchor_type, design, nominal = choose_anchor(
             types, body, requested, values['proof_fraction'], values['preload'])
-        params = dataclasses.replace(defaults, embed_depth=design.embed_depth,
-                                     nominal_capacity=nominal, **values)
-        self.controller = AnchoringController(ANCHOR_COUNT, params)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        try:
+            params = dataclasses.replace(defaults, embed_depth=design.embed_depth,
+                                         nominal_capacity=nominal, **values).validate()
+        except ValueError as error:
+            raise ValueError(f'anchoring parameters: {error}') from None
+        self.controller = AnchoringController(len(self.anchor_joints), params)
+        self.nominal = nominal
 
-        self.command_pub = self.create_publisher(JointState, 'anchors/command', COMMAND_QOS)
-        self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
+        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
+                                                 COMMAND_QOS)
         self.capacity_pub = self.create_publisher(Float64, '~/safe_capacity', STATE_QOS)
+        self.published_capacity = None
+        # The force budget: one request, load and allowance topic per tool.
+        self.budget = ForceBudget(self.rig.budget_tools)
+        self.budget_pub = self.create_publisher(Float64, '~/budget', STATE_QOS)
+        self.allowance_pubs, self.granted, self.peak_tool_load = {}, {}, 0.0
+        for tool in self.rig.budget_tools:
+            topics = self.rig.budget_topics(tool)
+            self.allowance_pubs[tool] = self.create_publisher(Float64, topics['allowance'],
+                                                              STATE_QOS)
+            self.create_subscription(Float64, topics['request'],
+                                     lambda message, t=tool: self._on_request(t, message),
+                                     STATE_QOS)
+            self.create_subscription(Float64, topics['load'],
+                                     lambda message, t=tool: self._on_load(t, message),
+                                     STATE_QOS)
         # With synchronised odometry (the simulation) a tick needs joints and odometry of
         # the same stamp; from a field bus, odometry comes from another source at its own
         # pace and each joint_states tick uses the latest pose.
@@ -79,38 +103,54 @@ class AnchoringNode(Node):
         self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
         self.create_service(Trigger, '~/deploy', self._on_deploy)
         self.create_service(Trigger, '~/release', self._on_release)
-        self.diagnostics = Diagnostics(self, self._status)
-        self.inputs = InputWatch(self, ['joint_states', 'odom'], self._on_stale_input)
-        self.published = None
-        self.nominal = nominal
-        self.get_logger().info(f'{anchor_type} anchors, nominal capacity {nominal:.1f} N each')
-        self._publish_state()
+        self.get_logger().info(f'{anchor_type} anchors, nominal capacity {nominal:.1f} N each; '
+                               f'force budget shared by {", ".join(self.rig.budget_tools)}')
+        self.ready(['joint_states', 'odom'])
 
-    def _on_set_parameters(self, parameters):
-        failed = reject_non_finite(parameters)
-        if failed:
-            return failed
-        self.controller.params, failed = apply_tunables(self.controller.params, parameters,
-                                                        TUNABLES)
-        return failed or SetParametersResult(successful=True)
+    # Parameters and services --------------------------------------------------------------
+    def settings_from(self, parameters):
+        """Return the anchoring params the parameters would give; ValueError if bad."""
+        return changed_params(self.controller.params, parameters, TUNABLES)
+
+    def use_settings(self, settings):
+        """Use the checked params (a new tool_share regrants at once)."""
+        self.controller.params = settings
+        self.publish_state()
 
     def _on_deploy(self, request, response):
-        missing = self.inputs.missing()
-        response.success, response.message = (False, missing) if missing else \
-            self.controller.deploy()
-        self._log_request('deploy', response)
-        self._publish_state()
-        return response
+        missing = self.refused_before_inputs()
+        return self.respond(response, (False, missing) if missing else self.controller.deploy(),
+                            'deploy')
 
     def _on_release(self, request, response):
-        response.success, response.message = self.controller.release()
-        self._log_request('release', response)
-        self._publish_state()
-        return response
+        return self.respond(response, self.controller.release(), 'release')
 
-    def _log_request(self, what, response):
-        log_outcome(self, response.success, f'{what}: {response.message}')
+    # The force budget ----------------------------------------------------------------------
+    def _on_request(self, tool, message):
+        self.budget.request(tool, message.data)
+        self._grant()
 
+    def _on_load(self, tool, message):
+        self.budget.report_load(tool, message.data)
+        total = self.budget.total_load
+        self.peak_tool_load = max(self.peak_tool_load, total)
+        capacity = self.controller.safe_capacity
+        if self.controller.state == AnchoringState.ANCHORED and total > capacity:
+            self.get_logger().error(
+                f'the tools load the anchors with {total:.1f} N, above their safe capacity '
+                f'{capacity:.1f} N ({self._loads_text()})', throttle_duration_sec=5.0)
+
+    def _loads_text(self):
+        return ', '.join(f'{tool} {load:.1f} N' for tool, load in self.budget.loads.items())
+
+    def _grant(self):
+        budget = self.controller.tool_budget
+        for tool, allowance in self.budget.allowances(budget).items():
+            if self.granted.get(tool) != allowance:
+                self.granted[tool] = allowance
+                self.allowance_pubs[tool].publish(Float64(data=float(allowance)))
+
+    # Control -------------------------------------------------------------------------------
     def _on_joints(self, message):
         self.inputs.saw('joint_states')
         if not self.odom_sync:
@@ -138,61 +178,72 @@ class AnchoringNode(Node):
         joints, odom = inputs['joints'], inputs['odom']
         index = {name: i for i, name in enumerate(joints.name)}
         try:
-            rows = [index[f'anchor_{i}_joint'] for i in range(ANCHOR_COUNT)]
+            rows = [index[name] for name in self.anchor_joints]
         except KeyError as error:
             self.get_logger().error(f'joint_states lacks {error}', throttle_duration_sec=5.0)
             return
         position = odom.pose.pose.position
-        readings = [joints.position[r] for r in rows] + [joints.effort[r] for r in rows]
-        if not all(math.isfinite(v) for v in readings):
+        embeds = [joints.position[r] for r in rows]
+        loads = [joints.effort[r] for r in rows]
+        if not all(math.isfinite(v) for v in embeds + loads):
             # A drive that cannot be read: send nothing, so every backend's command
             # timeout makes the anchors safe; the controller resumes on good readings.
             self.get_logger().error('non-finite anchor readings: anchors left to the '
                                     "drives' command timeout", throttle_duration_sec=5.0)
             return
-        before = self.controller.state
-        commands = self.controller.update(
-            stamp, [joints.position[r] for r in rows], [joints.effort[r] for r in rows],
-            (position.x, position.y, position.z))
+        commands = self.controller.update(stamp, embeds, loads,
+                                          (position.x, position.y, position.z))
         out = JointState()
         out.header.stamp = joints.header.stamp
-        out.name = [f'anchor_{i}_joint' for i in range(ANCHOR_COUNT)]
+        out.name = list(self.anchor_joints)
         out.position = [c.embed_depth for c in commands]
-        out.velocity = [0.0] * ANCHOR_COUNT
+        out.velocity = [0.0] * len(commands)
         out.effort = [c.tension for c in commands]
         self.command_pub.publish(out)
-        if self.controller.state != before and self.controller.state == AnchoringState.FAULT:
-            self.get_logger().error(f'anchoring fault: {self.controller.fault_reason}')
-        self._publish_state()
+        self.publish_state()
 
-    def _publish_state(self):
-        snapshot = (self.controller.state, round(self.controller.safe_capacity, 6))
-        if snapshot == self.published:
-            return
-        self.published = snapshot
-        self.state_pub.publish(String(data=self.controller.state.value))
-        self.capacity_pub.publish(Float64(data=float(self.controller.safe_capacity)))
-        if self.controller.state == AnchoringState.ANCHORED:
-            self.get_logger().info(
-                f'anchored: safe capacity {self.controller.safe_capacity:.1f} N')
+    # Status --------------------------------------------------------------------------------
+    def publish_state(self):
+        """Publish the state, and the safe capacity and the tools' grants when they change."""
+        super().publish_state()
+        capacity = round(self.controller.safe_capacity, 6)
+        if capacity != self.published_capacity:
+            self.published_capacity = capacity
+            self.capacity_pub.publish(Float64(data=float(self.controller.safe_capacity)))
+            self.budget_pub.publish(Float64(data=float(self.controller.tool_budget)))
+            if self.controller.state == AnchoringState.ANCHORED:
+                self.get_logger().info(
+                    f'anchored: safe capacity {self.controller.safe_capacity:.1f} N, tool '
+                    f'budget {self.controller.tool_budget:.1f} N')
+        self._grant()
 
-    def _on_stale_input(self, reason):
-        if self.controller.input_lost(reason):
-            self.get_logger().error(f'input lost: {reason}: {self.controller.fault_reason}')
-            self._publish_state()
-
-    def _status(self):
+    def condition(self):
+        """Return (state, reason, diagnostic level) of the anchoring sequence."""
         controller = self.controller
-        values = {'state': controller.state.value,
-                  'safe_capacity_N': f'{controller.safe_capacity:.1f}',
-                  'nominal_capacity_N': f'{self.nominal:.1f}',
-                  'proven_N': ', '.join(f'{p:.1f}' for p in controller.proven)}
-        if controller.state == AnchoringState.FAULT:
-            return 'ERROR', controller.fault_reason, values
-        stale = self.inputs.problems()
-        if stale:
-            return 'ERROR', stale, values
-        return 'OK', controller.state.value, values
+        level = 'ERROR' if controller.state == AnchoringState.FAULT else 'OK'
+        if level == 'OK' and self.budget.overload(controller.tool_budget) > 0.0 and \
+                controller.state == AnchoringState.ANCHORED:
+            return controller.state.value, (
+                f'tools above their budget: {self._loads_text()}'), 'WARN'
+        return controller.state.value, controller.fault_reason, level
+
+    def status_values(self):
+        """Return the figures for the diagnostics."""
+        controller = self.controller
+        return {'safe_capacity_N': f'{controller.safe_capacity:.1f}',
+                'tool_budget_N': f'{controller.tool_budget:.1f}',
+                'tool_load_N': f'{self.budget.total_load:.1f}',
+                'peak_tool_load_N': f'{self.peak_tool_load:.1f}',
+                'allowances_N': ', '.join(f'{t} {a:.1f}' for t, a in self.granted.items()),
+                'nominal_capacity_N': f'{self.nominal:.1f}',
+                'proven_N': ', '.join(f'{p:.1f}' for p in controller.proven)}
+
+    def input_lost(self, reason):
+        """Fault a sequence under way whose measurements stopped; return whether it did."""
+        return self.controller.input_lost(reason)
+
+    def stop_actuators(self):
+        """Nothing to send: anchors hold where they are (the drives' safe state)."""
 
 
 def main(args=None):

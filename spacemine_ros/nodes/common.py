@@ -16,12 +16,14 @@ from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 import rclpy.logging
-from rclpy.parameter import Parameter
+from rclpy.node import Node
+from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float64, String
 
 from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.params_files import (
     describe_type_error, load_params_file, params_files_in, problems_for_node)
 from spacemine_ros.paths import share_path
@@ -59,19 +61,14 @@ def declare_tunables(node, tunables, defaults):
             for name, (description, low, high) in tunables.items()}
 
 
-def apply_tunables(params, parameters, tunables):
-    """Apply parameter changes to a params dataclass with validate().
+def changed_params(params, parameters, tunables):
+    """Return params with the tunables among parameters changed, validated.
 
-    Return (new params, None), or (the old params, a failed SetParametersResult) if the
-    changed params do not validate.
+    ValueError (with the reason) if the changed params do not validate; params itself is
+    never touched, so a refused set leaves the node as it was.
     """
     changes = {p.name: p.value for p in parameters if p.name in tunables}
-    if not changes:
-        return params, None
-    try:
-        return dataclasses.replace(params, **changes).validate(), None
-    except ValueError as error:
-        return params, SetParametersResult(successful=False, reason=str(error))
+    return dataclasses.replace(params, **changes).validate() if changes else params
 
 
 def config_file(node, parameter, filename, description):
@@ -79,6 +76,27 @@ def config_file(node, parameter, filename, description):
     path = declare(node, parameter, '', f'{description} (empty: installed config/{filename})',
                    read_only=True)
     return path or share_path('config', filename)
+
+
+def rig_subsystem(node, kind):
+    """Declare `rig` and `subsystem`; return (the rig file's interface, the node's subsystem).
+
+    The subsystem is the rig file's entry whose controller is this node's name unless
+    the parameter names another. ConfigError (the node does not start) if the rig file
+    is bad or has no such subsystem of this kind.
+    """
+    rig_file = config_file(node, 'rig', 'rigs/default.yaml',
+                           'Rig file: subsystems, joints and their interfaces')
+    rig = load_rig_interface(rig_file)
+    name = declare(node, 'subsystem', '', 'Subsystem of the rig file this node controls '
+                   "(empty: the one whose controller is this node's name)", read_only=True)
+    try:
+        spec = rig.subsystems[name] if name else rig.by_controller(node.get_name())
+    except KeyError as error:
+        raise ConfigError(f'{rig_file}: {error.args[0]}') from None
+    if spec.kind != kind:
+        raise ConfigError(f'{rig_file}: subsystem {spec.name} is a {spec.kind}, not a {kind}')
+    return rig, spec
 
 
 def log_outcome(node, success, text):
@@ -94,25 +112,71 @@ def log_outcome(node, success, text):
 
 
 class AnchoringStatus:
-    """What the anchoring controller publishes, as the tools need it."""
+    """What the anchoring controller publishes, as a tool needs it.
 
-    def __init__(self, node):
+    The anchors' state, the tools' force budget and this tool's allowance from it come
+    in; the tool's request and its load on the anchors go out (the force budget, which
+    the anchoring controller owns: no tool reads another). A tool that is not in the
+    rig's budget (tool None) only follows the state.
+    """
+
+    def __init__(self, node, rig=None, tool=None):
+        self.node = node
         self.state = 'UNKNOWN'
         self.safe_capacity = 0.0  # N
-        node.create_subscription(String, 'anchoring/state', self._on_state, STATE_QOS)
-        node.create_subscription(Float64, 'anchoring/safe_capacity', self._on_capacity,
+        self.budget = 0.0  # N all tools together may put on the anchors
+        self.allowance = 0.0  # N this tool may put on them
+        anchoring = rig.anchoring_controller if rig is not None else 'anchoring'
+        node.create_subscription(String, f'{anchoring}/state', self._on_state, STATE_QOS)
+        node.create_subscription(Float64, f'{anchoring}/safe_capacity', self._on_capacity,
                                  STATE_QOS)
+        node.create_subscription(Float64, f'{anchoring}/budget', self._on_budget, STATE_QOS)
+        self.request_pub = self.load_pub = None
+        self.requested = None
+        self.load_sent = None
+        if tool is not None:
+            topics = rig.budget_topics(tool)
+            node.create_subscription(Float64, topics['allowance'], self._on_allowance,
+                                     STATE_QOS)
+            self.request_pub = node.create_publisher(Float64, topics['request'], STATE_QOS)
+            self.load_pub = node.create_publisher(Float64, topics['load'], STATE_QOS)
 
     @property
     def anchored(self):
         """True while the anchoring controller reports the rig anchored."""
         return self.state == 'ANCHORED'
 
+    def request(self, force):
+        """Ask for a force [N] (0 when idle); sent when it changes."""
+        if self.request_pub is not None and force != self.requested:
+            self.requested = force
+            self.request_pub.publish(Float64(data=float(force)))
+
+    def report_load(self, force, resolution=1.0):
+        """Report the tool's load on the anchors [N] when it has changed by resolution."""
+        if self.load_pub is None:
+            return
+        if self.load_sent is None or abs(force - self.load_sent) >= resolution or (
+                force == 0.0 and self.load_sent != 0.0):
+            self.load_sent = force
+            self.load_pub.publish(Float64(data=float(force)))
+
+    @staticmethod
+    def _finite_or_zero(message):
+        # An unreadable figure grants nothing.
+        return message.data if math.isfinite(message.data) and message.data > 0.0 else 0.0
+
     def _on_state(self, message):
         self.state = message.data
 
     def _on_capacity(self, message):
-        self.safe_capacity = message.data if math.isfinite(message.data) else 0.0
+        self.safe_capacity = self._finite_or_zero(message)
+
+    def _on_budget(self, message):
+        self.budget = self._finite_or_zero(message)
+
+    def _on_allowance(self, message):
+        self.allowance = self._finite_or_zero(message)
 
 
 def reject_non_finite(parameters):
@@ -125,6 +189,31 @@ def reject_non_finite(parameters):
             return SetParametersResult(
                 successful=False, reason=f'{parameter.name} must be finite, got {parameter.value}')
     return None
+
+
+def arguments_of(parameters, expected):
+    """Return {name: value} of a request's rcl_interfaces/Parameter list, checked.
+
+    expected is {name: type} (str, float, int, bool); ValueError names what is missing,
+    unknown, of the wrong type or not finite. A service that takes named arguments uses
+    SetParametersAtomically's request for them: only standard interfaces are available.
+    """
+    values = {p.name: parameter_value_to_python(p.value) for p in parameters}
+    missing = sorted(set(expected) - set(values))
+    unknown = sorted(set(values) - set(expected))
+    if missing or unknown:
+        raise ValueError(f'expected arguments {", ".join(expected)}'
+                         + (f'; missing {", ".join(missing)}' if missing else '')
+                         + (f'; unknown {", ".join(unknown)}' if unknown else ''))
+    for name, kind in expected.items():
+        value = values[name]
+        if kind is float and type(value) is int:
+            value = values[name] = float(value)
+        if type(value) is not kind:
+            raise ValueError(f'{name} must be a {kind.__name__}, got {value!r}')
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f'{name} must be finite, got {value}')
+    return values
 
 
 def stamp_to_seconds(stamp):
@@ -205,6 +294,168 @@ class InputWatch:
         problems = self.problems()
         if problems:
             self.on_stale(problems)
+
+
+class Telemetry:
+    """A controller's figures, each a std_msgs/Float64 on ~/<name>, for operators and logs.
+
+    Sent at most once per period of the node's clock (simulated time in the simulation)
+    and only the figures that changed: telemetry must not cost the control loop, and a
+    figure that stays put (a smelter with no batch) is not resent.
+    """
+
+    def __init__(self, node, names, period):
+        self.publishers = {name: node.create_publisher(Float64, f'~/{name}', 10)
+                           for name in names}
+        self.period = period
+        self.sent_at = None
+        self.sent = {}
+
+    def due(self, time):
+        """Return whether a period has passed since the last send (time on the node clock)."""
+        return self.sent_at is None or not self.sent_at <= time < self.sent_at + self.period
+
+    def publish(self, time, values):
+        """Send the values (name: number) that changed, if due; return whether it was."""
+        if not self.due(time):
+            return False
+        self.sent_at = time
+        for name, value in values.items():
+            value = float(value)
+            if self.sent.get(name) != value:
+                self.sent[name] = value
+                self.publishers[name].publish(Float64(data=value))
+        return True
+
+
+class ControllerNode(Node):
+    """What every controller node shares; the subclass is the glue to its core controller.
+
+    - Tunables: parameters mirroring a params dataclass, with descriptors and ranges. A
+      set is checked whole in the on-set callback (settings_from(), which must not change
+      anything) and applied in the post-set callback (use_settings()), so a set is all or
+      nothing and the node always uses what its parameters say.
+    - The latched ~/state (std_msgs/String), logged with its reason on every change.
+    - Diagnostics once a wall second, the stale-input watch and the repeated-period check.
+    - Telemetry at a bounded rate (telemetry_period) and stop_actuators() for safe stops.
+
+    A subclass implements condition() -> (state, reason, level), status_values(),
+    input_lost(reason) -> bool, stop_actuators(), and settings_from()/use_settings() if
+    it has parameters that change at run time; it calls ready() at the end of __init__.
+    """
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name, **kwargs)
+        self.telemetry_period = declare(
+            self, 'telemetry_period', 0.5, 'Least time between two sends of the ~/ figures, '
+            'on the node clock [s] (0: every control period)', 0.0, 60.0, read_only=True)
+        self.inputs = None
+        self.published_state = None
+        self.last_stamp = None
+
+    # Parameters -----------------------------------------------------------------------------
+    def declare_params(self, defaults, tunables):
+        """Declare tunables {name: (description, low, high)} from defaults; return the params.
+
+        ValueError naming the node if the values given do not validate (it does not start).
+        """
+        values = declare_tunables(self, tunables, defaults)
+        try:
+            return dataclasses.replace(defaults, **values).validate()
+        except ValueError as error:
+            raise ValueError(f'{self.get_name()} parameters: {error}') from None
+
+    def settings_from(self, parameters):
+        """Return the settings the parameters would give (ValueError: refused); no effect."""
+        return None
+
+    def use_settings(self, settings):
+        """Start using settings that settings_from() returned."""
+
+    def _check_parameters(self, parameters):
+        failed = reject_non_finite(parameters)
+        if failed:
+            return failed
+        try:
+            self.settings_from(parameters)
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, parameters):
+        self.use_settings(self.settings_from(parameters))  # checked: it does not raise
+
+    # State, inputs, diagnostics ---------------------------------------------------------------
+    def ready(self, inputs=()):
+        """Finish construction: watch the inputs and parameters, publish the first state."""
+        self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
+        self.diagnostics = Diagnostics(self, self._diagnose)
+        self.inputs = InputWatch(self, list(inputs), self._on_stale_input)
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.publish_state()
+
+    def condition(self):
+        """Return (state, reason, diagnostic level) of the controller now."""
+        raise NotImplementedError
+
+    def status_values(self):
+        """Figures for the diagnostics (name: value)."""
+        return {}
+
+    def input_lost(self, reason):
+        """Fault what is under way, an input having gone stale; return whether it faulted."""
+        return False
+
+    def publish_state(self):
+        """Publish ~/state (latched) and log it with its reason if it changed."""
+        state, reason, level = self.condition()
+        if state == self.published_state:
+            return
+        self.published_state = state
+        self.state_pub.publish(String(data=state))
+        text = f'state {state}' + (f': {reason}' if reason else '')
+        if level == 'ERROR':
+            self.get_logger().error(text)
+        else:
+            self.get_logger().info(text)
+
+    def new_period(self, stamp):
+        """Return True once per control period (a repeated period's stamp is ignored)."""
+        if self.last_stamp is not None and stamp <= self.last_stamp:
+            return False
+        self.last_stamp = stamp
+        return True
+
+    def refused_before_inputs(self):
+        """Return why a request must wait for inputs never received yet ('' if none)."""
+        return self.inputs.missing() if self.inputs is not None else ''
+
+    def _on_stale_input(self, reason):
+        if self.input_lost(reason):
+            self.get_logger().error(f'input lost: {reason}')
+            self.publish_state()
+
+    def _diagnose(self):
+        state, reason, level = self.condition()
+        values = {'state': state, **self.status_values()}
+        if level == 'ERROR':
+            return 'ERROR', reason, values
+        stale = self.inputs.problems() if self.inputs is not None else ''
+        if stale:
+            return 'ERROR', stale, values
+        return level, reason or state, values
+
+    def respond(self, response, result, action):
+        """Fill a Trigger response from (success, message), log it, publish the state."""
+        response.success, response.message = result
+        log_outcome(self, response.success, f'{action}: {response.message}')
+        self.publish_state()
+        return response
+
+    def stop_actuators(self):
+        """Leave the node's actuators safe (on shutdown)."""
+        raise NotImplementedError
 
 
 ACK_WAIT = 1.0  # s a stop command may take to reach its subscribers

@@ -6,15 +6,19 @@ also keeps the rig's mass ledger from the transfer points' totalizers
 (core.material_handling.TotalizerBooks): each update the ledger is checked and each
 weighed account compared with its mass sensor; a mismatch beyond ledger_tolerance is a
 fault with the numbers, and the line stops.
+
+The furnace is charged on request: ~/charge_furnace takes the hopper and the mass in one
+call (the smelter's), ~/feed_furnace the ones its parameters name (an operator's). The
+drives are the rig file's material_line subsystem's, by role.
 """
 
 import math
 import sys
 
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
+from rcl_interfaces.srv import SetParametersAtomically
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64, String
+from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.body import load_body
@@ -23,8 +27,8 @@ from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.material_handling import (
     build_line, LineMeasurement, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.nodes.common import (
-    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics, InputWatch,
-    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
+    arguments_of, changed_params, COMMAND_QOS, config_file, ControllerNode, declare,
+    rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
 
 TUNABLES = {
     'conveyor_speed': ('Nominal conveyor screw speed [rad/s]', 0.01, 100.0),
@@ -45,30 +49,41 @@ TUNABLES = {
 }
 
 
-class MaterialHandlingNode(Node):
+# The arguments of ~/charge_furnace: {name: type}
+CHARGE_ARGUMENTS = {'source': str, 'mass': float}
+
+
+class MaterialHandlingNode(ControllerNode):
     """Material line controller and ledger node."""
 
     def __init__(self, **kwargs):
         super().__init__('material_handling', **kwargs)
+        self.rig, self.spec = rig_subsystem(self, 'material_line')
+        self.conveyor = self.spec.joint('conveyor').name
+        self.separator = self.spec.joint('separator').name
+        self.feeders = {j.extra.get('hopper', ''): j.name for j in self.spec.role_joints('feeder')}
         body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                            read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
         material_file = config_file(self, 'material_file', 'material.yaml',
                                     'Material path YAML')
-        values = declare_tunables(self, TUNABLES, LineParams())
+        params = self.declare_params(LineParams(), TUNABLES)
         self.feed_mass = declare(self, 'furnace_feed_mass', 1.0, 'Mass ~/feed_furnace moves '
                                  'to the furnace [kg]', 0.001, 1000.0)
         self.feed_source = declare(self, 'furnace_feed_source', 'hopper_metal', 'Hopper '
                                    '~/feed_furnace feeds from')
         self.tolerance = declare(self, 'ledger_tolerance', 0.05, 'Largest difference between '
                                  "a mass sensor and the ledger's account [kg]", 1e-6, 100.0)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         try:
             body = load_body(bodies_file, body_key)
             self.config = load_material_config(material_file)
-            params = LineParams(**values).validate()
-        except (ConfigError, ValueError) as error:  # not started: spin_node says why, once
+        except ConfigError as error:  # not started: spin_node says why, once
             raise ValueError(f'material_handling: {error}') from None
+        unknown = sorted(set(self.feeders) - set(self.config.hoppers))
+        if unknown or self.feed_source not in self.config.hoppers:
+            raise ValueError(f'material_handling: feeders of unknown hoppers {unknown} or '
+                             f'furnace_feed_source {self.feed_source!r}; hoppers: '
+                             f'{", ".join(self.config.hoppers)}')
         self.body = body
         self.line = build_line(self.config, params, body.escape_velocity,
                                body.regolith.density)
@@ -76,7 +91,6 @@ class MaterialHandlingNode(Node):
         self.ledger = self.books.ledger
         self.masses = {}  # account -> latest mass sensor reading [kg]
         self.fault = ''
-        self.last_stamp = None
 
         for point in self.config.transfer_points:
             for kind in ('delivered', 'lost'):
@@ -88,79 +102,79 @@ class MaterialHandlingNode(Node):
                 Float64, f'material/{account}/mass',
                 lambda message, name=account: self._on_mass(name, message), SENSOR_QOS)
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
-        self.command_pub = self.create_publisher(JointState, 'material/command', COMMAND_QOS)
-        self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
+        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
+                                                 COMMAND_QOS)
         self.ledger_pubs = {name: self.create_publisher(Float64, f'material/ledger/{name}',
                                                         STATE_QOS)
                             for name in list(self.config.accounts) + ['excavated', 'balance']}
-        self.fill_pubs = {h: self.create_publisher(Float64, f'~/fill/{h}', 10)
-                          for h in self.config.hoppers}
-        self.flow_pub = self.create_publisher(Float64, '~/conveyor_flow', 10)
+        self.ledger_sent_at = None
+        self.published_totals = {}
+        self.telemetry = Telemetry(
+            self, [f'fill/{h}' for h in self.config.hoppers] + ['conveyor_flow'],
+            self.telemetry_period)
         self.create_service(Trigger, '~/start', self._on_start)
         self.create_service(Trigger, '~/stop', self._on_stop)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_service(Trigger, '~/feed_furnace', self._on_feed)
-        self.diagnostics = Diagnostics(self, self._status)
-        self.inputs = InputWatch(self, ['joint_states'], self._on_stale_input)
-        self.published_state = None
-        self.published_totals = {}
-        self._publish_state()
-        self._publish_ledger()
+        self.create_service(SetParametersAtomically, '~/charge_furnace', self._on_charge)
+        self.ready(['joint_states'])
+        self._publish_ledger(force=True)
 
     # Parameters and services --------------------------------------------------------------
-    def _on_set_parameters(self, parameters):
-        failed = reject_non_finite(parameters)
-        if failed:
-            return failed
-        params, failed = apply_tunables(self.line.params, parameters, TUNABLES)
-        if failed:
-            return failed
-        for parameter in parameters:
-            if parameter.name == 'furnace_feed_source' and \
-                    parameter.value not in self.config.hoppers:
-                return SetParametersResult(
-                    successful=False, reason=f'furnace_feed_source must be one of '
-                    f'{", ".join(self.config.hoppers)}, got {parameter.value!r}')
-            if parameter.name == 'furnace_feed_mass':
-                self.feed_mass = parameter.value
-            if parameter.name == 'furnace_feed_source':
-                self.feed_source = parameter.value
-            if parameter.name == 'ledger_tolerance':
-                self.tolerance = parameter.value
-        self.line.params = params
-        return SetParametersResult(successful=True)
+    def settings_from(self, parameters):
+        """Return (line params, feed mass, feed source, tolerance); ValueError if bad."""
+        params = changed_params(self.line.params, parameters, TUNABLES)
+        values = {'furnace_feed_mass': self.feed_mass, 'furnace_feed_source': self.feed_source,
+                  'ledger_tolerance': self.tolerance}
+        values.update({p.name: p.value for p in parameters if p.name in values})
+        if values['furnace_feed_source'] not in self.config.hoppers:
+            raise ValueError(f'furnace_feed_source must be one of '
+                             f'{", ".join(self.config.hoppers)}, got '
+                             f'{values["furnace_feed_source"]!r}')
+        return (params, values['furnace_feed_mass'], values['furnace_feed_source'],
+                values['ledger_tolerance'])
 
-    def _respond(self, response, result, action):
-        response.success, response.message = result
-        log_outcome(self, response.success, f'{action}: {response.message}')
-        self._publish_state()
-        return response
+    def use_settings(self, settings):
+        """Use the checked settings."""
+        self.line.params, self.feed_mass, self.feed_source, self.tolerance = settings
 
     def _on_start(self, request, response):
-        missing = self.inputs.missing()
+        missing = self.refused_before_inputs()
         if missing:
-            return self._respond(response, (False, missing), 'start')
+            return self.respond(response, (False, missing), 'start')
         if self.fault:
-            return self._respond(response, (False, f'ledger fault: {self.fault}'), 'start')
-        return self._respond(response, self.line.start(), 'start')
+            return self.respond(response, (False, f'ledger fault: {self.fault}'), 'start')
+        return self.respond(response, self.line.start(), 'start')
 
     def _on_stop(self, request, response):
-        return self._respond(response, self.line.stop(), 'stop')
+        return self.respond(response, self.line.stop(), 'stop')
 
     def _on_reset(self, request, response):
         if self.fault:
             self.fault = ''
             self.line.state = LineState.STOPPED
-            return self._respond(response, (True, 'ledger fault cleared; line stopped'),
-                                 'reset')
-        return self._respond(response, self.line.reset(), 'reset')
+            return self.respond(response, (True, 'ledger fault cleared; line stopped'),
+                                'reset')
+        return self.respond(response, self.line.reset(), 'reset')
+
+    def _feed(self, hopper, mass):
+        return self.line.request_feed(hopper, mass,
+                                      self.masses.get(hopper, self.ledger.mass(hopper)),
+                                      self.ledger.room('furnace'))
 
     def _on_feed(self, request, response):
-        hopper = self.feed_source
-        furnace_room = self.ledger.room('furnace')
-        return self._respond(response, self.line.request_feed(
-            hopper, self.feed_mass, self.masses.get(hopper, self.ledger.mass(hopper)),
-            furnace_room), 'feed_furnace')
+        return self.respond(response, self._feed(self.feed_source, self.feed_mass),
+                            'feed_furnace')
+
+    def _on_charge(self, request, response):
+        try:
+            charge = arguments_of(request.parameters, CHARGE_ARGUMENTS)
+            success, reason = self._feed(charge['source'], charge['mass'])
+        except ValueError as error:
+            success, reason = False, f'charge_furnace: {error}'
+        response.result = SetParametersResult(successful=success, reason=reason)
+        self.respond(Trigger.Response(), (success, reason), 'charge_furnace')
+        return response
 
     # Sensors -------------------------------------------------------------------------------
     def _on_total(self, key, message):
@@ -177,9 +191,8 @@ class MaterialHandlingNode(Node):
     def _on_joints(self, message):
         self.inputs.saw('joint_states')
         stamp = stamp_to_seconds(message.header.stamp)
-        if self.last_stamp is not None and stamp <= self.last_stamp:
-            return  # a repeated period
-        self.last_stamp = stamp
+        if not self.new_period(stamp):
+            return
         if not self.fault:
             self.fault = self.books.update(stamp, self.masses, self.tolerance)
             if self.fault:
@@ -187,7 +200,7 @@ class MaterialHandlingNode(Node):
                 self.line.stop()
         index = {name: i for i, name in enumerate(message.name)}
         try:
-            torque = message.effort[index['conveyor_screw']]
+            torque = message.effort[index[self.conveyor]]
         except (KeyError, IndexError):
             torque = math.nan
         if not math.isfinite(torque):
@@ -205,75 +218,69 @@ class MaterialHandlingNode(Node):
             fed=sum(self.books.reading(name, 'delivered')
                     for name in self.config.transfer_points if name.startswith('feed_')))
         command = self.line.update(measurement)
-        command_speeds = {'conveyor_screw': command.conveyor,
-                          'separator_drum': command.separator}
-        for hopper, speed in (command.feeders or {}).items():
-            command_speeds[f'feeder_{hopper[len("hopper_"):]}'] = speed
-        out = JointState()
-        out.header.stamp = message.header.stamp
-        out.name = list(command_speeds)
-        out.velocity = [float(v) for v in command_speeds.values()]
-        self.command_pub.publish(out)
-        for hopper, publisher in self.fill_pubs.items():
-            publisher.publish(Float64(data=measurement.hopper_masses[hopper]
-                                      / self.config.capacities[hopper]))
-        self.flow_pub.publish(Float64(data=float(self.line.flow)))
-        self._publish_ledger()
-        self._publish_state()
+        self.command_pub.publish(self._command(message.header.stamp, command.conveyor,
+                                               command.separator, command.feeders or {}))
+        values = {f'fill/{h}': measurement.hopper_masses[h] / self.config.capacities[h]
+                  for h in self.config.hoppers}
+        values['conveyor_flow'] = self.line.flow
+        self.telemetry.publish(stamp, values)
+        self._publish_ledger(stamp)
+        self.publish_state()
 
-    def _publish_ledger(self):
+    def _command(self, stamp, conveyor, separator, feeders):
+        out = JointState()
+        out.header.stamp = stamp
+        speeds = {self.conveyor: conveyor, self.separator: separator}
+        speeds.update({joint: feeders.get(hopper, 0.0) for hopper, joint in self.feeders.items()})
+        out.name = list(speeds)
+        out.velocity = [float(v) for v in speeds.values()]
+        return out
+
+    def _publish_ledger(self, stamp=None, force=False):
+        # Latched, sent when changed, at most once per telemetry period.
+        if not force and self.ledger_sent_at is not None and \
+                self.ledger_sent_at <= stamp < self.ledger_sent_at + self.telemetry_period:
+            return
+        self.ledger_sent_at = stamp
         totals = self.ledger.totals()
         totals['balance'] = totals['excavated'] - sum(
             v for k, v in totals.items() if k != 'excavated')
         for name, value in totals.items():
-            if self.published_totals.get(name) != value:  # latched: only changes go out
+            if self.published_totals.get(name) != value:
                 self.published_totals[name] = value
                 self.ledger_pubs[name].publish(Float64(data=float(value)))
 
-    def _state_text(self):
-        return 'FAULT' if self.fault else self.line.state.value
+    # Status --------------------------------------------------------------------------------
+    def condition(self):
+        """Return (state, reason, diagnostic level) of the line and the ledger."""
+        if self.fault:
+            return 'FAULT', f'ledger: {self.fault}', 'ERROR'
+        line = self.line
+        if line.state == LineState.FAULT:
+            return line.state.value, line.reason, 'ERROR'
+        if line.state == LineState.HELD:
+            return line.state.value, 'held by a full hopper', 'WARN'
+        return line.state.value, line.reason, 'OK'
 
-    def _publish_state(self):
-        state = self._state_text()
-        if state != self.published_state:
-            self.published_state = state
-            self.state_pub.publish(String(data=state))
-            reason = self.fault or self.line.reason
-            self.get_logger().info(f'state {state}' + (f': {reason}' if reason else ''))
-
-    def _on_stale_input(self, reason):
-        if self.line.input_lost(reason):
-            self.get_logger().error(f'input lost: {reason}: {self.line.reason}')
-            self._publish_state()
-
-    def _status(self):
+    def status_values(self):
+        """Return the figures for the diagnostics."""
         totals = self.ledger.totals()
-        values = {'state': self._state_text(), 'clogs': self.line.clogs,
+        values = {'clogs': self.line.clogs,
                   'backpressure': f'{self.line.backpressure:.2f}',
                   'conveyor_flow_kg_s': f'{self.line.flow:.4f}',
                   'excavated_kg': f'{totals["excavated"]:.3f}',
                   'lost_kg': f'{totals["lost"]:.4f}',
-                  'transfers': len(self.ledger.record)}
+                  'transfers': self.ledger.transfer_count}
         values.update({f'{h}_kg': f'{totals[h]:.3f}' for h in self.config.hoppers})
-        if self.fault:
-            return 'ERROR', f'ledger: {self.fault}', values
-        if self.line.state == LineState.FAULT:
-            return 'ERROR', self.line.reason, values
-        stale = self.inputs.problems()
-        if stale:
-            return 'ERROR', stale, values
-        if self.line.state == LineState.HELD:
-            return 'WARN', 'held by a full hopper', values
-        return 'OK', self.line.state.value, values
+        return values
+
+    def input_lost(self, reason):
+        """Stop a running line whose input stopped; return whether it faulted."""
+        return self.line.input_lost(reason)
 
     def stop_actuators(self):
         """Stop every drive (used on shutdown)."""
-        out = JointState()
-        out.header.stamp = self.get_clock().now().to_msg()
-        out.name = ['conveyor_screw', 'separator_drum'] + [
-            f'feeder_{h[len("hopper_"):]}' for h in self.config.hoppers]
-        out.velocity = [0.0] * len(out.name)
-        self.command_pub.publish(out)
+        self.command_pub.publish(self._command(self.get_clock().now().to_msg(), 0.0, 0.0, {}))
 
 
 def main(args=None):

@@ -1,7 +1,9 @@
 """rig_sim: the simulation backend behind the rig's hardware-interface topics.
 
-It owns the PyBullet world, publishes the rig's clock (`clock` in its namespace) and the
-rig's sensor topics, and obeys the command topics.
+It owns the PyBullet world of the rig described by its rig file (config/rigs/*.yaml:
+one simulated subsystem per entry), publishes the rig's clock (`clock` in its
+namespace) and sensor topics, and obeys every subsystem's command topic, decoded by the
+rig file's codec.
 
 Lockstep mode (default): after publishing the sensors for time t the world waits until
 every topic in lockstep_topics has delivered its command stamped t, then advances one
@@ -28,7 +30,7 @@ from spacemine_ros.core.anchoring import load_anchor_types
 from spacemine_ros.core.body import load_body
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import load_material_config
-from spacemine_ros.core.scraper import JOINTS as SCRAPER_JOINTS
+from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
@@ -36,18 +38,12 @@ from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, SENSOR_QOS,
     seconds_to_stamp, spin_node, stamp_to_seconds)
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
-from spacemine_ros.sim.world import ANCHOR_COUNT, RigLimits, RigWorld
-
-DRILL_COMMAND = 'drill/command'
-ANCHOR_COMMAND = 'anchors/command'
-SCRAPER_COMMAND = 'scraper/command'
-MATERIAL_COMMAND = 'material/command'
-FURNACE_COMMAND = 'furnace/command'
-
+from spacemine_ros.sim.world import RigWorld
 
 # Accounts a rig can weigh: bucket load cell, belt scale, hopper and furnace load cells.
 MEASURED_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
                      'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles')
+TEMPERATURE_TOPICS = ('furnace/temperature',)
 
 
 class RigSimNode(Node):
@@ -59,6 +55,8 @@ class RigSimNode(Node):
                                 read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
         anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
+        rig_file = config_file(self, 'rig', 'rigs/default.yaml',
+                               'Rig file: subsystems, joints and their interfaces')
         anchor_type = declare(self, 'anchor_type', '', 'Anchor design fitted to the feet '
                               "(empty: the body site's, bodies.yaml)", read_only=True)
         material_file = config_file(self, 'material_file', 'material.yaml',
@@ -78,50 +76,27 @@ class RigSimNode(Node):
         self.lockstep = declare(self, 'lockstep', True, 'Wait for the controllers each '
                                 'period (deterministic) instead of running in real time',
                                 read_only=True)
-        self.lockstep_topics = list(declare(
-            self, 'lockstep_topics',
-            [DRILL_COMMAND, ANCHOR_COMMAND, SCRAPER_COMMAND, MATERIAL_COMMAND, FURNACE_COMMAND],
-            'Command topics the world waits for each period in lockstep mode', read_only=True))
+        rig = load_rig_interface(rig_file)  # ConfigError: the node does not start
+        self.lockstep_topics = [t for t in declare(
+            self, 'lockstep_topics', [''], 'Command topics the world waits for each period '
+            'in lockstep mode (empty: every subsystem of the rig file)', read_only=True) if t]
+        self.lockstep_topics = self.lockstep_topics or rig.command_topics
         self.lockstep_timeout = declare(self, 'lockstep_timeout', 2.0, 'Wall seconds to wait '
                                         'for a silent controller before advancing', 0.01, 60.0)
         self.realtime_factor = declare(self, 'realtime_factor', 1.0, 'Sim seconds per wall '
                                        'second in real-time mode', 0.01, 100.0)
         command_timeout = declare(self, 'command_timeout', 0.5, 'Sim seconds without a '
                                   'command before that actuator is stopped [s]', 0.01, 10.0)
-        # The drives' limits come from the rig description, the same file the field-bus
-        # drivers and the HIL emulators read, so the simulated rig is the described rig.
         description_file = config_file(self, 'rig_description', 'rig_hardware.yaml',
-                                       'Rig description YAML (drive limits, HIL devices)')
+                                       "Rig's devices YAML (HIL: the devices to emulate)")
         devices_file = config_file(self, 'devices_file', 'devices.yaml',
                                    'Device profiles YAML')
         self.hil_mode = declare(self, 'hil', False, 'Hardware in the loop: serve the '
                                 'described devices on virtual serial lines instead of the '
-                                'topics they carry (real-time, no /clock)', read_only=True)
+                                'topics they carry (real-time, no clock topic)', read_only=True)
         hil_port_dir = declare(self, 'hil_port_dir', '', 'Directory for the HIL port links, '
                                'one per bus (empty: the pty paths themselves)',
                                read_only=True)
-        description = load_rig_description(description_file, devices_file)  # ConfigError
-        limits = RigLimits(
-            feed_thrust_max=declare(
-                self, 'feed_thrust_max',
-                description.joint_limit('drill_feed', 'force_limit', 500.0),
-                'Feed drive force limit [N] (default: the rig description)', 1.0, 10000.0,
-                read_only=True),
-            spindle_torque_max=declare(
-                self, 'spindle_torque_max',
-                description.joint_limit('drill_spindle', 'torque_limit', 20.0),
-                'Spindle motor torque limit [N m] (default: the rig description)', 0.1,
-                1000.0, read_only=True),
-            spindle_speed_max=declare(
-                self, 'spindle_speed_max',
-                description.joint_limit('drill_spindle', 'speed_ref', 30.0),
-                'Spindle speed limit [rad/s] (default: the rig description)', 0.1, 500.0,
-                read_only=True),
-            bit_radius=declare(self, 'bit_radius', 0.025, 'Drill bit radius [m]', 0.001, 0.5,
-                               read_only=True),
-            blade_force_max=declare(self, 'blade_force_max', 300.0, 'Force the arm drives '
-                                    'can push the scraper blade with [N]', 1.0, 10000.0,
-                                    read_only=True))
         self.odom_frame = declare(self, 'odom_frame', 'odom', 'Frame of odometry', read_only=True)
         self.base_frame = declare(self, 'base_frame', 'base_link', 'Rig base frame',
                                   read_only=True)
@@ -137,16 +112,15 @@ class RigSimNode(Node):
                               f'{", ".join(sorted(anchors))}')
         material = load_material_config(material_file)
         furnace = load_furnace_design(smelter_file)
-        self.world = RigWorld(body, anchors[anchor_type], limits=limits, physics_dt=physics_dt,
+        self.world = RigWorld(body, anchors[anchor_type], rig=rig, physics_dt=physics_dt,
                               seed=seed, capacity_spread=spread, command_timeout=command_timeout,
                               material=material, furnace=furnace)
-
-        self.hil = None
         served = set()
         if self.hil_mode:
             # The devices carry these topics now (through the drivers); the world's own
             # values stay visible as ground truth under ~/truth/.
             self.lockstep = False
+            description = load_rig_description(description_file, devices_file, rig)
             self.hil = HilRig(description, port_dir=hil_port_dir, seed=seed)
             served = {'joint_states'} | {output.topic for device in
                                          description.devices.values()
@@ -162,9 +136,13 @@ class RigSimNode(Node):
         self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, topic('odom'), SENSOR_QOS)
         self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
-        self.wrench_pub = self.create_publisher(WrenchStamped, 'drill/bit_wrench', SENSOR_QOS)
-        self.blade_pub = self.create_publisher(WrenchStamped, topic('scraper/blade_wrench'),
-                                               SENSOR_QOS)
+        # Each subsystem's own sensors: wrenches (6 values), temperatures, the rest Float64.
+        self.sensor_pubs = {}
+        for name, values in self.world.readings().sensors.items():
+            kind = WrenchStamped if len(values) == 6 else (
+                Temperature if name in TEMPERATURE_TOPICS else Float64)
+            self.sensor_pubs[name] = (kind, self.create_publisher(kind, topic(name),
+                                                                  SENSOR_QOS))
         # Mass sensors (load cells, belt scales) and transfer-point totalizers: one Float64
         # topic each, sent when the value changes (and once at start).
         self.mass_pubs = {name: self.create_publisher(Float64, topic(f'material/{name}/mass'),
@@ -177,18 +155,10 @@ class RigSimNode(Node):
                     Float64, topic(f'material/{point}/{kind}'), SENSOR_QOS)
         self.last_sent = {}
         if not self.hil_mode:  # in HIL the commands reach the world through the devices
-            for name, callback in ((DRILL_COMMAND, self._on_drill_command),
-                                   (ANCHOR_COMMAND, self._on_anchor_command),
-                                   (SCRAPER_COMMAND, self._on_scraper_command),
-                                   (MATERIAL_COMMAND, self._on_material_command),
-                                   (FURNACE_COMMAND, self._on_furnace_command)):
-                self.create_subscription(JointState, name, callback, COMMAND_QOS)
-        self.furnace_pub = self.create_publisher(Temperature, topic('furnace/temperature'),
-                                                 SENSOR_QOS)
-        self.melt_pub = self.create_publisher(Float64, topic('furnace/melt_fraction'),
-                                              SENSOR_QOS)
-        self.heater_pub = self.create_publisher(Float64, topic('furnace/heater_power'),
-                                                SENSOR_QOS)
+            for command_topic in rig.command_topics:
+                self.create_subscription(
+                    JointState, command_topic,
+                    lambda message, t=command_topic: self._on_command(t, message), COMMAND_QOS)
         self.create_service(SetBool, '~/estop', self._on_estop)
         self.create_service(Trigger, '~/inject_clog', self._on_inject_clog)
 
@@ -239,83 +209,16 @@ class RigSimNode(Node):
         return response
 
     # Commands ------------------------------------------------------------------------------
-    def _command_is_current(self, message):
-        return stamp_to_seconds(message.header.stamp) >= self.world.time - 1e-9
-
-    def _on_drill_command(self, message):
-        values = dict(zip(message.name, zip(
-            list(message.velocity) or [0.0] * len(message.name),
-            list(message.effort) or [0.0] * len(message.name))))
+    def _on_command(self, topic, message):
         try:
-            feed_speed, thrust = values['drill_feed']
-            spindle_speed, _ = values['drill_spindle']
-            self.world.command_drill(feed_speed, thrust, spindle_speed)
-        except (KeyError, ValueError) as error:
+            self.world.command_arrays(topic, message.name, message.position, message.velocity,
+                                      message.effort)
+        except ValueError as error:  # the subsystem holds; nothing half-applied
             self.rejected_commands += 1
-            self.get_logger().error(f'rejected {DRILL_COMMAND}: {error!s}; drill held stopped',
+            self.get_logger().error(f'rejected {topic}: {error}; held safe',
                                     throttle_duration_sec=1.0)
-            self.world.command_drill(0.0, 0.0, 0.0)
-        self._command_arrived(DRILL_COMMAND, message)
-
-    def _on_anchor_command(self, message):
-        try:
-            index = {name: i for i, name in enumerate(message.name)}
-            names = [f'anchor_{i}_joint' for i in range(ANCHOR_COUNT)]
-            targets = [message.position[index[n]] for n in names]
-            tensions = [message.effort[index[n]] for n in names]
-            self.world.command_anchors(targets, tensions)
-        except (KeyError, IndexError, ValueError) as error:
-            self.rejected_commands += 1
-            self.get_logger().error(f'rejected {ANCHOR_COMMAND}: {error!s}; anchors hold',
-                                    throttle_duration_sec=1.0)
-        self._command_arrived(ANCHOR_COMMAND, message)
-
-    def _on_scraper_command(self, message):
-        try:
-            index = {name: i for i, name in enumerate(message.name)}
-            positions = {n: message.position[index[n]] for n in SCRAPER_JOINTS}
-            velocities = ({n: message.velocity[index[n]] for n in SCRAPER_JOINTS}
-                          if message.velocity else None)
-            # The blade force limit rides in effort, the same value on every arm joint.
-            force_limit = message.effort[index[SCRAPER_JOINTS[0]]]
-            self.world.command_scraper(positions, force_limit, velocities)
-        except (KeyError, IndexError, ValueError) as error:
-            self.rejected_commands += 1
-            self.get_logger().error(f'rejected {SCRAPER_COMMAND}: {error!s}; arm held',
-                                    throttle_duration_sec=1.0)
-            self.world.command_scraper({}, 0.0)
-        self._command_arrived(SCRAPER_COMMAND, message)
-
-    def _on_material_command(self, message):
-        try:
-            if len(message.velocity) != len(message.name):
-                raise ValueError('one velocity per drive is required')
-            self.world.command_material(dict(zip(message.name, message.velocity)))
-        except ValueError as error:
-            self.rejected_commands += 1
-            self.get_logger().error(f'rejected {MATERIAL_COMMAND}: {error!s}; drives stopped',
-                                    throttle_duration_sec=1.0)
-            self.world.material.stop()
-        self._command_arrived(MATERIAL_COMMAND, message)
-
-    def _on_furnace_command(self, message):
-        try:
-            index = {name: i for i, name in enumerate(message.name)}
-            power = message.effort[index['furnace_heater']]
-            door = message.position[index['furnace_door']] >= 0.5
-            tap = message.position[index['furnace_tap']] >= 0.5
-            self.world.command_furnace(power, door, tap)
-        except (KeyError, IndexError, ValueError) as error:
-            self.rejected_commands += 1
-            self.get_logger().error(f'rejected {FURNACE_COMMAND}: {error!s}; heater off, '
-                                    'tap shut', throttle_duration_sec=1.0)
-            self.world.furnace.stop()
-        self._command_arrived(FURNACE_COMMAND, message)
-
-    def _command_arrived(self, topic, message):
-        if not self.lockstep or topic not in self.awaiting:
-            return
-        if self._command_is_current(message):
+        if self.lockstep and topic in self.awaiting and \
+                stamp_to_seconds(message.header.stamp) >= self.world.time - 1e-9:
             self.awaiting.discard(topic)
             if not self.awaiting:
                 self._advance()
@@ -358,25 +261,9 @@ class RigSimNode(Node):
         else:
             self.clock_pub.publish(clock)
         stamp = clock.clock
-
-        wrench = WrenchStamped()
-        wrench.header.stamp, wrench.header.frame_id = stamp, 'drill_bit'
-        wrench.wrench.force.z, wrench.wrench.torque.z = readings.bit_thrust, readings.bit_torque
-        self.wrench_pub.publish(wrench)
-
-        blade = WrenchStamped()
-        blade.header.stamp, blade.header.frame_id = stamp, self.odom_frame
-        force = blade.wrench.force
-        force.x, force.y, force.z = readings.blade_force
-        self.blade_pub.publish(blade)
         self._publish_material(readings)
-        furnace = Temperature()
-        furnace.header.stamp, furnace.header.frame_id = stamp, 'furnace'
-        furnace.temperature = float(readings.furnace_temperature)
-        furnace.variance = 0.0
-        self.melt_pub.publish(Float64(data=float(readings.melt_fraction)))
-        self.heater_pub.publish(Float64(data=float(readings.heater_power)))
-        self.furnace_pub.publish(furnace)  # after the melt probe: the smelter's tick
+        for name, (kind, publisher) in self.sensor_pubs.items():
+            publisher.publish(self._sensor_message(kind, name, readings.sensors[name], stamp))
 
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id = stamp, self.odom_frame
@@ -405,6 +292,22 @@ class RigSimNode(Node):
         joints.velocity = [float(v) for v in readings.joint_velocities]
         joints.effort = [float(v) for v in readings.joint_efforts]
         self.joint_pub.publish(joints)
+
+    def _sensor_message(self, kind, name, values, stamp):
+        if kind is WrenchStamped:
+            message = WrenchStamped()
+            # A bit's wrench in its own frame; a blade's in odom (it is a world force).
+            message.header.frame_id = (name.split('/')[0] + '_bit' if name.endswith(
+                'bit_wrench') else self.odom_frame)
+            force, torque = message.wrench.force, message.wrench.torque
+            force.x, force.y, force.z, torque.x, torque.y, torque.z = (float(v) for v in values)
+        elif kind is Temperature:
+            message = Temperature(temperature=float(values[0]), variance=0.0)
+            message.header.frame_id = name.split('/')[0]
+        else:
+            return Float64(data=float(values[0]))
+        message.header.stamp = stamp
+        return message
 
     def _publish_material(self, readings):
         values = {('mass', name): readings.material_masses[name] for name in self.mass_pubs}

@@ -1,18 +1,18 @@
 """smelter: runs furnace batches by recipe under a temperature loop with interlocks.
 
-Charging goes through the material line: the node sets material_handling's
-furnace_feed_mass and furnace_feed_source and calls its feed_furnace service.
+Charging goes through the material line: one call of its charge_furnace service with the
+recipe's hopper and the charge mass. The heater, door and tap are the rig file's furnace
+subsystem's, by role; its thermocouple and melt probe come on <subsystem>/temperature and
+<subsystem>/melt_fraction.
 """
 
 import math
 import sys
 
-from rcl_interfaces.msg import SetParametersResult
-from rcl_interfaces.srv import SetParameters
-from rclpy.node import Node
+from rcl_interfaces.srv import SetParametersAtomically
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState, Temperature
-from std_msgs.msg import Float64, String
+from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.body import load_body
@@ -21,8 +21,8 @@ from spacemine_ros.core.smelter import (
     BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.thermal import furnace_design_from
 from spacemine_ros.nodes.common import (
-    apply_tunables, COMMAND_QOS, config_file, declare, declare_tunables, Diagnostics, InputWatch,
-    log_outcome, reject_non_finite, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
+    changed_params, COMMAND_QOS, config_file, ControllerNode, declare, rig_subsystem,
+    SENSOR_QOS, spin_node, stamp_to_seconds, Telemetry)
 
 TUNABLES = {
     'kp': ('Proportional gain [W/K]', 0.0, 1e5),
@@ -44,11 +44,18 @@ TUNABLES = {
 DEFAULT_RECIPES = {'C': 'volatile_extraction', 'S': 'metal_smelting', 'M': 'metal_smelting'}
 
 
-class SmelterNode(Node):
+TELEMETRY = ('power', 'progress', 'batch_energy', 'products_mass', 'slag_mass',
+             'volatiles_mass')
+
+
+class SmelterNode(ControllerNode):
     """Smelter controller node."""
 
     def __init__(self, **kwargs):
         super().__init__('smelter', **kwargs)
+        self.rig, self.spec = rig_subsystem(self, 'furnace')
+        self.actuators = [self.spec.joint(role).name for role in ('heater', 'door', 'tap')]
+        line = self.rig.by_kind('material_line')
         body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                            read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
@@ -56,72 +63,63 @@ class SmelterNode(Node):
                                    'Furnace and recipes YAML')
         recipe = declare(self, 'recipe', '', "Recipe ~/start_batch runs ('': by the body's "
                          'class, C -> volatile_extraction, S/M -> metal_smelting)')
-        values = declare_tunables(self, TUNABLES, SmelterParams())
+        params = self.declare_params(SmelterParams(), TUNABLES)
         try:
             body = load_body(bodies_file, body_key)
             data = load_yaml(smelter_file)
             design = furnace_design_from(data)
             recipes = recipes_from(data)
-            params = SmelterParams(**values).validate()
         except (ConfigError, ValueError) as error:  # not started: spin_node says why, once
             raise ValueError(f'smelter: {error}') from None
-        self.recipe = recipe or DEFAULT_RECIPES[body.composition_class]
+        self.default_recipe = DEFAULT_RECIPES[body.composition_class]
+        self.recipe = recipe or self.default_recipe
         if self.recipe not in recipes:
             raise ConfigError(f'smelter: unknown recipe {self.recipe!r}; recipes: '
                               f'{", ".join(sorted(recipes))}')
         self.controller = BatchController(params, design, recipes, body.semi_major_axis)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.masses = {}
         self.melt_fraction = 0.0
         self.last_temperature = math.nan
 
-        self.create_subscription(Float64, 'furnace/melt_fraction', self._on_melt, SENSOR_QOS)
+        name = self.spec.name
+        self.create_subscription(Float64, f'{name}/melt_fraction', self._on_melt, SENSOR_QOS)
         for account in ('furnace', 'hopper_metal', 'hopper_silicate', 'products', 'slag',
                         'volatiles'):
             self.create_subscription(
                 Float64, f'material/{account}/mass',
-                lambda message, name=account: self._on_mass(name, message), SENSOR_QOS)
-        self.create_subscription(Temperature, 'furnace/temperature', self._on_temperature,
+                lambda message, account=account: self._on_mass(account, message), SENSOR_QOS)
+        self.create_subscription(Temperature, f'{name}/temperature', self._on_temperature,
                                  SENSOR_QOS)
-        self.command_pub = self.create_publisher(JointState, 'furnace/command', COMMAND_QOS)
-        self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
+        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
+                                                 COMMAND_QOS)
         self.temperature_pub = self.create_publisher(Temperature, '~/temperature', 10)
         self.setpoint_pub = self.create_publisher(Temperature, '~/setpoint', 10)
-        self.value_pubs = {name: self.create_publisher(Float64, f'~/{name}', 10) for name in (
-            'power', 'progress', 'batch_energy', 'products_mass', 'slag_mass',
-            'volatiles_mass')}
+        self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
         self.create_service(Trigger, '~/start_batch', self._on_start)
         self.create_service(Trigger, '~/abort', self._on_abort)
         self.create_service(Trigger, '~/cool_down', self._on_cool_down)
         self.create_service(Trigger, '~/reset', self._on_reset)
-        self.feed_params = self.create_client(SetParameters,
-                                              'material_handling/set_parameters')
-        self.feed_client = self.create_client(Trigger, 'material_handling/feed_furnace')
-        self.diagnostics = Diagnostics(self, self._status)
-        self.inputs = InputWatch(self, ['furnace/temperature'], self._on_stale_input)
-        self.published_state = None
-        self.last_stamp = None
-        self._publish_state()
+        self.charge_client = self.create_client(
+            SetParametersAtomically,
+            f'{line[0].controller if line else "material_handling"}/charge_furnace')
+        self.ready([f'{name}/temperature'])
 
     # Parameters and services --------------------------------------------------------------
-    def _on_set_parameters(self, parameters):
-        failed = reject_non_finite(parameters)
-        if failed:
-            return failed
+    def settings_from(self, parameters):
+        """Return (params, recipe) the parameters would give; ValueError if bad."""
+        params = changed_params(self.controller.params, parameters, TUNABLES)
+        recipe = self.recipe
         for parameter in parameters:
-            if parameter.name == 'recipe' and parameter.value and \
-                    parameter.value not in self.controller.recipes:
-                return SetParametersResult(successful=False, reason=(
-                    f'unknown recipe {parameter.value!r}; recipes: '
-                    f'{", ".join(sorted(self.controller.recipes))}'))
-        params, failed = apply_tunables(self.controller.params, parameters, TUNABLES)
-        if failed:
-            return failed
-        self.controller.params = params
-        for parameter in parameters:
-            if parameter.name == 'recipe' and parameter.value:
-                self.recipe = parameter.value
-        return SetParametersResult(successful=True)
+            if parameter.name == 'recipe':
+                recipe = parameter.value or self.default_recipe
+                if recipe not in self.controller.recipes:
+                    raise ValueError(f'unknown recipe {parameter.value!r}; recipes: '
+                                     f'{", ".join(sorted(self.controller.recipes))}')
+        return params, recipe
+
+    def use_settings(self, settings):
+        """Use the checked params and recipe."""
+        self.controller.params, self.recipe = settings
 
     def _measurement(self, time=None):
         recipe = self.controller.recipes[self.recipe]
@@ -132,57 +130,42 @@ class SmelterNode(Node):
             melt_fraction=self.melt_fraction, furnace_mass=self.masses.get('furnace', 0.0),
             hopper_mass=self.masses.get(recipe.source_hopper, 0.0))
 
-    def _respond(self, response, result, action):
-        response.success, response.message = result
-        log_outcome(self, response.success, f'{action}: {response.message}')
-        self._publish_state()
-        return response
-
     def _on_start(self, request, response):
-        missing = self.inputs.missing()  # nothing heard yet: say so, not 'reads nan'
+        missing = self.refused_before_inputs()  # nothing heard yet: say so, not 'reads nan'
         if missing:
-            return self._respond(response, (False, missing), 'start_batch')
+            return self.respond(response, (False, missing), 'start_batch')
         result = self.controller.start(self.recipe, self._measurement())
         if result[0]:
-            self._request_feed()
-        return self._respond(response, result, 'start_batch')
+            self._request_charge()
+        return self.respond(response, result, 'start_batch')
 
     def _on_abort(self, request, response):
-        return self._respond(response, self.controller.abort(), 'abort')
+        return self.respond(response, self.controller.abort(), 'abort')
 
     def _on_cool_down(self, request, response):
-        return self._respond(response, self.controller.cool_down(), 'cool_down')
+        return self.respond(response, self.controller.cool_down(), 'cool_down')
 
     def _on_reset(self, request, response):
-        return self._respond(response, self.controller.reset(), 'reset')
+        return self.respond(response, self.controller.reset(), 'reset')
 
-    def _request_feed(self):
-        """Ask the material line for the charge (asynchronously)."""
+    def _request_charge(self):
+        """Ask the material line for the charge, in one call (answered asynchronously)."""
         hopper, mass = self.controller.feed_request
         self.controller.feed_request = None
-        if not (self.feed_params.service_is_ready() and self.feed_client.service_is_ready()):
-            self.controller.abort('material_handling is not available to charge the furnace')
+        if not self.charge_client.service_is_ready():
+            self.controller.abort('the material line is not available to charge the furnace')
             return
-        request = SetParameters.Request(parameters=[
-            Parameter('furnace_feed_mass', value=float(mass)).to_parameter_msg(),
-            Parameter('furnace_feed_source', value=hopper).to_parameter_msg()])
-        future = self.feed_params.call_async(request)
-        future.add_done_callback(self._on_feed_parameters)
+        request = SetParametersAtomically.Request(parameters=[
+            Parameter('source', value=hopper).to_parameter_msg(),
+            Parameter('mass', value=float(mass)).to_parameter_msg()])
+        self.charge_client.call_async(request).add_done_callback(self._on_charged)
 
-    def _on_feed_parameters(self, future):
-        results = future.result().results if future.result() else []
-        if not results or not all(r.successful for r in results):
-            reason = '; '.join(r.reason for r in results) or 'no answer'
-            self.controller.abort(f'material_handling refused the feed settings: {reason}')
-            return
-        self.feed_client.call_async(Trigger.Request()).add_done_callback(self._on_fed)
-
-    def _on_fed(self, future):
+    def _on_charged(self, future):
         response = future.result()
-        if response is None or not response.success:
-            reason = response.message if response else 'no answer'
-            self.controller.abort(f'material_handling refused to feed: {reason}')
-        self._publish_state()
+        if response is None or not response.result.successful:
+            reason = response.result.reason if response else 'no answer'
+            self.controller.abort(f'the material line refused the charge: {reason}')
+        self.publish_state()
 
     # Sensors and control -------------------------------------------------------------------
     def _on_melt(self, message):
@@ -193,73 +176,60 @@ class SmelterNode(Node):
             self.masses[account] = message.data
 
     def _on_temperature(self, message):
-        self.inputs.saw('furnace/temperature')
+        self.inputs.saw(f'{self.spec.name}/temperature')
         stamp = stamp_to_seconds(message.header.stamp)
-        if self.last_stamp is not None and stamp <= self.last_stamp:
-            return  # a repeated period
-        self.last_stamp = stamp
+        if not self.new_period(stamp):
+            return
         self.last_temperature = message.temperature  # NaN included: the interlock decides
-        before = self.controller.phase
         command = self.controller.update(self._measurement(stamp))
+        self.command_pub.publish(self._command(message.header.stamp, command.heater_power,
+                                               command.door_open, command.tap_open))
+        if self.telemetry.publish(stamp, {
+                'power': command.heater_power, 'progress': self.controller.progress,
+                'batch_energy': self.controller.energy,
+                'products_mass': self.masses.get('products', 0.0),
+                'slag_mass': self.masses.get('slag', 0.0),
+                'volatiles_mass': self.masses.get('volatiles', 0.0)}):
+            self.temperature_pub.publish(message)
+            setpoint = Temperature()
+            setpoint.header = message.header
+            setpoint.temperature = float(self.controller.setpoint)
+            self.setpoint_pub.publish(setpoint)
+        self.publish_state()
+
+    def _command(self, stamp, heater_power, door_open, tap_open):
         out = JointState()
-        out.header.stamp = message.header.stamp
-        out.name = ['furnace_heater', 'furnace_door', 'furnace_tap']
-        out.position = [math.nan, 1.0 if command.door_open else 0.0,
-                        1.0 if command.tap_open else 0.0]
-        out.effort = [float(command.heater_power), math.nan, math.nan]
-        self.command_pub.publish(out)
-        if self.controller.phase != before and self.controller.phase == Phase.FAULT:
-            self.get_logger().error(f'smelter fault: {self.controller.reason}')
-        self.temperature_pub.publish(message)
-        setpoint = Temperature()
-        setpoint.header = message.header
-        setpoint.temperature = float(self.controller.setpoint)
-        self.setpoint_pub.publish(setpoint)
-        for name, value in (('power', command.heater_power),
-                            ('progress', self.controller.progress),
-                            ('batch_energy', self.controller.energy),
-                            ('products_mass', self.masses.get('products', 0.0)),
-                            ('slag_mass', self.masses.get('slag', 0.0)),
-                            ('volatiles_mass', self.masses.get('volatiles', 0.0))):
-            self.value_pubs[name].publish(Float64(data=float(value)))
-        self._publish_state()
+        out.header.stamp = stamp
+        out.name = list(self.actuators)
+        out.position = [math.nan, 1.0 if door_open else 0.0, 1.0 if tap_open else 0.0]
+        out.effort = [float(heater_power), math.nan, math.nan]
+        return out
 
-    def _publish_state(self):
-        phase = self.controller.phase
-        if phase != self.published_state:
-            self.published_state = phase
-            self.state_pub.publish(String(data=phase.value))
-            reason = self.controller.reason
-            self.get_logger().info(f'phase {phase.value}' + (f': {reason}' if reason else ''))
-
-    def _on_stale_input(self, reason):
-        if self.controller.input_lost(reason):
-            self.get_logger().error(f'input lost: {reason}: {self.controller.reason}')
-            self._publish_state()
-
-    def _status(self):
+    # Status --------------------------------------------------------------------------------
+    def condition(self):
+        """Return (phase, reason, diagnostic level) of the batch."""
         controller = self.controller
-        values = {'phase': controller.phase.value, 'recipe': self.recipe,
-                  'temperature_K': f'{self.last_temperature:.1f}',
-                  'setpoint_K': f'{controller.setpoint:.1f}',
-                  'power_W': f'{controller.command.heater_power:.0f}',
-                  'power_budget_W': f'{controller.params.power_budget:.0f}',
-                  'batch_energy_J': f'{controller.energy:.0f}'}
-        if controller.phase == Phase.FAULT:
-            return 'ERROR', controller.reason, values
-        stale = self.inputs.problems()
-        if stale:
-            return 'ERROR', stale, values
-        return 'OK', controller.phase.value, values
+        level = 'ERROR' if controller.phase == Phase.FAULT else 'OK'
+        return controller.phase.value, controller.reason, level
+
+    def status_values(self):
+        """Return the figures for the diagnostics."""
+        controller = self.controller
+        return {'recipe': self.recipe,
+                'temperature_K': f'{self.last_temperature:.1f}',
+                'setpoint_K': f'{controller.setpoint:.1f}',
+                'power_W': f'{controller.command.heater_power:.0f}',
+                'power_budget_W': f'{controller.params.power_budget:.0f}',
+                'batch_energy_J': f'{controller.energy:.0f}'}
+
+    def input_lost(self, reason):
+        """Fault a batch whose thermocouple went silent; return whether it did."""
+        return self.controller.input_lost(reason)
 
     def stop_actuators(self):
-        """Heater off, tap shut (used on shutdown)."""
-        out = JointState()
-        out.header.stamp = self.get_clock().now().to_msg()
-        out.name = ['furnace_heater', 'furnace_door', 'furnace_tap']
-        out.position = [math.nan, 0.0, 0.0]
-        out.effort = [0.0, math.nan, math.nan]
-        self.command_pub.publish(out)
+        """Heater off, door and tap shut (used on shutdown)."""
+        self.command_pub.publish(self._command(self.get_clock().now().to_msg(), 0.0, False,
+                                               False))
 
 
 def main(args=None):

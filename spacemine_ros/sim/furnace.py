@@ -10,6 +10,7 @@ furnace's metal recovery) and everything else to slag.
 import math
 
 from spacemine_ros.core.thermal import FurnaceThermal
+from spacemine_ros.sim.subsystem import SubsystemSim
 
 THERMOCOUPLE_FAULTS = ('none', 'nan', 'stuck', 'out_of_range')
 
@@ -101,3 +102,38 @@ class FurnaceSim:
         if fault == 'out_of_range':
             return 5000.0
         return self.thermal.temperature
+
+
+class FurnacePlugin(SubsystemSim):
+    """The furnace as a subsystem of the rig (kind furnace): heater, door and tap."""
+
+    def __init__(self, world, spec):
+        super().__init__(world, spec)
+        self.furnace = world.furnace_sim
+        self.heater = spec.joint('heater').name
+        self.door = spec.joint('door').name
+        self.tap = spec.joint('tap').name
+
+    def apply(self, command):
+        """Heater power [W] (limited to what the heater gives), door and tap (>= 0.5 open)."""
+        self.furnace.command(command[self.heater]['effort'],
+                             command[self.door]['position'] >= 0.5,
+                             command[self.tap]['position'] >= 0.5)
+
+    def hold(self):
+        """Hold still: the safe command."""
+        self.furnace.stop()  # heater off and tap shut; the door stays as it was
+
+    def period_step(self, dt, live):
+        """Advance one control period."""
+        if not live:
+            self.furnace.stop()
+        self.furnace.step(dt)
+
+    def sensors(self):
+        """Return {sensor topic: value} of its sensors."""
+        furnace = self.furnace
+        # The temperature last: it is the smelter's tick, the others must be in by then.
+        return {'furnace/melt_fraction': (furnace.thermal.melt_fraction(),),
+                'furnace/heater_power': (furnace.heater_power,),
+                'furnace/temperature': (furnace.thermocouple(),)}

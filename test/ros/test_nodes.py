@@ -9,7 +9,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.srv import SetParameters
-from sensor_msgs.msg import Temperature
+from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import Float64, String
 from std_srvs.srv import SetBool, Trigger
 
@@ -41,9 +41,11 @@ class Graph:
         self.operator.create_subscription(
             Temperature, 'smelter/temperature',
             lambda m: setattr(self, 'smelter_temperature', m.temperature), 10)
+        # What the smelter commands the heater (the actuator path, sent every period).
         self.heater = []
         self.operator.create_subscription(
-            Float64, 'smelter/power', lambda m: self.heater.append(m.data), 10)
+            JointState, 'furnace/command', lambda m: self.heater.append(
+                m.effort[m.name.index('furnace_heater')]), 10)
         self.ledger = {}
         for account in ('excavated', 'balance', 'hopper_metal', 'hopper_silicate', 'lost'):
             self.operator.create_subscription(

@@ -4,30 +4,41 @@ import dataclasses
 import math
 
 from spacemine_ros.core.anchoring import (
-    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState)
+    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
 from spacemine_ros.core.drill_controller import DrillController, DrillMeasurement, DrillParams
 from spacemine_ros.core.material_handling import build_line, LineMeasurement, LineParams
-from spacemine_ros.core.scraper import ScraperController, ScraperMeasurement
+from spacemine_ros.core.scraper import ROLES, ScraperController, ScraperMeasurement
 from spacemine_ros.core.smelter import (
     BatchController, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.paths import share_path
+from test.sim import commands
 
 PERIOD = 0.05
 
 
 class Loop:
-    """Anchoring, drill, scraper and material line controllers driving the world."""
+    """Anchoring, drill(s), scraper, material line and smelter controllers driving the world.
+
+    One controller per subsystem of the world's rig file; the anchoring controller's
+    force budget shares the tools' force among them as the anchoring node does.
+    """
 
     def __init__(self, world, goal_depth=0.15, anchoring=None, line=None):
         self.world = world
+        rig = world.rig_interface
         design = world.anchor_type
         nominal = anchor_capacity(design, world.body.site.substrate, world.body.regolith,
                                   world.gravity_magnitude, design.embed_depth)
         params = AnchoringParams(design.embed_depth, nominal)
+        self.anchors = rig.by_kind('anchors')[0]
         self.anchoring = AnchoringController(
-            4, dataclasses.replace(params, **(anchoring or {})))
-        self.drill = DrillController(DrillParams(goal_depth=goal_depth))
+            len(self.anchors.joints), dataclasses.replace(params, **(anchoring or {})))
+        self.budget = ForceBudget(rig.budget_tools)
+        self.drills = {spec.name: DrillController(DrillParams(goal_depth=goal_depth))
+                       for spec in rig.by_kind('drill')}
+        self.drill = next(iter(self.drills.values()), None)  # the first drill
+        self.scraper_spec = next(iter(rig.by_kind('scraper')), None)
         self.scraper = ScraperController()
         self.line = material_line(world, line)
         recipes = recipes_from(load_yaml(share_path('config', 'smelter.yaml')))
@@ -40,26 +51,46 @@ class Loop:
         world = self.world
         readings = world.readings()
         names = readings.joint_names
+        row = {name: i for i, name in enumerate(names)}
         positions = dict(zip(names, readings.joint_positions))
-        commands = self.anchoring.update(readings.time, readings.anchor_embeds,
-                                         readings.anchor_loads, readings.base_position)
-        world.command_anchors([c.embed_depth for c in commands], [c.tension for c in commands])
+        anchor_commands = self.anchoring.update(readings.time, readings.anchor_embeds,
+                                                readings.anchor_loads, readings.base_position)
+        commands.anchors(world, [c.embed_depth for c in anchor_commands],
+                         [c.tension for c in anchor_commands])
         anchored = self.anchoring.state == AnchoringState.ANCHORED
         capacity = self.anchoring.safe_capacity
-        blade = math.sqrt(sum(f * f for f in readings.blade_force))
-        measurement = DrillMeasurement(
-            readings.time, positions['drill_feed'],
-            readings.joint_velocities[names.index('drill_spindle')], readings.bit_thrust,
-            readings.bit_torque)
-        command = self.drill.update(measurement, anchored, capacity, shared_load=blade)
-        world.command_drill(command.feed_speed, command.thrust_limit, command.spindle_speed)
-        scrape = self.scraper.update(
-            ScraperMeasurement(readings.time, positions, blade, readings.bit_thrust,
-                               readings.material_masses['scraper']),
-            anchored, capacity)
-        world.command_scraper(scrape.positions, scrape.force_limit, scrape.velocities)
+        budget = self.anchoring.tool_budget
+        for name, drill in self.drills.items():
+            self.budget.request(name, drill.request)
+        if self.scraper_spec is not None:
+            self.budget.request(self.scraper_spec.name, self.scraper.request_force)
+        allowances = self.budget.allowances(budget)
+        thrusts = 0.0
+        for name, drill in self.drills.items():
+            spec = world.rig_interface.subsystems[name]
+            feed, spindle = row[spec.joint('feed').name], row[spec.joint('spindle').name]
+            measurement = DrillMeasurement(
+                readings.time, readings.joint_positions[feed],
+                readings.joint_velocities[spindle], readings.joint_efforts[feed],
+                readings.joint_efforts[spindle])
+            command = drill.update(measurement, anchored, allowances[name], budget)
+            commands.drill(world, command.feed_speed, command.thrust_limit,
+                           command.spindle_speed, topic=spec.command_topic)
+            self.budget.report_load(name, measurement.thrust)
+            thrusts += measurement.thrust
+        blade = 0.0
+        if self.scraper_spec is not None:
+            spec = self.scraper_spec
+            blade = math.sqrt(sum(f * f for f in readings.sensors[f'{spec.name}/blade_wrench'][:3]))
+            arm = {role: positions[spec.joint(role).name] for role in ROLES}
+            scrape = self.scraper.update(
+                ScraperMeasurement(readings.time, arm, blade,
+                                   readings.material_masses['scraper']),
+                anchored, allowances[spec.name])
+            commands.scraper(world, scrape.positions, scrape.force_limit, scrape.velocities)
+            self.budget.report_load(spec.name, blade)
         line = self.line.update(line_measurement(readings))
-        world.command_material(line_speeds(line))
+        commands.material(world, line_speeds(line))
         smelt = self.smelter.update(smelter_measurement(self.smelter, readings))
         if self.smelter.feed_request is not None:
             hopper, mass = self.smelter.feed_request
@@ -68,10 +99,9 @@ class Loop:
             accepted, message = self.line.request_feed(
                 hopper, mass, masses[hopper], world.material.ledger.room('furnace'))
             assert accepted, message
-        world.command_furnace(smelt.heater_power, smelt.door_open, smelt.tap_open)
-        self.thrust_vs_capacity.append((readings.bit_thrust, capacity))
-        self.tool_load_vs_budget.append((readings.bit_thrust + blade,
-                                         self.drill.params.capacity_fraction * capacity))
+        commands.furnace(world, smelt.heater_power, smelt.door_open, smelt.tap_open)
+        self.thrust_vs_capacity.append((thrusts, capacity))
+        self.tool_load_vs_budget.append((thrusts + blade, budget))
         world.step(PERIOD)
 
     def run_until(self, done, seconds):

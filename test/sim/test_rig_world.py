@@ -7,8 +7,11 @@ import pytest
 from spacemine_ros.core.anchoring import AnchoringState
 from spacemine_ros.core.drill_controller import DrillState
 from spacemine_ros.core.drilling import StrataColumn, Stratum
-from spacemine_ros.sim.world import RigLimits, RigWorld
+from spacemine_ros.core.config import load_yaml
+from spacemine_ros.core.rig_interface import interface_from
+from spacemine_ros.sim.world import default_rig_file, RigWorld
 from test.sim.loop import Loop, PERIOD
+from test.sim import commands
 
 
 @pytest.fixture
@@ -23,8 +26,8 @@ def world_for(body, anchor_types, **kwargs):
 def test_drilling_unanchored_pushes_the_rig_off_the_surface(bennu, anchor_types):
     with world_for(bennu, anchor_types) as world:
         for _ in range(int(20.0 / PERIOD)):
-            world.command_anchors([0.0] * 4, [0.0] * 4)
-            world.command_drill(0.01, 100.0, 10.0)
+            commands.anchors(world, [0.0] * 4, [0.0] * 4)
+            commands.drill(world, 0.01, 100.0, 10.0)
             world.step(PERIOD)
         position, _ = world.base_pose()
         assert position[2] - 0.6 > 0.1  # lifted by more than 10 cm
@@ -35,7 +38,7 @@ def test_drilling_unanchored_pushes_the_rig_off_the_surface(bennu, anchor_types)
 def test_rig_at_rest_stays_put_in_micro_gravity(bennu, anchor_types):
     with world_for(bennu, anchor_types) as world:
         for _ in range(int(10.0 / PERIOD)):
-            world.command_drill(0.0, 0.0, 0.0)
+            commands.drill(world, 0.0, 0.0, 0.0)
             world.step(PERIOD)
         assert world.displacement() < 1e-4
 
@@ -44,7 +47,7 @@ def test_anchored_rig_stays_within_millimetres_while_the_bit_reaches_depth(bennu
     with world_for(bennu, anchor_types) as world:
         loop = Loop(world, goal_depth=0.15).anchor()
         start = world.displacement()
-        assert loop.drill.start(True, loop.anchoring.safe_capacity)[0]
+        assert loop.drill.start(True, loop.anchoring.tool_budget)[0]
         assert loop.run_until(lambda: loop.drill.state in (DrillState.DONE, DrillState.FAULT),
                               300.0)
         assert loop.drill.state == DrillState.DONE
@@ -64,20 +67,28 @@ def test_a_jam_in_the_rig_is_detected_backed_off_and_cleared(bennu, anchor_types
     jammed = dataclasses.replace(bennu, strata=strata)
     with world_for(jammed, anchor_types) as world:
         loop = Loop(world, goal_depth=0.1).anchor()
-        loop.drill.start(True, loop.anchoring.safe_capacity)
+        loop.drill.start(True, loop.anchoring.tool_budget)
         loop.run_until(lambda: loop.drill.state in (DrillState.DONE, DrillState.FAULT), 300.0)
         assert loop.drill.state == DrillState.DONE
         assert loop.drill.retries >= 1
         assert loop.anchoring.state == AnchoringState.ANCHORED
 
 
+def rig_with(change):
+    """Return the default rig file with change(data) applied."""
+    data = load_yaml(default_rig_file())
+    change(data)
+    return interface_from(data, 'test rig')
+
+
 def test_overload_pulls_an_anchor_out_and_the_sim_reports_it(bennu, anchor_types):
-    strong_feed = RigLimits(feed_thrust_max=2000.0)
-    with world_for(bennu, anchor_types, capacity_spread=0.0, limits=strong_feed) as world:
+    def strong_feed(data):  # a feed drive that can push 2000 N
+        data['subsystems']['drill']['joints'][0]['command']['effort']['max'] = 2000.0
+    with world_for(bennu, anchor_types, capacity_spread=0.0, rig=rig_with(strong_feed)) as world:
         loop = Loop(world).anchor()
         # Push far beyond the four anchors' 640 N, bypassing the drill controller.
         for _ in range(int(5.0 / PERIOD)):
-            world.command_drill(0.01, 2000.0, 0.0)
+            commands.drill(world, 0.01, 2000.0, 0.0)
             world.step(PERIOD)
         readings = world.readings()
         assert not all(readings.anchor_engaged)
@@ -92,31 +103,35 @@ def test_same_config_and_commands_give_the_same_result(bennu, anchor_types):
     for _ in range(2):
         with world_for(bennu, anchor_types, seed=3) as world:
             loop = Loop(world).anchor()
-            loop.drill.start(True, loop.anchoring.safe_capacity)
+            loop.drill.start(True, loop.anchoring.tool_budget)
             loop.run_until(lambda: False, 10.0)
             results.append((world.base_pose(), world.drill.hole_depth,
                             [a.capacity_factor for a in world.anchors]))
     assert results[0] == results[1]
 
 
-def test_bad_commands_are_refused_without_changing_anything(bennu, anchor_types):
+def test_bad_commands_are_refused_and_the_subsystem_holds(bennu, anchor_types):
     with world_for(bennu, anchor_types) as world:
-        world.command_drill(0.01, 100.0, 10.0)
-        with pytest.raises(ValueError, match='finite'):
-            world.command_drill(float('nan'), 100.0, 10.0)
-        assert world.drill_command.feed_speed == 0.01
-        with pytest.raises(ValueError, match='anchor_0 target'):
-            world.command_anchors([1.0] * 4, [0.0] * 4)
-        world.command_drill(1.0, 1e9, 1e9)  # clamped to the drives' limits
-        assert world.drill_command.thrust_limit == world.limits.feed_thrust_max
+        drill = world.plugins['drill']
+        commands.drill(world, 0.01, 100.0, 10.0)
+        assert drill.feed_speed == 0.01
+        with pytest.raises(ValueError, match='drill_feed velocity must be a finite number'):
+            commands.drill(world, float('nan'), 100.0, 10.0)
+        assert drill.feed_speed == 0.0 and drill.spindle_speed == 0.0  # held, not half-set
+        with pytest.raises(ValueError, match='anchor_0_joint target 0.3 m is beyond'):
+            commands.anchors(world, [1.0] * 4, [0.0] * 4)  # the URDF stroke, then the design
+        commands.drill(world, 1.0, 1e9, 1e9)  # clamped to the drives' limits (the rig file)
+        assert drill.thrust_limit == drill.thrust_max == 500.0
+        assert drill.feed_speed == 0.05 and drill.spindle_speed == 30.0
 
 
 def test_command_timeout_and_estop_stop_the_drill(bennu, anchor_types):
     with world_for(bennu, anchor_types, command_timeout=0.2) as world:
-        world.command_drill(0.02, 50.0, 5.0)
+        commands.drill(world, 0.02, 50.0, 5.0)
         world.step(1.0)  # no fresh command for 1 s
-        assert world.bit_load.spindle_speed == 0.0 and world.bit_load.feed_advance == 0.0
-        world.command_drill(0.02, 50.0, 5.0)
+        load = world.plugins['drill'].load
+        assert load.spindle_speed == 0.0 and load.feed_advance == 0.0
+        commands.drill(world, 0.02, 50.0, 5.0)
         world.set_estop(True)
         world.step(PERIOD)
-        assert world.bit_load.spindle_speed == 0.0
+        assert world.plugins['drill'].load.spindle_speed == 0.0

@@ -9,6 +9,7 @@ from spacemine_ros.core.material_handling import LineState
 from spacemine_ros.core.scraper import ScrapeRequest, ScraperState
 from spacemine_ros.sim.world import RigWorld
 from test.sim.loop import Loop, PERIOD
+from test.sim import commands
 
 # Psyche's screw anchors hold about 38 N each in its regolith; proof-testing them at 80 %
 # of that pulls out the weaker ones, so the rig proves them at 60 %.
@@ -35,7 +36,7 @@ def test_a_scraping_pass_collects_mass_within_the_budget_and_the_ledger_balances
         assert loop.line.start()[0]
         depth = 0.03 if key == 'bennu' else 0.02  # within one bucket load
         request = ScrapeRequest(passes=1, cut_depth=depth, pass_length=0.4)
-        assert loop.scraper.start(request, True, loop.anchoring.safe_capacity)[0]
+        assert loop.scraper.start(request, True, loop.anchoring.tool_budget)[0]
         assert loop.run_until(lambda: loop.scraper.state == ScraperState.DONE, 200.0)
         assert loop.run_until(lambda: drained(world), 900.0)
 
@@ -105,7 +106,7 @@ def test_the_world_never_overflows_a_hopper_even_without_backpressure(bodies, an
         ledger = world.material.ledger
         ledger.excavate('conveyor', {s: 4.0 * f for s, f in world.material.composition.items()})
         for _ in range(int(60.0 / PERIOD)):
-            world.command_material({'conveyor_screw': 10.0, 'separator_drum': 5.0})
+            commands.material(world, {'conveyor_screw': 10.0, 'separator_drum': 5.0})
             world.step(PERIOD)
         assert ledger.mass('hopper_silicate') == pytest.approx(1.0)
         ledger.check()

@@ -2,10 +2,12 @@
 
 import math
 
+from hypothesis import given, strategies as st
 import pytest
 
 from spacemine_ros.core.anchoring import (
-    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, AnchorType)
+    allocate, anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, AnchorType,
+    ForceBudget)
 from spacemine_ros.core.body import Regolith
 
 DT = 0.05
@@ -167,3 +169,43 @@ def test_params_are_validated_with_reasons():
         params(preload=200.0).validate()
     with pytest.raises(ValueError, match='finite'):
         params(slip_tolerance=float('nan')).validate()
+
+
+def test_the_force_budget_is_shared_max_min_fair_and_never_overgranted():
+    # One tool alone may use the whole budget; two that want more than half get half each.
+    assert allocate(240.0, {'drill': 400.0}) == {'drill': 240.0}
+    assert allocate(240.0, {'drill_a': 400.0, 'drill_b': 400.0}) == {
+        'drill_a': 120.0, 'drill_b': 120.0}
+    # A modest request is met in full; the rest goes to the others.
+    assert allocate(240.0, {'drill': 400.0, 'scraper': 50.0}) == {
+        'drill': 190.0, 'scraper': 50.0}
+    # Idle tools get nothing; an unreadable request asks for everything; no budget, no force.
+    assert allocate(240.0, {'drill': 0.0, 'scraper': 200.0}) == {'drill': 0.0, 'scraper': 200.0}
+    assert allocate(240.0, {'a': math.nan, 'b': 400.0}) == {'a': 120.0, 'b': 120.0}
+    assert allocate(math.nan, {'a': 10.0}) == {'a': 0.0}
+    assert allocate(-5.0, {'a': 10.0}) == {'a': 0.0}
+
+
+@given(budget=st.floats(0.0, 1e5), requests=st.dictionaries(
+    st.sampled_from(['a', 'b', 'c', 'd']), st.floats(-10.0, 1e5), min_size=1))
+def test_allowances_add_up_to_at_most_the_budget_and_never_exceed_a_request(budget, requests):
+    allowances = allocate(budget, requests)
+    assert set(allowances) == set(requests)
+    assert sum(allowances.values()) <= budget * (1 + 1e-12) + 1e-9
+    for tool, allowance in allowances.items():
+        assert 0.0 <= allowance <= max(requests[tool], 0.0) + 1e-9
+    if sum(max(r, 0.0) for r in requests.values()) >= budget:
+        assert sum(allowances.values()) == pytest.approx(budget)  # nothing left unused
+
+
+def test_force_budget_reports_overload_and_names_unknown_tools():
+    budget = ForceBudget(['drill', 'scraper'])
+    budget.request('drill', 400.0)
+    assert budget.allowances(160.0) == {'drill': 160.0, 'scraper': 0.0}
+    budget.report_load('drill', 150.0)
+    budget.report_load('scraper', -30.0)  # a reaction's sign does not matter to the anchors
+    assert budget.total_load == 180.0 and budget.overload(160.0) == pytest.approx(20.0)
+    budget.report_load('scraper', math.nan)
+    assert budget.overload(160.0) == math.inf
+    with pytest.raises(KeyError, match='grinder'):
+        budget.request('grinder', 10.0)

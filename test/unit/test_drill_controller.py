@@ -5,6 +5,7 @@ from spacemine_ros.core.drill_controller import (
 from spacemine_ros.core.drilling import DragBit, DrillingProcess, StrataColumn, Stratum
 import pytest
 
+TOOL_SHARE = 0.8  # of the safe capacity, for all tools (AnchoringParams.tool_share)
 ROCK = Stratum('rock', 0.0, 1.0, 2.5e6, 0.6, 1800.0)
 MOTOR_TORQUE = 20.0
 DT = 0.05
@@ -18,6 +19,8 @@ class Bench:
         self.params = DrillParams(**{'goal_depth': 0.1, **params})
         self.controller = DrillController(self.params)
         self.capacity = capacity
+        self.budget = TOOL_SHARE * capacity
+        self.allowance = None  # None: the drill is the only tool, the budget is all its
         self.anchored = True
         self.feed = 0.0
         self.surface_offset = 0.02  # the bit parks 20 mm above the ground
@@ -31,7 +34,9 @@ class Bench:
             measurement = DrillMeasurement(
                 self.time, self.feed, load.spindle_speed if load else 0.0,
                 load.thrust if load else 0.0, load.torque if load else 0.0)
-            command = self.controller.update(measurement, self.anchored, self.capacity)
+            allowance = self.budget if self.allowance is None else self.allowance
+            command = self.controller.update(measurement, self.anchored, allowance,
+                                             self.budget)
             self.load = self.process.step(DT, self.feed - self.surface_offset, command.feed_speed,
                                           command.thrust_limit, command.spindle_speed,
                                           MOTOR_TORQUE, feed_travel_left=1.0 - self.feed)
@@ -44,9 +49,9 @@ class Bench:
 
 def test_refuses_to_start_unless_anchored():
     controller = DrillController(DrillParams())
-    accepted, reason = controller.start(anchored=False, safe_capacity=300.0)
+    accepted, reason = controller.start(anchored=False, budget=240.0)
     assert not accepted and 'not anchored' in reason
-    accepted, reason = controller.start(anchored=True, safe_capacity=0.0)
+    accepted, reason = controller.start(anchored=True, budget=0.0)
     assert not accepted and 'capacity' in reason
     assert controller.state == DrillState.IDLE
 
@@ -63,19 +68,19 @@ def test_rejects_a_goal_beyond_the_stroke_and_bad_params():
 
 def test_drills_to_the_goal_within_every_limit_then_retracts():
     bench = Bench(capacity=200.0)
-    assert bench.controller.start(True, bench.capacity)[0]
+    assert bench.controller.start(True, bench.budget)[0]
     bench.run(200.0, until=(DrillState.DONE, DrillState.FAULT))
     assert bench.controller.state == DrillState.DONE
     assert bench.controller.max_depth >= 0.1
     assert bench.process.hole_depth == pytest.approx(0.1, abs=0.002)
-    assert max(bench.thrusts) <= bench.params.capacity_fraction * bench.capacity + 1e-9
+    assert max(bench.thrusts) <= TOOL_SHARE * bench.capacity + 1e-9
     assert bench.feed == pytest.approx(0.0, abs=1e-3)
 
 
 def test_torque_limit_bounds_the_thrust_when_the_anchors_could_take_more():
     bench = Bench(capacity=5000.0, max_thrust=2000.0, max_feed_speed=0.05, goal_depth=0.9,
                   thrust_ramp=200.0)
-    bench.controller.start(True, bench.capacity)
+    bench.controller.start(True, bench.budget)
     bench.run(30.0)
     # T = a W / (2 z): the controller keeps torque under torque_margin * max_torque.
     torque_cap_thrust = 0.8 * 20.0 * 2 * 0.6 / 0.025
@@ -85,7 +90,7 @@ def test_torque_limit_bounds_the_thrust_when_the_anchors_could_take_more():
 
 def test_power_budget_limits_spindle_speed():
     bench = Bench(capacity=400.0, power_budget=30.0)
-    bench.controller.start(True, bench.capacity)
+    bench.controller.start(True, bench.budget)
     bench.run(40.0)
     load = bench.load
     assert load.torque * load.spindle_speed <= 30.0 * 1.05
@@ -96,7 +101,7 @@ def test_jam_is_backed_off_and_retried_then_cleared():
               Stratum('clast', 0.05, 0.07, 2.5e6, 0.6, 1800.0, wedge_torque=40.0),
               Stratum('rock2', 0.07, 1.0, 2.5e6, 0.6, 1800.0)]
     bench = Bench(strata)
-    bench.controller.start(True, bench.capacity)
+    bench.controller.start(True, bench.budget)
     bench.run(300.0, until=(DrillState.DONE, DrillState.FAULT))
     assert bench.controller.state == DrillState.DONE
     assert bench.controller.retries >= 1
@@ -107,7 +112,7 @@ def test_a_jam_that_does_not_clear_faults_and_retracts():
               Stratum('stuck', 0.05, 1.0, 2.5e6, 0.6, 1800.0, wedge_torque=40.0,
                       wedge_clears=False)]
     bench = Bench(strata, max_retries=2)
-    bench.controller.start(True, bench.capacity)
+    bench.controller.start(True, bench.budget)
     bench.run(300.0, until=(DrillState.FAULT,))
     assert bench.controller.state == DrillState.FAULT
     assert 'jammed' in bench.controller.reason
@@ -118,12 +123,30 @@ def test_a_jam_that_does_not_clear_faults_and_retracts():
 
 def test_losing_the_anchors_stops_thrust_at_once_and_retracts():
     bench = Bench()
-    bench.controller.start(True, bench.capacity)
+    bench.controller.start(True, bench.budget)
     bench.run(10.0)
     assert bench.controller.state == DrillState.DRILLING
     bench.anchored = False
-    bench.capacity = 0.0
+    bench.capacity = bench.budget = 0.0
     bench.run(DT)
     assert bench.controller.state == DrillState.FAULT
     assert bench.controller.command.thrust_limit == 0.0
     assert bench.controller.command.feed_speed < 0.0
+
+
+def test_thrust_stays_within_the_allowance_granted_and_the_request_follows_the_state():
+    bench = Bench(capacity=400.0, goal_depth=0.8)  # budget 320 N
+    assert bench.controller.request == 0.0
+    bench.controller.start(True, bench.budget)
+    assert bench.controller.request == bench.params.max_thrust
+    bench.allowance = 120.0  # another tool holds the rest
+    bench.run(30.0)
+    assert bench.controller.state == DrillState.DRILLING
+    assert max(bench.thrusts) <= 120.0 + 1e-9
+    assert bench.controller.command.thrust_limit == pytest.approx(120.0)
+    bench.allowance = 40.0  # the other tool needs more: the thrust limit follows at once
+    bench.run(DT)
+    assert bench.controller.command.thrust_limit <= 40.0
+    bench.controller.abort()
+    bench.run(30.0, until=(DrillState.IDLE, DrillState.DONE))
+    assert bench.controller.request == 0.0

@@ -109,3 +109,22 @@ def test_a_corrupted_account_is_a_violation_with_the_numbers():
     ledger.accounts['scraper']['silicate'] = 2.5  # material vanished outside the ledger
     with pytest.raises(LedgerViolation, match=r'excavated 3 kg but the accounts hold 2.5 kg'):
         ledger.check()
+
+
+def test_the_record_in_memory_is_bounded_and_replay_still_rebuilds_the_books():
+    persisted = []
+    ledger = Ledger(ACCOUNTS, SPECIES, CAPACITIES, record_limit=50,
+                    on_transfer=persisted.append)
+    for step in range(2000):  # a long shift: 4000 transfers
+        ledger.excavate('drill', {'metal': 0.01, 'water': 0.002}, time=step)
+        ledger.move('drill', 'conveyor' if step % 3 else 'lost', 0.005, time=step)
+    assert len(ledger.record) == 50 and ledger.transfer_count == 4000
+    assert [e.sequence for e in persisted] == list(range(4000))  # nothing lost to a sink
+    assert ledger.record[-1].sequence == 3999
+    copy = ledger.replay()
+    for account in ACCOUNTS:
+        assert copy.accounts[account] == ledger.accounts[account]  # exactly, not approx
+    assert copy.excavated == ledger.excavated and copy.transfer_count == 4000
+    assert_books_balance(copy)
+    with pytest.raises(ValueError, match='record_limit'):
+        Ledger(ACCOUNTS, SPECIES, record_limit=0)

@@ -5,11 +5,12 @@ import math
 import pytest
 
 from spacemine_ros.core.scraper import (
-    ArmGeometry, JOINTS, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams,
-    ScraperState, tool_force_budget)
+    ArmGeometry, ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams,
+    ScraperState)
 
 GEOMETRY = ArmGeometry()
 PERIOD = 0.05
+TOOL_SHARE = 0.8  # of the safe capacity, for all tools (AnchoringParams.tool_share)
 
 
 @pytest.mark.parametrize('radius,z', [(1.2, -0.03), (0.6, -0.1), (0.9, 0.25), (1.25, 0.0)])
@@ -40,10 +41,14 @@ def test_refuses_to_start_unanchored_or_without_capacity():
     assert 'capacity' in ScraperController().start(ScrapeRequest(), True, 0.0)[1]
 
 
-def test_tool_force_budget_is_shared():
-    assert tool_force_budget(200.0, 0.8) == pytest.approx(160.0)
-    assert tool_force_budget(200.0, 0.8, other_loads=100.0) == pytest.approx(60.0)
-    assert tool_force_budget(200.0, 0.8, other_loads=500.0) == 0.0
+def test_the_blade_force_limit_is_the_allowance_granted():
+    controller = ScraperController()
+    arm = IdealArm(blade_force=lambda tip: 500.0 if tip[2] < 0.0 else 0.0)
+    assert controller.request_force == 0.0
+    controller.start(ScrapeRequest(passes=1), True, 160.0)
+    assert controller.request_force == controller.params.max_blade_force
+    limits = run(controller, arm, capacity=75.0, seconds=20.0)
+    assert max(limits) == pytest.approx(60.0)
 
 
 class IdealArm:
@@ -54,7 +59,7 @@ class IdealArm:
     """
 
     def __init__(self, blade_force=lambda tip: 0.0, blocked=lambda tip: False):
-        self.joints = dict.fromkeys(JOINTS, 0.0)
+        self.joints = dict.fromkeys(ROLES, 0.0)
         self.blade_force = blade_force
         self.blocked = blocked
         self.force = 0.0
@@ -62,7 +67,7 @@ class IdealArm:
 
     def apply(self, command):
         new = {}
-        for name in JOINTS:
+        for name in ROLES:
             step = command.velocities.get(name, 0.5) * PERIOD
             delta = command.positions[name] - self.joints[name]
             new[name] = self.joints[name] + max(-step, min(step, delta))
@@ -75,10 +80,13 @@ class IdealArm:
 
 
 def run(controller, arm, other_load=0.0, capacity=250.0, seconds=300.0):
+    # The anchoring controller's grant: the tools' share of the safe capacity, less what
+    # it has granted the drill (other_load).
+    allowance = max(TOOL_SHARE * capacity - other_load, 0.0)
     limits = []
     for _ in range(int(seconds / PERIOD)):
-        measurement = ScraperMeasurement(arm.time, dict(arm.joints), arm.force, other_load)
-        command = controller.update(measurement, True, capacity)
+        measurement = ScraperMeasurement(arm.time, dict(arm.joints), arm.force)
+        command = controller.update(measurement, True, allowance)
         limits.append(command.force_limit)
         if controller.state in (ScraperState.DONE, ScraperState.FAULT):
             break
@@ -92,10 +100,10 @@ def test_a_job_cuts_each_pass_at_depth_and_dumps_after_each():
     deepest = []
     original_update = controller.update
 
-    def spy(measurement, anchored, capacity):
+    def spy(measurement, anchored, allowance):
         if controller.state == ScraperState.CUTTING:
             deepest.append((controller.pass_index, controller.tip(measurement.joints)[2]))
-        return original_update(measurement, anchored, capacity)
+        return original_update(measurement, anchored, allowance)
 
     controller.update = spy
     request = ScrapeRequest(passes=2, cut_depth=0.04)
@@ -107,6 +115,7 @@ def test_a_job_cuts_each_pass_at_depth_and_dumps_after_each():
 
 
 def test_blade_force_limit_is_what_the_drill_leaves_of_the_budget():
+    # The allowance granted is the budget less the drill's share (run()).
     controller = ScraperController(ScraperParams(max_blade_force=500.0))
     controller.start(ScrapeRequest(), True, 250.0)
     limits = run(controller, IdealArm(), other_load=150.0, seconds=5.0)
@@ -144,7 +153,7 @@ def test_repeated_jams_fault_the_scraper_and_hold_the_arm():
     assert controller.state == ScraperState.FAULT
     assert 'jammed' in controller.reason
     hold = controller.update(ScraperMeasurement(arm.time + 1, dict(arm.joints), 200.0), True,
-                             250.0)
+                             TOOL_SHARE * 250.0)
     assert hold.force_limit == 0.0 and hold.positions == arm.joints
 
 
@@ -156,15 +165,14 @@ class Bucket:
 
     def step(self, controller):
         if controller.state == ScraperState.DUMPING and controller.command.positions.get(
-                'scraper_wrist', 0.0) > 1.0:
+                'wrist', 0.0) > 1.0:
             self.mass = max(0.0, self.mass - self.rate * PERIOD)
 
 
 def run_with_bucket(controller, arm, bucket, seconds=600.0):
     for _ in range(int(seconds / PERIOD)):
-        measurement = ScraperMeasurement(arm.time, dict(arm.joints), arm.force, 0.0,
-                                         bucket.mass)
-        command = controller.update(measurement, True, 250.0)
+        measurement = ScraperMeasurement(arm.time, dict(arm.joints), arm.force, bucket.mass)
+        command = controller.update(measurement, True, TOOL_SHARE * 250.0)
         if controller.state in (ScraperState.DONE, ScraperState.FAULT):
             return
         bucket.step(controller)

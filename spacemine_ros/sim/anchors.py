@@ -1,0 +1,143 @@
+"""The anchors in the simulation: drives, engagement constraints, loads and pull-out.
+
+Each anchor joint drives along -z out of its foot. Once half the design's embed depth is
+reached the foot is held by a fixed constraint; the constraint's reaction (the rig
+pulling up or sideways) plus the commanded tension is the anchor's axial load, read
+every physics step. Above the anchor's true capacity (the design's capacity at its
+embed depth in the site's substrate, times a seeded scatter) it pulls out, resets to 0
+and must be commanded back to 0 before it can be driven again.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet
+
+from spacemine_ros.core.anchoring import anchor_capacity
+from spacemine_ros.sim.subsystem import SubsystemSim
+
+ENGAGE_FRACTION = 0.5  # engaged once half the embed depth is reached
+
+
+@dataclass
+class AnchorSim:
+    """Simulated state of one anchor."""
+
+    joint: str
+    foot: int  # link index of its foot
+    capacity_factor: float  # site variability of the true capacity
+    embed: float = 0.0  # m
+    velocity: float = 0.0  # m/s
+    target: float = 0.0  # m
+    tension: float = 0.0  # N commanded
+    constraint: int = -1  # pybullet constraint id while engaged
+    load: float = 0.0  # N axial load (tension + external pull)
+    armed: bool = True  # False after a pull-out until commanded back to 0
+    pulled_out: bool = False
+
+    @property
+    def engaged(self):
+        """True while the anchor holds the foot."""
+        return self.constraint >= 0
+
+
+class AnchorsSim(SubsystemSim):
+    """Every anchor of the rig (one subsystem of kind anchors)."""
+
+    def __init__(self, world, spec):
+        super().__init__(world, spec)
+        self.design = world.anchor_type
+        cid = world.client
+        self.anchors = []
+        for joint in spec.role_joints('anchor'):
+            parent = pybullet.getJointInfo(world.rig, world.joints[joint.name],
+                                           physicsClientId=cid)[16]
+            self.anchors.append(AnchorSim(joint.name, parent, world.draw_capacity_factor()))
+
+    def apply(self, command):
+        """Set each anchor's embed target [m] (within the design's) and tension [N]."""
+        depth = self.design.embed_depth
+        values = [command[a.joint] for a in self.anchors]
+        for anchor, value in zip(self.anchors, values):
+            if value['position'] > depth * 1.0001:
+                raise ValueError(f'{anchor.joint} target {value["position"]:g} m is beyond the '
+                                 f'{self.design.name} embed depth {depth:g} m')
+        for anchor, value in zip(self.anchors, values):
+            anchor.target, anchor.tension = value['position'], value['effort']
+
+    def hold(self):
+        """Hold every anchor where it is with no commanded tension (never retract)."""
+        for anchor in self.anchors:
+            anchor.target, anchor.tension = anchor.embed, 0.0
+
+    def capacity(self, index):
+        """Return the true holding capacity of an anchor at its embed depth [N]."""
+        anchor, world = self.anchors[index], self.world
+        embed = min(anchor.embed, self.design.embed_depth)
+        nominal = anchor_capacity(self.design, world.body.site.substrate, world.body.regolith,
+                                  world.gravity_magnitude, embed)
+        return nominal * anchor.capacity_factor
+
+    def physics_step(self, dt, live):
+        """Advance one physics step (the base class says what live means)."""
+        world = self.world
+        drive = self.design.drive_speed
+        engage_at = ENGAGE_FRACTION * self.design.embed_depth
+        for anchor in self.anchors:
+            if not anchor.armed:
+                anchor.velocity = 0.0
+                if anchor.target <= 1e-6 and live:
+                    anchor.armed, anchor.pulled_out = True, False
+                continue
+            target = anchor.target if live else anchor.embed  # timeout: hold still
+            step = min(max(target - anchor.embed, -drive * dt), drive * dt)
+            anchor.embed += step
+            anchor.velocity = step / dt
+            # Kinematic drives: held where they are every step (one batched reset).
+            world.set_joint(anchor.joint, anchor.embed)
+            if not anchor.engaged and anchor.embed >= engage_at and step >= 0.0:
+                self._engage(anchor)  # at its foot, whose pose the embed does not change
+            elif anchor.engaged and anchor.embed < engage_at:
+                self._disengage(anchor)
+
+    def _engage(self, anchor):
+        world, cid = self.world, self.world.client
+        state = pybullet.getLinkState(world.rig, anchor.foot, computeForwardKinematics=True,
+                                      physicsClientId=cid)
+        position, orientation = state[4], state[5]
+        anchor.constraint = pybullet.createConstraint(
+            world.rig, anchor.foot, -1, -1, pybullet.JOINT_FIXED, [0, 0, 0], [0, 0, 0],
+            position, childFrameOrientation=orientation, physicsClientId=cid)
+        pybullet.changeConstraint(anchor.constraint, maxForce=1e6, physicsClientId=cid)
+
+    def _disengage(self, anchor):
+        if anchor.constraint >= 0:
+            pybullet.removeConstraint(anchor.constraint, physicsClientId=self.world.client)
+        anchor.constraint = -1
+        anchor.load = 0.0
+
+    def after_physics(self, dt, live):
+        """Read back what the physics step did."""
+        world, cid = self.world, self.world.client
+        for index, anchor in enumerate(self.anchors):
+            if not anchor.engaged:
+                anchor.load = 0.0
+                continue
+            force = pybullet.getConstraintState(anchor.constraint, physicsClientId=cid)
+            # The constraint pulls the foot down (negative z) when the rig pulls up on the
+            # anchor: that, and any shear, loads the anchor; pushing into the ground does not.
+            pull = np.array([force[0], force[1], min(force[2], 0.0)])
+            tension = anchor.tension if live else 0.0
+            anchor.load = tension + float(np.linalg.norm(pull))
+            if anchor.load > self.capacity(index):
+                self._disengage(anchor)
+                anchor.load = 0.0
+                anchor.embed = 0.0
+                anchor.armed, anchor.pulled_out = False, True
+                anchor.capacity_factor = world.draw_capacity_factor()  # reseat elsewhere
+                pybullet.resetJointState(world.rig, world.joints[anchor.joint], 0.0,
+                                         physicsClientId=cid)
+
+    def joint_states(self):
+        """Return {joint: (position, velocity, effort)} of its URDF joints."""
+        return {a.joint: (a.embed, a.velocity, a.load) for a in self.anchors}

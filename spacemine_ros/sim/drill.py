@@ -1,0 +1,114 @@
+"""A drill head in the simulation: feed and spindle drives, the drilling process, reaction.
+
+The feed and spindle are kinematic: the drag-bit process model (core.drilling) decides
+how far the bit advances and what thrust and torque the rock takes, and the rock's
+reaction (thrust back along the drill axis, torque about it) is applied to the rig at
+the bit tip, so the drill pushes the same rig the anchors hold. Cuttings enter the
+material path at the subsystem's `cuttings` transfer point. A rig with two drills has
+two of these, each with its own mast (`<name>_bit` link) and joints.
+"""
+
+import numpy as np
+import pybullet
+
+from spacemine_ros.core.drilling import DragBit, DrillingProcess
+from spacemine_ros.sim.subsystem import SubsystemSim
+
+FEED_STROKE = 1.0  # m (URDF feed limit)
+
+
+class DrillSim(SubsystemSim):
+    """One drill head (a subsystem of kind drill)."""
+
+    def __init__(self, world, spec):
+        super().__init__(world, spec)
+        self.feed_joint = spec.joint('feed')
+        self.spindle_joint = spec.joint('spindle')
+        self.bit_link = world.links[f'{spec.name}_bit']
+        self.torque_max = float(spec.settings.get('spindle_torque_max', 20.0))
+        self.cuttings = str(spec.settings.get('cuttings', 'drill_cut'))
+        self.process = DrillingProcess(world.body.strata,
+                                       DragBit(float(spec.settings.get('bit_radius', 0.025))))
+        self.feed_speed = self.thrust_limit = self.spindle_speed = 0.0
+        self.feed = 0.0
+        self.spindle_angle = 0.0
+        self.load = None  # the last step's bit load
+        self.spindle_energy = 0.0  # J
+        self.feed_energy = 0.0  # J
+
+    @property
+    def thrust_max(self):
+        """The feed drive's thrust limit [N] (the rig file's)."""
+        return self.feed_joint.command['effort'].maximum
+
+    def apply(self, command):
+        """Feed speed [m/s], thrust limit [N] and spindle speed [rad/s] (codec-clamped)."""
+        feed, spindle = command[self.feed_joint.name], command[self.spindle_joint.name]
+        self.feed_speed, self.thrust_limit = feed['velocity'], feed['effort']
+        self.spindle_speed = spindle['velocity']
+
+    def hold(self):
+        """Hold still: the safe command."""
+        self.feed_speed = self.thrust_limit = self.spindle_speed = 0.0
+
+    def tip(self):
+        """Return the bit tip's world position [m]."""
+        return pybullet.getLinkState(self.world.rig, self.bit_link,
+                                     computeForwardKinematics=True,
+                                     physicsClientId=self.world.client)[4]
+
+    def physics_step(self, dt, live):
+        """Advance one physics step (the base class says what live means)."""
+        world, cid = self.world, self.world.client
+        if not live:
+            self.hold()
+        depth = -self.tip()[2]
+        load = self.process.step(dt, depth, self.feed_speed, self.thrust_limit,
+                                 self.spindle_speed, self.torque_max,
+                                 feed_travel_left=FEED_STROKE - self.feed)
+        self.feed = min(max(self.feed + load.feed_advance, 0.0), FEED_STROKE)
+        self.spindle_angle += load.spindle_speed * dt
+        self.load = load
+        pybullet.resetJointState(world.rig, world.joints[self.feed_joint.name], self.feed,
+                                 physicsClientId=cid)
+        pybullet.resetJointState(world.rig, world.joints[self.spindle_joint.name],
+                                 self.spindle_angle, load.spindle_speed, physicsClientId=cid)
+        self.spindle_energy += load.torque * load.spindle_speed * dt
+        self.feed_energy += load.thrust * load.rate_of_penetration * dt
+        if load.in_contact and (load.thrust > 0.0 or load.torque > 0.0):
+            # The rock pushes the bit back along the drill axis and resists its rotation;
+            # both reach the rig through the mast.
+            drill_axis = world.base_rotation() @ np.array([0.0, 0.0, -1.0])
+            pybullet.applyExternalForce(world.rig, -1, list(-load.thrust * drill_axis),
+                                        self.tip(), pybullet.WORLD_FRAME, physicsClientId=cid)
+            pybullet.applyExternalTorque(world.rig, -1, list(-load.torque * drill_axis),
+                                         pybullet.WORLD_FRAME, physicsClientId=cid)
+
+    def joint_states(self):
+        """Return {joint: (position, velocity, effort)} of its URDF joints."""
+        load, dt = self.load, self.world.physics_dt
+        if load is None:
+            return {self.feed_joint.name: (self.feed, 0.0, 0.0),
+                    self.spindle_joint.name: (self.spindle_angle, 0.0, 0.0)}
+        return {self.feed_joint.name: (self.feed, load.feed_advance / dt, load.thrust),
+                self.spindle_joint.name: (self.spindle_angle, load.spindle_speed, load.torque)}
+
+    def sensors(self):
+        """Return {sensor topic: value} of its sensors."""
+        load = self.load
+        thrust, torque = (load.thrust, load.torque) if load else (0.0, 0.0)
+        return {f'{self.name}/bit_wrench': (0.0, 0.0, thrust, 0.0, 0.0, torque)}
+
+    def reaction_load(self):
+        """Return the load its work puts into the anchors [N]."""
+        return self.load.thrust if self.load is not None else 0.0
+
+    @property
+    def hole_depth(self):
+        """Depth of the hole in the rock [m]."""
+        return self.process.hole_depth
+
+    @property
+    def excavated_mass(self):
+        """Mass of rock the bit has cut [kg]."""
+        return self.process.excavated_mass

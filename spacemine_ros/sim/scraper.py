@@ -1,0 +1,163 @@
+"""The scraper arm in the simulation: kinematic joints, the blade cutting the terrain.
+
+The arm's joints move toward their targets at their commanded speeds. The blade cuts a
+height map of the regolith (sim.terrain) with the earth-moving model (core.cutting);
+where the soil would push back harder than the commanded force limit, or a rock is in
+the way, the blade stops (the drives push at their limit). The soil's force on the
+blade is applied to the rig at the tip, like the drill's reaction. The bucket empties
+into the conveyor intake when tipped over it.
+"""
+
+import math
+
+import numpy as np
+import pybullet
+
+from spacemine_ros.core.cutting import cutting_force
+from spacemine_ros.core.scraper import ArmGeometry
+from spacemine_ros.sim.subsystem import SubsystemSim
+
+ROLES = ('slew', 'shoulder', 'elbow', 'wrist')
+HOLDING_TORQUE = 1000.0  # N m the arm drives may use to hold a pose
+DUMP_WRIST_ANGLE = 1.0  # rad: the bucket empties when tipped past this ...
+DUMP_REACH = 0.15  # m ... with the blade this close to the conveyor intake
+
+
+class ScraperSim(SubsystemSim):
+    """The scraper arm (a subsystem of kind scraper)."""
+
+    def __init__(self, world, spec):
+        super().__init__(world, spec)
+        self.geometry = world.geometry or ArmGeometry()
+        self.names = {role: spec.joint(role).name for role in ROLES}
+        self.indices = [world.joints[self.names[role]] for role in ROLES]
+        self.arm = dict.fromkeys(ROLES, 0.0)
+        self.targets = dict(self.arm)
+        self.speed_max = {r: spec.joint(r).command['velocity'].maximum for r in ROLES}
+        self.force_max = min(spec.joint(r).command['effort'].maximum for r in ROLES)
+        self.speeds = dict(self.speed_max)
+        self.force_limit = 0.0
+        self.blade_force = np.zeros(3)  # soil force on the blade, world frame [N]
+        self.blocked = False
+        self.live = False
+
+    def apply(self, command):
+        """Take joint targets [rad] and speeds [rad/s]; the blade force limit [N].
+
+        The limit is the weakest joint's effort: each joint's torque bounds the blade.
+        """
+        joints = {role: command[self.names[role]] for role in ROLES}
+        self.targets = {role: joints[role]['position'] for role in ROLES}
+        self.speeds = {role: min(abs(joints[role]['velocity']), self.speed_max[role])
+                       for role in ROLES}
+        self.force_limit = min(min(joints[role]['effort'] for role in ROLES), self.force_max)
+
+    def hold(self):
+        """Hold still: the safe command."""
+        self.targets, self.force_limit = dict(self.arm), 0.0
+
+    def tip_position(self, arm=None):
+        """Blade tip in the world frame [m] for arm joint positions (default: current)."""
+        arm = arm or self.arm
+        local = self.geometry.forward(arm['slew'], arm['shoulder'], arm['elbow'])
+        local = (local[0], local[1], local[2] - self.geometry.base_height)  # base frame
+        position, orientation = self.world.base_pose()
+        return np.array(pybullet.multiplyTransforms(position, orientation, local,
+                                                    (0, 0, 0, 1))[0])
+
+    def physics_step(self, dt, live):
+        """Advance one physics step (the base class says what live means)."""
+        world = self.world
+        if live:
+            targets, limit = self.targets, self.force_limit
+        else:  # no command: hold still with the drives relaxed
+            targets, limit = self.arm, 0.0
+        candidate = {}
+        for role in ROLES:
+            reach = self.speeds[role] * dt
+            candidate[role] = self.arm[role] + min(max(targets[role] - self.arm[role], -reach),
+                                                   reach)
+        self.blade_force = np.zeros(3)
+        self.blocked = False
+        if candidate != self.arm:
+            self._move(candidate, limit, dt)
+        # Kinematic joints are held every step where they are by their drives: the drives
+        # carry the arm's weight (a real load on the base), and a drive holding the
+        # position it was reset to adds no force that does not exist.
+        positions = [self.arm[role] for role in ROLES]
+        for index, position in zip(self.indices, positions):
+            world.set_joint_index(index, position)
+        pybullet.setJointMotorControlArray(
+            world.rig, self.indices, pybullet.POSITION_CONTROL, targetPositions=positions,
+            forces=[HOLDING_TORQUE] * len(ROLES), physicsClientId=world.client)
+        if np.any(self.blade_force):
+            pybullet.applyExternalForce(world.rig, -1, list(self.blade_force),
+                                        list(self.tip_position()), pybullet.WORLD_FRAME,
+                                        physicsClientId=world.client)
+
+    def _move(self, candidate, limit, dt):
+        world = self.world
+        terrain, blade = world.terrain, world.material_config.blade
+        tip, new_tip = self.tip_position(), self.tip_position(candidate)
+        motion = new_tip - tip
+        horizontal = np.array([motion[0], motion[1], 0.0])
+        travel = float(np.linalg.norm(horizontal))
+        slew = candidate['slew']
+        across = np.array([-math.sin(slew), math.cos(slew)])  # blade width direction
+        cells = terrain.blade_cells(new_tip, across, blade.width)
+        direction = horizontal / travel if travel > 1e-12 else np.zeros(3)
+        ahead = terrain.blade_cells(new_tip + direction * terrain.resolution, across, blade.width)
+        depth = terrain.depth_at(ahead, new_tip[2]) if travel > 1e-12 else \
+            terrain.depth_at(cells, new_tip[2])
+        regolith = world.body.regolith
+        force = cutting_force(depth, travel / dt, world.gravity_magnitude, regolith.density,
+                              regolith.cohesion, regolith.friction_angle, blade)
+        rising = new_tip[2] > tip[2] + 1e-12
+        blocked = terrain.blocked(cells, new_tip[2])
+        if blocked or (force.magnitude > limit and not rising):
+            # The drives push at their limit and the blade does not move.
+            self.blocked = True
+            push = direction if travel > 1e-12 else np.array([0.0, 0.0, -1.0])
+            self.blade_force = -push * limit if depth > 0.0 or blocked else np.zeros(3)
+            candidate = {role: (candidate[role] if role == 'wrist' else self.arm[role])
+                         for role in ROLES}
+        else:
+            self._cut(cells, new_tip, travel / dt)
+            self.blade_force = -direction * force.draught + np.array([0.0, 0.0,
+                                                                      -force.vertical])
+        self.arm = candidate
+
+    def _cut(self, cells, tip, speed):
+        material = self.world.material
+        density = self.world.body.regolith.density
+        room = material.ledger.room('scraper')
+        volume = self.world.terrain.cut(cells, tip[2], max_volume=room / density)
+        if volume > 0.0:
+            material.excavate('scraper_cut', volume * density, speed)
+
+    @property
+    def dumping(self):
+        """True while the tipped bucket is over the conveyor intake."""
+        geometry, world = self.geometry, self.world
+        intake = np.array([geometry.shoulder_x + geometry.intake_radius, 0.0,
+                           geometry.intake_height])
+        intake = intake + np.array(world.initial_position) - [0.0, 0.0, world.base_height]
+        return (self.arm['wrist'] >= DUMP_WRIST_ANGLE
+                and float(np.linalg.norm(self.tip_position() - intake)) <= DUMP_REACH)
+
+    def joint_states(self):
+        """Return {joint: (position, velocity, effort)} of its URDF joints."""
+        states = pybullet.getJointStates(self.world.rig, self.indices,
+                                         physicsClientId=self.world.client)
+        # The kinematic positions, the solver's velocities and the drives' torques.
+        return {self.names[role]: (self.arm[role], state[1], state[3])
+                for role, state in zip(ROLES, states)}
+
+    def sensors(self):
+        """Return {sensor topic: value} of its sensors."""
+        return {f'{self.name}/blade_wrench': (*(float(f) for f in self.blade_force),
+                                              0.0, 0.0, 0.0)}
+
+    def reaction_load(self):
+        """Return the load its work puts into the anchors [N]."""
+        return float(np.linalg.norm(self.blade_force))

@@ -1,0 +1,53 @@
+"""What a simulated subsystem is to the world: a plugin with apply, step and readings.
+
+RigWorld builds one plugin per subsystem of the rig file (config/rigs/<rig>.yaml) by its
+kind (sim/<kind>.py) and steps them in file order. A plugin gets its commands already
+decoded and checked by the codec (core.rig_interface: {joint: {field: value}}, inside
+the drives' limits), holds its actuators when commands stop coming or the e-stop is
+latched, and reports joint states and sensor values.
+"""
+
+import math
+
+
+class SubsystemSim:
+    """Base of the simulated subsystems (sim/anchors.py, drill.py, scraper.py, ...)."""
+
+    def __init__(self, world, spec):
+        self.world = world
+        self.spec = spec
+        self.name = spec.name
+        self.last_command_time = -math.inf
+
+    # What the world calls ---------------------------------------------------------------------
+    def apply(self, command):
+        """Take a decoded command {joint: {field: value}} (ValueError: nothing changes)."""
+
+    def hold(self):
+        """Go to the safe state: commands stopped coming, or the e-stop is latched."""
+
+    def physics_step(self, dt, live):
+        """Advance the actuators by one physics step, before the solver (live: commanded)."""
+
+    def after_physics(self, dt, live):
+        """Read what the solver did (constraint forces) after its step."""
+
+    def period_step(self, dt, live):
+        """Advance the slow processes (material flows, furnace) by one material period."""
+
+    def joint_states(self):
+        """Return {joint: (position, velocity, effort)} of the joints with state."""
+        return {}
+
+    def sensors(self):
+        """Return {topic: tuple of values} of the subsystem's own sensor topics."""
+        return {}
+
+    def reaction_load(self):
+        """Return the force [N] the subsystem puts on the anchors now."""
+        return 0.0
+
+    # Helpers -------------------------------------------------------------------------------------
+    def joint_index(self, joint):
+        """Return the PyBullet index of a joint of this subsystem."""
+        return self.world.joints[joint]

@@ -47,11 +47,15 @@ def measure(registers, polls=400):
         device.close()
         emulator.close()
         line.close()
+    if not latencies:
+        raise SystemExit(f'no poll of {registers} register(s) succeeded ({failed} failed)')
     total = sum(latencies)
+    # Percentiles of the polls that succeeded: on a loaded host some may not.
     return {'registers': registers, 'polls': polls, 'failed': failed,
             'rate_hz': round(len(latencies) / total, 1),
             'latency_median_ms': round(statistics.median(latencies) * 1e3, 3),
-            'latency_p99_ms': round(sorted(latencies)[int(0.99 * polls)] * 1e3, 3)}
+            'latency_p99_ms': round(sorted(latencies)[int(0.99 * (len(latencies) - 1))] * 1e3,
+                                    3)}
 
 
 def main():

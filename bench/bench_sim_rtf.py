@@ -1,10 +1,14 @@
-"""Real-time factor of the `make sim` scenario, and of the physics alone.
+"""Real-time factor of the `make sim` shift: on the ROS graph, in process, and the ceiling.
 
-Prints the figures and saves them to bench/results/sim_rtf.json. Run with `make bench`.
-- shift: the whole ROS graph in lockstep (anchoring, then drilling to 0.3 m on Bennu),
-  sim seconds per wall second, as make sim runs it;
-- physics: the PyBullet world stepped by the same controllers without ROS, to show
-  what the ROS layer costs.
+Prints the figures and saves them to bench/results/sim_rtf.json (`make bench`). All three
+run the same scenario, make sim's: Bennu, microspine anchors, anchor, drill to 0.3 m,
+scrape three passes, drain the line into the hoppers, one smelter batch.
+- shift: the whole ROS graph in one process, lockstep (spacemine-shift, as make sim);
+- in_process: the same controllers stepping the same RigWorld without ROS
+  (test/sim/loop.py, configured from config/rig.yaml);
+- pybullet_ceiling: PyBullet stepping the same rig (same URDF, physics step and
+  constraints) for as long, with none of the project's models: the fastest a
+  simulation of this rig can be on this machine. The ratios say what each layer costs.
 """
 
 import json
@@ -16,63 +20,92 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'test'))
 
 from spacemine_ros.domain import claim_domain  # noqa: E402
 
-claim_domain()  # a domain no other run on this host holds
+DEPTH, PASSES = 0.3, 3
+SCENARIO = (f'bennu, microspine anchors: anchor, drill to {DEPTH} m, {PASSES} scraping passes, '
+            'drain the line, one smelter batch (volatile_extraction); 0.05 s control period, '
+            '0.005 s physics step')
 
 
-def shift_rtf(depth):
+def shift_rtf():
     from spacemine_ros import shift
+    claim_domain()  # a domain no other run on this host holds
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, 'summary.json')
-        status = shift.main(['--depth', str(depth), '--no-progress', '--summary-file', path])
+        status = shift.main(['--depth', str(DEPTH), '--passes', str(PASSES), '--no-progress',
+                             '--summary-file', path])
         with open(path) as stream:
             figures = json.load(stream)
     if status != 0:
         raise SystemExit(f'shift failed: {figures["reason"]}')
-    return figures
+    return {k: figures[k] for k in ('sim_time_s', 'wall_time_s', 'real_time_factor')}
 
 
-def physics_rtf(depth):
+def world():
     from spacemine_ros.core.anchoring import load_anchor_types
     from spacemine_ros.core.body import load_body
-    from spacemine_ros.core.drill_controller import DrillState
     from spacemine_ros.paths import share_path
     from spacemine_ros.sim.world import RigWorld
-    from test.sim.loop import Loop  # the controllers wired as the nodes wire them
-
     body = load_body(share_path('config', 'bodies.yaml'), 'bennu')
     design = load_anchor_types(share_path('config', 'anchors.yaml'))['microspine']
+    return RigWorld(body, design)
+
+
+def in_process_rtf():
+    from test.sim.loop import configured_loop, run_shift
     start = time.perf_counter()
-    with RigWorld(body, design) as world:
-        loop = Loop(world, goal_depth=depth).anchor()
-        loop.drill.start(True, loop.anchoring.tool_budget)
-        loop.run_until(lambda: loop.drill.state == DrillState.DONE, 600.0)
-        sim_time = world.time
+    with world() as rig:
+        sim_time = run_shift(configured_loop(rig, DEPTH), 'volatile_extraction', PASSES)
     wall = time.perf_counter() - start
     return {'sim_time_s': round(sim_time, 2), 'wall_time_s': round(wall, 2),
             'real_time_factor': round(sim_time / wall, 2)}
 
 
+def pybullet_ceiling(sim_time):
+    """Plain stepSimulation of the same rig, anchored by the same four constraints."""
+    import pybullet
+    with world() as rig:
+        cid = rig.client
+        for anchor in rig.anchor_plugin.anchors:  # held as the anchored rig is
+            rig.anchor_plugin._engage(anchor)
+        steps = int(round(sim_time / rig.physics_dt))
+        start = time.perf_counter()
+        for _ in range(steps):
+            pybullet.stepSimulation(physicsClientId=cid)
+        wall = time.perf_counter() - start
+    return {'sim_time_s': round(sim_time, 2), 'wall_time_s': round(wall, 2),
+            'real_time_factor': round(sim_time / wall, 2)}
+
+
 def main():
+    sys.path.insert(0, HERE)
     from results import save
 
-    depth = 0.3
     figures = {
         'machine': {'python': platform.python_version(), 'cpus': os.cpu_count(),
-                    'processor': platform.processor() or platform.machine()},
-        'scenario': f'bennu, microspine anchors, drill to {depth} m, lockstep, 0.05 s period',
-        'shift': shift_rtf(depth),
-        'physics_only': physics_rtf(depth),
+                    'processor': platform.processor() or platform.machine(),
+                    'load_average_at_start': os.getloadavg()[0]},
+        'scenario': SCENARIO,
+        'shift': shift_rtf(),
+        'in_process': in_process_rtf(),
     }
+    figures['pybullet_ceiling'] = pybullet_ceiling(figures['in_process']['sim_time_s'])
+    ceiling = figures['pybullet_ceiling']['real_time_factor']
+    figures['share_of_ceiling'] = {
+        name: round(figures[name]['real_time_factor'] / ceiling, 3)
+        for name in ('shift', 'in_process')}
     path = save('sim_rtf', figures)
-    shift_fig, physics = figures['shift'], figures['physics_only']
-    print(f'\nshift (ROS graph, lockstep): {shift_fig["sim_time_s"]} sim s in '
-          f'{shift_fig["wall_time_s"]} wall s -> real-time factor {shift_fig["real_time_factor"]}')
-    print(f'physics only (no ROS):       {physics["sim_time_s"]} sim s in '
-          f'{physics["wall_time_s"]} wall s -> real-time factor {physics["real_time_factor"]}')
+    print(f'\nscenario: {SCENARIO}')
+    for name, label in (('shift', 'shift (ROS graph, lockstep)'),
+                        ('in_process', 'in process (no ROS)'),
+                        ('pybullet_ceiling', 'plain PyBullet, same rig')):
+        entry = figures[name]
+        share = figures['share_of_ceiling'].get(name)
+        print(f'{label:<28} {entry["sim_time_s"]:8.1f} sim s in {entry["wall_time_s"]:7.1f} wall s'
+              f' -> real-time factor {entry["real_time_factor"]:6.1f}'
+              + (f' ({share:.0%} of the ceiling)' if share is not None else ''))
     print(f'saved {path}')
 
 

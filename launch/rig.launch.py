@@ -18,6 +18,7 @@ from launch_ros.actions import LifecycleNode, Node, PushROSNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
 from spacemine_ros import bringup
+from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.hardware.ports import parse_ports
 from spacemine_ros.params_files import load_params_file
 from spacemine_ros.sim.description import rig_urdf_xml
@@ -27,6 +28,8 @@ ARGUMENTS = [
     ('body', 'bennu', 'Body preset from config/bodies.yaml'),
     ('anchor_type', '', "Anchor design from config/anchors.yaml (empty: the body site's)"),
     ('namespace', '', 'Namespace of the rig (several rigs can share a domain)'),
+    ('rig', '', 'Rig file: a name in config/rigs/ (e.g. twin_drill) or a path (empty: '
+     'default)'),
     ('params_file', '', 'Node parameters YAML (empty: the installed config/rig.yaml)'),
     ('use_sim_time', 'true', 'Controllers follow /clock from the simulation (sim backend '
      'only; hil and hardware run on the wall clock)'),
@@ -55,6 +58,7 @@ def _checked(value):
     load_params_file(params_file)  # ConfigError naming the file, line and key
     parse_ports([e.strip() for e in value['ports'].split(',') if e.strip()])
     bringup.check_site(value['body'], {'anchor_type': value['anchor_type']})
+    load_rig_interface(bringup.rig_file_path(value['rig']))  # ConfigError naming the key
     return params_file
 
 
@@ -82,22 +86,25 @@ def _nodes(context):
     ports = [entry.strip() for entry in value['ports'].split(',') if entry.strip()]
     for spec in bringup.graph(value['backend'], value['body'], use_sim_time,
                               value['namespace'], ports=ports,
-                              anchor_type=value['anchor_type']):
+                              anchor_type=value['anchor_type'], rig=value['rig']):
         # A managed node configures and activates itself (its autostart parameter);
         # LifecycleNode lets launch event handlers see and drive its transitions too.
         kind, extra = (LifecycleNode, {'namespace': ''}) if spec.lifecycle else (Node, {})
         actions.append(kind(
             package=spec.package, executable=spec.executable, name=spec.name, **extra,
-            parameters=[params_file, bringup.write_parameters(spec, directory)],
+            parameters=[params_file, bringup.write_parameters(spec, directory,
+                                                              params_file=params_file)],
             remappings=list(spec.remappings), respawn=respawn,
             on_exit=None if respawn else _take_the_rig_down,
             arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))
     if _truthy(value['publish_description']):
+        drills = load_rig_interface(bringup.rig_file_path(value['rig'])).drill_masts()
         actions.append(Node(
             package='robot_state_publisher', executable='robot_state_publisher',
             name='robot_state_publisher', output='screen',
             remappings=[bringup.CLOCK_REMAP],
-            parameters=[{'robot_description': ParameterValue(rig_urdf_xml(), value_type=str),
+            parameters=[{'robot_description': ParameterValue(rig_urdf_xml(drills=drills),
+                                                             value_type=str),
                          'use_sim_time': use_sim_time}]))
     return [cleanup, GroupAction(actions)]
 

@@ -37,6 +37,35 @@ class NodeSpec:
     remappings: tuple = (CLOCK_REMAP,)
     package: str = 'spacemine_ros'
     lifecycle: bool = False  # a managed node (launch: LifecycleNode)
+    # The params-file node whose values this node starts from: a rig's second drill,
+    # drill_b, takes config/rig.yaml's /**/drill settings, then its own /**/drill_b ones.
+    defaults: str = ''
+
+
+# The controller node of each kind of subsystem: (executable, module, class, the
+# params-file section its nodes start from).
+CONTROLLERS = {
+    'anchors': ('anchoring', 'spacemine_ros.nodes.anchoring', 'AnchoringNode', 'anchoring'),
+    'drill': ('drill', 'spacemine_ros.nodes.drill', 'DrillNode', 'drill'),
+    'scraper': ('scraper', 'spacemine_ros.nodes.scraper', 'ScraperNode', 'scraper'),
+    'material_line': ('material_handling', 'spacemine_ros.nodes.material_handling',
+                      'MaterialHandlingNode', 'material_handling'),
+    'furnace': ('smelter', 'spacemine_ros.nodes.smelter', 'SmelterNode', 'smelter'),
+}
+
+
+def default_rig_file():
+    """Return the installed (or checked-out) config/rigs/default.yaml."""
+    return share_path('config', 'rigs', 'default.yaml')
+
+
+def rig_file_path(rig):
+    """Return the rig file of a --rig / rig:= value: a path, or a name in config/rigs/."""
+    if not rig:
+        return default_rig_file()
+    if os.sep in rig or rig.endswith(('.yaml', '.yml')):
+        return rig
+    return share_path('config', 'rigs', f'{rig}.yaml')
 
 
 def default_params_file():
@@ -56,8 +85,11 @@ def hil_port_dir(namespace='', run=None):
 
 
 def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None, ports=(),
-          anchor_type='', hil_dir=''):
+          anchor_type='', hil_dir='', rig=''):
     """Return the NodeSpecs of a rig for a backend and body.
+
+    rig: the rig file (a path, or a name in config/rigs/; empty: default.yaml). It
+    decides the controllers: one node per subsystem, named by its `controller`.
 
     use_sim_time applies to the sim backend only: hil and hardware run on the wall
     clock, as a real rig does. run names this start of the rig (hil_port_dir); ports
@@ -65,11 +97,17 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     anchor_type ('' for the body site's) goes to the simulation and the controller alike;
     hil_dir names the HIL port directory (parts of one rig started apart share it).
     """
+    from spacemine_ros.core.rig_interface import load_rig_interface
+
     if backend not in BACKENDS:
         raise ValueError(f'unknown backend {backend!r}; available: {", ".join(BACKENDS)}')
-    common = {'body': body, **({'anchor_type': anchor_type} if anchor_type else {})}
+    rig_path = rig_file_path(rig)
+    subsystems = load_rig_interface(rig_path).subsystems.values()  # ConfigError if bad
+    chosen = {'rig': os.path.abspath(rig_path)} if rig else {}
+    common = {'body': body, **({'anchor_type': anchor_type} if anchor_type else {}),
+              **chosen}
     sim_time = bool(use_sim_time) and backend == 'sim'
-    controllers = {'use_sim_time': sim_time}
+    controllers = {'use_sim_time': sim_time, **chosen}
     on_body = {'body': body, **controllers}  # controllers whose models use the body
     # Off the simulation, odometry comes at its own pace, not stamp-aligned with joints.
     anchoring = {**common, **controllers, 'odom_sync': backend == 'sim'}
@@ -82,7 +120,7 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
         nodes.append(NodeSpec('rig_sim', 'rig_sim', 'spacemine_ros.nodes.rig_sim',
                               'RigSimNode', sim))
     if backend in ('hil', 'hardware'):
-        bus = {'use_sim_time': False, 'autostart': True}
+        bus = {'use_sim_time': False, 'autostart': True, **chosen}
         if ports:
             bus['ports'] = list(ports)
         if backend == 'hil':
@@ -91,17 +129,13 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
             bus.update(port_dir=port_dir, parity='none', request_timeout=0.25)
         nodes.append(NodeSpec('field_bus', 'field_bus', 'spacemine_ros.nodes.field_bus',
                               'FieldBusNode', bus, lifecycle=True))
-    return nodes + [
-        NodeSpec('anchoring', 'anchoring', 'spacemine_ros.nodes.anchoring', 'AnchoringNode',
-                 anchoring),
-        NodeSpec('drill', 'drill', 'spacemine_ros.nodes.drill', 'DrillNode', controllers),
-        NodeSpec('scraper', 'scraper', 'spacemine_ros.nodes.scraper', 'ScraperNode',
-                 controllers),
-        NodeSpec('material_handling', 'material_handling',
-                 'spacemine_ros.nodes.material_handling', 'MaterialHandlingNode', on_body),
-        NodeSpec('smelter', 'smelter', 'spacemine_ros.nodes.smelter', 'SmelterNode',
-                 on_body),
-    ]
+    parameters = {'anchors': anchoring, 'drill': controllers, 'scraper': controllers,
+                  'material_line': on_body, 'furnace': on_body}
+    for subsystem in subsystems:
+        executable, module, node_class, section = CONTROLLERS[subsystem.kind]
+        nodes.append(NodeSpec(subsystem.controller, executable, module, node_class,
+                              dict(parameters[subsystem.kind]), defaults=section))
+    return nodes
 
 
 def check_site(body, anchoring=None):
@@ -174,15 +208,30 @@ def parameters_yaml(node, values):
                      default_flow_style=False, sort_keys=True)
 
 
-def write_parameters(spec, directory, extra=None):
+def inherited_parameters(spec, params_file):
+    """Return what a node takes from its kind's section of the params file.
+
+    A node named after its kind (drill) reads its section itself; drill_b starts from
+    /**/drill and then its own /**/drill_b entries, which rcl would otherwise apply
+    before the per-node file overwrote them.
+    """
+    if not params_file or not spec.defaults or spec.defaults == spec.name:
+        return {}
+    from spacemine_ros.params_files import load_params_file
+    entries = load_params_file(params_file)
+    return {**entries.get(f'/**/{spec.defaults}', {}), **entries.get(f'/**/{spec.name}', {})}
+
+
+def write_parameters(spec, directory, extra=None, params_file=None):
     """Write a node's own parameters to <directory>/<node>.yaml; return the path.
 
-    They are the graph's and the operator's overrides (extra), strings quoted so they
-    stay strings.
+    They are what it inherits from its kind's params section (inherited_parameters),
+    the graph's and the operator's overrides (extra), strings quoted so they stay strings.
     """
     path = os.path.join(directory, f'{spec.name}.yaml')
+    values = {**inherited_parameters(spec, params_file), **spec.parameters, **(extra or {})}
     with open(path, 'w', encoding='utf-8') as stream:
-        stream.write(parameters_yaml(spec.name, {**spec.parameters, **(extra or {})}))
+        stream.write(parameters_yaml(spec.name, values))
     return path
 
 

@@ -28,6 +28,8 @@ def add_graph_arguments(parser):
     parser.add_argument('--anchor-type', default='',
                         help="anchor design (default: the body site's, config/bodies.yaml)")
     parser.add_argument('--namespace', default='', help='namespace of the rig, e.g. rig1')
+    parser.add_argument('--rig', default='', help='rig file: a name in config/rigs/ (e.g. '
+                        'twin_drill) or a path (default: default)')
     parser.add_argument('--params-file', default=None,
                         help='node parameters YAML (default: config/rig.yaml)')
     parser.add_argument('--use-sim-time', default=True, action=argparse.BooleanOptionalAction,
@@ -147,7 +149,7 @@ def _construct(node_class, spec, wanted, namespace, params_file, directory, cont
     from rclpy.exceptions import InvalidParameterTypeException
 
     for _ in range(len(wanted) + 1):
-        own = bringup.write_parameters(spec, directory, wanted)
+        own = bringup.write_parameters(spec, directory, wanted, params_file)
         args = bringup.ros_arguments(spec, namespace, params_file, own)
         try:
             return node_class(cli_args=args, context=context)
@@ -159,6 +161,14 @@ def _construct(node_class, spec, wanted, namespace, params_file, directory, cont
                 continue
             raise ValueError(describe_type_error(str(error), spec.name)) from None
     raise ValueError(f'{spec.name}: parameters did not take')
+
+
+def _stop_signals_ignored():
+    # In the child before exec: SIGINT and SIGTERM stay ignored (Python keeps an ignored
+    # SIGINT ignored) until the node's StopSignals takes them, so a stop that comes while
+    # it is still importing never interrupts it halfway with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def run_processes(specs, namespace, params_file, overrides):
@@ -174,25 +184,31 @@ def run_processes(specs, namespace, params_file, overrides):
     with StopSignals() as stop, \
             tempfile.TemporaryDirectory(prefix='spacemine_params_') as directory:
         for spec in specs:
-            own = bringup.write_parameters(spec, directory, overrides.get(spec.name))
+            own = bringup.write_parameters(spec, directory, overrides.get(spec.name),
+                                           params_file)
             args = bringup.ros_arguments(spec, namespace, params_file, own)
-            processes.append(subprocess.Popen([sys.executable, '-m', spec.module, *args]))
+            processes.append(subprocess.Popen([sys.executable, '-m', spec.module, *args],
+                                              preexec_fn=_stop_signals_ignored))
             print(f'spacemine-rig: {spec.name} pid {processes[-1].pid}', file=sys.stderr,
                   flush=True)
         while not stop.requested.wait(0.2):
             if any(process.poll() is not None for process in processes):
                 break
         number = getattr(signal, stop.signal_name or 'SIGINT')
+        deadline = time.monotonic() + STOP_GRACE
+        # Sent again each second: a node still starting ignores it until its own handler
+        # (which makes its actuators safe) is installed.
+        while time.monotonic() < deadline and any(p.poll() is None for p in processes):
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(number)
+            end = min(deadline, time.monotonic() + 1.0)
+            while time.monotonic() < end and any(p.poll() is None for p in processes):
+                time.sleep(0.05)
         for process in processes:
             if process.poll() is None:
-                process.send_signal(number)
-        deadline = time.monotonic() + STOP_GRACE
-        for process in processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+            process.wait()
         return max(abs(process.returncode) for process in processes)
 
 
@@ -218,7 +234,7 @@ def main(argv=None):
         parse_ports(ports)  # refused here, before anything starts, if malformed
         specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
                               ports=ports, anchor_type=args.anchor_type,
-                              hil_dir=args.hil_dir)
+                              hil_dir=args.hil_dir, rig=args.rig)
         if args.nodes:
             wanted = [name.strip() for name in args.nodes.split(',') if name.strip()]
             unknown = set(wanted) - {spec.name for spec in specs}

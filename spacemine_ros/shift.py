@@ -17,13 +17,15 @@ import time
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from geometry_msgs.msg import WrenchStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParameters
-from sensor_msgs.msg import Temperature
+from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
+from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.launcher import (
     add_graph_arguments, announce_domain, check_before_start, create_nodes,
     parameter_overrides, typed_like_the_params_file)
@@ -44,66 +46,97 @@ class ShiftError(RuntimeError):
 
 
 class Operator(Node):
-    """The operator's side of the shift: service calls and the values to report."""
+    """The operator's side of the shift: service calls and the values to report.
 
-    def __init__(self, **kwargs):
+    Which tools it watches comes from the rig file: every drill and scraper subsystem's
+    controller (drill_a and drill_b on the twin-drill rig).
+    """
+
+    def __init__(self, rig, **kwargs):
         super().__init__('shift_operator', **kwargs)
-        self.values = {'anchoring/state': '', 'drill/state': '', 'anchoring/safe_capacity': 0.0,
-                       'drill/depth': 0.0, 'drill/thrust': 0.0, 'drill/energy': 0.0,
-                       'scraper/state': '', 'material_handling/state': '',
-                       'scraper/blade_force': 0.0, 'smelter/state': '',
-                       'smelter/batch_energy': 0.0}
-        self.max_depth = 0.0
+        self.rig = rig
+        self.anchoring = rig.anchoring_controller
+        self.drills = [s.controller for s in rig.by_kind('drill')]
+        self.scrapers = [s.controller for s in rig.by_kind('scraper')]
+        self.line = rig.by_kind('material_line')[0].controller
+        self.smelter = rig.by_kind('furnace')[0].controller
+        self.controllers = [s.controller for s in rig.subsystems.values()]
+        self.values = {f'{c}/state': '' for c in self.controllers}
+        self.values.update({f'{self.anchoring}/safe_capacity': 0.0,
+                            f'{self.smelter}/batch_energy': 0.0})
+        self.values.update({f'{d}/{n}': 0.0 for d in self.drills
+                            for n in ('depth', 'energy')})
+        self.max_depth = dict.fromkeys(self.drills, 0.0)
         self.peak_blade_force = 0.0
         self.ledger = dict.fromkeys(LEDGER_TOTALS, 0.0)
-        for topic in ('anchoring/state', 'drill/state', 'scraper/state',
-                      'material_handling/state', 'smelter/state'):
+        for controller in self.controllers:
+            topic = f'{controller}/state'
             self.create_subscription(String, topic, self._store(topic), STATE_QOS)
-        self.create_subscription(Float64, 'smelter/batch_energy',
-                                 self._store('smelter/batch_energy'), 10)
+        self.create_subscription(Float64, f'{self.smelter}/batch_energy',
+                                 self._store(f'{self.smelter}/batch_energy'), 10)
         self.setpoint = math.nan
         self.furnace_trace = []  # (sim time, temperature, setpoint, phase) while heating
-        self.create_subscription(Temperature, 'smelter/setpoint', self._on_setpoint, 10)
-        self.create_subscription(Temperature, 'smelter/temperature', self._on_furnace, 10)
-        self.create_subscription(Float64, 'scraper/blade_force',
-                                 self._store('scraper/blade_force'), 10)
+        self.create_subscription(Temperature, f'{self.smelter}/setpoint', self._on_setpoint, 10)
+        self.create_subscription(Temperature, f'{self.smelter}/temperature', self._on_furnace,
+                                 10)
+        # Peaks from the backend's own streams (every period), not from telemetry (sent
+        # on change at most once per telemetry_period, which would miss a peak).
+        self.feed_joints = [s.joint('feed').name for s in rig.by_kind('drill')]
+        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
+        for scraper in rig.by_kind('scraper'):
+            self.create_subscription(WrenchStamped, f'{scraper.name}/blade_wrench',
+                                     self._on_blade, SENSOR_QOS)
         for name in LEDGER_TOTALS:
             self.create_subscription(
                 Float64, f'material/ledger/{name}',
                 lambda message, key=name: self.ledger.__setitem__(key, message.data), STATE_QOS)
-        self.create_subscription(Float64, 'anchoring/safe_capacity',
-                                 self._store('anchoring/safe_capacity'), STATE_QOS)
-        for topic in ('drill/depth', 'drill/thrust', 'drill/energy'):
-            self.create_subscription(Float64, topic, self._store(topic), 10)
+        self.create_subscription(Float64, f'{self.anchoring}/safe_capacity',
+                                 self._store(f'{self.anchoring}/safe_capacity'), STATE_QOS)
+        for drill in self.drills:
+            for name in ('depth', 'energy'):
+                self.create_subscription(Float64, f'{drill}/{name}',
+                                         self._store(f'{drill}/{name}'), 10)
         self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
         self.sim_time = 0.0
         self.start_position = None
         self.max_displacement = 0.0
-        self.peak_thrust = 0.0
+        self.peak_thrust = 0.0  # N, all drills together
         self.capacity_at_peak = 0.0
         self.min_capacity_while_drilling = math.inf
+
+    def state(self, controller):
+        """Return the last state a controller published ('' before the first)."""
+        return self.values[f'{controller}/state']
 
     def _store(self, topic):
         def callback(message):
             self.values[topic] = message.data
-            if topic == 'drill/depth':
-                self.max_depth = max(self.max_depth, message.data)
-            if topic == 'scraper/blade_force':
-                self.peak_blade_force = max(self.peak_blade_force, message.data)
-            if topic == 'drill/thrust':
-                capacity = self.values['anchoring/safe_capacity']
-                if message.data > self.peak_thrust:
-                    self.peak_thrust, self.capacity_at_peak = message.data, capacity
-                if self.values['drill/state'] == 'DRILLING':
-                    self.min_capacity_while_drilling = min(
-                        self.min_capacity_while_drilling, capacity)
+            drill, _, name = topic.partition('/')
+            if name == 'depth':
+                self.max_depth[drill] = max(self.max_depth[drill], message.data)
         return callback
+
+    def _on_joints(self, message):
+        index = {name: i for i, name in enumerate(message.name)}
+        if not all(name in index for name in self.feed_joints) or \
+                len(message.effort) != len(message.name):
+            return
+        thrust = sum(max(message.effort[index[name]], 0.0) for name in self.feed_joints)
+        capacity = self.values[f'{self.anchoring}/safe_capacity']
+        if thrust > self.peak_thrust:
+            self.peak_thrust, self.capacity_at_peak = thrust, capacity
+        if any(self.state(d) == 'DRILLING' for d in self.drills):
+            self.min_capacity_while_drilling = min(self.min_capacity_while_drilling, capacity)
+
+    def _on_blade(self, message):
+        f = message.wrench.force
+        self.peak_blade_force = max(self.peak_blade_force, math.sqrt(f.x**2 + f.y**2 + f.z**2))
 
     def _on_setpoint(self, message):
         self.setpoint = message.temperature
 
     def _on_furnace(self, message):
-        phase = self.values['smelter/state']
+        phase = self.state(self.smelter)
         if phase in ('HEATING', 'SOAKING', 'TAPPING', 'COOLING'):
             self.furnace_trace.append((stamp_to_seconds(message.header.stamp),
                                        message.temperature, self.setpoint, phase))
@@ -179,12 +212,10 @@ class Shift:
 
     def describe(self):
         """Return where the material is and what each tool does, for a stall's reason."""
-        ledger, values = self.operator.ledger, self.operator.values
+        ledger, operator = self.operator.ledger, self.operator
         held = ', '.join(f'{name} {ledger[name]:.3f} kg' for name in IN_TRANSIT
                          if ledger[name] > 1e-6) or 'nothing in transit'
-        states = ', '.join(f'{topic.split("/")[0]} {values[topic] or "?"}' for topic in (
-            'anchoring/state', 'drill/state', 'scraper/state', 'material_handling/state',
-            'smelter/state'))
+        states = ', '.join(f'{c} {operator.state(c) or "?"}' for c in operator.controllers)
         return f'{held}; {states}'
 
     def call(self, service_type, name, request):
@@ -227,14 +258,18 @@ class Shift:
         return tqdm(desc=phase, bar_format='{desc}', disable=not self.progress,
                     file=sys.stderr, leave=True)
 
-    def follow(self, phase, topic, first_state, what, progress, detail):
-        """Follow a tool's state topic on a live progress line until it ends; raise unless DONE.
+    def follow(self, phase, controllers, first_state, what, progress, detail):
+        """Follow tools' states on a live progress line until all end; raise unless DONE.
 
         progress(): the value whose change means the phase advances (stall detection);
-        detail(): the text after the state on the line.
+        detail(): the text after the states on the line.
         """
-        values = self.operator.values
-        values[topic] = first_state  # the state topic may lag the service call
+        operator = self.operator
+        for controller in controllers:  # the state topic may lag the service call
+            operator.values[f'{controller}/state'] = first_state
+
+        def states():
+            return tuple(operator.state(c) for c in controllers)
         with self._line(phase) as line:
             last = [0.0]
 
@@ -243,61 +278,68 @@ class Shift:
                 if force or now - last[0] >= REFRESH:
                     last[0] = now
                     line.set_description_str(
-                        f'{phase}: sim {self.operator.sim_time:7.1f} s  {values[topic]:<13}'
-                        f'{detail()}')
-            self.spin_until(lambda: values[topic] in ('DONE', 'FAULT', 'IDLE'), what,
-                            lambda: (values[topic], progress()), STALL[phase], update)
+                        f'{phase}: sim {operator.sim_time:7.1f} s  '
+                        f'{" ".join(f"{state:<13}" for state in states())}{detail()}')
+            self.spin_until(lambda: all(state in ('DONE', 'FAULT', 'IDLE')
+                                        for state in states()), what,
+                            lambda: (states(), progress()), STALL[phase], update)
             update(force=True)
-        if values[topic] != 'DONE':
-            raise ShiftError(f'{topic} ended in {values[topic]} (see the node log)')
+        for controller in controllers:
+            if operator.state(controller) != 'DONE':
+                raise ShiftError(f'{controller}/state ended in {operator.state(controller)} '
+                                 '(see the node log)')
 
     def anchor(self):
         """Deploy the anchors and wait until the rig is anchored."""
         operator = self.operator
-        self.trigger('anchoring/deploy')
+        anchoring = operator.anchoring
+        self.trigger(f'{anchoring}/deploy')
         values = operator.values
-        values['anchoring/state'] = 'DEPLOYING'
+        values[f'{anchoring}/state'] = 'DEPLOYING'
         with self._line('anchoring') as line:
             self.spin_until(
-                lambda: values['anchoring/state'] in ('ANCHORED', 'FAULT') and (
-                    values['anchoring/state'] == 'FAULT' or
-                    values['anchoring/safe_capacity'] > 0.0),
-                'the rig to be anchored', lambda: values['anchoring/state'],
+                lambda: operator.state(anchoring) == 'FAULT' or (
+                    operator.state(anchoring) == 'ANCHORED' and
+                    values[f'{anchoring}/safe_capacity'] > 0.0),
+                'the rig to be anchored', lambda: operator.state(anchoring),
                 STALL['anchoring'],
                 lambda: line.set_description_str(
                     f'anchoring: sim {operator.sim_time:7.1f} s  '
-                    f'{values["anchoring/state"]}', refresh=False) or line.refresh())
-        if values['anchoring/state'] == 'FAULT':
-            raise ShiftError('anchoring/state reports FAULT (see the node log for the reason)')
+                    f'{operator.state(anchoring)}', refresh=False) or line.refresh())
+        if operator.state(anchoring) == 'FAULT':
+            raise ShiftError(f'{anchoring}/state reports FAULT (see the node log for the '
+                             'reason)')
 
     def drill(self, goal_depth):
-        """Start the drill and follow it to the goal depth (set when the rig started)."""
-        self.trigger('drill/start')
+        """Start every drill and follow them to the goal depth (set when the rig started)."""
         operator = self.operator
-        self.follow('drilling', 'drill/state', 'APPROACHING', 'drilling to finish',
-                    lambda: round(operator.max_depth, 4),
-                    lambda: f'depth {operator.max_depth * 1000:6.1f} of '
-                            f'{goal_depth * 1000:.0f} mm')
+        for drill in operator.drills:
+            self.trigger(f'{drill}/start')
+        self.follow('drilling', operator.drills, 'APPROACHING', 'drilling to finish',
+                    lambda: round(sum(operator.max_depth.values()), 4),
+                    lambda: 'depth ' + ', '.join(f'{depth * 1000:6.1f}' for depth in
+                                                 operator.max_depth.values())
+                    + f' of {goal_depth * 1000:.0f} mm')
 
     def scrape(self, passes):
-        """Run the scraper's passes (set when the rig started)."""
-        self.trigger('scraper/start')
+        """Run the scrapers' passes (set when the rig started)."""
+        for scraper in self.operator.scrapers:
+            self.trigger(f'{scraper}/start')
         ledger = self.operator.ledger
-        self.follow('scraping', 'scraper/state', 'POSITIONING', 'scraping to finish',
+        self.follow('scraping', self.operator.scrapers, 'POSITIONING', 'scraping to finish',
                     lambda: round(ledger['excavated'], 5),
                     lambda: f'excavated {ledger["excavated"]:.3f} kg')
 
     def drain(self):
         """Let the line carry everything in transit into the hoppers."""
         ledger = self.operator.ledger
-        values = self.operator.values
 
         def in_transit():
             return sum(ledger[name] for name in IN_TRANSIT)
 
         def drained():
-            if values['material_handling/state'] == 'FAULT':
-                raise ShiftError('material_handling reports FAULT (see its log)')
+            if self.operator.state(self.operator.line) == 'FAULT':
+                raise ShiftError(f'{self.operator.line} reports FAULT (see its log)')
             return in_transit() < DRAINED
         with self._line('draining') as line:
             last = [0.0]
@@ -314,9 +356,9 @@ class Shift:
 
     def smelt(self):
         """Run one smelter batch with the body's recipe."""
-        self.trigger('smelter/start_batch')
+        self.trigger(f'{self.operator.smelter}/start_batch')
         trace = self.operator.furnace_trace
-        self.follow('smelting', 'smelter/state', 'CHARGING', 'the smelter batch to finish',
+        self.follow('smelting', [self.operator.smelter], 'CHARGING', 'the smelter batch to finish',
                     lambda: round(trace[-1][1]) if trace else None,
                     lambda: f'furnace {trace[-1][1]:6.0f} K' if trace else '')
 
@@ -330,17 +372,18 @@ def summary(operator, wall_seconds, goal_depth, result, reason):
         'result': result,
         'reason': reason,
         'goal_depth_m': goal_depth,
-        'depth_reached_m': round(operator.max_depth, 4),
+        'depth_reached_m': round(min(operator.max_depth.values(), default=0.0), 4),
+        'depth_reached_by_drill_m': {d: round(v, 4) for d, v in operator.max_depth.items()},
         'sim_time_s': round(sim_time, 2),
         'wall_time_s': round(wall_seconds, 2),
         'real_time_factor': round(sim_time / wall_seconds, 2) if wall_seconds > 0 else None,
-        'drill_energy_J': round(values['drill/energy'], 1),
+        'drill_energy_J': round(sum(values[f'{d}/energy'] for d in operator.drills), 1),
         'peak_thrust_N': round(operator.peak_thrust, 1),
         'safe_capacity_at_peak_N': round(operator.capacity_at_peak, 1),
         'peak_thrust_share_of_capacity': (round(operator.peak_thrust / operator.capacity_at_peak, 3)
                                           if operator.capacity_at_peak > 0 else None),
         'max_rig_displacement_m': operator.max_displacement,
-        'anchoring_state': values['anchoring/state'],
+        'anchoring_state': operator.state(operator.anchoring),
         'peak_blade_force_N': round(operator.peak_blade_force, 2),
         'mass_excavated_kg': round(ledger['excavated'], 4),
         'mass_in_hoppers_kg': {name: round(ledger[name], 4)
@@ -355,7 +398,7 @@ def summary(operator, wall_seconds, goal_depth, result, reason):
 def furnace_figures(operator):
     """Products, energy per kg of product and the furnace temperature trace statistics."""
     ledger = operator.ledger
-    energy = operator.values['smelter/batch_energy']
+    energy = operator.values[f'{operator.smelter}/batch_energy']
     product = ledger['products'] + ledger['volatiles']
     trace = operator.furnace_trace
     soak = [(t, temp, sp) for t, temp, sp, phase in trace if phase == 'SOAKING']
@@ -383,7 +426,9 @@ def print_summary(figures, stream=sys.stdout):
     """Print the summary as a short table."""
     rows = [
         ('result', figures['result'] + (f' ({figures["reason"]})' if figures['reason'] else '')),
-        ('depth reached', f'{figures["depth_reached_m"]:.3f} m of {figures["goal_depth_m"]:.3f} m'),
+        ('depth reached', ', '.join(f'{drill} {depth:.3f} m' for drill, depth in
+                                    figures['depth_reached_by_drill_m'].items())
+         + f' of {figures["goal_depth_m"]:.3f} m'),
         ('sim time', f'{figures["sim_time_s"]:.1f} s'),
         ('wall time', f'{figures["wall_time_s"]:.1f} s (real-time factor '
                       f'{figures["real_time_factor"]})'),
@@ -421,26 +466,29 @@ def print_summary(figures, stream=sys.stdout):
         print(f'  {name:<{width}}  {value}', file=stream)
 
 
-def shift_overrides(args):
+def shift_overrides(args, rig):
     """Return the operator's -p overrides, with the shift's own goal and passes in them.
 
-    The goal depth and the passes reach the drill and the scraper as start-up
-    parameters, so a goal the drill refuses (beyond its feed stroke) is refused before
-    the rig starts rather than after it has anchored.
+    The goal depth and the passes reach every drill and scraper as start-up parameters,
+    so a goal a drill refuses (beyond its feed stroke) is refused before the rig starts
+    rather than after it has anchored.
     """
     overrides = parameter_overrides(args.param)
-    overrides.setdefault('drill', {}).setdefault('goal_depth', float(args.depth))
+    for drill in rig.by_kind('drill'):
+        overrides.setdefault(drill.controller, {}).setdefault('goal_depth', float(args.depth))
     if args.passes:
-        overrides.setdefault('scraper', {}).setdefault('passes', int(args.passes))
+        for scraper in rig.by_kind('scraper'):
+            overrides.setdefault(scraper.controller, {}).setdefault('passes', int(args.passes))
     return overrides
 
 
 def run_shift(args, stop):
     """Run a whole shift; return (result, figures): completed, failed or interrupted."""
     params_file = args.params_file or bringup.default_params_file()
-    overrides = typed_like_the_params_file(shift_overrides(args), params_file)
+    rig = load_rig_interface(bringup.rig_file_path(args.rig))
+    overrides = typed_like_the_params_file(shift_overrides(args, rig), params_file)
     specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
-                          anchor_type=args.anchor_type)
+                          anchor_type=args.anchor_type, rig=args.rig)
     init_ros()
     nodes = []
     result, reason = 'failed', ''
@@ -448,7 +496,7 @@ def run_shift(args, stop):
     try:
         nodes = create_nodes(specs, args.namespace, params_file, overrides)
         namespace = bringup.normalize_namespace(args.namespace)
-        operator = Operator(namespace=namespace or '/',
+        operator = Operator(rig, namespace=namespace or '/',
                             parameter_overrides=[Parameter('use_sim_time', value=True)],
                             cli_args=['--ros-args', '-r', ':='.join(bringup.CLOCK_REMAP)])
         executor = make_executor()
@@ -459,9 +507,10 @@ def run_shift(args, stop):
         try:
             shift.anchor()
             print(f'anchored at sim {operator.sim_time:.1f} s: safe capacity '
-                  f'{operator.values["anchoring/safe_capacity"]:.1f} N', file=sys.stderr)
+                  f'{operator.values[f"{operator.anchoring}/safe_capacity"]:.1f} N',
+                  file=sys.stderr)
             shift.phase = 'starting the material line'
-            shift.trigger('material_handling/start')
+            shift.trigger(f'{operator.line}/start')
             shift.drill(args.depth)
             if args.passes:
                 shift.scrape(args.passes)
@@ -515,10 +564,11 @@ def main(argv=None):
     if args.summary_file and os.path.exists(args.summary_file):
         os.remove(args.summary_file)
     try:
+        rig = load_rig_interface(bringup.rig_file_path(args.rig))
         check_before_start(bringup.graph(args.backend, args.body,
-                                         anchor_type=args.anchor_type),
+                                         anchor_type=args.anchor_type, rig=args.rig),
                            args.params_file or bringup.default_params_file(),
-                           shift_overrides(args), args.body)
+                           shift_overrides(args, rig), args.body)
     except ValueError as error:
         parser.exit(2, f'spacemine-shift: error: {error}\n')
     announce_domain('spacemine-shift')

@@ -39,7 +39,7 @@ def test_launch_file_builds_its_nodes_from_bringup():
     assert 'bringup.graph' in calls
     arguments = {elt.elts[0].value for node in ast.walk(tree) if isinstance(node, ast.Assign)
                  and getattr(node.targets[0], 'id', '') == 'ARGUMENTS' for elt in node.value.elts}
-    assert {'backend', 'body', 'namespace', 'params_file', 'use_sim_time'} <= arguments
+    assert {'backend', 'body', 'namespace', 'params_file', 'use_sim_time', 'rig'} <= arguments
 
 
 def test_ros_arguments_carry_name_namespace_and_both_params_files_rig_first():

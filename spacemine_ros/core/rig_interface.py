@@ -12,6 +12,7 @@ place. No rclpy, no pybullet.
 
 from dataclasses import dataclass, field
 import math
+import os
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
 
@@ -122,7 +123,12 @@ class RigInterface:
 
     name: str
     subsystems: dict  # name -> Subsystem
-    urdf: dict = field(default_factory=dict)
+    hardware: str = ''  # path of its field-bus devices file (rig_description), if any
+
+    def drill_masts(self):
+        """Return [(name, x, y)] of the drill subsystems' masts (the URDF's drills)."""
+        return [(s.name, *[float(v) for v in s.settings.get('mount', (0.0, 0.0))])
+                for s in self.by_kind('drill')]
 
     def by_kind(self, kind):
         """Return the subsystems of a kind, in file order."""
@@ -274,9 +280,56 @@ def interface_from(data, where):
             raise ConfigError(f'{where}: one {kind} subsystem per rig')
     if not any(s.kind == 'anchors' for s in subsystems.values()):
         raise ConfigError(f'{where}: the rig needs an anchors subsystem (the force budget)')
-    return RigInterface(str(data.get('rig', where)), subsystems, dict(data.get('urdf') or {}))
+    for drill in (s for s in subsystems.values() if s.kind == 'drill'):
+        mount = drill.settings.get('mount', (0.0, 0.0))
+        if not (isinstance(mount, (list, tuple)) and len(mount) == 2 and
+                all(isinstance(v, (int, float)) and math.isfinite(v) for v in mount)):
+            raise ConfigError(f'{where}.subsystems.{drill.name}.mount: expected [x, y] in m, '
+                              f'got {mount!r}')
+    hardware = data.get('hardware', '')
+    if not isinstance(hardware, str):
+        raise ConfigError(f'{where}.hardware: expected a file name, got {hardware!r}')
+    if hardware and not os.path.isabs(hardware):
+        # Relative to the rig file, so a rig directory can be copied whole.
+        hardware = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(where)),
+                                                 hardware))
+    return RigInterface(str(data.get('rig', where)), subsystems, hardware)
+
+
+def _with_base(path, seen=()):
+    """Return a rig file's data with the rig it `extends` (relative to it) under it.
+
+    Its subsystems are merged into the base's by name: an entry replaces the base's
+    whole, null removes it, a new one comes after the base's.
+    """
+    path = os.path.abspath(path)
+    if path in seen:
+        raise ConfigError(f'{path}: extends itself (through {" -> ".join(seen)})')
+    data = load_yaml(path)
+    if not isinstance(data, dict) or 'extends' not in data:
+        return data
+    if not isinstance(data['extends'], str) or not data['extends']:
+        raise ConfigError(f'{path}.extends: expected a rig file name, got {data["extends"]!r}')
+    base_path = os.path.join(os.path.dirname(path), data['extends'])
+    base = _with_base(base_path, (*seen, path))
+    if not isinstance(base, dict) or not isinstance(base.get('subsystems'), dict):
+        raise ConfigError(f'{base_path}: expected a rig file with subsystems')
+    subsystems = dict(base['subsystems'])
+    own = data.get('subsystems') or {}
+    if not isinstance(own, dict):
+        raise ConfigError(f'{path}.subsystems: expected a mapping')
+    for name, entry in own.items():
+        if entry is None:
+            subsystems.pop(name, None)
+        else:
+            subsystems[name] = entry
+    merged = {**base, **{k: v for k, v in data.items() if k not in ('extends', 'subsystems')}}
+    if 'hardware' in base and 'hardware' not in data:  # relative to the base's file
+        merged['hardware'] = os.path.join(os.path.dirname(base_path), base['hardware'])
+    merged['subsystems'] = subsystems
+    return merged
 
 
 def load_rig_interface(path):
-    """Load a rig file (config/rigs/<rig>.yaml)."""
-    return interface_from(load_yaml(path), str(path))
+    """Load a rig file (config/rigs/<rig>.yaml), and the rig it extends, if any."""
+    return interface_from(_with_base(path), str(path))

@@ -20,6 +20,7 @@ before the melt is complete (the tap is never opened then).
 """
 
 from dataclasses import dataclass
+from collections import deque
 import enum
 import math
 
@@ -79,6 +80,7 @@ class Phase(enum.Enum):
     FAULT = 'FAULT'
 
 
+TRACE_LIMIT = 12_000  # periods: ten minutes at 20 Hz
 ACTIVE = (Phase.CHARGING, Phase.HEATING, Phase.SOAKING, Phase.TAPPING, Phase.COOLING)
 
 
@@ -194,7 +196,9 @@ class BatchController:
         self.melt_complete_at = None
         self.stuck_reference = None  # (time, temperature, predicted change so far)
         self.command = SmelterCommand()
-        self.trace = []  # (time, temperature, setpoint, power)
+        # (time, temperature, setpoint, power) of the batch: its latest TRACE_LIMIT periods
+        # (a rig runs for weeks; nothing kept in memory grows without bound).
+        self.trace = deque(maxlen=TRACE_LIMIT)
         self.energy = 0.0  # J delivered by the heater this batch
 
     @property
@@ -231,7 +235,8 @@ class BatchController:
             return False, (f'refused: {recipe.source_hopper} holds '
                            f'{measurement.hopper_mass:.3f} kg, the recipe needs '
                            f'{recipe.charge_mass:.3f} kg')
-        self.recipe, self.reason, self.energy, self.trace = recipe, '', 0.0, []
+        self.recipe, self.reason, self.energy = recipe, '', 0.0
+        self.trace.clear()
         self.melt_complete_at = None
         self.feed_request = (recipe.source_hopper, recipe.charge_mass)
         self._enter(Phase.CHARGING, measurement.time)
@@ -420,5 +425,6 @@ class BatchController:
                 door = False
         self.energy += self.command.heater_power * dt
         self.command = SmelterCommand(heater, door, tap)
-        self.trace.append((measurement.time, temperature, self.setpoint, heater))
+        if self.phase in ACTIVE:
+            self.trace.append((measurement.time, temperature, self.setpoint, heater))
         return self.command

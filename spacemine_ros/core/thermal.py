@@ -16,9 +16,8 @@ balance closes by construction and is tested.
 """
 
 from dataclasses import dataclass, field
+import bisect
 import math
-
-import numpy as np
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
 
@@ -32,25 +31,40 @@ class HeatCapacity:
     temperatures: tuple  # K, increasing
     values: tuple  # J/(kg K)
 
+    def __post_init__(self):
+        # The integral of cp up to each knot, and to T_REFERENCE: enthalpy() is called in
+        # the furnace's inner solve, so it must not re-integrate the table every time.
+        xs, ys = self.temperatures, self.values
+        knots = [0.0]
+        for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]):
+            knots.append(knots[-1] + (x1 - x0) * (y0 + y1) / 2.0)
+        object.__setattr__(self, '_knots', tuple(knots))
+        object.__setattr__(self, '_reference', self._integral_from_first(T_REFERENCE))
+
     def cp(self, temperature):
         """Specific heat at temperature [J/(kg K)]."""
-        return float(np.interp(temperature, self.temperatures, self.values))
+        xs, ys = self.temperatures, self.values
+        if temperature <= xs[0]:
+            return float(ys[0])
+        if temperature >= xs[-1]:
+            return float(ys[-1])
+        i = bisect.bisect_right(xs, temperature) - 1
+        return ys[i] + (ys[i + 1] - ys[i]) * (temperature - xs[i]) / (xs[i + 1] - xs[i])
 
     def _integral_from_first(self, temperature):
         xs, ys = self.temperatures, self.values
         if temperature <= xs[0]:
             return (temperature - xs[0]) * ys[0]
-        total = 0.0
-        for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]):
-            if temperature <= x1:
-                y = y0 + (y1 - y0) * (temperature - x0) / (x1 - x0)
-                return total + (temperature - x0) * (y0 + y) / 2.0
-            total += (x1 - x0) * (y0 + y1) / 2.0
-        return total + (temperature - xs[-1]) * ys[-1]
+        if temperature >= xs[-1]:
+            return self._knots[-1] + (temperature - xs[-1]) * ys[-1]
+        i = bisect.bisect_right(xs, temperature) - 1
+        x0, y0 = xs[i], ys[i]
+        y = y0 + (ys[i + 1] - y0) * (temperature - x0) / (xs[i + 1] - x0)
+        return self._knots[i] + (temperature - x0) * (y0 + y) / 2.0
 
     def enthalpy(self, temperature):
         """Sensible enthalpy from T_REFERENCE to temperature [J/kg]."""
-        return self._integral_from_first(temperature) - self._integral_from_first(T_REFERENCE)
+        return self._integral_from_first(temperature) - self._reference
 
 
 @dataclass(frozen=True)
@@ -178,15 +192,36 @@ class FurnaceThermal:
             return 1.0
         return sum(m * self.melted.get(n, 0.0) for n, m in meltable.items()) / total
 
+    def _heat_capacity(self, temperature):
+        """d(sensible enthalpy)/dT of crucible and charge [J/K]."""
+        design = self.design
+        total = design.crucible_mass * design.crucible.cp(temperature)
+        for name, mass in self.masses.items():
+            total += mass * design.species[name].heat_capacity.cp(temperature)
+        return total
+
     def _solve_sensible(self, target, low, high):
-        """Temperature in [low, high] where the sensible enthalpy equals target."""
-        for _ in range(60):
-            middle = 0.5 * (low + high)
-            if self._sensible(middle) < target:
-                low = middle
+        """Temperature in [low, high] where the sensible enthalpy equals target.
+
+        Newton's method on the (increasing, piecewise-quadratic) enthalpy, kept inside
+        the bracket, which shrinks every step; a step that would leave it bisects.
+        """
+        temperature = min(max(self.temperature, low), high)
+        for _ in range(100):
+            error = self._sensible(temperature) - target
+            if error < 0.0:
+                low = temperature
             else:
-                high = middle
-        return 0.5 * (low + high)
+                high = temperature
+            slope = self._heat_capacity(temperature)
+            step = error / slope if slope > 0.0 else math.inf
+            candidate = temperature - step
+            if not low < candidate < high:
+                candidate = 0.5 * (low + high)
+            if abs(candidate - temperature) <= 1e-12 * max(1.0, temperature) or high - low <= 0.0:
+                return candidate
+            temperature = candidate
+        return temperature
 
     def add_heat(self, energy):
         """Put energy [J] into the charge (negative takes it out), melting or freezing."""

@@ -204,8 +204,11 @@ class AnchoringNode(ControllerNode):
 
     # Status --------------------------------------------------------------------------------
     def publish_state(self):
-        """Publish the state, and the safe capacity and the tools' grants when they change."""
-        super().publish_state()
+        """Publish the safe capacity, budget and grants when they change, then the state.
+
+        In that order: a tool (or an operator) that sees ANCHORED finds its budget already
+        sent, so a start right after ANCHORED is not refused for a budget still on its way.
+        """
         capacity = round(self.controller.safe_capacity, 6)
         if capacity != self.published_capacity:
             self.published_capacity = capacity
@@ -216,6 +219,7 @@ class AnchoringNode(ControllerNode):
                     f'anchored: safe capacity {self.controller.safe_capacity:.1f} N, tool '
                     f'budget {self.controller.tool_budget:.1f} N')
         self._grant()
+        super().publish_state()
 
     def condition(self):
         """Return (state, reason, diagnostic level) of the anchoring sequence."""

@@ -78,6 +78,20 @@ def config_file(node, parameter, filename, description):
     return path or share_path('config', filename)
 
 
+def rig_files(node):
+    """Declare `rig` and `rig_description`; return (rig file's interface, devices file path).
+
+    The devices file defaults to the one the rig file names (its `hardware` key), so a
+    rig is chosen with one parameter. ConfigError if the rig file is bad.
+    """
+    rig_file = config_file(node, 'rig', 'rigs/default.yaml',
+                           'Rig file: subsystems, joints and their interfaces')
+    rig = load_rig_interface(rig_file)
+    devices = declare(node, 'rig_description', '', "The rig's field-bus devices YAML "
+                      '(empty: the one the rig file names)', read_only=True)
+    return rig, devices or rig.hardware or share_path('config', 'rig_hardware.yaml')
+
+
 def rig_subsystem(node, kind):
     """Declare `rig` and `subsystem`; return (the rig file's interface, the node's subsystem).
 
@@ -315,9 +329,13 @@ class Telemetry:
         """Return whether a period has passed since the last send (time on the node clock)."""
         return self.sent_at is None or not self.sent_at <= time < self.sent_at + self.period
 
-    def publish(self, time, values):
-        """Send the values (name: number) that changed, if due; return whether it was."""
-        if not self.due(time):
+    def publish(self, time, values, force=False):
+        """Send the values (name: number) that changed, if due; return whether it was.
+
+        force: send now whatever the period (the figures at a change of state, e.g. the
+        depth a drill stopped at, must not wait for the next period or be skipped).
+        """
+        if not (force or self.due(time)):
             return False
         self.sent_at = time
         for name, value in values.items():
@@ -406,6 +424,10 @@ class ControllerNode(Node):
     def input_lost(self, reason):
         """Fault what is under way, an input having gone stale; return whether it faulted."""
         return False
+
+    def state_changes(self):
+        """Return whether publish_state() would publish a new state now."""
+        return self.condition()[0] != self.published_state
 
     def publish_state(self):
         """Publish ~/state (latched) and log it with its reason if it changed."""

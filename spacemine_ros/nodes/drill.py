@@ -117,7 +117,8 @@ class DrillNode(ControllerNode):
         self.telemetry.publish(stamp, {
             'depth': controller.depth, 'rate_of_penetration': controller.rate,
             'thrust': measurement.thrust, 'torque': measurement.torque,
-            'specific_energy': controller.specific_energy or 0.0, 'energy': controller.energy})
+            'specific_energy': controller.specific_energy or 0.0, 'energy': controller.energy},
+            force=self.state_changes())
         self.publish_state()
 
     def _command(self, stamp, feed_speed, thrust_limit, spindle_speed):

@@ -32,7 +32,7 @@ from spacemine_ros.hardware.ports import parse_ports, resolve_ports
 from spacemine_ros.hardware.profiles import check_parity
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, LEVELS, SENSOR_QOS, spin_node)
+    COMMAND_QOS, config_file, declare, LEVELS, rig_files, SENSOR_QOS, spin_node)
 
 SAFE_WAIT = 2.0  # s a transition waits for the safe values to be confirmed
 
@@ -42,8 +42,7 @@ class FieldBusNode(LifecycleNode):
 
     def __init__(self, **kwargs):
         super().__init__('field_bus', **kwargs)
-        self.description_file = config_file(self, 'rig_description', 'rig_hardware.yaml',
-                                            'Rig description YAML')
+        self.rig, self.description_file = rig_files(self)
         self.devices_file = config_file(self, 'devices_file', 'devices.yaml',
                                         'Device profiles YAML')
         self.port_overrides = list(declare(
@@ -106,7 +105,7 @@ class FieldBusNode(LifecycleNode):
         """Load the description, open the ports, check the devices, start polling."""
         self.configure_attempts += 1
         try:
-            description = load_rig_description(self.description_file, self.devices_file)
+            description = load_rig_description(self.description_file, self.devices_file, self.rig)
             ports = resolve_ports(description.buses,
                                   parse_ports([p for p in self.port_overrides if p]),
                                   self.port_dir)

@@ -30,13 +30,12 @@ from spacemine_ros.core.anchoring import load_anchor_types
 from spacemine_ros.core.body import load_body
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import load_material_config
-from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, SENSOR_QOS,
-    seconds_to_stamp, spin_node, stamp_to_seconds)
+    COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, rig_files,
+    SENSOR_QOS, seconds_to_stamp, spin_node, stamp_to_seconds)
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
 from spacemine_ros.sim.world import RigWorld
 
@@ -55,8 +54,7 @@ class RigSimNode(Node):
                                 read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
         anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
-        rig_file = config_file(self, 'rig', 'rigs/default.yaml',
-                               'Rig file: subsystems, joints and their interfaces')
+        rig, description_file = rig_files(self)  # ConfigError: the node does not start
         anchor_type = declare(self, 'anchor_type', '', 'Anchor design fitted to the feet '
                               "(empty: the body site's, bodies.yaml)", read_only=True)
         material_file = config_file(self, 'material_file', 'material.yaml',
@@ -76,7 +74,6 @@ class RigSimNode(Node):
         self.lockstep = declare(self, 'lockstep', True, 'Wait for the controllers each '
                                 'period (deterministic) instead of running in real time',
                                 read_only=True)
-        rig = load_rig_interface(rig_file)  # ConfigError: the node does not start
         self.lockstep_topics = [t for t in declare(
             self, 'lockstep_topics', [''], 'Command topics the world waits for each period '
             'in lockstep mode (empty: every subsystem of the rig file)', read_only=True) if t]
@@ -84,11 +81,16 @@ class RigSimNode(Node):
         self.lockstep_timeout = declare(self, 'lockstep_timeout', 2.0, 'Wall seconds to wait '
                                         'for a silent controller before advancing', 0.01, 60.0)
         self.realtime_factor = declare(self, 'realtime_factor', 1.0, 'Sim seconds per wall '
-                                       'second in real-time mode', 0.01, 100.0)
+                                       'second in real-time mode', 0.01, 100.0, read_only=True)
+        self.idle_realtime_factor = declare(
+            self, 'idle_realtime_factor', 1.0, 'Lockstep: once nothing has moved or worked '
+            'for idle_after, sim seconds per wall second at most (0: flat out); an idle rig '
+            'then waits instead of burning a core', 0.0, 1000.0)
+        self.idle_after = declare(self, 'idle_after', 5.0, 'Sim seconds with nothing moving '
+                                  'or working before the rig counts as idle', 0.0, 3600.0,
+                                  read_only=True)
         command_timeout = declare(self, 'command_timeout', 0.5, 'Sim seconds without a '
                                   'command before that actuator is stopped [s]', 0.01, 10.0)
-        description_file = config_file(self, 'rig_description', 'rig_hardware.yaml',
-                                       "Rig's devices YAML (HIL: the devices to emulate)")
         devices_file = config_file(self, 'devices_file', 'devices.yaml',
                                    'Device profiles YAML')
         self.hil_mode = declare(self, 'hil', False, 'Hardware in the loop: serve the '
@@ -101,6 +103,7 @@ class RigSimNode(Node):
         self.base_frame = declare(self, 'base_frame', 'base_link', 'Rig base frame',
                                   read_only=True)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_post_set_parameters_callback(self._use_parameters)
 
         self.hil = None
         # A bad file or name is a ConfigError: the node does not start (one line).
@@ -165,6 +168,8 @@ class RigSimNode(Node):
         self.awaiting = set(self.lockstep_topics)
         self.waiting_since = time.monotonic()
         self.wall_start = time.monotonic()
+        self.pace_origin = None  # (wall, sim) time when idle pacing began
+        self.paced = False  # every command is in, the advance waits for the idle pace
         self.stalls = 0
         self.rejected_commands = 0
         wall = Clock(clock_type=ClockType.STEADY_TIME)
@@ -194,6 +199,12 @@ class RigSimNode(Node):
                 self.get_logger().warning(f'thermocouple fault injected: {parameter.value}')
         return SetParametersResult(successful=True)
 
+    def _use_parameters(self, parameters):
+        # Applied after the whole set was accepted (a refused set changes nothing).
+        for parameter in parameters:
+            if parameter.name in ('lockstep_timeout', 'idle_realtime_factor'):
+                setattr(self, parameter.name, parameter.value)
+
     def _on_estop(self, request, response):
         self.world.set_estop(request.data)
         response.success = True
@@ -221,9 +232,29 @@ class RigSimNode(Node):
                 stamp_to_seconds(message.header.stamp) >= self.world.time - 1e-9:
             self.awaiting.discard(topic)
             if not self.awaiting:
-                self._advance()
+                self._advance_when_due()
+
+    def _advance_when_due(self):
+        """Advance now, or, if the rig is idle and ahead of its idle pace, at the watchdog."""
+        factor = self.idle_realtime_factor
+        if factor <= 0.0 or self.world.idle_for() < self.idle_after:
+            self.pace_origin = None
+            self._advance()
+            return
+        now = time.monotonic()
+        if self.pace_origin is None:
+            self.pace_origin = (now, self.world.time)
+        wall, sim = self.pace_origin
+        if now >= wall + (self.world.time - sim) / factor:
+            self._advance()
+        else:
+            self.paced = True  # the watchdog advances when it is due
 
     def _lockstep_watchdog(self):
+        if self.paced:
+            self.paced = False
+            self._advance_when_due()
+            return
         waited = time.monotonic() - self.waiting_since
         if 0.2 < waited <= self.lockstep_timeout:
             # A controller may have joined after this period was published: repeat it.
@@ -263,7 +294,11 @@ class RigSimNode(Node):
         stamp = clock.clock
         self._publish_material(readings)
         for name, (kind, publisher) in self.sensor_pubs.items():
-            publisher.publish(self._sensor_message(kind, name, readings.sensors[name], stamp))
+            # A message nobody takes is not built (a recorder or an echo subscribes and
+            # gets it from the next period on).
+            if publisher.get_subscription_count():
+                publisher.publish(self._sensor_message(kind, name, readings.sensors[name],
+                                                       stamp))
 
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id = stamp, self.odom_frame
@@ -276,13 +311,14 @@ class RigSimNode(Node):
         twist.angular.x, twist.angular.y, twist.angular.z = readings.base_angular_velocity
         self.odom_pub.publish(odom)
 
-        imu = Imu()
-        imu.header.stamp, imu.header.frame_id = stamp, self.base_frame
-        imu.orientation = odom.pose.pose.orientation
-        imu.angular_velocity = twist.angular
-        acceleration = imu.linear_acceleration
-        acceleration.x, acceleration.y, acceleration.z = readings.base_linear_acceleration
-        self.imu_pub.publish(imu)
+        if self.imu_pub.get_subscription_count():
+            imu = Imu()
+            imu.header.stamp, imu.header.frame_id = stamp, self.base_frame
+            imu.orientation = odom.pose.pose.orientation
+            imu.angular_velocity = twist.angular
+            acceleration = imu.linear_acceleration
+            acceleration.x, acceleration.y, acceleration.z = readings.base_linear_acceleration
+            self.imu_pub.publish(imu)
 
         # joint_states last: controllers take it as the tick of this period.
         joints = JointState()

@@ -159,7 +159,8 @@ class ScraperNode(ControllerNode):
         self.anchoring.report_load(force)
         self.telemetry.publish(stamp, {
             'blade_force': force, 'force_limit': command.force_limit,
-            'collected_mass': self.collected, 'cut_depth': self.controller.depth})
+            'collected_mass': self.collected, 'cut_depth': self.controller.depth},
+            force=self.state_changes())
         self.publish_state()
 
     def _command(self, stamp, positions, velocities, force_limit):

@@ -189,7 +189,8 @@ class SmelterNode(ControllerNode):
                 'batch_energy': self.controller.energy,
                 'products_mass': self.masses.get('products', 0.0),
                 'slag_mass': self.masses.get('slag', 0.0),
-                'volatiles_mass': self.masses.get('volatiles', 0.0)}):
+                'volatiles_mass': self.masses.get('volatiles', 0.0)},
+                force=self.state_changes()):
             self.temperature_pub.publish(message)
             setpoint = Temperature()
             setpoint.header = message.header

@@ -9,8 +9,8 @@ and must be commanded back to 0 before it can be driven again.
 """
 
 from dataclasses import dataclass
+import math
 
-import numpy as np
 import pybullet
 
 from spacemine_ros.core.anchoring import anchor_capacity
@@ -34,6 +34,7 @@ class AnchorSim:
     load: float = 0.0  # N axial load (tension + external pull)
     armed: bool = True  # False after a pull-out until commanded back to 0
     pulled_out: bool = False
+    nominal: tuple = (None, 0.0)  # (embed, nominal capacity there): checked every step
 
     @property
     def engaged(self):
@@ -74,9 +75,11 @@ class AnchorsSim(SubsystemSim):
         """Return the true holding capacity of an anchor at its embed depth [N]."""
         anchor, world = self.anchors[index], self.world
         embed = min(anchor.embed, self.design.embed_depth)
-        nominal = anchor_capacity(self.design, world.body.site.substrate, world.body.regolith,
-                                  world.gravity_magnitude, embed)
-        return nominal * anchor.capacity_factor
+        if anchor.nominal[0] != embed:  # the model depends on the embed alone
+            anchor.nominal = (embed, anchor_capacity(
+                self.design, world.body.site.substrate, world.body.regolith,
+                world.gravity_magnitude, embed))
+        return anchor.nominal[1] * anchor.capacity_factor
 
     def physics_step(self, dt, live):
         """Advance one physics step (the base class says what live means)."""
@@ -126,9 +129,8 @@ class AnchorsSim(SubsystemSim):
             force = pybullet.getConstraintState(anchor.constraint, physicsClientId=cid)
             # The constraint pulls the foot down (negative z) when the rig pulls up on the
             # anchor: that, and any shear, loads the anchor; pushing into the ground does not.
-            pull = np.array([force[0], force[1], min(force[2], 0.0)])
             tension = anchor.tension if live else 0.0
-            anchor.load = tension + float(np.linalg.norm(pull))
+            anchor.load = tension + math.hypot(force[0], force[1], min(force[2], 0.0))
             if anchor.load > self.capacity(index):
                 self._disengage(anchor)
                 anchor.load = 0.0
@@ -141,3 +143,9 @@ class AnchorsSim(SubsystemSim):
     def joint_states(self):
         """Return {joint: (position, velocity, effort)} of its URDF joints."""
         return {a.joint: (a.embed, a.velocity, a.load) for a in self.anchors}
+
+    def busy(self):
+        """Return whether an anchor moves or its tension is changing (a proof load)."""
+        tensions = [a.tension for a in self.anchors]
+        changing, self._tensions = tensions != getattr(self, '_tensions', tensions), tensions
+        return changing or any(a.velocity != 0.0 for a in self.anchors)

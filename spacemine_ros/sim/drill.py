@@ -8,7 +8,6 @@ material path at the subsystem's `cuttings` transfer point. A rig with two drill
 two of these, each with its own mast (`<name>_bit` link) and joints.
 """
 
-import numpy as np
 import pybullet
 
 from spacemine_ros.core.drilling import DragBit, DrillingProcess
@@ -69,19 +68,19 @@ class DrillSim(SubsystemSim):
         self.feed = min(max(self.feed + load.feed_advance, 0.0), FEED_STROKE)
         self.spindle_angle += load.spindle_speed * dt
         self.load = load
-        pybullet.resetJointState(world.rig, world.joints[self.feed_joint.name], self.feed,
-                                 physicsClientId=cid)
-        pybullet.resetJointState(world.rig, world.joints[self.spindle_joint.name],
-                                 self.spindle_angle, load.spindle_speed, physicsClientId=cid)
+        world.set_joint(self.feed_joint.name, self.feed)  # kinematic: one batched reset
+        world.set_joint(self.spindle_joint.name, self.spindle_angle, load.spindle_speed)
         self.spindle_energy += load.torque * load.spindle_speed * dt
         self.feed_energy += load.thrust * load.rate_of_penetration * dt
         if load.in_contact and (load.thrust > 0.0 or load.torque > 0.0):
             # The rock pushes the bit back along the drill axis and resists its rotation;
             # both reach the rig through the mast.
-            drill_axis = world.base_rotation() @ np.array([0.0, 0.0, -1.0])
-            pybullet.applyExternalForce(world.rig, -1, list(-load.thrust * drill_axis),
+            # The drill axis is the base's -z: minus the rotation matrix's third column.
+            m = pybullet.getMatrixFromQuaternion(world.base_pose()[1])
+            up = (m[2], m[5], m[8])
+            pybullet.applyExternalForce(world.rig, -1, [load.thrust * u for u in up],
                                         self.tip(), pybullet.WORLD_FRAME, physicsClientId=cid)
-            pybullet.applyExternalTorque(world.rig, -1, list(-load.torque * drill_axis),
+            pybullet.applyExternalTorque(world.rig, -1, [load.torque * u for u in up],
                                          pybullet.WORLD_FRAME, physicsClientId=cid)
 
     def joint_states(self):
@@ -98,6 +97,10 @@ class DrillSim(SubsystemSim):
         load = self.load
         thrust, torque = (load.thrust, load.torque) if load else (0.0, 0.0)
         return {f'{self.name}/bit_wrench': (0.0, 0.0, thrust, 0.0, 0.0, torque)}
+
+    def busy(self):
+        """Return whether the feed or the spindle is commanded to move."""
+        return self.feed_speed != 0.0 or self.spindle_speed != 0.0
 
     def reaction_load(self):
         """Return the load its work puts into the anchors [N]."""

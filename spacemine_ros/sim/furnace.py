@@ -130,6 +130,11 @@ class FurnacePlugin(SubsystemSim):
             self.furnace.stop()
         self.furnace.step(dt)
 
+    def busy(self):
+        """Return whether the heater is on or the door or tap open (a batch is running)."""
+        furnace = self.world.furnace
+        return furnace.heater_power > 0.0 or furnace.door_open or furnace.tap_open
+
     def sensors(self):
         """Return {sensor topic: value} of its sensors."""
         furnace = self.furnace

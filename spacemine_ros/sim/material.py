@@ -14,6 +14,9 @@ from spacemine_ros.core.ledger import GROUND, Ledger
 
 DUMP_TIME = 0.5  # s for a tipped bucket to pour out most of its load ...
 DUMP_TRICKLE = 2.0  # kg/s ... and the last of it
+# kg: less than this (a few millimetre grains) is not a flow but the last grains, which
+# leave with it; a drained line is then empty, not holding ever smaller remainders.
+RESIDUE = 1e-6
 
 
 class MaterialSystem:
@@ -162,7 +165,10 @@ class MaterialSystem:
             self.torques['conveyor_screw'] = -drive.no_load_torque if speed < 0.0 else 0.0
             return
         flow = config.conveyor.capacity(speed, self.bulk_density) * min(load / holdup, 1.0)
-        self.pass_on('conveyor_discharge', flow * dt,
+        amount = flow * dt
+        if load - amount < RESIDUE:  # the last grains leave together: the screw runs empty
+            amount = load
+        self.pass_on('conveyor_discharge', amount,
                      exit_speed=config.conveyor.conveying_speed(speed))
         self.torques['conveyor_screw'] = min(
             drive.no_load_torque + drive.torque_per_kg * min(load, holdup), drive.stall_torque)
@@ -176,6 +182,8 @@ class MaterialSystem:
             return
         # A grain rides half a turn of the drum: residence time pi / speed.
         share = min(speed * dt / math.pi, 1.0)
+        if held * (1.0 - share) < RESIDUE:  # the last grains leave together
+            share = 1.0
         feed = {s: m * share for s, m in self.ledger.accounts['separator'].items()}
         concentrate, tailings = config.separator.split(feed)
         exit_speed = speed * config.drum_radius

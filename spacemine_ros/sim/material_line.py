@@ -11,6 +11,9 @@ import pybullet
 
 from spacemine_ros.sim.subsystem import SubsystemSim
 
+# Accounts whose material is between the ground and a hopper.
+IN_TRANSIT = ('drill', 'scraper', 'conveyor', 'separator')
+
 
 class MaterialLineSim(SubsystemSim):
     """The material line (a subsystem of kind material_line)."""
@@ -46,6 +49,13 @@ class MaterialLineSim(SubsystemSim):
             world.rig, self.indices, [[self.angles[n]] for n in self.drives],
             targetVelocities=[[material.speeds[n]] for n in self.drives],
             physicsClientId=world.client)
+
+    def busy(self):
+        """Return whether material is on its way (a drive turning empty does no work)."""
+        material = self.material
+        moving = sum(material.ledger.mass(name) for name in IN_TRANSIT)
+        feeding = any(material.speeds[n] > 0.0 for n in self.drives if n.startswith('feeder_'))
+        return moving > 0.0 or feeding
 
     def joint_states(self):
         """Return {joint: (position, velocity, effort)} of its URDF joints."""

@@ -22,6 +22,8 @@ HOLDING_TORQUE = 1000.0  # N m the arm drives may use to hold a pose
 DUMP_WRIST_ANGLE = 1.0  # rad: the bucket empties when tipped past this ...
 DUMP_REACH = 0.15  # m ... with the blade this close to the conveyor intake
 
+NO_FORCE = (0.0, 0.0, 0.0)
+
 
 class ScraperSim(SubsystemSim):
     """The scraper arm (a subsystem of kind scraper)."""
@@ -37,7 +39,8 @@ class ScraperSim(SubsystemSim):
         self.force_max = min(spec.joint(r).command['effort'].maximum for r in ROLES)
         self.speeds = dict(self.speed_max)
         self.force_limit = 0.0
-        self.blade_force = np.zeros(3)  # soil force on the blade, world frame [N]
+        self.blade_force = NO_FORCE  # soil force on the blade, world frame [N]
+        self.motor_targets = None
         self.blocked = False
         self.live = False
 
@@ -77,7 +80,7 @@ class ScraperSim(SubsystemSim):
             reach = self.speeds[role] * dt
             candidate[role] = self.arm[role] + min(max(targets[role] - self.arm[role], -reach),
                                                    reach)
-        self.blade_force = np.zeros(3)
+        self.blade_force = NO_FORCE
         self.blocked = False
         if candidate != self.arm:
             self._move(candidate, limit, dt)
@@ -87,10 +90,12 @@ class ScraperSim(SubsystemSim):
         positions = [self.arm[role] for role in ROLES]
         for index, position in zip(self.indices, positions):
             world.set_joint_index(index, position)
-        pybullet.setJointMotorControlArray(
-            world.rig, self.indices, pybullet.POSITION_CONTROL, targetPositions=positions,
-            forces=[HOLDING_TORQUE] * len(ROLES), physicsClientId=world.client)
-        if np.any(self.blade_force):
+        if positions != self.motor_targets:  # PyBullet keeps a motor's target until changed
+            self.motor_targets = positions
+            pybullet.setJointMotorControlArray(
+                world.rig, self.indices, pybullet.POSITION_CONTROL, targetPositions=positions,
+                forces=[HOLDING_TORQUE] * len(ROLES), physicsClientId=world.client)
+        if any(self.blade_force):
             pybullet.applyExternalForce(world.rig, -1, list(self.blade_force),
                                         list(self.tip_position()), pybullet.WORLD_FRAME,
                                         physicsClientId=world.client)
@@ -157,6 +162,10 @@ class ScraperSim(SubsystemSim):
         """Return {sensor topic: value} of its sensors."""
         return {f'{self.name}/blade_wrench': (*(float(f) for f in self.blade_force),
                                               0.0, 0.0, 0.0)}
+
+    def busy(self):
+        """Return whether the arm is on its way to a target."""
+        return self.arm != self.targets
 
     def reaction_load(self):
         """Return the load its work puts into the anchors [N]."""

@@ -47,6 +47,10 @@ class SubsystemSim:
         """Return the force [N] the subsystem puts on the anchors now."""
         return 0.0
 
+    def busy(self):
+        """Return whether something of it moves or works now (else the rig may idle)."""
+        return False
+
     # Helpers -------------------------------------------------------------------------------------
     def joint_index(self, joint):
         """Return the PyBullet index of a joint of this subsystem."""

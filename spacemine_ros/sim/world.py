@@ -36,6 +36,7 @@ from spacemine_ros.sim.terrain import Terrain
 
 BASE_HEIGHT = 0.6  # m, base_link above the ground with the feet on it (see the URDF)
 MATERIAL_PERIOD = 0.05  # s between updates of the material flows
+IDLE_SPEED = 1e-5  # m/s of the base below which the rig stands still
 PLUGINS = {'anchors': AnchorsSim, 'drill': DrillSim, 'scraper': ScraperSim,
            'material_line': MaterialLineSim, 'furnace': FurnacePlugin}
 
@@ -108,7 +109,7 @@ class RigWorld:
         self.ground = pybullet.createMultiBody(0.0, ground_shape, basePosition=[0, 0, -0.5],
                                                physicsClientId=cid)
         pybullet.changeDynamics(self.ground, -1, lateralFriction=0.6, physicsClientId=cid)
-        path = urdf_path or write_rig_urdf(drills=self.urdf_drills())
+        path = urdf_path or write_rig_urdf(drills=self.rig_interface.drill_masts())
         try:
             self.rig = pybullet.loadURDF(path, [0.0, 0.0, BASE_HEIGHT], physicsClientId=cid)
         finally:
@@ -133,10 +134,11 @@ class RigWorld:
             pybullet.changeDynamics(
                 self.rig, index, lateralFriction=0.6, linearDamping=0.0, angularDamping=0.0,
                 activationState=pybullet.ACTIVATION_STATE_DISABLE_SLEEPING, physicsClientId=cid)
-        self.initial_position = np.array(self.base_pose()[0])
-        self._previous_velocity = np.zeros(3)
-        self._acceleration = np.zeros(3)
+        self.initial_position = tuple(self.base_pose()[0])
+        self._previous_velocity = (0.0, 0.0, 0.0)
+        self._acceleration = (0.0, 0.0, 0.0)
         self.max_displacement = 0.0
+        self.idle_since = 0.0  # sim time since which nothing has moved or worked
         self._pending_joints = {}  # joint index -> (position, velocity) to reset
         # What the subsystems share: the terrain, the material path and the furnace.
         self.geometry = geometry
@@ -154,11 +156,6 @@ class RigWorld:
         self.scrapers = [p for p in self.plugins.values() if isinstance(p, ScraperSim)]
         self.anchor_plugin = next(p for p in self.plugins.values() if isinstance(p, AnchorsSim))
         self._state_joints = [j.name for j in self.rig_interface.state_joints]
-
-    def urdf_drills(self):
-        """Return the drill masts the URDF needs: [(name, x, y)] of the rig's drill subsystems."""
-        return [(s.name, *[float(v) for v in s.settings.get('mount', (0.0, 0.0))])
-                for s in self.rig_interface.by_kind('drill')]
 
     # Lifecycle -----------------------------------------------------------------------------
     def close(self):
@@ -237,7 +234,11 @@ class RigWorld:
 
     def displacement(self):
         """Distance of the base from where it started [m]."""
-        return float(np.linalg.norm(np.array(self.base_pose()[0]) - self.initial_position))
+        return math.dist(self.base_pose()[0], self.initial_position)
+
+    def idle_for(self):
+        """Return how long [s of sim time] nothing of the rig has moved or worked."""
+        return self.time - self.idle_since
 
     def bucket_dumping(self):
         """Tell whether a scraper's tipped bucket is over the conveyor intake."""
@@ -252,6 +253,9 @@ class RigWorld:
         steps = max(int(round(duration / self.physics_dt)), 1)
         for _ in range(steps):
             self._physics_step()
+        moving = math.hypot(*self._previous_velocity) > IDLE_SPEED
+        if moving or any(plugin.busy() for plugin in self.plugins.values()):
+            self.idle_since = self.time
 
     def _physics_step(self):
         dt = self.physics_dt
@@ -265,10 +269,13 @@ class RigWorld:
         if self._material_clock >= MATERIAL_PERIOD - 1e-12:
             self._step_material(self._material_clock, live)
             self._material_clock = 0.0
-        velocity = np.array(pybullet.getBaseVelocity(self.rig, physicsClientId=self.client)[0])
-        self._acceleration = (velocity - self._previous_velocity) / dt
+        # Small vectors in plain floats: numpy's per-call cost dominates at this size.
+        velocity = pybullet.getBaseVelocity(self.rig, physicsClientId=self.client)[0]
+        self._acceleration = tuple((v - p) / dt for v, p in zip(velocity,
+                                                                self._previous_velocity))
         self._previous_velocity = velocity
         self.max_displacement = max(self.max_displacement, self.displacement())
+
         for name, plugin in self.plugins.items():
             plugin.after_physics(dt, live[name])
 
@@ -301,7 +308,7 @@ class RigWorld:
         names = self._state_joints
         position, orientation = self.base_pose()
         linear, angular = pybullet.getBaseVelocity(self.rig, physicsClientId=self.client)
-        proper = tuple(self._acceleration - self.gravity)
+        proper = tuple(a - g for a, g in zip(self._acceleration, self.gravity))
         drill = self.drills[0] if self.drills else None
         load = drill.load if drill is not None else None
         anchors = self.anchor_plugin.anchors

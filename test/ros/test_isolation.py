@@ -17,8 +17,10 @@ def test_each_rigs_clock_reaches_only_its_own_nodes():
     rigs = {}
     try:
         for name in ('rig_a', 'rig_b'):
+            # Both flat out (no idle pacing), so rig_a keeps its head start.
             rigs[name] = create_nodes(bringup.graph('sim', 'bennu'), f'/{name}',
-                                      bringup.default_params_file())
+                                      bringup.default_params_file(),
+                                      {'rig_sim': {'idle_realtime_factor': 0.0}})
             for node in rigs[name]:
                 executor.add_node(node)
             if name == 'rig_a':  # rig_a runs ahead before rig_b starts

@@ -239,3 +239,59 @@ def test_a_controller_whose_inputs_stop_faults_with_the_reason_instead_of_waitin
     finally:
         rig.close()
         rclpy.try_shutdown()
+
+
+def _params_in_use(node):
+    """Return the params dataclass a controller node runs on."""
+    return node.line.params if node.get_name() == 'material_handling' else node.controller.params
+
+
+def test_every_tunable_parameter_is_what_the_controller_uses(graph):
+    # The parameters as declared (from config/rig.yaml) and after a set, for every node.
+    import importlib
+    changes = {'anchoring': ('preload', 7.5), 'drill': ('max_thrust', 321.0),
+               'scraper': ('cut_speed', 0.03), 'material_handling': ('conveyor_speed', 3.5),
+               'smelter': ('kp', 123.0)}
+    for node in graph.nodes[1:]:
+        name = node.get_name()
+        tunables = importlib.import_module(type(node).__module__).TUNABLES
+
+        def mismatches():
+            params = _params_in_use(node)
+            return {t: (node.get_parameter(t).value, getattr(params, t)) for t in tunables
+                    if node.get_parameter(t).value != getattr(params, t)}
+        assert mismatches() == {}, name
+        parameter, value = changes[name]
+        assert graph.set_parameters(name, **{parameter: value})[0].successful
+        assert getattr(_params_in_use(node), parameter) == value
+        assert mismatches() == {}, name
+
+
+def test_a_set_of_several_parameters_is_all_or_nothing(graph):
+    # The second value is bad: the first must not have been applied either.
+    from rcl_interfaces.srv import SetParametersAtomically
+    node = next(n for n in graph.nodes if n.get_name() == 'material_handling')
+    before = (node.feed_mass, node.line.params.conveyor_speed)
+    request = SetParametersAtomically.Request(parameters=[
+        Parameter('furnace_feed_mass', value=0.123).to_parameter_msg(),
+        Parameter('conveyor_speed', value=4.0).to_parameter_msg(),
+        Parameter('furnace_feed_source', value='hopper_gold').to_parameter_msg()])
+    result = graph.call(SetParametersAtomically, 'material_handling/set_parameters_atomically',
+                        request).result
+    assert not result.successful and 'hopper_gold' in result.reason
+    assert (node.feed_mass, node.line.params.conveyor_speed) == before
+    assert node.get_parameter('furnace_feed_mass').value == before[0]
+
+
+def test_an_idle_rig_waits_at_its_idle_pace_instead_of_running_flat_out(graph):
+    # Nothing commanded to move: after idle_after the lockstep world advances no faster
+    # than idle_realtime_factor (1 sim s per wall s), and it still advances.
+    sim = graph.nodes[0]
+    assert graph.spin_until(lambda: sim.world.idle_for() >= sim.idle_after, 120.0)
+    start_sim, start_wall = sim.world.time, time.monotonic()
+    graph.spin_until(lambda: time.monotonic() - start_wall > 3.0, 10.0)
+    advanced, wall = sim.world.time - start_sim, time.monotonic() - start_wall
+    assert 0.0 < advanced <= sim.idle_realtime_factor * wall + 0.2
+    # Work resumes at full speed at once: a deploy makes the rig busy again.
+    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    assert graph.spin_until(lambda: sim.world.idle_for() == 0.0, 30.0)

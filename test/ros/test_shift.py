@@ -45,6 +45,24 @@ def test_shift_anchors_drills_scrapes_smelts_and_reports(tmp_path):
     assert figures['furnace_peak_K'] < 1950.0
 
 
+@pytest.mark.slow
+def test_a_twin_drill_rig_runs_a_shift_from_its_rig_file_alone(tmp_path):
+    # Two drill heads share the anchors: the budget keeps their combined thrust within
+    # the tools' share of the safe capacity (peak_thrust is both heads together).
+    summary_file = tmp_path / 'summary.json'
+    status = subprocess.run(
+        [sys.executable, '-m', 'spacemine_ros.shift', '--rig', 'twin_drill', '--depth', '0.05',
+         '--passes', '0', '--no-smelt', '--no-progress', '--namespace', 'twin_test',
+         '--summary-file', str(summary_file)], check=False).returncode
+    figures = json.loads(summary_file.read_text())
+    assert status == 0, figures['reason']
+    assert set(figures['depth_reached_by_drill_m']) == {'drill_a', 'drill_b'}
+    assert all(depth >= 0.05 for depth in figures['depth_reached_by_drill_m'].values())
+    assert 0 < figures['peak_thrust_N'] <= 0.8 * figures['safe_capacity_at_peak_N'] + 5.0
+    assert figures['max_rig_displacement_m'] < 0.002
+    assert abs(figures['ledger_balance_kg']) < 1e-9
+
+
 def test_shift_rejects_a_bad_depth(capsys):
     with pytest.raises(SystemExit):
         shift.main(['--depth', 'nan'])

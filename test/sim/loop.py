@@ -5,11 +5,13 @@ import math
 
 from spacemine_ros.core.anchoring import (
     anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
-from spacemine_ros.core.drill_controller import DrillController, DrillMeasurement, DrillParams
+from spacemine_ros.core.drill_controller import (
+    DrillController, DrillMeasurement, DrillParams, DrillState)
 from spacemine_ros.core.material_handling import build_line, LineMeasurement, LineParams
-from spacemine_ros.core.scraper import ROLES, ScraperController, ScraperMeasurement
+from spacemine_ros.core.scraper import (
+    ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams, ScraperState)
 from spacemine_ros.core.smelter import (
-    BatchController, recipes_from, SmelterMeasurement, SmelterParams)
+    BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.paths import share_path
 from test.sim import commands
@@ -24,7 +26,8 @@ class Loop:
     force budget shares the tools' force among them as the anchoring node does.
     """
 
-    def __init__(self, world, goal_depth=0.15, anchoring=None, line=None):
+    def __init__(self, world, goal_depth=0.15, anchoring=None, line=None, drill=None,
+                 scraper=None):
         self.world = world
         rig = world.rig_interface
         design = world.anchor_type
@@ -35,11 +38,13 @@ class Loop:
         self.anchoring = AnchoringController(
             len(self.anchors.joints), dataclasses.replace(params, **(anchoring or {})))
         self.budget = ForceBudget(rig.budget_tools)
-        self.drills = {spec.name: DrillController(DrillParams(goal_depth=goal_depth))
+        drill_params = dataclasses.replace(DrillParams(goal_depth=goal_depth), **(drill or {}))
+        self.drills = {spec.name: DrillController(drill_params)
                        for spec in rig.by_kind('drill')}
         self.drill = next(iter(self.drills.values()), None)  # the first drill
         self.scraper_spec = next(iter(rig.by_kind('scraper')), None)
-        self.scraper = ScraperController()
+        self.scraper = ScraperController(
+            dataclasses.replace(ScraperParams(), **scraper) if scraper else None)
         self.line = material_line(world, line)
         recipes = recipes_from(load_yaml(share_path('config', 'smelter.yaml')))
         self.smelter = BatchController(SmelterParams(), world.furnace.design, recipes,
@@ -150,3 +155,61 @@ def smelter_measurement(smelter, readings, hopper=None):
     return SmelterMeasurement(readings.time, readings.furnace_temperature,
                               readings.melt_fraction, masses['furnace'],
                               masses.get(hopper, 0.0) if hopper else 0.0)
+
+
+def params_file_sections(path=None):
+    """Return {node: {parameter: value}} of config/rig.yaml's /**/<node> sections."""
+    from spacemine_ros.params_files import load_params_file
+    entries = load_params_file(path or share_path('config', 'rig.yaml'))
+    return {key.split('/')[-1]: values for key, values in entries.items()}
+
+
+def fields_of(cls, values):
+    """Return the entries of values that are fields of the dataclass cls."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def configured_loop(world, depth):
+    """Return a Loop with config/rig.yaml's settings, as the nodes would have them."""
+    sections = params_file_sections()
+    return Loop(world, goal_depth=depth,
+                anchoring=fields_of(AnchoringParams, sections.get('anchoring', {})),
+                line=fields_of(LineParams, sections.get('material_handling', {})),
+                drill=fields_of(DrillParams, sections.get('drill', {})),
+                scraper=fields_of(ScraperParams, sections.get('scraper', {})))
+
+
+def run_shift(loop, recipe, passes=3, drained=0.005, limit=4000.0):
+    """Run make sim's steps on a Loop: anchor, line, drill, scrape, drain, smelt.
+
+    Returns the simulated time it took; AssertionError if a step fails or stalls.
+    """
+    world = loop.world
+    loop.anchor()
+    assert loop.line.start()[0]
+    budget = loop.anchoring.tool_budget
+    for drill in loop.drills.values():
+        assert drill.start(True, budget)[0]
+    assert loop.run_until(lambda: all(d.state in (DrillState.DONE, DrillState.FAULT)
+                                      for d in loop.drills.values()), limit)
+    assert all(d.state == DrillState.DONE for d in loop.drills.values())
+    if passes:
+        scraper = params_file_sections().get('scraper', {})
+        request = ScrapeRequest(**{**fields_of(ScrapeRequest, scraper), 'passes': passes})
+        assert loop.scraper.start(request, True, loop.anchoring.tool_budget)[0]
+        assert loop.run_until(lambda: loop.scraper.state in (ScraperState.DONE,
+                                                             ScraperState.FAULT), limit)
+        assert loop.scraper.state == ScraperState.DONE
+
+    def in_transit():
+        masses = world.material.masses()
+        return sum(masses[name] for name in ('drill', 'scraper', 'conveyor', 'separator'))
+    assert loop.run_until(lambda: in_transit() < drained, limit)
+    accepted, message = loop.smelter.start(
+        recipe, smelter_measurement(loop.smelter, world.readings(),
+                                    loop.smelter.recipes[recipe].source_hopper))
+    assert accepted, message
+    assert loop.run_until(lambda: loop.smelter.phase in (Phase.DONE, Phase.FAULT), limit)
+    assert loop.smelter.phase == Phase.DONE, loop.smelter.reason
+    return world.time

@@ -1,0 +1,112 @@
+"""Memory of a rig that runs for long: RSS growth per simulated hour, idle and working.
+
+Prints the figures and saves them to bench/results/memory.json (`make bench`). The whole
+ROS graph of the sim backend runs in this process (lockstep, as make sim), first idle
+(no job), then working: the material line running while cuttings keep arriving at the
+collar (a fixed mass every simulated minute), carried through conveyor and separator into
+the hoppers, with the ledger booking every transfer. RSS is sampled every simulated
+minute; the growth is the least-squares slope after a warm-up, in MB per simulated hour.
+A rig runs for weeks: both must be flat (every history in memory is bounded).
+"""
+
+import os
+import platform
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from spacemine_ros.domain import claim_domain  # noqa: E402
+
+MINUTES = 15  # simulated minutes per phase
+WARM_UP = 3  # minutes not counted (caches, first allocations)
+CUTTINGS = 0.05  # kg arriving at the drill collar per simulated minute while working
+
+
+def rss_mb():
+    """Resident set size of this process [MB] (Linux /proc)."""
+    with open('/proc/self/status') as stream:
+        for line in stream:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    return float('nan')
+
+
+def slope_per_hour(samples):
+    """Least-squares slope of [(sim s, MB)] in MB per simulated hour."""
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    cov = sum((t - mean_t) * (m - mean_m) for t, m in samples)
+    return cov / var * 3600.0 if var > 0 else float('nan')
+
+
+def run_phase(executor, sim, minutes, each_minute=None):
+    samples = []
+    start = sim.world.time
+    wall = time.perf_counter()
+    for minute in range(1, minutes + 1):
+        while sim.world.time < start + 60.0 * minute:
+            executor.spin_once(timeout_sec=0.1)
+        if each_minute is not None:
+            each_minute()
+        if minute > WARM_UP:
+            samples.append((sim.world.time, rss_mb()))
+    return {'sim_minutes': minutes, 'wall_s': round(time.perf_counter() - wall, 1),
+            'rss_mb_start': round(samples[0][1], 1), 'rss_mb_end': round(samples[-1][1], 1),
+            'rss_growth_mb_per_sim_hour': round(slope_per_hour(samples), 2)}
+
+
+def main():
+    sys.path.insert(0, HERE)
+    from results import save
+    import rclpy
+    from std_srvs.srv import Trigger
+    from spacemine_ros import bringup
+    from spacemine_ros.launcher import create_nodes
+    from spacemine_ros.nodes.common import make_executor, shutdown_nodes
+
+    claim_domain()
+    rclpy.init()
+    nodes = create_nodes(bringup.graph('sim', 'bennu', namespace='/memory'), '/memory',
+                         bringup.default_params_file())
+    operator = rclpy.create_node('memory_bench', namespace='/memory')
+    executor = make_executor()
+    for node in [*nodes, operator]:
+        executor.add_node(node)
+    sim = nodes[0]
+    try:
+        idle = run_phase(executor, sim, MINUTES)
+        client = operator.create_client(Trigger, 'material_handling/start')
+        while not client.service_is_ready():
+            executor.spin_once(timeout_sec=0.1)
+        future = client.call_async(Trigger.Request())
+        while not future.done():
+            executor.spin_once(timeout_sec=0.1)
+        if not future.result().success:
+            raise SystemExit(f'material_handling/start refused: {future.result().message}')
+        ledger = sim.world.material.ledger
+        working = run_phase(executor, sim, MINUTES,
+                            lambda: sim.world.material.excavate('drill_cut', CUTTINGS, 0.0))
+        working['ledger_transfers'] = ledger.transfer_count
+        working['ledger_record_in_memory'] = len(ledger.record)
+    finally:
+        operator.destroy_node()
+        shutdown_nodes(nodes)
+    figures = {'machine': {'python': platform.python_version(), 'cpus': os.cpu_count()},
+               'scenario': f'bennu sim graph in one process, lockstep; {MINUTES} sim min idle, '
+                           f'then {MINUTES} sim min with the line carrying {CUTTINGS} kg/min',
+               'idle': idle, 'working': working}
+    path = save('memory', figures)
+    for name in ('idle', 'working'):
+        entry = figures[name]
+        print(f'{name:<8} RSS {entry["rss_mb_start"]:.1f} -> {entry["rss_mb_end"]:.1f} MB over '
+              f'{entry["sim_minutes"] - WARM_UP} sim min: '
+              f'{entry["rss_growth_mb_per_sim_hour"]:+.2f} MB per simulated hour')
+    print(f'saved {path}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,38 @@
+"""A rig with two drill heads (config/rigs/twin_drill.yaml): configuration, not code."""
+
+from spacemine_ros.core.anchoring import AnchoringState
+from spacemine_ros.core.drill_controller import DrillState
+from spacemine_ros.core.rig_interface import load_rig_interface
+from spacemine_ros.paths import share_path
+from spacemine_ros.sim.world import RigWorld
+from test.sim.loop import Loop
+
+TWIN = share_path('config', 'rigs', 'twin_drill.yaml')
+
+
+def test_two_heads_drill_at_once_and_their_combined_thrust_stays_in_the_budget(
+        bodies, anchor_types):
+    rig = load_rig_interface(TWIN)
+    with RigWorld(bodies['bennu'], anchor_types['microspine'], rig=rig) as world:
+        assert sorted(plugin.spec.name for plugin in world.drills) == ['drill_a', 'drill_b']
+        loop = Loop(world, goal_depth=0.1).anchor()
+        start = world.displacement()
+        budget = loop.anchoring.tool_budget
+        # Each head alone could push harder than the tools' share of the anchors allows.
+        assert sum(d.params.max_thrust for d in loop.drills.values()) > budget
+        for drill in loop.drills.values():
+            assert drill.start(True, budget)[0]
+        assert loop.run_until(lambda: all(d.state in (DrillState.DONE, DrillState.FAULT)
+                                          for d in loop.drills.values()), 600.0)
+        assert {name: d.state for name, d in loop.drills.items()} == {
+            'drill_a': DrillState.DONE, 'drill_b': DrillState.DONE}
+        for plugin in world.drills:
+            assert plugin.hole_depth >= 0.1
+        # Both pushed at once, and together never beyond the budget: the tools' share of
+        # the safe capacity (the drive's response allows a few newtons of lag).
+        both = [(t, c) for t, c in loop.thrust_vs_capacity if t > 0]
+        assert both and all(t <= 0.8 * c + 5.0 for t, c in both)
+        assert all(t <= c for t, c in both)
+        assert max(t for t, _ in both) > 0.6 * loop.anchoring.tool_budget  # they shared it
+        assert loop.anchoring.state == AnchoringState.ANCHORED
+        assert world.max_displacement - start < 0.002

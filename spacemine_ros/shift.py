@@ -25,6 +25,7 @@ from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
+from spacemine_ros.core.material_config import IN_TRANSIT
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.launcher import (
     add_graph_arguments, announce_domain, check_before_start, create_nodes,
@@ -37,7 +38,6 @@ from spacemine_ros.nodes.common import (
 LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
                  'hopper_metal', 'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles',
                  'lost')
-IN_TRANSIT = ('drill', 'scraper', 'conveyor', 'separator')
 DRAINED = 0.005  # kg left in transit when the line counts as drained
 
 

@@ -1,5 +1,7 @@
 """Loading of YAML config files with errors that name the file and the bad entry."""
 
+import os
+
 import yaml
 
 
@@ -28,3 +30,52 @@ def require(mapping, key, where):
     if key not in mapping:
         raise ConfigError(f'{where}: missing required key {key!r}')
     return mapping[key]
+
+
+def load_extending(path, sections, merge_entries=False, paths=(), seen=()):
+    """Load a YAML file that may `extends:` another (a path relative to it).
+
+    The named sections (mappings of entries by name) are merged into the base's entry by
+    entry: null removes an entry, a new one comes after the base's, and a given entry
+    replaces the base's whole, or with merge_entries updates only the keys it names.
+    Other top-level keys override the base's. Keys in paths hold file names relative to
+    the file that sets them; they come back absolute. ConfigError on a loop or bad entry.
+    """
+    path = os.path.abspath(path)
+    if path in seen:
+        raise ConfigError(f'{path}: extends itself (through {" -> ".join(seen)})')
+    data = load_yaml(path)
+    for key in paths:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f'{path}.{key}: expected a file name, got {value!r}')
+        if value:
+            data[key] = os.path.normpath(os.path.join(os.path.dirname(path), value))
+    if 'extends' not in data:
+        return data
+    base_name = data.pop('extends')
+    if not isinstance(base_name, str) or not base_name:
+        raise ConfigError(f'{path}.extends: expected a file name, got {base_name!r}')
+    base = load_extending(os.path.join(os.path.dirname(path), base_name), sections,
+                          merge_entries, paths, (*seen, path))
+    merged = {**base, **{k: v for k, v in data.items() if k not in sections}}
+    for section in sections:
+        entries = dict(_entries(base.get(section), f'{base_name}.{section}'))
+        for name, entry in _entries(data.get(section), f'{path}.{section}').items():
+            if entry is None:
+                entries.pop(name, None)
+            elif merge_entries and isinstance(entry, dict) and \
+                    isinstance(entries.get(name), dict):
+                entries[name] = {**entries[name], **entry}
+            else:
+                entries[name] = entry
+        merged[section] = entries
+    return merged
+
+
+def _entries(section, where):
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f'{where}: expected a mapping of entries by name')
+    return section

@@ -8,6 +8,8 @@ from spacemine_ros.core.conveying import BeltConveyor, MagneticSeparator, ScrewC
 from spacemine_ros.core.cutting import Blade
 from spacemine_ros.core.ledger import GROUND
 
+# Accounts whose material is on its way from the ground to a hopper.
+IN_TRANSIT = ('drill', 'scraper', 'conveyor', 'separator')
 REQUIRED_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
                      'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles', 'lost')
 

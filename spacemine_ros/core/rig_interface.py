@@ -12,9 +12,8 @@ place. No rclpy, no pybullet.
 
 from dataclasses import dataclass, field
 import math
-import os
 
-from spacemine_ros.core.config import ConfigError, load_yaml, require
+from spacemine_ros.core.config import ConfigError, load_extending, require
 
 FIELDS = ('position', 'velocity', 'effort')
 KINDS = ('anchors', 'drill', 'scraper', 'material_line', 'furnace')
@@ -286,50 +285,17 @@ def interface_from(data, where):
                 all(isinstance(v, (int, float)) and math.isfinite(v) for v in mount)):
             raise ConfigError(f'{where}.subsystems.{drill.name}.mount: expected [x, y] in m, '
                               f'got {mount!r}')
-    hardware = data.get('hardware', '')
+    hardware = data.get('hardware') or ''  # made absolute by load_rig_interface
     if not isinstance(hardware, str):
         raise ConfigError(f'{where}.hardware: expected a file name, got {hardware!r}')
-    if hardware and not os.path.isabs(hardware):
-        # Relative to the rig file, so a rig directory can be copied whole.
-        hardware = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(where)),
-                                                 hardware))
     return RigInterface(str(data.get('rig', where)), subsystems, hardware)
 
 
-def _with_base(path, seen=()):
-    """Return a rig file's data with the rig it `extends` (relative to it) under it.
-
-    Its subsystems are merged into the base's by name: an entry replaces the base's
-    whole, null removes it, a new one comes after the base's.
-    """
-    path = os.path.abspath(path)
-    if path in seen:
-        raise ConfigError(f'{path}: extends itself (through {" -> ".join(seen)})')
-    data = load_yaml(path)
-    if not isinstance(data, dict) or 'extends' not in data:
-        return data
-    if not isinstance(data['extends'], str) or not data['extends']:
-        raise ConfigError(f'{path}.extends: expected a rig file name, got {data["extends"]!r}')
-    base_path = os.path.join(os.path.dirname(path), data['extends'])
-    base = _with_base(base_path, (*seen, path))
-    if not isinstance(base, dict) or not isinstance(base.get('subsystems'), dict):
-        raise ConfigError(f'{base_path}: expected a rig file with subsystems')
-    subsystems = dict(base['subsystems'])
-    own = data.get('subsystems') or {}
-    if not isinstance(own, dict):
-        raise ConfigError(f'{path}.subsystems: expected a mapping')
-    for name, entry in own.items():
-        if entry is None:
-            subsystems.pop(name, None)
-        else:
-            subsystems[name] = entry
-    merged = {**base, **{k: v for k, v in data.items() if k not in ('extends', 'subsystems')}}
-    if 'hardware' in base and 'hardware' not in data:  # relative to the base's file
-        merged['hardware'] = os.path.join(os.path.dirname(base_path), base['hardware'])
-    merged['subsystems'] = subsystems
-    return merged
-
-
 def load_rig_interface(path):
-    """Load a rig file (config/rigs/<rig>.yaml), and the rig it extends, if any."""
-    return interface_from(_with_base(path), str(path))
+    """Load a rig file (config/rigs/<rig>.yaml), and the rig it extends, if any.
+
+    A rig that extends another lists only its own subsystems: each replaces the base's
+    of that name whole, null removes one.
+    """
+    return interface_from(load_extending(path, ('subsystems',), paths=('hardware',)),
+                          str(path))

@@ -164,12 +164,15 @@ class FurnaceThermal:
         self.initial_energy = self.internal_energy()
 
     # Energy --------------------------------------------------------------------------------
-    def _sensible(self, temperature):
+    def _parts(self):
+        """Yield (mass, HeatCapacity) of the crucible and each species of the charge."""
         design = self.design
-        total = design.crucible_mass * design.crucible.enthalpy(temperature)
+        yield design.crucible_mass, design.crucible
         for name, mass in self.masses.items():
-            total += mass * design.species[name].heat_capacity.enthalpy(temperature)
-        return total
+            yield mass, design.species[name].heat_capacity
+
+    def _sensible(self, temperature):
+        return sum(mass * table.enthalpy(temperature) for mass, table in self._parts())
 
     def internal_energy(self):
         """Return the internal energy of crucible and charge [J] (sensible + latent)."""
@@ -194,11 +197,7 @@ class FurnaceThermal:
 
     def _heat_capacity(self, temperature):
         """d(sensible enthalpy)/dT of crucible and charge [J/K]."""
-        design = self.design
-        total = design.crucible_mass * design.crucible.cp(temperature)
-        for name, mass in self.masses.items():
-            total += mass * design.species[name].heat_capacity.cp(temperature)
-        return total
+        return sum(mass * table.cp(temperature) for mass, table in self._parts())
 
     def _solve_sensible(self, target, low, high):
         """Temperature in [low, high] where the sensible enthalpy equals target.

@@ -9,9 +9,8 @@ simulation's drive limits all read it, so a new rig is a new YAML file, not new 
 
 from dataclasses import dataclass, field
 import math
-import os
 
-from spacemine_ros.core.config import ConfigError, load_yaml, require
+from spacemine_ros.core.config import ConfigError, load_extending, require
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.hardware.profiles import check_parity, load_profiles
 from spacemine_ros.paths import share_path
@@ -408,46 +407,15 @@ def description_from(data, where, profiles, rig=None):
     return RigDescription(name=str(data.get('rig', 'rig')), buses=buses, devices=devices)
 
 
-def _extended(path, seen=()):
-    """Return a devices file's data with the file it `extends` under it.
-
-    A file may extend another (relative to itself): its buses and devices are merged into
-    the other's, entry by entry: a device given again takes the keys it names and keeps
-    the rest; a device or bus given as null is removed. So a rig with one more tool lists
-    only what differs.
-    """
-    path = os.path.abspath(path)
-    if path in seen:
-        raise ConfigError(f'{path}: extends itself (through {" -> ".join(seen)})')
-    data = load_yaml(path)
-    if not isinstance(data, dict) or 'extends' not in data:
-        return data
-    base_name = data['extends']
-    if not isinstance(base_name, str) or not base_name:
-        raise ConfigError(f'{path}.extends: expected a file name, got {base_name!r}')
-    base = _extended(os.path.join(os.path.dirname(path), base_name), (*seen, path))
-    own = ('extends', 'buses', 'devices')
-    merged = {**base, **{k: v for k, v in data.items() if k not in own}}
-    for section in ('buses', 'devices'):
-        entries = dict(_mapping(base.get(section) or {}, f'{path}.{section}'))
-        for name, entry in _mapping(data.get(section) or {}, f'{path}.{section}').items():
-            if entry is None:
-                entries.pop(name, None)
-            elif isinstance(entry, dict) and isinstance(entries.get(name), dict):
-                entries[name] = {**entries[name], **entry}
-            else:
-                entries[name] = entry
-        merged[section] = entries
-    return merged
-
-
 def load_rig_description(path, profiles_path, rig=None):
     """Load a rig's devices, the device profiles they name, checked against the rig file.
 
     rig: the rig file's RigInterface (default: config/rigs/default.yaml); the devices
     file must name the same rig.
     """
-    data = _extended(path)
+    # A devices file may `extends:` another and list only what differs: a device given
+    # again keeps the keys it does not name.
+    data = load_extending(path, ('buses', 'devices'), merge_entries=True)
     if rig is not None and isinstance(data, dict) and data.get('rig', rig.name) != rig.name:
         raise ConfigError(f'{path}: describes rig {data["rig"]!r}, but the rig file is '
                           f'{rig.name!r}')

@@ -242,10 +242,6 @@ class AnchoringNode(ControllerNode):
                 'nominal_capacity_N': f'{self.nominal:.1f}',
                 'proven_N': ', '.join(f'{p:.1f}' for p in controller.proven)}
 
-    def input_lost(self, reason):
-        """Fault a sequence under way whose measurements stopped; return whether it did."""
-        return self.controller.input_lost(reason)
-
     def stop_actuators(self):
         """Nothing to send: anchors hold where they are (the drives' safe state)."""
 

@@ -414,16 +414,24 @@ class ControllerNode(Node):
         self.publish_state()
 
     def condition(self):
-        """Return (state, reason, diagnostic level) of the controller now."""
-        raise NotImplementedError
+        """Return (state, reason, diagnostic level) of the controller now.
+
+        By default that of self.controller's state and reason: ERROR in FAULT, else OK.
+        """
+        controller = self.controller
+        state = controller.state.value
+        return state, controller.reason, 'ERROR' if state == 'FAULT' else 'OK'
 
     def status_values(self):
         """Figures for the diagnostics (name: value)."""
         return {}
 
     def input_lost(self, reason):
-        """Fault what is under way, an input having gone stale; return whether it faulted."""
-        return False
+        """Fault what is under way, an input having gone stale; return whether it faulted.
+
+        By default self.controller's input_lost(reason) decides.
+        """
+        return self.controller.input_lost(reason)
 
     def state_changes(self):
         """Return whether publish_state() would publish a new state now."""

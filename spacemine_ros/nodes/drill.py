@@ -10,8 +10,7 @@ import sys
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from spacemine_ros.core.drill_controller import (
-    DrillController, DrillMeasurement, DrillParams, DrillState)
+from spacemine_ros.core.drill_controller import DrillController, DrillMeasurement, DrillParams
 from spacemine_ros.nodes.common import (
     AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, rig_subsystem, SENSOR_QOS,
     spin_node, stamp_to_seconds, Telemetry)
@@ -121,23 +120,18 @@ class DrillNode(ControllerNode):
             force=self.state_changes())
         self.publish_state()
 
-    def _command(self, stamp, feed_speed, thrust_limit, spindle_speed):
+    def _command(self, stamp, feed_speed, thrust_limit, spindle_speed,
+                 spindle_torque=math.nan):
+        # spindle_torque NaN: not commanded (the drive keeps its own limit).
         out = JointState()
         out.header.stamp = stamp
         out.name = [self.feed, self.spindle]
         out.position = [math.nan, math.nan]
         out.velocity = [float(feed_speed), float(spindle_speed)]
-        out.effort = [float(thrust_limit), math.nan]
+        out.effort = [float(thrust_limit), float(spindle_torque)]
         return out
 
     # Status --------------------------------------------------------------------------------
-    def condition(self):
-        """Return (state, reason, diagnostic level) of the controller."""
-        controller = self.controller
-        if controller.state == DrillState.FAULT:
-            return controller.state.value, controller.reason, 'ERROR'
-        return controller.state.value, controller.reason, 'OK'
-
     def status_values(self):
         """Return the figures for the diagnostics."""
         controller = self.controller
@@ -148,15 +142,11 @@ class DrillNode(ControllerNode):
                 'budget_N': f'{self.anchoring.budget:.1f}',
                 'anchoring': self.anchoring.state, 'retries': controller.retries}
 
-    def input_lost(self, reason):
-        """Fault an active sequence whose input stopped; return whether it did."""
-        return self.controller.input_lost(reason)
-
     def stop_actuators(self):
         """Publish a zero command and give the force back (used on shutdown)."""
-        stop = self._command(self.get_clock().now().to_msg(), 0.0, 0.0, 0.0)
-        stop.effort = [0.0, 0.0]  # no force or torque allowed at all
-        self.command_pub.publish(stop)
+        # No force and no torque allowed at all.
+        self.command_pub.publish(self._command(self.get_clock().now().to_msg(), 0.0, 0.0, 0.0,
+                                               spindle_torque=0.0))
         self.anchoring.request(0.0)
         self.anchoring.report_load(0.0)
 

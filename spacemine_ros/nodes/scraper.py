@@ -14,7 +14,7 @@ from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.scraper import (
-    ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams, ScraperState)
+    ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams)
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
     AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, declare_tunables,
@@ -173,12 +173,6 @@ class ScraperNode(ControllerNode):
         return out
 
     # Status --------------------------------------------------------------------------------
-    def condition(self):
-        """Return (state, reason, diagnostic level) of the controller."""
-        controller = self.controller
-        level = 'ERROR' if controller.state == ScraperState.FAULT else 'OK'
-        return controller.state.value, controller.reason, level
-
     def status_values(self):
         """Return the figures for the diagnostics."""
         controller = self.controller
@@ -187,10 +181,6 @@ class ScraperNode(ControllerNode):
                 'peak_blade_force_N': f'{controller.peak_force:.1f}',
                 'allowance_N': f'{self.anchoring.allowance:.1f}',
                 'anchoring': self.anchoring.state, 'jams': controller.jams}
-
-    def input_lost(self, reason):
-        """Fault an active sequence whose input stopped; return whether it did."""
-        return self.controller.input_lost(reason)
 
     def stop_actuators(self):
         """Hold the arm with no blade force and give the force back (used on shutdown)."""

@@ -223,10 +223,6 @@ class SmelterNode(ControllerNode):
                 'power_budget_W': f'{controller.params.power_budget:.0f}',
                 'batch_energy_J': f'{controller.energy:.0f}'}
 
-    def input_lost(self, reason):
-        """Fault a batch whose thermocouple went silent; return whether it did."""
-        return self.controller.input_lost(reason)
-
     def stop_actuators(self):
         """Heater off, door and tap shut (used on shutdown)."""
         self.command_pub.publish(self._command(self.get_clock().now().to_msg(), 0.0, False,

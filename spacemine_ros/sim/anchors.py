@@ -54,6 +54,7 @@ class AnchorsSim(SubsystemSim):
             parent = pybullet.getJointInfo(world.rig, world.joints[joint.name],
                                            physicsClientId=cid)[16]
             self.anchors.append(AnchorSim(joint.name, parent, world.draw_capacity_factor()))
+        self.last_tensions = [a.tension for a in self.anchors]  # busy(): proof loads ramp
 
     def apply(self, command):
         """Set each anchor's embed target [m] (within the design's) and tension [N]."""
@@ -147,5 +148,5 @@ class AnchorsSim(SubsystemSim):
     def busy(self):
         """Return whether an anchor moves or its tension is changing (a proof load)."""
         tensions = [a.tension for a in self.anchors]
-        changing, self._tensions = tensions != getattr(self, '_tensions', tensions), tensions
+        changing, self.last_tensions = tensions != self.last_tensions, tensions
         return changing or any(a.velocity != 0.0 for a in self.anchors)

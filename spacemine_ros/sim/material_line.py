@@ -9,10 +9,8 @@ emptying into the intake while it is tipped over it.
 
 import pybullet
 
+from spacemine_ros.core.material_config import IN_TRANSIT
 from spacemine_ros.sim.subsystem import SubsystemSim
-
-# Accounts whose material is between the ground and a hopper.
-IN_TRANSIT = ('drill', 'scraper', 'conveyor', 'separator')
 
 
 class MaterialLineSim(SubsystemSim):

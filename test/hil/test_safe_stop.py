@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -29,36 +28,11 @@ from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import COMMAND_QOS, shutdown_nodes, STATE_QOS
 from test.conftest import ROOT
 from test.hil.drill_bus import wait_for
+from test.launched import LaunchedRig
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow, pytest.mark.ros]
 CONTROLLERS = 'field_bus,anchoring,drill,scraper,material_handling,smelter'
 FAST_ANCHORING = ['-p', 'anchoring.proof_ramp_time=0.5', '-p', 'anchoring.proof_hold_time=0.5']
-
-
-class Launched:
-    """spacemine-rig in a subprocess; its output read by a thread."""
-
-    def __init__(self, args):
-        env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
-        self.process = subprocess.Popen([sys.executable, '-m', 'spacemine_ros.launcher', *args],
-                                        cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def text(self):
-        return ''.join(self.lines)
-
-    def pid(self, node):
-        for line in self.lines:
-            if line.startswith(f'spacemine-rig: {node} pid '):
-                return int(line.split()[-1])
-        return None
 
 
 class SimSide:
@@ -127,9 +101,9 @@ def sim_side(tmp_path):
 
 
 def launch(side, *mode):
-    return Launched(['--backend', 'hil', '--namespace', side.namespace, '--hil-dir',
-                     side.hil_dir, '--nodes', CONTROLLERS, '-p', 'drill.goal_depth=0.05',
-                     *FAST_ANCHORING, *mode])
+    return LaunchedRig(['--backend', 'hil', '--namespace', side.namespace, '--hil-dir',
+                        side.hil_dir, '--nodes', CONTROLLERS, '-p', 'drill.goal_depth=0.05',
+                        *FAST_ANCHORING, *mode])
 
 
 def drives_safe(side):

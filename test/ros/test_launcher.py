@@ -8,56 +8,27 @@ process stays responsive: SIGINT and SIGTERM stop it with exit code 0 and no tra
 import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 
 from rcl_interfaces.srv import GetParameters
 import pytest
 import rclpy
 
-from test.conftest import ROOT
+from test.launched import LaunchedRig
 
 ATTEMPT = re.compile(r'configure will be tried again in ([0-9.]+) s')
 
 
-class Rig:
-    """spacemine-rig in a subprocess, its output collected by a thread."""
-
-    def __init__(self, extra, backend=('--backend', 'hardware', '-p',
-                                       'field_bus.autostart_retry=0.5')):
-        env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'spacemine_ros.launcher', *backend, *extra],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def text(self):
-        return ''.join(self.lines)
-
-    def wait_for(self, predicate, limit):
-        """Wait until predicate(output) holds, the process ends or limit s pass."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline and not predicate(self.text):
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        return predicate(self.text)
+def launch_rig(extra, backend=('--backend', 'hardware', '-p', 'field_bus.autostart_retry=0.5')):
+    """spacemine-rig on the hardware backend (by default), in a subprocess."""
+    return LaunchedRig([*backend, *extra])
 
 
 @pytest.mark.parametrize('mode', [[], ['--processes']], ids=['one_process', 'processes'])
 @pytest.mark.parametrize('stop', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
 def test_a_rig_with_missing_ports_keeps_retrying_and_stops_on_a_signal(mode, stop):
     ports = 'drill_bus=/dev/nope0,arm_bus=/dev/nope1,ledger_bus=/dev/nope2,process_bus=/dev/nope3'
-    rig = Rig([*mode, '--ports', ports])
+    rig = launch_rig([*mode, '--ports', ports])
     process = rig.process
     try:
         rig.wait_for(lambda t: len(ATTEMPT.findall(t)) >= 3, 120.0)
@@ -84,9 +55,9 @@ def test_a_rig_with_missing_ports_keeps_retrying_and_stops_on_a_signal(mode, sto
 def test_what_the_operator_sets_is_what_the_nodes_use(mode):
     # config/rig.yaml sets all three; the operator's -p must win over it.
     namespace = f'ovr{len(mode)}{os.getpid()}'
-    rig = Rig([*mode, '--namespace', namespace, '--body', 'psyche',
-               '-p', 'anchoring.safety_factor=4.0', '-p', 'anchoring.proof_fraction=0.6',
-               '-p', 'drill.max_thrust=123'], backend=())
+    rig = launch_rig([*mode, '--namespace', namespace, '--body', 'psyche',
+                      '-p', 'anchoring.safety_factor=4.0', '-p', 'anchoring.proof_fraction=0.6',
+                      '-p', 'drill.max_thrust=123'], backend=())
     rclpy.init()
     node = rclpy.create_node('override_probe')
     try:

@@ -7,6 +7,7 @@ from spacemine_ros.core.anchoring import (
     anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
 from spacemine_ros.core.drill_controller import (
     DrillController, DrillMeasurement, DrillParams, DrillState)
+from spacemine_ros.core.material_config import IN_TRANSIT
 from spacemine_ros.core.material_handling import build_line, LineMeasurement, LineParams
 from spacemine_ros.core.scraper import (
     ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams, ScraperState)
@@ -204,7 +205,7 @@ def run_shift(loop, recipe, passes=3, drained=0.005, limit=4000.0):
 
     def in_transit():
         masses = world.material.masses()
-        return sum(masses[name] for name in ('drill', 'scraper', 'conveyor', 'separator'))
+        return sum(masses[name] for name in IN_TRANSIT)
     assert loop.run_until(lambda: in_transit() < drained, limit)
     accepted, message = loop.smelter.start(
         recipe, smelter_measurement(loop.smelter, world.readings(),

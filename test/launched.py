@@ -1,0 +1,46 @@
+"""spacemine-rig in a subprocess as an operator runs it, its output collected by a thread."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from test.conftest import ROOT
+
+
+class LaunchedRig:
+    """`python -m spacemine_ros.launcher ARGS`; .text is everything it printed so far."""
+
+    def __init__(self, args):
+        env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'spacemine_ros.launcher', *args], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self):
+        return ''.join(self.lines)
+
+    def wait_for(self, predicate, limit):
+        """Wait until predicate(output) holds, the process ends or limit s pass."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not predicate(self.text):
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        return predicate(self.text)
+
+    def pid(self, node):
+        """Return the process id --processes printed for a node, or None."""
+        for line in self.lines:
+            if line.startswith(f'spacemine-rig: {node} pid '):
+                return int(line.split()[-1])
+        return None

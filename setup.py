@@ -15,11 +15,14 @@ NODES = {
     'material_handling': 'spacemine_ros.nodes.material_handling:main',
     'smelter': 'spacemine_ros.nodes.smelter:main',
     'field_bus': 'spacemine_ros.nodes.field_bus:main',
+    'supervisor': 'spacemine_ros.nodes.supervisor:main',
 }
 TOOLS = {
     'spacemine-rig': 'spacemine_ros.launcher:main',
     'spacemine-shift': 'spacemine_ros.shift:main',
     'spacemine-ports': 'spacemine_ros.hardware.ports:main',
+    'spacemine-preflight': 'spacemine_ros.preflight:main',
+    'spacemine-command': 'spacemine_ros.command:main',
 }
 
 setup(
@@ -32,6 +35,7 @@ setup(
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
         ('share/' + PACKAGE + '/config/rigs', glob('config/rigs/*.yaml')),
+        ('share/' + PACKAGE + '/config/plans', glob('config/plans/*.yaml')),
         ('share/' + PACKAGE + '/urdf', glob('urdf/*')),
     ],
     install_requires=['setuptools'],

@@ -1,11 +1,13 @@
 """Start a spacemine_ros rig: the backend and the controllers, in a namespace.
 
     ros2 launch spacemine_ros rig.launch.py backend:=sim body:=bennu namespace:=rig1
+    ros2 launch spacemine_ros rig.launch.py plan:=bennu_shift autostart:=true
 
 The node graph comes from spacemine_ros.bringup, the same description the project's own
 launcher (spacemine-rig) starts, so the two cannot drift apart.
 """
 
+import secrets
 import shutil
 import tempfile
 
@@ -18,8 +20,10 @@ from launch_ros.actions import LifecycleNode, Node, PushROSNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
 from spacemine_ros import bringup
+from spacemine_ros.core.plan import check_against_rig, load_plan
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.hardware.ports import parse_ports
+from spacemine_ros.nodes.supervisor import plan_path
 from spacemine_ros.params_files import load_params_file
 from spacemine_ros.sim.description import rig_urdf_xml
 
@@ -38,6 +42,13 @@ ARGUMENTS = [
     ('publish_description', 'true', 'Run robot_state_publisher with the rig URDF'),
     ('ports', '', 'Serial port of each bus for the hardware backend: bus=/dev/path, comma '
      'separated (empty: as config/rig_hardware.yaml says)'),
+    ('plan', '', 'Shift plan the supervisor loads: a name in config/plans/ (e.g. '
+     'bennu_shift) or a path (empty: none; load one later with spacemine-command)'),
+    ('autostart', 'false', 'Start the plan as soon as every node is alive'),
+    ('resume', 'false', "Take up the shift stored in the rig's data directory and resume it "
+     '(a supervisor respawned within one launch always does)'),
+    ('data_dir', '', "The rig's data directory, for the supervisor's mission record (empty: "
+     '$SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<namespace>)'),
 ]
 
 
@@ -47,7 +58,7 @@ def _truthy(text):
 
 def _checked(value):
     """Refuse a bad launch argument before any node starts (one line from launch)."""
-    for name in ('use_sim_time', 'respawn', 'publish_description'):
+    for name in ('use_sim_time', 'respawn', 'publish_description', 'autostart', 'resume'):
         if value[name].strip().lower() not in ('true', 'false', '1', '0', 'yes', 'no', 'on',
                                                'off'):
             raise ValueError(f'launch argument {name}:={value[name]!r}: expected true or false')
@@ -58,7 +69,9 @@ def _checked(value):
     load_params_file(params_file)  # ConfigError naming the file, line and key
     parse_ports([e.strip() for e in value['ports'].split(',') if e.strip()])
     bringup.check_site(value['body'], {'anchor_type': value['anchor_type']})
-    load_rig_interface(bringup.rig_file_path(value['rig']))  # ConfigError naming the key
+    rig = load_rig_interface(bringup.rig_file_path(value['rig']))  # ConfigError naming the key
+    if value['plan']:  # PlanError naming the step and field
+        check_against_rig(load_plan(plan_path(value['plan'])), rig, value['body'])
     return params_file
 
 
@@ -84,9 +97,15 @@ def _nodes(context):
     cleanup = RegisterEventHandler(OnShutdown(
         on_shutdown=lambda event, context: shutil.rmtree(directory, ignore_errors=True)))
     ports = [entry.strip() for entry in value['ports'].split(',') if entry.strip()]
+    # This launch's session: a respawned supervisor finds it in its record and goes on
+    # with its shift; a new launch starts clean unless resume:=true.
+    session = secrets.token_hex(6)
     for spec in bringup.graph(value['backend'], value['body'], use_sim_time,
                               value['namespace'], ports=ports,
-                              anchor_type=value['anchor_type'], rig=value['rig']):
+                              anchor_type=value['anchor_type'], rig=value['rig'],
+                              plan=value['plan'], autostart=_truthy(value['autostart']),
+                              resume=_truthy(value['resume']), data_dir=value['data_dir'],
+                              session=session):
         # A managed node configures and activates itself (its autostart parameter);
         # LifecycleNode lets launch event handlers see and drive its transitions too.
         kind, extra = (LifecycleNode, {'namespace': ''}) if spec.lifecycle else (Node, {})

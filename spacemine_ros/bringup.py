@@ -85,7 +85,8 @@ def hil_port_dir(namespace='', run=None):
 
 
 def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None, ports=(),
-          anchor_type='', hil_dir='', rig=''):
+          anchor_type='', hil_dir='', rig='', plan='', autostart=False, resume=False,
+          data_dir='', session=''):
     """Return the NodeSpecs of a rig for a backend and body.
 
     rig: the rig file (a path, or a name in config/rigs/; empty: default.yaml). It
@@ -96,6 +97,10 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     ('bus=/dev/path' entries) override the rig description's serial ports (hardware);
     anchor_type ('' for the body site's) goes to the simulation and the controller alike;
     hil_dir names the HIL port directory (parts of one rig started apart share it).
+    plan, autostart, resume and data_dir go to the supervisor (every graph has one): the
+    plan to load, whether to start it at once, whether to take up the stored shift, and
+    where the mission record lives; session names this start of the rig (a respawned
+    supervisor recognises its own shift in the record by it).
     """
     from spacemine_ros.core.rig_interface import load_rig_interface
 
@@ -135,6 +140,16 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
         executable, module, node_class, section = CONTROLLERS[subsystem.kind]
         nodes.append(NodeSpec(subsystem.controller, executable, module, node_class,
                               dict(parameters[subsystem.kind]), defaults=section))
+    backend_node = 'field_bus' if backend in ('hil', 'hardware') else 'rig_sim'
+    supervisor = {**controllers, 'body': body,
+                  'watched_nodes': [backend_node] + [s.controller for s in subsystems],
+                  'watched_streams': ['joint_states', 'odom'] if backend == 'sim'
+                  else ['joint_states']}
+    supervisor.update({key: value for key, value in (
+        ('plan', plan), ('autostart', bool(autostart)), ('resume', bool(resume)),
+        ('data_dir', data_dir), ('session', session)) if value})
+    nodes.append(NodeSpec('supervisor', 'supervisor', 'spacemine_ros.nodes.supervisor',
+                          'SupervisorNode', supervisor))
     return nodes
 
 

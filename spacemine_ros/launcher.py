@@ -7,6 +7,7 @@ node runs in this process on one executor; --processes starts one process per no
 import argparse
 import difflib
 import importlib
+import secrets
 import signal
 import subprocess
 import sys
@@ -36,6 +37,11 @@ def add_graph_arguments(parser):
                         help="controllers follow the simulation's clock (default: on)")
     parser.add_argument('-p', '--param', action='append', default=[], metavar='NODE.NAME=VALUE',
                         help='override one node parameter, e.g. drill.goal_depth=0.2')
+    parser.add_argument('--data-dir', default='',
+                        help="the rig's data directory: the supervisor's mission record "
+                        '(default: $SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<ns>)')
+    parser.add_argument('--resume', action='store_true',
+                        help='take up the shift stored in the data directory and resume it')
 
 
 def announce_domain(tool):
@@ -227,6 +233,10 @@ def main(argv=None):
     parser.add_argument('--hil-dir', default='',
                         help='directory of the HIL port links (when the simulation and the '
                         'field bus are started apart)')
+    parser.add_argument('--plan', default='', help='plan the supervisor loads: a file or a '
+                        'name in config/plans/ (e.g. bennu_shift)')
+    parser.add_argument('--autostart', action='store_true',
+                        help='start the plan as soon as every node is alive')
     args = parser.parse_args(argv)
     try:
         overrides = parameter_overrides(args.param)
@@ -234,7 +244,9 @@ def main(argv=None):
         parse_ports(ports)  # refused here, before anything starts, if malformed
         specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
                               ports=ports, anchor_type=args.anchor_type,
-                              hil_dir=args.hil_dir, rig=args.rig)
+                              hil_dir=args.hil_dir, rig=args.rig, plan=args.plan,
+                              autostart=args.autostart, resume=args.resume,
+                              data_dir=args.data_dir, session=secrets.token_hex(6))
         if args.nodes:
             wanted = [name.strip() for name in args.nodes.split(',') if name.strip()]
             unknown = set(wanted) - {spec.name for spec in specs}

@@ -1,11 +1,12 @@
 """spacemine-shift: a simulated mining shift, headless, start to summary.
 
-Starts the rig's node graph in this process (the same graph as the launch file), then
-acts as the operator over real topics and services: deploy the anchors, wait until the
-rig is anchored, start the material line, drill to the goal depth, scrape the passes,
-let the line carry everything into the hoppers, run one smelter batch (the body's
-recipe), and print a summary (with the mass ledger's and the furnace's figures). Exit
-status 0 when every step completed.
+Starts the rig's node graph in this process (the same graph as the launch file, the
+supervisor included) and acts as the operator: it submits the shift plan (--plan, by
+default config/plans/bennu_shift.yaml: anchor, start the line, drill, scrape, drain into
+the hoppers, wait for power, one smelter batch, release) with stamped commands to the
+supervisor, which runs it; the shift follows its steps on a progress line and prints a
+summary (with the mass ledger's and the furnace's figures). --resume takes up a shift
+the supervisor stored in the data directory. Exit status 0 when the plan completed.
 """
 
 import argparse
@@ -17,14 +18,16 @@ import time
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import WrenchStamped
 from nav_msgs.msg import Odometry
-from rcl_interfaces.srv import SetParameters
+from rcl_interfaces.srv import SetParametersAtomically
 from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import Float64, String
-from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
+from spacemine_ros.command import command_request
+from spacemine_ros.core.plan import load_plan, plan_from
 from spacemine_ros.core.material_config import IN_TRANSIT
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.launcher import (
@@ -33,6 +36,7 @@ from spacemine_ros.launcher import (
 from spacemine_ros.nodes.common import (
     init_ros, make_executor, SENSOR_QOS, shutdown_nodes, stamp_to_seconds, STATE_QOS,
     StopSignals)
+from spacemine_ros.nodes.supervisor import default_data_dir, plan_path
 
 
 LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
@@ -103,6 +107,18 @@ class Operator(Node):
         self.peak_thrust = 0.0  # N, all drills together
         self.capacity_at_peak = 0.0
         self.min_capacity_while_drilling = math.inf
+        self.supervisor = 'supervisor'
+        self.mode = ''
+        self.supervisor_status = {}
+        self.create_subscription(String, f'{self.supervisor}/mode', self._on_mode, STATE_QOS)
+        self.create_subscription(DiagnosticStatus, f'{self.supervisor}/status',
+                                 self._on_status, STATE_QOS)
+
+    def _on_mode(self, message):
+        self.mode = message.data
+
+    def _on_status(self, message):
+        self.supervisor_status = {value.key: value.value for value in message.values}
 
     def state(self, controller):
         """Return the last state a controller published ('' before the first)."""
@@ -155,16 +171,14 @@ class ShiftInterrupted(ShiftError):
     """SIGINT or SIGTERM asked the shift to stop."""
 
 
-# No progress for this long (sim seconds) in a phase is a failure with the reason; the
-# rig's own controllers give up sooner on their own faults.
-STALL = {'anchoring': 300.0, 'drilling': 300.0, 'scraping': 300.0, 'draining': 120.0,
-         'smelting': 900.0}
+ENDED = ('completed', 'aborted')  # the supervisor's modes where a plan is over
+COMMAND_VALID_FOR = 60.0  # s on the rig's clock: the shift's commands are sent at once
 SIM_STOPPED = 60.0  # wall s without simulated time advancing: the simulation is stuck
 REFRESH = 0.5  # wall s between progress-line updates
 
 
 class Shift:
-    """Runs the operator's steps while spinning every node of the rig."""
+    """Follows the supervisor through the plan while spinning every node of the rig."""
 
     def __init__(self, executor, operator, wall_limit, stop=None, progress=True):
         self.executor = executor
@@ -175,17 +189,13 @@ class Shift:
         self.progress = progress
         self.phase = 'starting'
 
-    def spin_until(self, done, what, progress=None, stall=None, on_spin=None):
+    def spin_until(self, done, what):
         """Spin until done() is true.
 
-        Raises ShiftInterrupted on a stop request, and ShiftError if progress() (any
-        comparable value that changes while the phase advances) stays the same for
-        `stall` seconds of simulated time, if simulated time stops advancing for
-        SIM_STOPPED wall seconds, or past the wall-clock limit.
+        Raises ShiftInterrupted on a stop request, and ShiftError if simulated time stops
+        advancing for SIM_STOPPED wall seconds or past the wall-clock limit.
         """
         operator = self.operator
-        last_progress = progress() if progress else None
-        progress_since = operator.sim_time
         sim_seen, sim_since = operator.sim_time, time.monotonic()
         while not done():
             now = time.monotonic()
@@ -199,168 +209,59 @@ class Shift:
             elif now - sim_since > SIM_STOPPED:
                 raise ShiftError(f'simulated time stopped at {sim_seen:.1f} s for '
                                  f'{SIM_STOPPED:g} wall seconds while waiting for {what}')
-            if progress is not None:
-                value = progress()
-                if value != last_progress:
-                    last_progress, progress_since = value, operator.sim_time
-                elif stall is not None and operator.sim_time - progress_since > stall:
-                    raise ShiftError(f'no progress for {stall:g} s of simulated time while '
-                                     f'waiting for {what} ({self.describe()})')
             self.executor.spin_once(timeout_sec=0.1)
-            if on_spin is not None:
-                on_spin()
 
-    def describe(self):
-        """Return where the material is and what each tool does, for a stall's reason."""
-        ledger, operator = self.operator.ledger, self.operator
-        held = ', '.join(f'{name} {ledger[name]:.3f} kg' for name in IN_TRANSIT
-                         if ledger[name] > 1e-6) or 'nothing in transit'
-        states = ', '.join(f'{c} {operator.state(c) or "?"}' for c in operator.controllers)
-        return f'{held}; {states}'
-
-    def call(self, service_type, name, request):
-        """Call a service of the rig and return its response."""
-        client = self.operator.create_client(service_type, name)
-        self.spin_until(lambda: client.service_is_ready(), f'service {name} to appear')
-        future = client.call_async(request)
-        self.spin_until(future.done, f'answer from {name}')
+    def command(self, name, plan=''):
+        """Send a stamped operator command to the supervisor; raise ShiftError if refused."""
+        client = self.operator.create_client(SetParametersAtomically,
+                                             f'{self.operator.supervisor}/command')
+        self.spin_until(client.service_is_ready, 'the supervisor to start')
+        future = client.call_async(command_request(name, self.operator.sim_time,
+                                                   COMMAND_VALID_FOR, plan))
+        self.spin_until(future.done, f'the supervisor to answer {name}')
         self.operator.destroy_client(client)
-        return future.result()
-
-    def trigger(self, name, wait_for_inputs=30.0):
-        """Call a Trigger service; raise ShiftError if it refuses.
-
-        A controller refuses until its inputs have come once (just after start-up): it is
-        asked again for up to wait_for_inputs wall seconds.
-        """
-        deadline = time.monotonic() + wait_for_inputs
-        while True:
-            response = self.call(Trigger, name, Trigger.Request())
-            if response.success:
-                return response.message
-            if not response.message.endswith('received yet') or time.monotonic() > deadline:
-                raise ShiftError(f'{name} refused: {response.message}')
-            until = time.monotonic() + 0.2
-            self.spin_until(lambda: time.monotonic() > until, f'{name} to be ready')
-
-    def set_parameter(self, node, name, value):
-        """Set one parameter of a rig node; raise ShiftError with the node's reason if refused."""
-        request = SetParameters.Request(
-            parameters=[Parameter(name, value=value).to_parameter_msg()])
-        result = self.call(SetParameters, f'{node}/set_parameters', request).results[0]
+        result = future.result().result
         if not result.successful:
-            raise ShiftError(f'{node} refused {name}={value}: {result.reason}')
+            raise ShiftError(f'the supervisor refused {name}: {result.reason}')
+        return result.reason
 
-    def _line(self, phase):
-        """Return a progress line for a phase on stderr (one tqdm line, or nothing)."""
+    def run(self, plan_file):
+        """Load the plan, start it and follow it to its end (ShiftError unless completed)."""
+        self.phase = 'loading the plan'
+        print(self.command('load_plan', plan_file), file=sys.stderr)
+        self.phase = 'starting the plan'
+        self.command('start')
+        self.follow()
+
+    def run_resumed(self):
+        """Follow a stored shift the supervisor took up again, to its end."""
+        self.follow()
+
+    def follow(self):
+        """Show the supervisor's step and progress until the plan ends; raise unless done."""
+        operator = self.operator
         from tqdm import tqdm
-        self.phase = phase
-        return tqdm(desc=phase, bar_format='{desc}', disable=not self.progress,
-                    file=sys.stderr, leave=True)
+        with tqdm(desc='shift', bar_format='{desc}', disable=not self.progress,
+                  file=sys.stderr, leave=True) as line:
+            shown = ['', 0.0]
 
-    def follow(self, phase, controllers, first_state, what, progress, detail):
-        """Follow tools' states on a live progress line until all end; raise unless DONE.
-
-        progress(): the value whose change means the phase advances (stall detection);
-        detail(): the text after the states on the line.
-        """
-        operator = self.operator
-        for controller in controllers:  # the state topic may lag the service call
-            operator.values[f'{controller}/state'] = first_state
-
-        def states():
-            return tuple(operator.state(c) for c in controllers)
-        with self._line(phase) as line:
-            last = [0.0]
-
-            def update(force=False):
+            def done():
+                status = operator.supervisor_status
                 now = time.monotonic()
-                if force or now - last[0] >= REFRESH:
-                    last[0] = now
+                step = f'step {status.get("step", "?")}/{status.get("steps", "?")} ' \
+                    f'{status.get("step_title", "")}'
+                self.phase = step
+                if step != shown[0] or now - shown[1] >= REFRESH:
+                    shown[0], shown[1] = step, now
                     line.set_description_str(
-                        f'{phase}: sim {operator.sim_time:7.1f} s  '
-                        f'{" ".join(f"{state:<13}" for state in states())}{detail()}')
-            self.spin_until(lambda: all(state in ('DONE', 'FAULT', 'IDLE')
-                                        for state in states()), what,
-                            lambda: (states(), progress()), STALL[phase], update)
-            update(force=True)
-        for controller in controllers:
-            if operator.state(controller) != 'DONE':
-                raise ShiftError(f'{controller}/state ended in {operator.state(controller)} '
-                                 '(see the node log)')
-
-    def anchor(self):
-        """Deploy the anchors and wait until the rig is anchored."""
-        operator = self.operator
-        anchoring = operator.anchoring
-        self.trigger(f'{anchoring}/deploy')
-        values = operator.values
-        values[f'{anchoring}/state'] = 'DEPLOYING'
-        with self._line('anchoring') as line:
-            self.spin_until(
-                lambda: operator.state(anchoring) == 'FAULT' or (
-                    operator.state(anchoring) == 'ANCHORED' and
-                    values[f'{anchoring}/safe_capacity'] > 0.0),
-                'the rig to be anchored', lambda: operator.state(anchoring),
-                STALL['anchoring'],
-                lambda: line.set_description_str(
-                    f'anchoring: sim {operator.sim_time:7.1f} s  '
-                    f'{operator.state(anchoring)}', refresh=False) or line.refresh())
-        if operator.state(anchoring) == 'FAULT':
-            raise ShiftError(f'{anchoring}/state reports FAULT (see the node log for the '
-                             'reason)')
-
-    def drill(self, goal_depth):
-        """Start every drill and follow them to the goal depth (set when the rig started)."""
-        operator = self.operator
-        for drill in operator.drills:
-            self.trigger(f'{drill}/start')
-        self.follow('drilling', operator.drills, 'APPROACHING', 'drilling to finish',
-                    lambda: round(sum(operator.max_depth.values()), 4),
-                    lambda: 'depth ' + ', '.join(f'{depth * 1000:6.1f}' for depth in
-                                                 operator.max_depth.values())
-                    + f' of {goal_depth * 1000:.0f} mm')
-
-    def scrape(self, passes):
-        """Run the scrapers' passes (set when the rig started)."""
-        for scraper in self.operator.scrapers:
-            self.trigger(f'{scraper}/start')
-        ledger = self.operator.ledger
-        self.follow('scraping', self.operator.scrapers, 'POSITIONING', 'scraping to finish',
-                    lambda: round(ledger['excavated'], 5),
-                    lambda: f'excavated {ledger["excavated"]:.3f} kg')
-
-    def drain(self):
-        """Let the line carry everything in transit into the hoppers."""
-        ledger = self.operator.ledger
-
-        def in_transit():
-            return sum(ledger[name] for name in IN_TRANSIT)
-
-        def drained():
-            if self.operator.state(self.operator.line) == 'FAULT':
-                raise ShiftError(f'{self.operator.line} reports FAULT (see its log)')
-            return in_transit() < DRAINED
-        with self._line('draining') as line:
-            last = [0.0]
-
-            def update():
-                if time.monotonic() - last[0] >= REFRESH:
-                    last[0] = time.monotonic()
-                    line.set_description_str(
-                        f'draining: sim {self.operator.sim_time:7.1f} s  in transit '
-                        f'{in_transit():.3f} kg  hoppers '
-                        f'{ledger["hopper_metal"] + ledger["hopper_silicate"]:.3f} kg')
-            self.spin_until(drained, 'the material line to drain into the hoppers',
-                            lambda: round(in_transit(), 5), STALL['draining'], update)
-
-    def smelt(self):
-        """Run one smelter batch with the body's recipe."""
-        self.trigger(f'{self.operator.smelter}/start_batch')
-        trace = self.operator.furnace_trace
-        self.follow('smelting', [self.operator.smelter], 'CHARGING', 'the smelter batch to finish',
-                    lambda: round(trace[-1][1]) if trace else None,
-                    lambda: f'furnace {trace[-1][1]:6.0f} K' if trace else '')
+                        f'sim {operator.sim_time:7.1f} s  {operator.mode:<9} {step}  '
+                        f'{status.get("progress", "")}'[:160])
+                return operator.mode in ENDED
+            self.spin_until(done, 'the plan to end')
+        mode, reason = operator.mode, operator.supervisor_status.get('reason', '')
+        if mode != 'completed':
+            raise ShiftError(f'the supervisor ended in {mode}' + (f': {reason}' if reason
+                                                                  else ''))
 
 
 def summary(operator, wall_seconds, goal_depth, result, reason):
@@ -469,17 +370,58 @@ def print_summary(figures, stream=sys.stdout):
 def shift_overrides(args, rig):
     """Return the operator's -p overrides, with the shift's own goal and passes in them.
 
-    The goal depth and the passes reach every drill and scraper as start-up parameters,
-    so a goal a drill refuses (beyond its feed stroke) is refused before the rig starts
-    rather than after it has anchored.
+    The goal depth and the passes (given, or the plan's) reach every drill and scraper as
+    start-up parameters too, so a goal a drill refuses (beyond its feed stroke) is refused
+    before the rig starts rather than after it has anchored.
     """
     overrides = parameter_overrides(args.param)
+    depth = args.depth if args.depth is not None else max(
+        (s.depth for s in load_plan(plan_path(args.plan)).steps if s.type == 'drill'),
+        default=None)
     for drill in rig.by_kind('drill'):
-        overrides.setdefault(drill.controller, {}).setdefault('goal_depth', float(args.depth))
+        if depth is not None:
+            overrides.setdefault(drill.controller, {}).setdefault('goal_depth', float(depth))
     if args.passes:
         for scraper in rig.by_kind('scraper'):
             overrides.setdefault(scraper.controller, {}).setdefault('passes', int(args.passes))
     return overrides
+
+
+def shift_plan(args, directory):
+    """Return the plan file the shift submits: --plan, with --depth/--passes/--no-smelt.
+
+    Given options change the plan's drill depths and scraper passes (0 drops scraping),
+    and --no-smelt drops its smelter batches and the waits for their power; the result
+    is written to the data directory and submitted as a file. Returns (path, goal depth).
+    """
+    import yaml
+    source = plan_path(args.plan)
+    plan = load_plan(source)  # PlanError (a ValueError) naming the step and field
+    data = plan.model_dump(mode='json', exclude_defaults=True)
+    steps = []
+    for index, step in enumerate(data['steps']):
+        kind = step['type']
+        if kind == 'drill' and args.depth is not None:
+            step['depth'] = float(args.depth)
+        if kind == 'scrape' and args.passes is not None:
+            if args.passes == 0:
+                continue
+            step['passes'] = int(args.passes)
+        if args.no_smelt and (kind == 'smelt' or (
+                kind == 'wait' and index + 1 < len(data['steps'])
+                and data['steps'][index + 1]['type'] == 'smelt')):
+            continue
+        step.setdefault('type', kind)
+        steps.append(step)
+    data['steps'] = steps
+    derived = plan_from(data, source)
+    drills = [s.depth for s in derived.steps if s.type == 'drill']
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f'{derived.name}.shift.yaml')
+    with open(path, 'w', encoding='utf-8') as stream:
+        yaml.safe_dump({'plan': derived.model_dump(mode='json', exclude_defaults=True)},
+                       stream, sort_keys=False)
+    return path, (max(drills) if drills else 0.0)
 
 
 def run_shift(args, stop):
@@ -487,8 +429,11 @@ def run_shift(args, stop):
     params_file = args.params_file or bringup.default_params_file()
     rig = load_rig_interface(bringup.rig_file_path(args.rig))
     overrides = typed_like_the_params_file(shift_overrides(args, rig), params_file)
+    data_dir = args.data_dir or default_data_dir(args.namespace)
+    plan_file, goal_depth = (None, 0.0) if args.resume else shift_plan(args, data_dir)
     specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
-                          anchor_type=args.anchor_type, rig=args.rig)
+                          anchor_type=args.anchor_type, rig=args.rig, resume=args.resume,
+                          data_dir=data_dir)
     init_ros()
     nodes = []
     result, reason = 'failed', ''
@@ -505,24 +450,23 @@ def run_shift(args, stop):
         shift = Shift(executor, operator, args.wall_limit, stop,
                       progress=not args.no_progress)
         try:
-            shift.anchor()
-            print(f'anchored at sim {operator.sim_time:.1f} s: safe capacity '
-                  f'{operator.values[f"{operator.anchoring}/safe_capacity"]:.1f} N',
-                  file=sys.stderr)
-            shift.phase = 'starting the material line'
-            shift.trigger(f'{operator.line}/start')
-            shift.drill(args.depth)
-            if args.passes:
-                shift.scrape(args.passes)
-            shift.drain()
-            if not args.no_smelt:
-                shift.smelt()
+            if args.resume:
+                shift.phase = 'resuming the stored shift'
+                shift.spin_until(lambda: operator.mode not in ('', 'paused', 'idle'),
+                                 'the supervisor to resume the stored shift')
+                if operator.mode in ENDED:
+                    raise ShiftError(f'the stored shift had already ended ({operator.mode})')
+                shift.run_resumed()
+            else:
+                shift.run(plan_file)
             result = 'completed'
         except ShiftInterrupted as error:
             result, reason = 'interrupted', str(error)
         except ShiftError as error:
             reason = str(error)
-        figures = summary(operator, time.monotonic() - wall_start, args.depth, result, reason)
+        figures = summary(operator, time.monotonic() - wall_start, goal_depth, result, reason)
+        figures['plan'] = operator.supervisor_status.get('plan', '')
+        figures['data_dir'] = data_dir
     finally:
         shutdown_nodes(nodes)
     return result, figures
@@ -540,12 +484,15 @@ def main(argv=None):
     """Entry point of spacemine-shift."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_graph_arguments(parser)
-    parser.add_argument('--depth', type=float, default=0.3,
-                        help='goal depth of the hole [m] (default: 0.3)')
-    parser.add_argument('--passes', type=int, default=3,
-                        help='scraping passes after drilling; 0 skips scraping (default: 3)')
+    parser.add_argument('--plan', default='bennu_shift',
+                        help='the plan the supervisor runs: a file or a name in config/plans/ '
+                        '(default: bennu_shift)')
+    parser.add_argument('--depth', type=float, default=None,
+                        help="goal depth of the plan's holes [m] (default: the plan's)")
+    parser.add_argument('--passes', type=int, default=None,
+                        help="scraping passes; 0 skips scraping (default: the plan's)")
     parser.add_argument('--no-smelt', action='store_true',
-                        help='skip the smelter batch at the end')
+                        help="skip the plan's smelter batches")
     parser.add_argument('--wall-limit', type=float, default=1800.0,
                         help='give up after this many wall seconds (default: 1800)')
     parser.add_argument('--summary-file', default=None,
@@ -553,9 +500,9 @@ def main(argv=None):
                         "earlier run's file never stands for this one)")
     parser.add_argument('--no-progress', action='store_true', help='no progress lines')
     args = parser.parse_args(argv)
-    if not (math.isfinite(args.depth) and args.depth > 0):
+    if args.depth is not None and not (math.isfinite(args.depth) and args.depth > 0):
         parser.error(f'--depth must be a positive number of metres, got {args.depth}')
-    if not 0 <= args.passes <= 50:
+    if args.passes is not None and not 0 <= args.passes <= 50:
         parser.error(f'--passes must be within 0..50, got {args.passes}')
     if args.backend != 'sim':
         # The shift measures itself in simulated time; on hil or hardware start the rig

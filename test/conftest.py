@@ -1,6 +1,7 @@
 """Shared fixtures: config paths and loaded presets."""
 
 import os
+import tempfile
 
 import pytest
 
@@ -9,6 +10,9 @@ from spacemine_ros.core.body import load_bodies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, 'config')
+# The supervisors the tests start keep their mission records here, never in the user's
+# data directory (the subprocesses the tests start inherit it).
+os.environ['SPACEMINE_DATA_DIR'] = tempfile.mkdtemp(prefix='spacemine_test_data_')
 
 
 @pytest.fixture(scope='session')

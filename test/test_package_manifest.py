@@ -23,6 +23,8 @@ PYTHON_KEYS = {
     'tqdm': ('python3-tqdm', 'tqdm'),
     'pymodbus': ('python3-pymodbus', 'pymodbus'),
     'pybullet': ('python3-pybullet-pip', 'pybullet'),
+    'pydantic': ('python3-pydantic', 'pydantic'),
+    'transitions': ('python3-transitions', 'transitions'),
 }
 ROS_PACKAGES = {'rclpy', 'std_msgs', 'std_srvs', 'geometry_msgs', 'sensor_msgs', 'nav_msgs',
                 'diagnostic_msgs', 'rcl_interfaces', 'rosgraph_msgs', 'ament_index_python',

@@ -194,6 +194,7 @@ class AnchoringController:
         self.hold_start_embed = 0.0
         self._reseating = False
         self._last_position = (0.0, 0.0, 0.0)
+        self._last_embeds = None  # each anchor's embedment at the last update [m]
         self.time = None  # of the last update; None until the first one
 
     # Operator requests -------------------------------------------------------------------
@@ -265,8 +266,13 @@ class AnchoringController:
     def _fault(self, reason):
         self.state = AnchoringState.FAULT
         self.fault_reason = reason
-        # Hold what is engaged, but drop test tension: a fault must not pull harder.
+        # Hold what is engaged, but drop test tension: a fault must not pull harder. An
+        # anchor on its way in stops where it is (its drive would go on driving it in
+        # as soon as an e-stop is released, uncommanded).
         self.tensions = [min(t, self.params.preload) for t in self.tensions]
+        if self._last_embeds is not None:
+            self.targets = [min(target, embed) for target, embed in
+                            zip(self.targets, self._last_embeds)]
 
     def _engaged(self, embed):
         return embed >= self.params.embed_depth - self.params.embed_tolerance
@@ -281,6 +287,7 @@ class AnchoringController:
             # are large) starts its phase at the first measurement, not at time zero.
             self.phase_start = time
         self._last_position = tuple(base_position)
+        self._last_embeds = list(embeds)
         state = self.state
         params = self.params
         if state == AnchoringState.DEPLOYING:

@@ -224,6 +224,17 @@ class BatchController:
         reading = self._sensor_problem(measurement.temperature)
         if reading:
             return False, f'refused: {reading}'
+        charged = recipe.charge_mass * (1.0 - self.params.charge_tolerance)
+        if measurement.furnace_mass >= charged:
+            # A batch stopped on its way (an e-stop, a fault, a restart) goes on with the
+            # charge already in the furnace: nothing is charged twice.
+            self.recipe, self.reason = recipe, ''
+            self.melt_complete_at = None
+            self.feed_request = None
+            self.setpoint = measurement.temperature
+            self._enter(Phase.HEATING, measurement.time)
+            return True, (f'{recipe.name}: the furnace holds {measurement.furnace_mass:.3f} kg '
+                          'already: heating it (no new charge)')
         if measurement.temperature > self.params.safe_charge_temperature:
             return False, (f'refused: furnace at {measurement.temperature:.0f} K, above the '
                            f'safe charging temperature {self.params.safe_charge_temperature:.0f}'

@@ -20,7 +20,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from std_msgs.msg import Float64, String
+from std_msgs.msg import Bool, Float64, String
 
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.rig_interface import load_rig_interface
@@ -356,6 +356,9 @@ class ControllerNode(Node):
     - The latched ~/state (std_msgs/String), logged with its reason on every change.
     - Diagnostics once a wall second, the stale-input watch and the repeated-period check.
     - Telemetry at a bounded rate (telemetry_period) and stop_actuators() for safe stops.
+    - The rig-wide e-stop (`estop`, std_msgs/Bool, latched): when it latches, what is
+      under way faults (input_lost) and the actuators get their stop command; nothing
+      starts again until it is released (starts are refused with the reason).
 
     A subclass implements condition() -> (state, reason, level), status_values(),
     input_lost(reason) -> bool, stop_actuators(), and settings_from()/use_settings() if
@@ -370,6 +373,7 @@ class ControllerNode(Node):
         self.inputs = None
         self.published_state = None
         self.last_stamp = None
+        self.estop_latched = False
 
     # Parameters -----------------------------------------------------------------------------
     def declare_params(self, defaults, tunables):
@@ -411,6 +415,7 @@ class ControllerNode(Node):
         self.inputs = InputWatch(self, list(inputs), self._on_stale_input)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
+        self.create_subscription(Bool, 'estop', self._on_estop, STATE_QOS)
         self.publish_state()
 
     def condition(self):
@@ -458,8 +463,23 @@ class ControllerNode(Node):
         return True
 
     def refused_before_inputs(self):
-        """Return why a request must wait for inputs never received yet ('' if none)."""
+        """Return why a start must wait ('' if none): e-stop latched, inputs never heard."""
+        if self.estop_latched:
+            return 'e-stop latched: nothing starts until it is reset'
         return self.inputs.missing() if self.inputs is not None else ''
+
+    def _on_estop(self, message):
+        latched = bool(message.data)
+        if latched == self.estop_latched:
+            return
+        self.estop_latched = latched
+        if not latched:
+            self.get_logger().warning('e-stop released: start again when commanded')
+            return
+        self.input_lost('e-stop latched')
+        self.get_logger().error('e-stop latched: stopped')
+        self.stop_actuators()
+        self.publish_state()
 
     def _on_stale_input(self, reason):
         if self.input_lost(reason):

@@ -22,7 +22,7 @@ from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import Node as LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import JointState, Temperature
-from std_msgs.msg import Float64
+from std_msgs.msg import Bool, Float64
 from std_srvs.srv import SetBool
 
 from spacemine_ros.core.config import ConfigError
@@ -32,7 +32,7 @@ from spacemine_ros.hardware.ports import parse_ports, resolve_ports
 from spacemine_ros.hardware.profiles import check_parity
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, LEVELS, rig_files, SENSOR_QOS, spin_node)
+    COMMAND_QOS, config_file, declare, LEVELS, rig_files, SENSOR_QOS, spin_node, STATE_QOS)
 
 SAFE_WAIT = 2.0  # s a transition waits for the safe values to be confirmed
 
@@ -71,11 +71,13 @@ class FieldBusNode(LifecycleNode):
         self.publishers_ = {}
         self.subscriptions_ = []
         self.publish_timer = None
-        self.estop_latched = False
+        self.estop_latched = False  # latched by this node's ~/estop service
+        self.rig_estop = False  # the rig-wide e-stop topic
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(1.0, self._publish_diagnostics, clock=steady)
         self.create_service(SetBool, '~/estop', self._on_estop)
+        self.create_subscription(Bool, 'estop', self._on_rig_estop, STATE_QOS)
         self.configure_error = ''
         self.configure_attempts = 0
         self._autostart_timer = None
@@ -125,7 +127,7 @@ class FieldBusNode(LifecycleNode):
             return self._configure_failed('devices not answering: ' + '; '.join(
                 f'{name}: {reason}' for name, reason in missing.items()))
         self.bus = bus
-        self.bus.set_estop(self.estop_latched)
+        self.bus.set_estop(self.estop_latched or self.rig_estop)
         self.bus.start()
         self._make_interfaces(description)
         self.configure_error = ''
@@ -240,10 +242,19 @@ class FieldBusNode(LifecycleNode):
             self.get_logger().error(f'{topic}: {joint} refused ({reason}); held safe',
                                     throttle_duration_sec=5.0)
 
+    def _on_rig_estop(self, message):
+        if bool(message.data) == self.rig_estop:
+            return
+        self.rig_estop = bool(message.data)
+        if self.bus is not None:
+            self.bus.set_estop(self.estop_latched or self.rig_estop)
+        self.get_logger().warning('rig e-stop ' + ('latched: every drive held at its safe '
+                                                   'values' if self.rig_estop else 'released'))
+
     def _on_estop(self, request, response):
         self.estop_latched = bool(request.data)
         if self.bus is not None:
-            self.bus.set_estop(self.estop_latched)
+            self.bus.set_estop(self.estop_latched or self.rig_estop)
         response.success = True
         response.message = 'e-stop latched' if self.estop_latched else 'e-stop released'
         self.get_logger().warning(response.message)
@@ -306,7 +317,7 @@ class FieldBusNode(LifecycleNode):
         actuators = {d.name for d in self.bus.description.devices.values() if d.command}
         for bus_name, snapshot in self.bus.snapshots().items():
             level, message, values = bus_health(snapshot, actuators)
-            values['estop'] = self.estop_latched
+            values['estop'] = self.estop_latched or self.rig_estop
             array.status.append(DiagnosticStatus(
                 level=LEVELS[level], name=f'{name}/{bus_name}', hardware_id=snapshot.port,
                 message=message, values=[KeyValue(key=str(k), value=str(v))

@@ -13,6 +13,7 @@ advances anyway (with a warning), and the command timeout stops that actuator.
 Real-time mode: the world advances on a wall-clock timer.
 """
 
+import math
 import sys
 import time
 
@@ -22,20 +23,21 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import Imu, JointState, Temperature
-from std_msgs.msg import Float64
+from sensor_msgs.msg import BatteryState, Imu, JointState, Temperature
+from std_msgs.msg import Bool, Float64
 from std_srvs.srv import SetBool, Trigger
 
 from spacemine_ros.core.anchoring import load_anchor_types
 from spacemine_ros.core.body import load_body
-from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.config import ConfigError, load_yaml
+from spacemine_ros.core.power import power_config_from, PowerSystem
 from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, rig_files,
-    SENSOR_QOS, seconds_to_stamp, spin_node, stamp_to_seconds)
+    SENSOR_QOS, seconds_to_stamp, spin_node, stamp_to_seconds, STATE_QOS)
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
 from spacemine_ros.sim.world import RigWorld
 
@@ -43,6 +45,8 @@ from spacemine_ros.sim.world import RigWorld
 MEASURED_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
                      'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles')
 TEMPERATURE_TOPICS = ('furnace/temperature',)
+MATERIAL_REFRESH = 1.0  # s of sim time between two sends of unchanged material figures
+BATTERY_VOLTAGE = 28.0  # V, the bus voltage (the usual 28 V spacecraft bus)
 
 
 class RigSimNode(Node):
@@ -53,6 +57,7 @@ class RigSimNode(Node):
         self.body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                                 read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
+        power_file = config_file(self, 'power_file', 'power.yaml', 'Power system YAML')
         anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
         rig, description_file = rig_files(self)  # ConfigError: the node does not start
         anchor_type = declare(self, 'anchor_type', '', 'Anchor design fitted to the feet '
@@ -113,6 +118,9 @@ class RigSimNode(Node):
         if anchor_type not in anchors:
             raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
                               f'{", ".join(sorted(anchors))}')
+        self.power = PowerSystem(power_config_from(load_yaml(power_file).get('power', {}),
+                                                   power_file),
+                                 body.semi_major_axis, body.site.latitude, body.rotation_period)
         material = load_material_config(material_file)
         furnace = load_furnace_design(smelter_file)
         self.world = RigWorld(body, anchors[anchor_type], rig=rig, physics_dt=physics_dt,
@@ -138,6 +146,10 @@ class RigSimNode(Node):
         self.clock_pub = self.create_publisher(ClockMsg, 'clock', 10)
         self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, topic('odom'), SENSOR_QOS)
+        self.power_pub = self.create_publisher(Float64, 'power/available', SENSOR_QOS)
+        self.battery_pub = self.create_publisher(BatteryState, 'power/battery', SENSOR_QOS)
+        self.generation_pub = self.create_publisher(Float64, 'power/generation', SENSOR_QOS)
+        self.draw_pub = self.create_publisher(Float64, 'power/draw', SENSOR_QOS)
         self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
         # Each subsystem's own sensors: wrenches (6 values), temperatures, the rest Float64.
         self.sensor_pubs = {}
@@ -147,7 +159,7 @@ class RigSimNode(Node):
             self.sensor_pubs[name] = (kind, self.create_publisher(kind, topic(name),
                                                                   SENSOR_QOS))
         # Mass sensors (load cells, belt scales) and transfer-point totalizers: one Float64
-        # topic each, sent when the value changes (and once at start).
+        # topic each, sent when the value changes and once a simulated second anyway.
         self.mass_pubs = {name: self.create_publisher(Float64, topic(f'material/{name}/mass'),
                                                       SENSOR_QOS)
                           for name in MEASURED_ACCOUNTS if name in material.accounts}
@@ -157,12 +169,17 @@ class RigSimNode(Node):
                 self.total_pubs[(point, kind)] = self.create_publisher(
                     Float64, topic(f'material/{point}/{kind}'), SENSOR_QOS)
         self.last_sent = {}
+        self.material_refreshed = -math.inf
         if not self.hil_mode:  # in HIL the commands reach the world through the devices
             for command_topic in rig.command_topics:
                 self.create_subscription(
                     JointState, command_topic,
                     lambda message, t=command_topic: self._on_command(t, message), COMMAND_QOS)
         self.create_service(SetBool, '~/estop', self._on_estop)
+        self.estop_service = False  # latched by ~/estop
+        self.estop_topic = False  # the rig-wide e-stop
+        if not self.hil_mode:  # in HIL the driver obeys it through the devices, as on a rig
+            self.create_subscription(Bool, 'estop', self._on_rig_estop, STATE_QOS)
         self.create_service(Trigger, '~/inject_clog', self._on_inject_clog)
 
         self.awaiting = set(self.lockstep_topics)
@@ -205,8 +222,16 @@ class RigSimNode(Node):
             if parameter.name in ('lockstep_timeout', 'idle_realtime_factor'):
                 setattr(self, parameter.name, parameter.value)
 
+    def _on_rig_estop(self, message):
+        if bool(message.data) != self.estop_topic:
+            self.estop_topic = bool(message.data)
+            self.world.set_estop(self.estop_service or self.estop_topic)
+            self.get_logger().warning('rig e-stop ' + ('latched: actuators stopped'
+                                                       if self.estop_topic else 'released'))
+
     def _on_estop(self, request, response):
-        self.world.set_estop(request.data)
+        self.estop_service = bool(request.data)
+        self.world.set_estop(self.estop_service or self.estop_topic)
         response.success = True
         response.message = 'e-stop latched: actuators stopped' if request.data else \
             'e-stop released'
@@ -276,6 +301,8 @@ class RigSimNode(Node):
                 self.get_logger().error(f'HIL: world refused {refusal}',
                                         throttle_duration_sec=1.0)
         self.world.step(self.control_period)
+        self.power.step(self.control_period, self.power.config.base_load
+                        + self.world.electrical_power())
         self.awaiting = set(self.lockstep_topics)
         self.waiting_since = time.monotonic()
         self._publish_sensors()
@@ -311,6 +338,8 @@ class RigSimNode(Node):
         twist.angular.x, twist.angular.y, twist.angular.z = readings.base_angular_velocity
         self.odom_pub.publish(odom)
 
+        self._publish_power(stamp)
+
         if self.imu_pub.get_subscription_count():
             imu = Imu()
             imu.header.stamp, imu.header.frame_id = stamp, self.base_frame
@@ -328,6 +357,21 @@ class RigSimNode(Node):
         joints.velocity = [float(v) for v in readings.joint_velocities]
         joints.effort = [float(v) for v in readings.joint_efforts]
         self.joint_pub.publish(joints)
+
+    def _publish_power(self, stamp):
+        power = self.power
+        self.power_pub.publish(Float64(data=float(power.available())))
+        self.generation_pub.publish(Float64(data=float(power.generation())))
+        self.draw_pub.publish(Float64(data=float(power.drawn)))
+        battery = BatteryState(
+            charge=power.charge / 3600.0 / BATTERY_VOLTAGE,  # Ah
+            capacity=power.config.battery_capacity / 3600.0 / BATTERY_VOLTAGE,
+            design_capacity=power.config.battery_capacity / 3600.0 / BATTERY_VOLTAGE,
+            percentage=float(power.state_of_charge), voltage=BATTERY_VOLTAGE,
+            present=True, power_supply_technology=BatteryState.POWER_SUPPLY_TECHNOLOGY_LION)
+        battery.header.stamp = stamp
+        battery.temperature = battery.current = math.nan
+        self.battery_pub.publish(battery)
 
     def _sensor_message(self, kind, name, values, stamp):
         if kind is WrenchStamped:
@@ -350,8 +394,13 @@ class RigSimNode(Node):
         for point in readings.delivered:
             values[('delivered', point)] = readings.delivered[point]
             values[('lost', point)] = readings.lost[point]
+        # Sent on a change, and every MATERIAL_REFRESH s of sim time anyway: a node that
+        # starts late (restarted, respawned) gets every cumulative total within that.
+        refresh = readings.time - self.material_refreshed >= MATERIAL_REFRESH
+        if refresh:
+            self.material_refreshed = readings.time
         for key, value in values.items():
-            if self.last_sent.get(key) == value:
+            if self.last_sent.get(key) == value and not refresh:
                 continue
             self.last_sent[key] = value
             kind, name = key

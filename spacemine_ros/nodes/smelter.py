@@ -6,6 +6,7 @@ subsystem's, by role; its thermocouple and melt probe come on <subsystem>/temper
 <subsystem>/melt_fraction.
 """
 
+import dataclasses
 import math
 import sys
 
@@ -63,6 +64,8 @@ class SmelterNode(ControllerNode):
                                    'Furnace and recipes YAML')
         recipe = declare(self, 'recipe', '', "Recipe ~/start_batch runs ('': by the body's "
                          'class, C -> volatile_extraction, S/M -> metal_smelting)')
+        self.charge_mass = declare(self, 'charge_mass', 0.0, 'Charge of a batch [kg] (0: '
+                                   "the recipe's charge_mass)", 0.0, 100.0)
         params = self.declare_params(SmelterParams(), TUNABLES)
         try:
             body = load_body(bodies_file, body_key)
@@ -76,7 +79,8 @@ class SmelterNode(ControllerNode):
         if self.recipe not in recipes:
             raise ConfigError(f'smelter: unknown recipe {self.recipe!r}; recipes: '
                               f'{", ".join(sorted(recipes))}')
-        self.controller = BatchController(params, design, recipes, body.semi_major_axis)
+        self.recipes = recipes  # as the file gives them; a batch may take another charge
+        self.controller = BatchController(params, design, dict(recipes), body.semi_major_axis)
         self.masses = {}
         self.melt_fraction = 0.0
         self.last_temperature = math.nan
@@ -108,18 +112,20 @@ class SmelterNode(ControllerNode):
     def settings_from(self, parameters):
         """Return (params, recipe) the parameters would give; ValueError if bad."""
         params = changed_params(self.controller.params, parameters, TUNABLES)
-        recipe = self.recipe
+        recipe, charge_mass = self.recipe, self.charge_mass
         for parameter in parameters:
+            if parameter.name == 'charge_mass':
+                charge_mass = float(parameter.value)
             if parameter.name == 'recipe':
                 recipe = parameter.value or self.default_recipe
                 if recipe not in self.controller.recipes:
                     raise ValueError(f'unknown recipe {parameter.value!r}; recipes: '
                                      f'{", ".join(sorted(self.controller.recipes))}')
-        return params, recipe
+        return params, recipe, charge_mass
 
     def use_settings(self, settings):
-        """Use the checked params and recipe."""
-        self.controller.params, self.recipe = settings
+        """Use the checked params, recipe and charge."""
+        self.controller.params, self.recipe, self.charge_mass = settings
 
     def _measurement(self, time=None):
         recipe = self.controller.recipes[self.recipe]
@@ -134,8 +140,12 @@ class SmelterNode(ControllerNode):
         missing = self.refused_before_inputs()  # nothing heard yet: say so, not 'reads nan'
         if missing:
             return self.respond(response, (False, missing), 'start_batch')
+        recipe = self.recipes[self.recipe]
+        if self.charge_mass > 0.0:
+            recipe = dataclasses.replace(recipe, charge_mass=self.charge_mass)
+        self.controller.recipes[self.recipe] = recipe
         result = self.controller.start(self.recipe, self._measurement())
-        if result[0]:
+        if result[0] and self.controller.feed_request is not None:  # None: charged already
             self._request_charge()
         return self.respond(response, result, 'start_batch')
 

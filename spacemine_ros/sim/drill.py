@@ -11,7 +11,7 @@ two of these, each with its own mast (`<name>_bit` link) and joints.
 import pybullet
 
 from spacemine_ros.core.drilling import DragBit, DrillingProcess
-from spacemine_ros.sim.subsystem import SubsystemSim
+from spacemine_ros.sim.subsystem import DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, SubsystemSim
 
 FEED_STROKE = 1.0  # m (URDF feed limit)
 
@@ -101,6 +101,15 @@ class DrillSim(SubsystemSim):
     def busy(self):
         """Return whether the feed or the spindle is commanded to move."""
         return self.feed_speed != 0.0 or self.spindle_speed != 0.0
+
+    def electrical_power(self):
+        """Spindle and feed mechanical power through the drives' efficiency [W]."""
+        load = self.load
+        if load is None or not self.busy():
+            return 0.0
+        mechanical = load.torque * abs(load.spindle_speed) + load.thrust * abs(
+            load.rate_of_penetration)
+        return DRIVE_IDLE_POWER + mechanical / DRIVE_EFFICIENCY
 
     def reaction_load(self):
         """Return the load its work puts into the anchors [N]."""

@@ -135,6 +135,10 @@ class FurnacePlugin(SubsystemSim):
         furnace = self.world.furnace
         return furnace.heater_power > 0.0 or furnace.door_open or furnace.tap_open
 
+    def electrical_power(self):
+        """Return the heater's power [W] (resistive: all of it is drawn)."""
+        return self.world.furnace.heater_power
+
     def sensors(self):
         """Return {sensor topic: value} of its sensors."""
         furnace = self.furnace

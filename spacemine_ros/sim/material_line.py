@@ -10,7 +10,7 @@ emptying into the intake while it is tipped over it.
 import pybullet
 
 from spacemine_ros.core.material_config import IN_TRANSIT
-from spacemine_ros.sim.subsystem import SubsystemSim
+from spacemine_ros.sim.subsystem import DRIVE_IDLE_POWER, SubsystemSim
 
 
 class MaterialLineSim(SubsystemSim):
@@ -47,6 +47,11 @@ class MaterialLineSim(SubsystemSim):
             world.rig, self.indices, [[self.angles[n]] for n in self.drives],
             targetVelocities=[[material.speeds[n]] for n in self.drives],
             physicsClientId=world.client)
+
+    def electrical_power(self):
+        """Every turning drive's idle draw [W] (the flows' lifting work is negligible)."""
+        return DRIVE_IDLE_POWER * sum(1 for name in self.drives
+                                      if self.material.speeds[name] != 0.0)
 
     def busy(self):
         """Return whether material is on its way (a drive turning empty does no work)."""

@@ -15,7 +15,9 @@ import pybullet
 
 from spacemine_ros.core.cutting import cutting_force
 from spacemine_ros.core.scraper import ArmGeometry
-from spacemine_ros.sim.subsystem import SubsystemSim
+from spacemine_ros.sim.subsystem import DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, SubsystemSim
+
+BLADE_SPEED = 0.05  # m/s: the scraper's default cut_speed, for the blade's work
 
 ROLES = ('slew', 'shoulder', 'elbow', 'wrist')
 HOLDING_TORQUE = 1000.0  # N m the arm drives may use to hold a pose
@@ -166,6 +168,13 @@ class ScraperSim(SubsystemSim):
     def busy(self):
         """Return whether the arm is on its way to a target."""
         return self.arm != self.targets
+
+    def electrical_power(self):
+        """Idle draw of the arm's drives while it moves, plus the blade's work [W]."""
+        if not self.busy():
+            return 0.0
+        return 3 * DRIVE_IDLE_POWER + float(np.linalg.norm(self.blade_force)) * BLADE_SPEED / \
+            DRIVE_EFFICIENCY
 
     def reaction_load(self):
         """Return the load its work puts into the anchors [N]."""

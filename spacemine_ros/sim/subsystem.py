@@ -9,6 +9,11 @@ latched, and reports joint states and sensor values.
 
 import math
 
+# Drive efficiency (motor and gearbox) from mechanical to electrical power, and what a
+# drive that turns draws at the least: typical of small brushless servo drives (assumed).
+DRIVE_EFFICIENCY = 0.7
+DRIVE_IDLE_POWER = 10.0  # W
+
 
 class SubsystemSim:
     """Base of the simulated subsystems (sim/anchors.py, drill.py, scraper.py, ...)."""
@@ -50,6 +55,10 @@ class SubsystemSim:
     def busy(self):
         """Return whether something of it moves or works now (else the rig may idle)."""
         return False
+
+    def electrical_power(self):
+        """Return the electrical power [W] it draws now (the power model's load)."""
+        return 0.0
 
     # Helpers -------------------------------------------------------------------------------------
     def joint_index(self, joint):

@@ -236,6 +236,10 @@ class RigWorld:
         """Distance of the base from where it started [m]."""
         return math.dist(self.base_pose()[0], self.initial_position)
 
+    def electrical_power(self):
+        """Return what every subsystem draws now [W] (base load not included)."""
+        return sum(plugin.electrical_power() for plugin in self.plugins.values())
+
     def idle_for(self):
         """Return how long [s of sim time] nothing of the rig has moved or worked."""
         return self.time - self.idle_since

@@ -123,7 +123,14 @@ def test_the_hil_rig_anchors_drills_and_scrapes_into_the_line(graph):
     assert graph.ledger['excavated'] > 0.5
     assert graph.ledger['balance'] == pytest.approx(0.0, abs=1e-6)
 
-    # The e-stop reaches the drives as confirmed stop writes.
-    assert graph.call(SetBool, 'field_bus/estop', SetBool.Request(data=True)).success
+    # The rig-wide e-stop (the supervisor's) reaches the drives as confirmed stop writes
+    # through the driver, and nothing starts while it is latched.
+    assert graph.call(Trigger, 'supervisor/estop', Trigger.Request()).success
+    assert graph.spin_until(lambda: graph.field_bus.rig_estop, 30.0)
     assert graph.spin_until(graph.field_bus.bus.all_safe_confirmed, 30.0)
     assert spindle.get('control') == 0 and graph.sim.hil.devices['feed'].get('control') == 0
+    response = graph.call(Trigger, 'drill/start', Trigger.Request())
+    assert not response.success and 'e-stop latched' in response.message
+    # The driver's own e-stop latches the same safe state.
+    assert graph.call(SetBool, 'field_bus/estop', SetBool.Request(data=True)).success
+    assert graph.spin_until(graph.field_bus.bus.all_safe_confirmed, 30.0)

@@ -181,7 +181,7 @@ def test_each_node_process_stops_on_a_signal_with_exit_0(tmp_path, node, stop):
             line = process.stdout.readline()
             text += line
             if not line or any(word in line for word in ('state ', 'phase ', 'capacity',
-                                                         'Bennu')):
+                                                         'Bennu', 'mode ')):
                 break
         process.send_signal(stop)
         out, _ = process.communicate(timeout=60)

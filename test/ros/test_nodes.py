@@ -252,7 +252,9 @@ def test_every_tunable_parameter_is_what_the_controller_uses(graph):
     changes = {'anchoring': ('preload', 7.5), 'drill': ('max_thrust', 321.0),
                'scraper': ('cut_speed', 0.03), 'material_handling': ('conveyor_speed', 3.5),
                'smelter': ('kp', 123.0)}
-    for node in graph.nodes[1:]:
+    controllers = [node for node in graph.nodes if node.get_name() in changes]
+    assert len(controllers) == len(changes)
+    for node in controllers:
         name = node.get_name()
         tunables = importlib.import_module(type(node).__module__).TUNABLES
 

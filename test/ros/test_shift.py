@@ -28,7 +28,8 @@ def test_shift_anchors_drills_scrapes_smelts_and_reports(tmp_path):
     assert 0 < figures['peak_thrust_N'] <= figures['safe_capacity_at_peak_N']
     assert figures['max_rig_displacement_m'] < 0.002
     assert figures['drill_energy_J'] > 0
-    assert figures['anchoring_state'] == 'ANCHORED'
+    assert figures['anchoring_state'] == 'STOWED'  # the plan's last step releases them
+    assert figures['plan'] == 'bennu_shift'
     # Everything excavated is accounted for: hoppers, in transit, lost, or smelted.
     hoppers = sum(figures['mass_in_hoppers_kg'].values())
     assert figures['mass_excavated_kg'] > 1.0
@@ -103,7 +104,7 @@ def test_an_interrupted_shift_says_what_it_did_and_replaces_the_old_summary(tmp_
     figures = json.loads(summary_file.read_text())
     assert process.returncode == 1  # the shift did not complete
     assert figures['result'] == 'interrupted' and stop.name in figures['reason']
-    assert 'drilling' in figures['reason'] and figures['depth_reached_m'] < 0.2
+    assert 'step 3/8 drill' in figures['reason'] and figures['depth_reached_m'] < 0.2
     assert 'interrupted' in out  # the partial summary is printed
     assert 'Traceback' not in err + out, err[-3000:]
 

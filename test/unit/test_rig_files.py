@@ -55,10 +55,12 @@ def test_null_removes_a_device_and_a_loop_of_extends_is_refused(tmp_path):
 def test_the_graph_has_one_controller_per_subsystem_of_the_rig_file():
     names = [spec.name for spec in bringup.graph('sim', 'bennu', rig='twin_drill')]
     assert names == ['rig_sim', 'anchoring', 'scraper', 'material_handling', 'smelter',
-                     'drill_a', 'drill_b']
-    default = [spec.name for spec in bringup.graph('sim', 'bennu')]
-    assert default == ['rig_sim', 'anchoring', 'drill', 'scraper', 'material_handling',
-                       'smelter']
+                     'drill_a', 'drill_b', 'supervisor']
+    default = bringup.graph('sim', 'bennu')
+    assert [spec.name for spec in default] == ['rig_sim', 'anchoring', 'drill', 'scraper',
+                                               'material_handling', 'smelter', 'supervisor']
+    # The supervisor watches the backend and every controller of the rig file.
+    assert default[-1].parameters['watched_nodes'] == [spec.name for spec in default[:-1]]
 
 
 def test_a_second_head_starts_from_the_drill_settings_and_its_own_win(tmp_path):

@@ -1,0 +1,126 @@
+"""spacemine-command: send one operator command to a rig's supervisor, stamped.
+
+    spacemine-command load_plan --plan bennu_shift
+    spacemine-command start            (pause, resume, abort, reset)
+    spacemine-command estop            (latched at once, never refused)
+    spacemine-command status           (one line; exit 0)
+
+Every command carries the time it was issued on the rig's clock (its simulated clock on
+the sim backend, read from the rig's clock topic; the wall clock otherwise) and how long
+it stays valid (--valid-for); the supervisor refuses it when stale or out of order, with
+the reason. Exit status 0 when accepted, 1 when refused, 2 when the supervisor does not
+answer. Run it on the rig's ROS domain (ROS_DOMAIN_ID as spacemine-rig printed it).
+"""
+
+import argparse
+import sys
+import time
+
+from rcl_interfaces.srv import SetParametersAtomically
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rosgraph_msgs.msg import Clock as ClockMsg
+from std_srvs.srv import Trigger
+
+from spacemine_ros import bringup
+
+COMMANDS = ('load_plan', 'start', 'pause', 'resume', 'abort', 'reset')
+QUERIES = {'status': 'status', 'preflight': 'preflight', 'estop': 'estop'}
+
+
+def command_request(command, issued_at, valid_for, plan=''):
+    """Return the ~/command request of an operator command."""
+    parameters = [Parameter('command', value=command),
+                  Parameter('issued_at', value=float(issued_at)),
+                  Parameter('valid_for', value=float(valid_for))]
+    if plan:
+        parameters.append(Parameter('plan', value=plan))
+    return SetParametersAtomically.Request(parameters=[p.to_parameter_msg() for p in parameters])
+
+
+class CommandNode(Node):
+    """A short-lived node that reads the rig's clock and calls the supervisor."""
+
+    def __init__(self, namespace='', supervisor='supervisor'):
+        super().__init__('operator_command', namespace=namespace or '/')
+        self.sim_time = None
+        self.create_subscription(ClockMsg, 'clock', self._on_clock, 10)
+        self.supervisor = supervisor
+
+    def _on_clock(self, message):
+        self.sim_time = message.clock.sec + message.clock.nanosec * 1e-9
+
+    def rig_time(self):
+        """Return the rig's clock now: its simulated time if it publishes one, else wall."""
+        return self.sim_time if self.sim_time is not None else time.time()
+
+    def call(self, kind, name, request, executor, timeout):
+        """Call a service; return the response or None after timeout wall seconds."""
+        client = self.create_client(kind, f'{self.supervisor}/{name}')
+        deadline = time.monotonic() + timeout
+        while not client.service_is_ready():
+            if time.monotonic() > deadline:
+                return None
+            executor.spin_once(timeout_sec=0.1)
+        if kind is SetParametersAtomically and callable(request):
+            request = request()  # built after the clock is read, as late as possible
+        future = client.call_async(request)
+        while not future.done():
+            if time.monotonic() > deadline:
+                return None
+            executor.spin_once(timeout_sec=0.1)
+        return future.result()
+
+
+def main(argv=None):
+    """Entry point of spacemine-command."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('command', choices=COMMANDS + tuple(QUERIES))
+    parser.add_argument('--plan', default='', help='load_plan: a file or a name in '
+                        'config/plans/')
+    parser.add_argument('--valid-for', type=float, default=300.0,
+                        help='seconds the command stays valid (default: 300)')
+    parser.add_argument('--issued-at', type=float, default=None,
+                        help='issue time on the rig clock (default: now)')
+    parser.add_argument('--namespace', default='', help='namespace of the rig')
+    parser.add_argument('--timeout', type=float, default=20.0,
+                        help='wall seconds to wait for the supervisor (default: 20)')
+    args = parser.parse_args(argv)
+    if args.command == 'load_plan' and not args.plan:
+        parser.error('load_plan needs --plan')
+    from rclpy.executors import SingleThreadedExecutor
+    from spacemine_ros.nodes.common import init_ros
+    import rclpy
+    init_ros()
+    try:
+        node = CommandNode(bringup.normalize_namespace(args.namespace))
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        until = time.monotonic() + 1.0  # a sim rig's clock comes within a period or two
+        while node.sim_time is None and time.monotonic() < until:
+            executor.spin_once(timeout_sec=0.1)
+        if args.command in QUERIES:
+            response = node.call(Trigger, QUERIES[args.command], Trigger.Request(), executor,
+                                 args.timeout)
+            if response is None:
+                print('spacemine-command: the supervisor does not answer', file=sys.stderr)
+                return 2
+            print(response.message)
+            return 0 if response.success else 1
+        response = node.call(
+            SetParametersAtomically, 'command',
+            lambda: command_request(args.command, node.rig_time() if args.issued_at is None
+                                    else args.issued_at, args.valid_for, args.plan),
+            executor, args.timeout)
+        if response is None:
+            print('spacemine-command: the supervisor does not answer', file=sys.stderr)
+            return 2
+        result = response.result
+        print(('accepted' if result.successful else 'refused') + f': {result.reason}')
+        return 0 if result.successful else 1
+    finally:
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,558 @@
+"""supervisor: runs shift plans, owns the rig's mode, the e-stop's reset and the power shares.
+
+Glue around core.supervisor.Mission: it feeds the mission what the rig publishes
+(controllers' states, the anchors' safe capacity, the ledger, power), sends the mission's
+actions (Trigger calls and parameter sets on the controllers), watches every node's
+diagnostics and the sensor streams it depends on (steady clock, so a stopped
+simulation is noticed too), latches the rig-wide e-stop (`estop`, std_msgs/Bool,
+transient local) and records everything in the mission store (SQLite, WAL).
+
+Operator commands: ~/command (rcl_interfaces/SetParametersAtomically) with parameters
+`command` (load_plan, start, pause, resume, abort, estop, reset), `issued_at` (seconds on
+the rig's clock), `valid_for` (seconds) and, for load_plan, `plan` (a file or a name in
+config/plans/). ~/estop (std_srvs/Trigger) latches the e-stop at once, ~/status and
+~/preflight (Trigger) answer in one line. The mode is on ~/mode (std_msgs/String,
+latched), the figures on ~/status (diagnostic_msgs/DiagnosticStatus, latched).
+"""
+
+import math
+import os
+import sys
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.parameter import Parameter, parameter_value_to_python
+from sensor_msgs.msg import BatteryState, JointState
+from std_msgs.msg import Bool, Float64, String
+from std_srvs.srv import Trigger
+
+from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.material_config import IN_TRANSIT
+from spacemine_ros.core.mission_store import MissionStore
+from spacemine_ros.core.plan import check_against_rig, load_plan, plan_from, PlanError
+from spacemine_ros.core.power import allocate, CONSUMERS, power_config_from, PowerConfig
+from spacemine_ros.core.supervisor import Call, Mission, Observation, OPERATOR
+from spacemine_ros.nodes.common import (
+    config_file, declare, Diagnostics, LEVELS, rig_files, SENSOR_QOS, STATE_QOS)
+from spacemine_ros.core.config import load_yaml
+from spacemine_ros.paths import share_path
+
+LEDGER = ('excavated', 'balance', 'lost', 'products', 'slag', 'volatiles',
+          'hopper_metal', 'hopper_silicate', 'furnace', *IN_TRANSIT)
+STREAMS = {'joint_states': JointState, 'odom': Odometry}
+# Parameters through which each consumer obeys its power allocation (node kind -> name).
+POWER_PARAMETERS = {'drill': 'power_budget', 'furnace': 'power_budget'}
+POWER_STEP = 0.05  # share of a change in allocation worth a new parameter set
+STARTUP_GRACE = 30.0  # s (steady clock) a node may take to be heard after a start
+
+
+def plan_path(name):
+    """Return a plan file path: a path as given, or a name in config/plans/."""
+    if os.sep in name or name.endswith(('.yaml', '.yml')):
+        return name
+    return share_path('config', 'plans', f'{name}.yaml')
+
+
+def default_data_dir(namespace):
+    """Return the rig's data directory: $SPACEMINE_DATA_DIR, else under XDG_DATA_HOME."""
+    base = os.environ.get('SPACEMINE_DATA_DIR') or os.path.join(
+        os.environ.get('XDG_DATA_HOME') or os.path.expanduser('~/.local/share'),
+        'spacemine_ros')
+    return os.path.join(base, namespace.strip('/').replace('/', '_') or 'root')
+
+
+class SupervisorNode(Node):
+    """The mission supervisor node (see the module's docstring)."""
+
+    def __init__(self, **kwargs):
+        super().__init__('supervisor', **kwargs)
+        self.rig, _ = rig_files(self)
+        self.body = declare(self, 'body', 'bennu', 'Body the rig is on (plans written for '
+                            'another are refused)', read_only=True)
+        plan = declare(self, 'plan', '', 'Plan to load at start: a file or a name in '
+                       "config/plans/ ('': none; load one with ~/command)", read_only=True)
+        autostart = declare(self, 'autostart', False, 'Start the plan as soon as every '
+                            'node is alive', read_only=True)
+        self.resume_when_alive = False
+        self.resume_stored = declare(self, 'resume', False, 'Take up the stored shift '
+                                     '(the data directory) and resume it', read_only=True)
+        self.session = declare(self, 'session', '', 'Which start of the rig this is (the '
+                               'launch sets it): a supervisor that finds its own session in '
+                               'the record was respawned and takes its shift up',
+                               read_only=True)
+        data_dir = declare(self, 'data_dir', '', "The rig's data directory ('': "
+                           '$SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<namespace>)',
+                           read_only=True)
+        self.liveness_timeout = declare(
+            self, 'liveness_timeout', 10.0, 'A node or stream silent this long (steady '
+            'clock) holds the plan [s]', 1.0, 600.0)
+        self.watched_nodes = list(declare(
+            self, 'watched_nodes', [''], 'Nodes whose diagnostics must keep coming '
+            "(names in the rig's namespace; [''] : every controller of the rig file)",
+            read_only=True))
+        self.watched_streams = [s for s in declare(
+            self, 'watched_streams', ['joint_states'], 'Sensor streams that must keep '
+            'coming (joint_states, odom)', read_only=True) if s]
+        power_file = config_file(self, 'power_file', 'power.yaml', 'Power system YAML')
+        unknown = set(self.watched_streams) - set(STREAMS)
+        if unknown:
+            raise ConfigError(f'supervisor: watched_streams: unknown {", ".join(unknown)}; '
+                              f'known: {", ".join(STREAMS)}')
+        if self.watched_nodes in ([], ['']):
+            self.watched_nodes = [s.controller for s in self.rig.subsystems.values()]
+        self.power_config = power_config_from(load_yaml(power_file).get('power', {}),
+                                              power_file) if power_file else PowerConfig()
+        self.power_demands = {
+            'drill': sum(self._parameter_default('drill', 'power_budget', 150.0)
+                         for _ in self.rig.by_kind('drill')),
+            'scraper': 80.0 * len(self.rig.by_kind('scraper')),
+            'conveyors': 40.0, 'separator': 30.0,
+            'furnace': self._parameter_default('furnace', 'power_budget', 4000.0)}
+        self.power_sent = {}
+
+        namespace = self.get_namespace()
+        self.data_dir = data_dir or default_data_dir(namespace)
+        self.store = MissionStore(os.path.join(self.data_dir, 'mission.sqlite'))
+        self.mission = Mission(self.rig, self._on_event)
+        self.plan_text = ''
+        self.states = {s.controller: '' for s in self.rig.subsystems.values()}
+        self.safe_capacity = 0.0
+        self.ledger = {}
+        self.power_available = math.nan
+        self.battery = math.nan
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        started = self._steady()
+        self.heard = {name: started for name in self.watched_nodes}
+        self.heard.update({f'stream {name}': started for name in self.watched_streams})
+        self.seen_once = set()
+        self.estop_latched = None  # what this node last published
+        self.pending = None  # (action, future) of the mission's outstanding call
+        self.service_clients = {}
+
+        anchoring = self.rig.anchoring_controller
+        for controller in self.states:
+            self.create_subscription(String, f'{controller}/state',
+                                     lambda m, c=controller: self._on_state(c, m), STATE_QOS)
+        self.create_subscription(Float64, f'{anchoring}/safe_capacity',
+                                 self._on_capacity, STATE_QOS)
+        for name in LEDGER:
+            self.create_subscription(
+                Float64, f'material/ledger/{name}',
+                lambda m, n=name: self.ledger.__setitem__(n, m.data), STATE_QOS)
+        for name in self.watched_streams:
+            self.create_subscription(STREAMS[name], name,
+                                     lambda m, n=name: self._heard(f'stream {n}'), SENSOR_QOS)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 50)
+        self.create_subscription(Float64, 'power/available', self._on_power, SENSOR_QOS)
+        self.create_subscription(BatteryState, 'power/battery', self._on_battery, SENSOR_QOS)
+        self.create_subscription(Bool, 'estop', self._on_estop_topic, STATE_QOS)
+        self.estop_pub = self.create_publisher(Bool, 'estop', STATE_QOS)
+        self.mode_pub = self.create_publisher(String, '~/mode', STATE_QOS)
+        self.status_pub = self.create_publisher(DiagnosticStatus, '~/status', STATE_QOS)
+        self.create_service(SetParametersAtomically, '~/command', self._on_command)
+        self.create_service(Trigger, '~/estop', self._on_estop_service)
+        self.create_service(Trigger, '~/status', self._on_status)
+        self.create_service(Trigger, '~/preflight', self._on_preflight)
+        self.diagnostics = Diagnostics(self, self._diagnose)
+        self.add_on_set_parameters_callback(self._check_parameters)
+
+        stored = self.store.mission()
+        respawned = bool(stored and self.session and
+                         stored[3].get('session') == self.session)
+        take_up = stored is not None and (self.resume_stored or respawned)
+        under_way = stored is not None and stored[3].get('mode') in (
+            'running', 'paused', 'holding', 'estopped')
+        if self.resume_stored and stored is None:
+            self.get_logger().warning(f'resume: no shift stored in {self.data_dir}')
+        if under_way and not take_up:
+            # A fresh start: the unfinished shift stays in the record, marked so.
+            self.store.log(self._now(), 'mode', f'plan {stored[0]} left unfinished at step '
+                           f'{stored[3].get("step_index", 0) + 1} (not resumed)')
+        if take_up:
+            self._restore(stored)  # the plan parameter is the one it was started with
+        elif plan:
+            accepted, reason = self._load(plan)
+            if not accepted:
+                raise ConfigError(f'supervisor: {reason}')
+        self.autostart = autostart and self.mission.plan is not None
+        if self.mission.state == 'idle':
+            self.get_logger().info('mode idle: no plan loaded; data directory '
+                                   f'{self.data_dir}')
+        self._publish_estop(self.mission.state == 'estopped')
+        self.last_published = None
+        self._publish()
+        self.create_timer(0.1, self._tick, clock=self.steady)
+
+    # Helpers -------------------------------------------------------------------------------
+    def _steady(self):
+        return self.steady.now().nanoseconds * 1e-9
+
+    def _now(self):
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _parameter_default(self, kind, name, fallback):
+        from spacemine_ros.bringup import default_params_file, CONTROLLERS
+        from spacemine_ros.params_files import load_params_file
+        try:
+            section = CONTROLLERS[kind][3]
+            return float(load_params_file(default_params_file()).get(
+                f'/**/{section}', {}).get(name, fallback))
+        except (ConfigError, OSError, ValueError):
+            return fallback
+
+    def _check_parameters(self, parameters):
+        for parameter in parameters:
+            if parameter.name == 'liveness_timeout':
+                self.liveness_timeout = parameter.value
+        return SetParametersResult(successful=True)
+
+    # What the rig publishes --------------------------------------------------------------
+    def _heard(self, name):
+        self.heard[name] = self._steady()
+        self.seen_once.add(name)
+
+    def _on_state(self, controller, message):
+        self.states[controller] = message.data
+
+    def _on_capacity(self, message):
+        self.safe_capacity = message.data if math.isfinite(message.data) else 0.0
+
+    def _on_power(self, message):
+        self.power_available = message.data
+
+    def _on_battery(self, message):
+        self.battery = message.percentage
+
+    def _on_diagnostics(self, message):
+        namespace = self.get_namespace().rstrip('/')
+        for status in message.status:
+            name = status.name
+            if name.startswith(namespace + '/'):
+                name = name[len(namespace) + 1:]
+            if name in self.watched_nodes:
+                self._heard(name)
+
+    def _on_estop_topic(self, message):
+        if message.data and self.mission.state != 'estopped':
+            self.get_logger().error('e-stop latched on the estop topic')
+            self.mission.estop(OPERATOR)
+            self._after_change()
+        elif not message.data and self.mission.state == 'estopped':
+            # Only a reset through the supervisor releases it: latch it again.
+            self.get_logger().warning('estop released by someone else: latched again '
+                                      '(reset with ~/command reset)')
+            self.estop_latched = None
+            self._publish_estop(True)
+
+    def observation(self):
+        """Return what the mission needs to know of the rig now."""
+        in_transit = (sum(self.ledger.get(name, 0.0) for name in IN_TRANSIT)
+                      if all(name in self.ledger for name in IN_TRANSIT) else math.inf)
+        return Observation(time=self._now(), states=dict(self.states),
+                           safe_capacity=self.safe_capacity, in_transit=in_transit,
+                           power_available=self.power_available, battery=self.battery)
+
+    def silent(self):
+        """Return the watched nodes and streams silent for longer than liveness_timeout."""
+        now = self._steady()
+        # One never heard yet counts only after a grace for discovery (a supervisor that
+        # has just started, e.g. respawned, does not see a live rig at once).
+        grace = max(STARTUP_GRACE, 3.0 * self.liveness_timeout)
+        return sorted(name for name, last in self.heard.items()
+                      if now - last > (self.liveness_timeout if name in self.seen_once
+                                       else grace))
+
+    # Commands ------------------------------------------------------------------------------
+    def _load(self, name, issued_at=None, valid_for=60.0):
+        path = plan_path(name)
+        try:
+            plan = load_plan(path)
+            check_against_rig(plan, self.rig, self.body)
+        except (PlanError, ConfigError) as error:
+            self.mission.on_event('command', f'load_plan {name} refused: {error}')
+            return False, str(error)
+        now = self._now()
+        accepted, reason = self.mission.command(
+            'load_plan', now if issued_at is None else issued_at, valid_for, now, plan=plan)
+        if accepted:
+            with open(path, encoding='utf-8') as stream:
+                self.plan_text = stream.read()
+            self.store.save_plan(plan.name, os.path.abspath(path), self.plan_text,
+                                 self.snapshot())
+        return accepted, reason
+
+    def _restore(self, stored):
+        name, source, text, snapshot = stored
+        import yaml
+        try:
+            plan = plan_from(yaml.safe_load(text)['plan'], source)
+        except (PlanError, KeyError, TypeError, yaml.YAMLError) as error:
+            raise ConfigError(f'supervisor: the stored plan cannot be read: {error}') from None
+        self.plan_text = text
+        self.mission.restore(plan, snapshot)
+        self.get_logger().warning(f'restored plan {name} at step '
+                                  f'{self.mission.step_index + 1} ({snapshot["mode"]})')
+        # Running when it stopped: go on once every node is heard. Paused or holding by
+        # the operator's decision: that stands.
+        self.resume_when_alive = snapshot['mode'] == 'running'
+
+    def snapshot(self):
+        """Return the mission's snapshot with this start's session (see `session`)."""
+        return {**self.mission.snapshot(), 'session': self.session}
+
+    def _on_command(self, request, response):
+        values = {}
+        for parameter in request.parameters:
+            values[parameter.name] = parameter_value_to_python(parameter.value)
+        result = SetParametersResult(successful=False)
+        response.result = result
+        name = values.get('command', '')
+        try:
+            issued_at = float(values.get('issued_at', math.nan))
+            valid_for = float(values.get('valid_for', math.nan))
+        except (TypeError, ValueError):
+            result.reason = 'issued_at and valid_for must be numbers (seconds)'
+            return response
+        unknown = set(values) - {'command', 'issued_at', 'valid_for', 'plan'}
+        if unknown:
+            result.reason = f'unknown parameters {", ".join(sorted(unknown))}'
+            return response
+        if name == 'load_plan':
+            plan = values.get('plan', '')
+            if not plan:
+                result.reason = 'load_plan needs a plan (a file or a name in config/plans/)'
+                return response
+            accepted, reason = self._load(plan, issued_at, valid_for)
+        else:
+            accepted, reason = self.mission.command(str(name), issued_at, valid_for,
+                                                    self._now())
+        result.successful, result.reason = accepted, reason
+        self._after_change()
+        return response
+
+    def _on_estop_service(self, request, response):
+        self.mission.estop(OPERATOR)
+        self._after_change()
+        response.success, response.message = True, 'e-stop latched'
+        return response
+
+    def _on_status(self, request, response):
+        response.success, response.message = True, self.mission.describe()
+        return response
+
+    def _on_preflight(self, request, response):
+        response.success, reasons = self.preflight()
+        response.message = ('GO' if response.success else 'NO-GO: ' + '; '.join(reasons))
+        return response
+
+    def preflight(self):
+        """Return (go, reasons): every node alive, streams, anchors, e-stop, power."""
+        reasons = []
+        never = [n for n in self.heard if n not in self.seen_once]
+        if never:
+            reasons.append(f'never heard: {", ".join(never)}')
+        silent = [n for n in self.silent() if n not in never]
+        if silent:
+            reasons.append(f'silent: {", ".join(silent)}')
+        anchoring = self.states.get(self.rig.anchoring_controller, '')
+        if anchoring not in ('STOWED', 'ANCHORED'):
+            reasons.append(f'anchors neither stowed nor holding ({anchoring or "unknown"})')
+        faults = [c for c, s in self.states.items() if s == 'FAULT']
+        if faults:
+            reasons.append(f'in FAULT: {", ".join(faults)}')
+        if self.mission.state == 'estopped':
+            reasons.append('e-stop latched')
+        plan = self.mission.plan
+        if plan is not None and self.mission.step is not None:
+            need = self._power_needed(self.mission.step)
+            if need > 0 and not self.power_available >= need:
+                reasons.append(f'power {self.power_available:.0f} W, the first step needs '
+                               f'{need:.0f} W')
+        return not reasons, reasons
+
+    def _power_needed(self, step):
+        base = self.power_config.base_load
+        if step.type == 'wait':
+            return 0.0
+        needs = {'drill': 'drill', 'scrape': 'scraper', 'smelt': 'furnace',
+                 'material_line': 'conveyors'}
+        kind = needs.get(step.type)
+        return base + (0.0 if kind is None else min(self.power_demands[kind], 100.0))
+
+    # The loop -------------------------------------------------------------------------------
+    def _tick(self):
+        mission = self.mission
+        lost = self.silent()
+        for name in lost:  # a silent controller's last state no longer stands
+            if name in self.states:
+                self.states[name] = ''
+        obs = self.observation()
+        mission.liveness(lost, obs.time)
+        if self.autostart and mission.state == 'ready' and not lost and \
+                len(self.seen_once) == len(self.heard):
+            self.autostart = False
+            now = self._now()
+            mission.command('start', now, 60.0, now)
+        if self.resume_when_alive and mission.state == 'paused' and \
+                not lost and len(self.seen_once) == len(self.heard):
+            self.resume_when_alive = False
+            now = self._now()
+            mission.command('resume', now, 60.0, now)
+        mission.tick(obs)
+        self._send_stops()
+        if self.pending is None:
+            action = mission.next_action(obs)
+            if action is not None:
+                self._send(action)
+        self._allocate_power()
+        self._after_change()
+
+    def _client(self, kind, name):
+        key = (kind, name)
+        if key not in self.service_clients:
+            self.service_clients[key] = self.create_client(kind, name)
+        return self.service_clients[key]
+
+    def _send(self, action):
+        if isinstance(action, Call):
+            client = self._client(Trigger, action.service)
+            request = Trigger.Request()
+        else:
+            client = self._client(SetParametersAtomically,
+                                  f'{action.node}/set_parameters_atomically')
+            request = SetParametersAtomically.Request(parameters=[
+                Parameter(name, value=value).to_parameter_msg()
+                for name, value in action.values])
+        if not client.service_is_ready():
+            self.mission.action_done(action, False, f'{client.srv_name} is not available',
+                                     self._now())
+            return
+        future = client.call_async(request)
+        self.pending = (action, future)
+        future.add_done_callback(lambda f, a=action: self._on_result(a, f))
+
+    def _on_result(self, action, future):
+        self.pending = None
+        try:
+            response = future.result()
+        except Exception as error:  # noqa: B902 - a failed call is a refused action
+            self.mission.action_done(action, False, str(error), self._now())
+            return
+        if isinstance(action, Call):
+            success, message = response.success, response.message
+            if success:
+                for controller, state in action.assume:
+                    self.states[controller] = state
+        else:
+            success, message = response.result.successful, response.result.reason
+        self.mission.action_done(action, success, message, self._now())
+        self._after_change()
+
+    def _send_stops(self):
+        for action in self.mission.take_stop_actions():
+            client = self._client(Trigger, action.service)
+            if client.service_is_ready():
+                client.call_async(Trigger.Request())
+
+    def _allocate_power(self):
+        """Share the power by priority; set each obeying consumer's limit on a change."""
+        available = self.power_available
+        if not math.isfinite(available):
+            return
+        grants = allocate(available, self.power_demands, self.power_config.priorities,
+                          self.power_config.base_load)
+        for kind, parameter in POWER_PARAMETERS.items():
+            consumer = 'furnace' if kind == 'furnace' else 'drill'
+            subsystems = self.rig.by_kind(kind)
+            if not subsystems:
+                continue
+            share = max(1.0, grants[consumer] / len(subsystems))
+            for subsystem in subsystems:
+                last = self.power_sent.get(subsystem.controller)
+                if last is not None and abs(share - last) <= POWER_STEP * max(last, 1.0):
+                    continue
+                client = self._client(SetParameters, f'{subsystem.controller}/set_parameters')
+                if not client.service_is_ready():
+                    continue
+                self.power_sent[subsystem.controller] = share
+                client.call_async(SetParameters.Request(parameters=[
+                    Parameter(parameter, value=float(share)).to_parameter_msg()]))
+        self.power_grants = grants
+
+    # Publishing and the record ---------------------------------------------------------------
+    def _on_event(self, kind, text):
+        now = self._now()
+        if kind in ('fault',):
+            self.get_logger().error(text)
+        elif kind == 'command' and 'refused' in text:
+            self.get_logger().warning(text)
+        else:
+            self.get_logger().info(text)
+        try:
+            self.store.log(now, kind, text)
+            if kind in ('mode', 'step'):
+                self.store.save_snapshot(self.snapshot())
+                if self.ledger:
+                    self.store.save_ledger(self.ledger, now)
+        except Exception as error:  # noqa: B902 - the record must never stop the rig
+            self.get_logger().error(f'mission store: {error}', throttle_duration_sec=10.0)
+
+    def _publish_estop(self, latched):
+        if latched != self.estop_latched:
+            self.estop_latched = latched
+            self.estop_pub.publish(Bool(data=latched))
+
+    def _after_change(self):
+        self._publish_estop(self.mission.state == 'estopped')
+        self._publish()
+
+    def _publish(self):
+        status = self.mission.status()
+        if status == self.last_published:
+            return
+        if self.last_published is None or status['mode'] != self.last_published['mode']:
+            self.mode_pub.publish(String(data=status['mode']))
+        self.last_published = status
+        level = {'aborted': 'ERROR', 'estopped': 'ERROR', 'holding': 'WARN'}.get(
+            status['mode'], 'OK')
+        self.status_pub.publish(DiagnosticStatus(
+            level=LEVELS[level], name=self.get_fully_qualified_name(),
+            message=self.mission.describe(), hardware_id=self.get_name(),
+            values=[KeyValue(key=k, value=v) for k, v in status.items()]))
+
+    def _diagnose(self):
+        status = self.mission.status()
+        level = {'aborted': 'ERROR', 'estopped': 'ERROR', 'holding': 'WARN'}.get(
+            status['mode'], 'OK')
+        values = dict(status)
+        values.update({f'power_{k}_W': f'{v:.0f}' for k, v in
+                       getattr(self, 'power_grants', {}).items()})
+        return level, self.mission.describe(), values
+
+    def stop_actuators(self):
+        """Drive nothing: the supervisor has no actuators and its record is committed."""
+
+    def destroy_node(self):
+        """Close the mission store with the node."""
+        store = getattr(self, 'store', None)
+        if store is not None:
+            store.close()
+        super().destroy_node()
+
+
+def main(args=None):
+    """Run the supervisor node."""
+    from spacemine_ros.nodes.common import spin_node
+    return spin_node(SupervisorNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
+
+
+__all__ = ['CONSUMERS', 'SupervisorNode', 'time']

@@ -1,0 +1,96 @@
+"""The supervisor node on the sim graph: plans, stamped commands, e-stop, liveness, record."""
+
+import pytest
+import rclpy
+from rcl_interfaces.srv import SetParametersAtomically
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from spacemine_ros.command import command_request
+from spacemine_ros.core.mission_store import MissionStore
+from spacemine_ros.nodes.common import STATE_QOS
+from test.supervised_rig import estop_drill, SupervisedRig, write_plan
+
+
+@pytest.fixture
+def rig(tmp_path):
+    rclpy.init()
+    supervised = SupervisedRig(str(tmp_path / 'data'))
+    yield supervised
+    supervised.close()
+    rclpy.try_shutdown()
+
+
+def test_commands_are_checked_and_answered_with_the_reason(rig, tmp_path):
+    assert rig.spin_until(lambda: rig.states.get('supervisor') == 'idle')
+    assert rig.spin_sim(1.0)
+    now = rig.world.time
+    ok, reason = rig.command('start')
+    assert not ok and reason == 'cannot start while idle'
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('plan: {name: bad, steps: [{type: drill, depth: -1}]}\n')
+    ok, reason = rig.command('load_plan', str(bad))
+    assert not ok and 'step 1 (drill): depth: Input should be greater than 0' in reason
+    request = command_request('load_plan', now - 100.0, 10.0, 'bennu_shift')
+    result = rig.call(SetParametersAtomically, 'supervisor/command', request).result
+    assert not result.successful and result.reason.startswith('stale')
+    assert rig.command('load_plan', 'bennu_shift') == (True,
+                                                       'plan bennu_shift loaded: 8 steps')
+    assert rig.spin_until(lambda: rig.states.get('supervisor') == 'ready')
+    status = rig.call(Trigger, 'supervisor/status', Trigger.Request())
+    assert status.message.startswith('ready; plan bennu_shift step 1/8')
+    preflight = rig.call(Trigger, 'supervisor/preflight', Trigger.Request())
+    assert rig.spin_until(lambda: rig.call(Trigger, 'supervisor/preflight',
+                                           Trigger.Request()).success, 60.0), preflight.message
+    # Every command and its outcome is in the record, as it happened.
+    events = MissionStore(rig.supervisor.store.path).events()
+    assert any('refused: stale' in text for _, _, kind, text in events if kind == 'command')
+
+
+def test_an_estop_topic_from_anyone_latches_and_only_a_reset_releases_it(rig):
+    assert rig.command('load_plan', 'bennu_shift')[0]
+    publisher = rig.operator.create_publisher(Bool, 'estop', STATE_QOS)
+    publisher.publish(Bool(data=True))
+    assert rig.spin_until(lambda: rig.states.get('supervisor') == 'estopped')
+    assert rig.spin_until(lambda: rig.world.estop)
+    response = rig.call(Trigger, 'drill/abort', Trigger.Request())  # nothing under way
+    ok, reason = rig.command('start')
+    assert not ok
+    publisher.publish(Bool(data=False))  # not a reset: latched again
+    assert rig.spin_sim(2.0)
+    assert rig.world.estop and rig.states['supervisor'] == 'estopped'
+    assert rig.command('reset') == (True, 'e-stop reset')
+    assert rig.spin_until(lambda: not rig.world.estop)
+    assert rig.states['supervisor'] == 'ready' and response is not None
+
+
+def test_a_silent_node_stops_the_rig_and_its_return_resumes_the_plan(rig, tmp_path):
+    rig.supervisor.liveness_timeout = 3.0
+    assert rig.command('load_plan', write_plan(str(tmp_path)))[0]
+    assert rig.command('start')[0]
+    assert rig.spin_until(lambda: rig.states.get('drill') == 'DRILLING', 300.0)
+    scraper = next(node for node in rig.nodes if node.get_name() == 'scraper')
+    rig.executor.remove_node(scraper)  # the scraper's process hangs: its diagnostics stop
+    assert rig.spin_until(lambda: rig.states.get('supervisor') == 'estopped', 60.0)
+    assert rig.supervisor.mission.reason == 'e-stop: liveness: scraper silent'
+    assert rig.spin_until(lambda: not rig.actuators_safe(), 30.0), rig.actuators_safe()
+    ok, reason = rig.command('reset')
+    assert not ok and 'cause persists' in reason
+    rig.executor.add_node(scraper)  # back (as respawn would bring it)
+    assert rig.spin_until(lambda: rig.states.get('supervisor') == 'running', 60.0)
+    assert rig.spin_until(lambda: rig.states.get('supervisor') in ('completed', 'aborted'),
+                          900.0), rig.supervisor.mission.describe()
+    assert rig.states['supervisor'] == 'completed', rig.supervisor.mission.describe()
+
+
+@pytest.mark.slow
+def test_an_estop_in_every_subsystem_state_makes_everything_safe_until_reset(rig, tmp_path):
+    latencies = estop_drill(rig, write_plan(str(tmp_path)))
+    # Safe within a few control periods (0.05 s) of the request, in every state: the
+    # lockstep simulation goes on while the request travels (bench/bench_estop.py).
+    assert all(latency <= 0.5 for latency in latencies.values()), latencies
+    ledger = rig.supervisor.ledger
+    assert abs(ledger['balance']) < 1e-9
+    events = MissionStore(rig.supervisor.store.path).events()
+    assert sum(kind == 'mode' and text.startswith('mode estopped') for _, _, kind, text in events) \
+        == len(latencies)

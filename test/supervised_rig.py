@@ -1,0 +1,171 @@
+"""The sim graph with its supervisor in this process, and an e-stop drill over a shift.
+
+Used by test/ros/test_supervisor.py and bench/bench_estop.py. The simulated world is
+read directly (ground truth) to tell whether every actuator is safe: nothing draws
+power (no spindle, feed, arm, conveyor, separator or heater work) and no joint moves.
+Times are simulated seconds.
+"""
+
+import os
+import time
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from spacemine_ros import bringup
+from spacemine_ros.command import command_request
+from spacemine_ros.launcher import create_nodes
+from spacemine_ros.nodes.common import STATE_QOS
+from spacemine_ros.paths import share_path
+from test.timing import wall
+
+# A short shift that passes through every subsystem's working state.
+PLAN = {'plan': {'name': 'estop_drill', 'steps': [
+    {'type': 'deploy_anchors', 'timeout': 600},
+    {'type': 'material_line', 'until': 'running'},
+    {'type': 'drill', 'depth': 0.05},
+    {'type': 'scrape', 'passes': 1, 'pass_length': 0.3},
+    {'type': 'material_line', 'until': 'drained'},
+    {'type': 'smelt', 'charge': 0.3},
+]}}
+# (controller, state) at which the drill latches the e-stop, in shift order.
+MOMENTS = [('anchoring', 'DEPLOYING'), ('drill', 'DRILLING'), ('scraper', 'CUTTING'),
+           ('material_handling', 'RUNNING'), ('smelter', 'HEATING')]
+# rad/s or m/s: a joint slower than this is not driven. A held arm joint still yields a
+# little to the base's motion as anchors engage (up to about 6e-4 rad/s, physics, not a
+# drive); driven joints move at 1e-2 or more, and every drive's work shows as power.
+STILL = 1e-3
+
+
+class SupervisedRig:
+    """The sim backend's graph (supervisor included) and an operator node, one executor."""
+
+    def __init__(self, data_dir, namespace='/supervised'):
+        self.nodes = create_nodes(bringup.graph('sim', 'bennu', data_dir=data_dir), namespace,
+                                  bringup.default_params_file())
+        self.sim = self.nodes[0]
+        self.supervisor = self.nodes[-1]
+        self.operator = rclpy.create_node('test_operator', namespace=namespace)
+        self.executor = SingleThreadedExecutor()
+        for node in [*self.nodes, self.operator]:
+            self.executor.add_node(node)
+        self.states = {}
+        for controller in ('anchoring', 'drill', 'scraper', 'material_handling', 'smelter',
+                           'supervisor'):
+            topic = 'supervisor/mode' if controller == 'supervisor' else f'{controller}/state'
+            self.operator.create_subscription(
+                String, topic, lambda m, c=controller: self.states.__setitem__(c, m.data),
+                STATE_QOS)
+
+    @property
+    def world(self):
+        return self.sim.world
+
+    def spin_until(self, done, limit=60.0):
+        end = time.monotonic() + wall(limit)
+        while not done() and time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.05)
+        return done()
+
+    def spin_sim(self, seconds, limit=120.0):
+        """Spin until the simulation has advanced `seconds` (lockstep: it moves on)."""
+        until = self.world.time + seconds
+        return self.spin_until(lambda: self.world.time >= until, limit)
+
+    def call(self, kind, name, request):
+        client = self.operator.create_client(kind, name)
+        assert self.spin_until(client.service_is_ready), f'{name} never appeared'
+        future = client.call_async(request)
+        assert self.spin_until(future.done), f'{name} did not answer'
+        self.operator.destroy_client(client)
+        return future.result()
+
+    def command(self, name, plan=''):
+        """Return (ok, reason) of a command stamped now on the rig's clock."""
+        from rcl_interfaces.srv import SetParametersAtomically
+        result = self.call(SetParametersAtomically, 'supervisor/command',
+                           command_request(name, self.world.time, 60.0, plan)).result
+        return result.successful, result.reason
+
+    def actuators_safe(self):
+        """Return why an actuator is not safe now ('' when every one is)."""
+        world = self.world
+        power = world.electrical_power()
+        if power > 0.0:
+            return f'drawing {power:.1f} W'
+        readings = world.readings()
+        moving = [f'{name} {speed:.2g}' for name, speed in zip(readings.joint_names,
+                                                               readings.joint_velocities)
+                  if abs(speed) > STILL]
+        return f'moving: {", ".join(moving)}' if moving else ''
+
+    def estop(self):
+        """Latch the e-stop through the supervisor; return the sim s until all is safe."""
+        latched_at = self.world.time
+        assert self.call(Trigger, 'supervisor/estop', Trigger.Request()).success
+        assert self.spin_until(lambda: self.world.estop and not self.actuators_safe(), 60.0), \
+            self.actuators_safe()
+        return self.world.time - latched_at
+
+    def close(self):
+        for node in [*self.nodes, self.operator]:
+            node.destroy_node()
+
+
+def write_plan(directory):
+    """Write the drill's plan file; return its path."""
+    import yaml
+    path = os.path.join(directory, 'estop_drill.yaml')
+    with open(path, 'w', encoding='utf-8') as stream:
+        yaml.safe_dump(PLAN, stream)
+    return path
+
+
+def estop_drill(rig, plan_file, hold=5.0, on_moment=None):
+    """Run the short shift, latching the e-stop once at each of MOMENTS.
+
+    At each moment: e-stop, time until every actuator is safe, `hold` sim seconds in which
+    nothing may move, a reset (the plan comes back paused: still nothing moves), resume.
+    Returns {moment: latency [sim s]} and leaves the shift completed (or raises).
+    on_moment(name, rig) is called while latched (for extra checks).
+    """
+    ok, reason = rig.command('load_plan', plan_file)
+    assert ok, reason
+    ok, reason = rig.command('start')
+    assert ok, reason
+    latencies = {}
+    for controller, state in MOMENTS:
+        assert rig.spin_until(lambda: rig.states.get(controller) == state
+                              or rig.states.get('supervisor') in ('aborted', 'completed'),
+                              600.0), f'never saw {controller} {state}: {rig.states}'
+        assert rig.states.get('supervisor') == 'running', rig.supervisor.mission.describe()
+        name = f'{controller} {state}'
+        latencies[name] = rig.estop()
+        assert rig.spin_until(lambda: rig.states.get('supervisor') == 'estopped')
+        # Latched: nothing moves, whatever the controllers would like.
+        until = rig.world.time + hold
+        deadline = time.monotonic() + wall(120.0)
+        while rig.world.time < until and time.monotonic() < deadline:
+            rig.executor.spin_once(timeout_sec=0.05)
+            problem = rig.actuators_safe()
+            assert not problem, f'{name}: {problem} while latched'
+        assert rig.world.time >= until, 'the simulation stopped while latched'
+        if on_moment is not None:
+            on_moment(name, rig)
+        ok, reason = rig.command('reset')
+        assert ok, reason
+        assert rig.spin_until(lambda: rig.states.get('supervisor') == 'paused')
+        assert rig.spin_sim(1.0)
+        problem = rig.actuators_safe()
+        assert not problem, f'{name}: {problem} after the reset, before resume'
+        ok, reason = rig.command('resume')
+        assert ok, reason
+    assert rig.spin_until(lambda: rig.states.get('supervisor') in ('completed', 'aborted'),
+                          900.0), rig.supervisor.mission.describe()
+    assert rig.states['supervisor'] == 'completed', rig.supervisor.mission.describe()
+    return latencies
+
+
+__all__ = ['estop_drill', 'MOMENTS', 'share_path', 'SupervisedRig', 'write_plan']

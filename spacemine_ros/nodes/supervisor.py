@@ -49,6 +49,7 @@ STREAMS = {'joint_states': JointState, 'odom': Odometry}
 POWER_PARAMETERS = {'drill': 'power_budget', 'furnace': 'power_budget'}
 POWER_STEP = 0.05  # share of a change in allocation worth a new parameter set
 STARTUP_GRACE = 30.0  # s (steady clock) a node may take to be heard after a start
+ACTION_TIMEOUT = 30.0  # s (steady clock) a controller may take to answer a call
 
 
 def plan_path(name):
@@ -405,6 +406,14 @@ class SupervisorNode(Node):
             mission.command('resume', now, 60.0, now)
         mission.tick(obs)
         self._send_stops()
+        if self.pending is not None and self._steady() - self.pending[2] > ACTION_TIMEOUT:
+            # A call nobody answers (a controller hung or restarting) fails the action,
+            # so the step's policy applies instead of waiting for ever.
+            action, future, _ = self.pending
+            self.pending = None
+            future.cancel()
+            mission.action_done(action, False, f'no answer in {ACTION_TIMEOUT:g} s',
+                                obs.time)
         if self.pending is None:
             action = mission.next_action(obs)
             if action is not None:
@@ -433,10 +442,12 @@ class SupervisorNode(Node):
                                      self._now())
             return
         future = client.call_async(request)
-        self.pending = (action, future)
+        self.pending = (action, future, self._steady())
         future.add_done_callback(lambda f, a=action: self._on_result(a, f))
 
     def _on_result(self, action, future):
+        if self.pending is None or self.pending[0] is not action:
+            return  # given up on already (ACTION_TIMEOUT)
         self.pending = None
         try:
             response = future.result()

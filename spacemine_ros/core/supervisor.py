@@ -372,10 +372,6 @@ class Mission:
         self.abort()
         return True, 'aborted'
 
-    def _do_estop(self, plan=None):  # reached only through command(): kept for symmetry
-        self.estop(OPERATOR)
-        return True, 'e-stop latched'
-
     def _do_reset(self, plan=None):
         return self.reset_estop()
 

@@ -18,7 +18,6 @@ latched), the figures on ~/status (diagnostic_msgs/DiagnosticStatus, latched).
 import math
 import os
 import sys
-import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
@@ -35,7 +34,7 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import IN_TRANSIT
 from spacemine_ros.core.mission_store import MissionStore
 from spacemine_ros.core.plan import check_against_rig, load_plan, plan_from, PlanError
-from spacemine_ros.core.power import allocate, CONSUMERS, power_config_from, PowerConfig
+from spacemine_ros.core.power import allocate, power_config_from, PowerConfig
 from spacemine_ros.core.supervisor import Call, Mission, Observation, OPERATOR
 from spacemine_ros.nodes.common import (
     config_file, declare, Diagnostics, LEVELS, rig_files, SENSOR_QOS, STATE_QOS)
@@ -132,7 +131,7 @@ class SupervisorNode(Node):
         self.heard.update({f'stream {name}': started for name in self.watched_streams})
         self.seen_once = set()
         self.estop_latched = None  # what this node last published
-        self.pending = None  # (action, future) of the mission's outstanding call
+        self.pending = None  # (action, future, sent at) of the mission's outstanding call
         self.service_clients = {}
 
         anchoring = self.rig.anchoring_controller
@@ -564,6 +563,3 @@ def main(args=None):
 
 if __name__ == '__main__':
     sys.exit(main())
-
-
-__all__ = ['CONSUMERS', 'SupervisorNode', 'time']

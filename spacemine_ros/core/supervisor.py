@@ -200,6 +200,7 @@ class Mission:
         self.step_index = 0
         self.attempt = 0
         self.step_started = None  # rig time the current step's watch began
+        self.step_entered = None  # rig time the current step (or attempt) was entered
         self.queue = []  # actions still to send for the current step
         self.outstanding = None  # the action sent, waiting for its result
         self.stops = []  # actions that make the current step's tools safe, to send now
@@ -452,6 +453,7 @@ class Mission:
             self.finish()
             return
         self.step_started = None
+        self.step_entered = None
         self.lenient = []
         background = []
         if recover:
@@ -522,7 +524,14 @@ class Mission:
         if self.state != 'running' or self.step is None:
             return
         step = self.step
+        if self.step_entered is None:
+            self.step_entered = obs.time
         if self.queue or self.outstanding is not None:
+            # Still waiting to act (for a tool's state, a tool to settle): the step's
+            # timeout bounds that wait too, so a tool that never reports fails the step.
+            if self.outstanding is None and obs.time - self.step_entered > step.timeout:
+                self._failed(f'timed out after {step.timeout:g} s before it could start '
+                             f'({self.progress or "waiting"})', obs.time)
             return
         if self.step_started is None:
             self.step_started = obs.time

@@ -236,6 +236,11 @@ class SupervisorNode(Node):
                 name = name[len(namespace) + 1:]
             if name in self.watched_nodes:
                 self._heard(name)
+            if self.states.get(name) == '':
+                # Known again from its diagnostics: a node that hung and came back has
+                # no new state to publish, and its latched one was taken before it hung.
+                state = next((v.value for v in status.values if v.key == 'state'), '')
+                self.states[name] = state
 
     def _on_estop_topic(self, message):
         if message.data and self.mission.state != 'estopped':

@@ -332,3 +332,14 @@ def test_a_step_waits_for_the_state_of_a_restarted_controller_before_acting():
         mission.progress
     rig.states['material_handling'] = 'STOPPED'
     assert run(mission, rig) == 'completed' and rig.calls == ['material_handling/start']
+
+
+def test_a_controller_that_never_reports_its_state_fails_the_step_at_its_timeout():
+    mission, rig = loaded(plan_of({'type': 'scrape', 'passes': 1, 'timeout': 20.0,
+                                   'on_failure': 'hold'}))
+    rig.states['scraper'] = ''  # hung, then back without a new state message
+    mission.command('start', 1.0, 60.0, 1.0)
+    assert run(mission, rig, limit=200) == 'holding'
+    assert rig.calls.count('scraper/start') == 0
+    assert 'timed out after 20 s before it could start (waiting for the state of scraper)' \
+        in mission.reason

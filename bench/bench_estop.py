@@ -15,7 +15,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -25,22 +24,14 @@ from spacemine_ros.domain import claim_domain  # noqa: E402
 
 def main():
     """Run the e-stop drill and report each latency."""
-    import rclpy
-    from test.supervised_rig import estop_drill, SupervisedRig, write_plan
+    from test.supervised_rig import run_estop_drill
     sys.path.insert(0, HERE)
     from results import save
 
     claim_domain()
-    rclpy.init()
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
-        rig = SupervisedRig(os.path.join(directory, 'data'))
-        try:
-            latencies = estop_drill(rig, write_plan(directory))
-        finally:
-            rig.close()
-            rclpy.try_shutdown()
-    wall = time.perf_counter() - start
+        run = run_estop_drill(directory)
+    latencies, wall = run['latency_s'], run['wall_s']
     print('e-stop request to every actuator safe (simulated seconds; control period 0.05 s)')
     for moment, latency in latencies.items():
         print(f'  {moment:<28} {latency:6.3f} s  ({latency / 0.05:.0f} periods)')

@@ -45,10 +45,12 @@ ARGUMENTS = [
     ('plan', '', 'Shift plan the supervisor loads: a name in config/plans/ (e.g. '
      'bennu_shift) or a path (empty: none; load one later with spacemine-command)'),
     ('autostart', 'false', 'Start the plan as soon as every node is alive'),
-    ('resume', 'false', "Take up the shift stored in the rig's data directory and resume it "
-     '(a supervisor respawned within one launch always does)'),
-    ('data_dir', '', "The rig's data directory, for the supervisor's mission record (empty: "
-     '$SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<namespace>)'),
+    ('resume', 'false', "Take up what the rig's data directory holds and go on: the stored "
+     "shift, the simulation's world, what each controller remembers (a node respawned "
+     'within one launch always does)'),
+    ('data_dir', '', "The rig's data directory: the mission record, the world checkpoint, "
+     "the controllers' records (empty: $SPACEMINE_DATA_DIR or "
+     '~/.local/share/spacemine_ros/<namespace>)'),
 ]
 
 

@@ -97,10 +97,12 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     ('bus=/dev/path' entries) override the rig description's serial ports (hardware);
     anchor_type ('' for the body site's) goes to the simulation and the controller alike;
     hil_dir names the HIL port directory (parts of one rig started apart share it).
-    plan, autostart, resume and data_dir go to the supervisor (every graph has one): the
-    plan to load, whether to start it at once, whether to take up the stored shift, and
-    where the mission record lives; session names this start of the rig (a respawned
-    supervisor recognises its own shift in the record by it).
+    plan and autostart go to the supervisor (every graph has one): the plan to load and
+    whether to start it at once. data_dir, session and resume go to the supervisor, the
+    simulation and every controller: where the rig keeps what must survive a restart
+    (the mission record, the world's checkpoint, what each controller remembers), which
+    start of the rig this is (a respawned node recognises its own record by it), and
+    whether to take up what is stored whatever start wrote it.
     """
     from spacemine_ros.core.rig_interface import load_rig_interface
 
@@ -112,14 +114,16 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     common = {'body': body, **({'anchor_type': anchor_type} if anchor_type else {}),
               **chosen}
     sim_time = bool(use_sim_time) and backend == 'sim'
-    controllers = {'use_sim_time': sim_time, **chosen}
+    record = {key: value for key, value in (
+        ('data_dir', data_dir), ('session', session), ('resume', bool(resume))) if value}
+    controllers = {'use_sim_time': sim_time, **chosen, **record}
     on_body = {'body': body, **controllers}  # controllers whose models use the body
     # Off the simulation, odometry comes at its own pace, not stamp-aligned with joints.
     anchoring = {**common, **controllers, 'odom_sync': backend == 'sim'}
     nodes = []
     port_dir = (hil_dir or hil_port_dir(namespace, run)) if backend == 'hil' else ''
     if backend in ('sim', 'hil'):
-        sim = {**common, 'use_sim_time': False}  # the simulation is the clock
+        sim = {**common, 'use_sim_time': False, **record}  # the simulation is the clock
         if backend == 'hil':
             sim.update(hil=True, lockstep=False, hil_port_dir=port_dir)
         nodes.append(NodeSpec('rig_sim', 'rig_sim', 'spacemine_ros.nodes.rig_sim',
@@ -146,8 +150,7 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
                   'watched_streams': ['joint_states', 'odom'] if backend == 'sim'
                   else ['joint_states']}
     supervisor.update({key: value for key, value in (
-        ('plan', plan), ('autostart', bool(autostart)), ('resume', bool(resume)),
-        ('data_dir', data_dir), ('session', session)) if value})
+        ('plan', plan), ('autostart', bool(autostart))) if value})
     nodes.append(NodeSpec('supervisor', 'supervisor', 'spacemine_ros.nodes.supervisor',
                           'SupervisorNode', supervisor))
     return nodes

@@ -38,10 +38,12 @@ def add_graph_arguments(parser):
     parser.add_argument('-p', '--param', action='append', default=[], metavar='NODE.NAME=VALUE',
                         help='override one node parameter, e.g. drill.goal_depth=0.2')
     parser.add_argument('--data-dir', default='',
-                        help="the rig's data directory: the supervisor's mission record "
-                        '(default: $SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<ns>)')
+                        help="the rig's data directory: the mission record, the world "
+                        "checkpoint, the controllers' records (default: $SPACEMINE_DATA_DIR "
+                        'or ~/.local/share/spacemine_ros/<ns>)')
     parser.add_argument('--resume', action='store_true',
-                        help='take up the shift stored in the data directory and resume it')
+                        help='take up what the data directory holds and go on: the stored '
+                        "shift, the simulation's world, what each controller remembers")
 
 
 def announce_domain(tool):

@@ -30,3 +30,10 @@ def share_directory():
 def share_path(*parts):
     """Return the path of a file under the share directory (e.g. config/bodies.yaml)."""
     return os.path.join(share_directory(), *parts)
+
+
+def default_data_dir(namespace):
+    """Return a rig's data directory: $SPACEMINE_DATA_DIR, else under XDG_DATA_HOME."""
+    base = os.environ.get('SPACEMINE_DATA_DIR') or os.path.join(
+        os.environ.get('XDG_DATA_HOME') or os.path.expanduser('~/.local/share'), PACKAGE)
+    return os.path.join(base, namespace.strip('/').replace('/', '_') or 'root')

@@ -36,7 +36,8 @@ from spacemine_ros.launcher import (
 from spacemine_ros.nodes.common import (
     init_ros, make_executor, SENSOR_QOS, shutdown_nodes, stamp_to_seconds, STATE_QOS,
     StopSignals)
-from spacemine_ros.nodes.supervisor import default_data_dir, plan_path
+from spacemine_ros.nodes.supervisor import plan_path
+from spacemine_ros.paths import default_data_dir
 
 
 LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
@@ -407,6 +408,7 @@ def shift_plan(args, directory):
             if args.passes == 0:
                 continue
             step['passes'] = int(args.passes)
+            step.pop('area', None)
         if args.no_smelt and (kind == 'smelt' or (
                 kind == 'wait' and index + 1 < len(data['steps'])
                 and data['steps'][index + 1]['type'] == 'smelt')):

@@ -26,7 +26,7 @@ PLAN = {'plan': {'name': 'estop_drill', 'steps': [
     {'type': 'deploy_anchors', 'timeout': 600},
     {'type': 'material_line', 'until': 'running'},
     {'type': 'drill', 'depth': 0.05},
-    {'type': 'scrape', 'passes': 1, 'pass_length': 0.3},
+    {'type': 'scrape', 'area': 0.12, 'pass_length': 0.3},  # one pass of 0.3 x 0.4 m
     {'type': 'material_line', 'until': 'drained'},
     {'type': 'smelt', 'charge': 0.3},
 ]}}
@@ -42,13 +42,13 @@ STILL = 1e-3
 class SupervisedRig:
     """The sim backend's graph (supervisor included) and an operator node, one executor."""
 
-    def __init__(self, data_dir, namespace='/supervised'):
+    def __init__(self, data_dir, namespace='/supervised', executor=None):
         self.nodes = create_nodes(bringup.graph('sim', 'bennu', data_dir=data_dir), namespace,
                                   bringup.default_params_file())
         self.sim = self.nodes[0]
         self.supervisor = self.nodes[-1]
         self.operator = rclpy.create_node('test_operator', namespace=namespace)
-        self.executor = SingleThreadedExecutor()
+        self.executor = executor or SingleThreadedExecutor()
         for node in [*self.nodes, self.operator]:
             self.executor.add_node(node)
         self.states = {}
@@ -114,12 +114,14 @@ class SupervisedRig:
             node.destroy_node()
 
 
-def write_plan(directory):
-    """Write the drill's plan file; return its path."""
+def write_plan(directory, steps=None):
+    """Write the drill's plan file (or one of the first `steps` steps); return its path."""
     import yaml
     path = os.path.join(directory, 'estop_drill.yaml')
+    plan = PLAN if steps is None else {'plan': {**PLAN['plan'],
+                                                'steps': PLAN['plan']['steps'][:steps]}}
     with open(path, 'w', encoding='utf-8') as stream:
-        yaml.safe_dump(PLAN, stream)
+        yaml.safe_dump(plan, stream)
     return path
 
 
@@ -168,4 +170,46 @@ def estop_drill(rig, plan_file, hold=5.0, on_moment=None):
     return latencies
 
 
-__all__ = ['estop_drill', 'MOMENTS', 'share_path', 'SupervisedRig', 'write_plan']
+def run_estop_drill(directory):
+    """Run estop_drill in this process's one rclpy life; return its figures.
+
+    With the fastest executor (make_executor), as spacemine-rig runs the graph: for a
+    process of its own (the tests' subprocess, the bench).
+    """
+    from spacemine_ros.core.mission_store import MissionStore
+    from spacemine_ros.nodes.common import make_executor
+    rclpy.init()
+    start = time.perf_counter()
+    try:
+        rig = SupervisedRig(os.path.join(directory, 'data'), executor=make_executor())
+        try:
+            latencies = estop_drill(rig, write_plan(directory))
+            events = MissionStore(rig.supervisor.store.path).events()
+            ledger = dict(rig.supervisor.ledger)
+        finally:
+            rig.close()
+    finally:
+        rclpy.try_shutdown()
+    return {'latency_s': latencies, 'wall_s': time.perf_counter() - start,
+            'estopped': sum(kind == 'mode' and text.startswith('mode estopped')
+                            for _, _, kind, text in events),
+            'balance_kg': ledger.get('balance', float('nan'))}
+
+
+def main():
+    """Run the e-stop drill (python -m test.supervised_rig DIRECTORY); write its figures."""
+    import json
+    import sys
+    from spacemine_ros.domain import claim_domain
+    claim_domain()
+    figures = run_estop_drill(sys.argv[1])
+    with open(os.path.join(sys.argv[1], 'estop.json'), 'w', encoding='utf-8') as stream:
+        json.dump(figures, stream)
+
+
+if __name__ == '__main__':
+    main()
+
+
+__all__ = ['estop_drill', 'MOMENTS', 'run_estop_drill', 'share_path', 'SupervisedRig',
+           'write_plan']

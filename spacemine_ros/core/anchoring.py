@@ -195,6 +195,7 @@ class AnchoringController:
         self._reseating = False
         self._last_position = (0.0, 0.0, 0.0)
         self._last_embeds = None  # each anchor's embedment at the last update [m]
+        self.recalled = None  # an earlier controller's record, for the first reading
         self.time = None  # of the last update; None until the first one
 
     # Operator requests -------------------------------------------------------------------
@@ -207,12 +208,23 @@ class AnchoringController:
         if self.state == AnchoringState.RELEASING:
             return False, 'release in progress; wait until stowed'
         self.fault_reason = ''
-        self.proven = [0.0] * self.count
         self.reseats = [0] * self.count
-        self.targets = [0.0] * self.count
-        self.tensions = [0.0] * self.count
-        self._start_anchor(0)
-        return True, f'deploying {self.count} anchors'
+        # An anchor already in (found so at a restart, or left by a fault) is held where
+        # it is until its turn, never pulled out first; one still engaged whose proof
+        # test this controller (or its record) saw pass keeps that proof.
+        embeds = self._last_embeds or [0.0] * self.count
+        self.proven = [proof if self._engaged(embed) else 0.0
+                       for proof, embed in zip(self.proven, embeds)]
+        self.targets = [embed if embed > self.params.embed_tolerance else 0.0
+                        for embed in embeds]
+        self.tensions = [self.params.preload if proof > 0.0 else 0.0 for proof in self.proven]
+        first = self._next_unproven(0)
+        if first is None:
+            self.state = AnchoringState.ANCHORED
+            self.reference_position = tuple(self._last_position)
+            return True, 'every anchor is in with its proof test passed: anchored'
+        self._start_anchor(first)
+        return True, f'deploying {self.proven.count(0.0)} of {self.count} anchors'
 
     def release(self):
         """Release every anchor (also the way out of a fault); returns (accepted, reason)."""
@@ -287,7 +299,10 @@ class AnchoringController:
             # are large) starts its phase at the first measurement, not at time zero.
             self.phase_start = time
         self._last_position = tuple(base_position)
+        first = self._last_embeds is None
         self._last_embeds = list(embeds)
+        if first and self.state == AnchoringState.STOWED:
+            self._adopt(embeds)
         state = self.state
         params = self.params
         if state == AnchoringState.DEPLOYING:
@@ -314,11 +329,73 @@ class AnchoringController:
                 if displacement > params.slip_tolerance:
                     self._fault(f'rig slipped {displacement * 1000:.1f} mm '
                                 f'(tolerance {params.slip_tolerance * 1000:.1f} mm)')
+            if self.state == AnchoringState.FAULT:
+                self.proven = [0.0] * self.count  # the hold is in doubt: prove them all
         elif state == AnchoringState.RELEASING:
             if all(embed <= params.embed_tolerance for embed in embeds):
                 self.state = AnchoringState.STOWED
                 self.reference_position = None
         return self.commands()
+
+    def _next_unproven(self, start):
+        return next((i for i in range(start, self.count) if self.proven[i] <= 0.0), None)
+
+    def record(self):
+        """Return what a restarted controller needs to take these anchors up (JSON).
+
+        It changes only when a proof passes or the state changes: cheap to store.
+        """
+        return {'state': self.state.value, 'proven': list(self.proven),
+                'reference': list(self.reference_position or ())}
+
+    def recall(self, record):
+        """Take up what an earlier controller of these anchors recorded (record()).
+
+        Used at the first reading (see _adopt); a record that does not fit (another
+        number of anchors, not numbers) is ignored.
+        """
+        proven = record.get('proven') if isinstance(record, dict) else None
+        reference = record.get('reference') if isinstance(record, dict) else None
+        numbers = (isinstance(proven, list) and len(proven) == self.count
+                   and isinstance(reference, list) and len(reference) in (0, 3)
+                   and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) and v >= 0.0 for v in proven)
+                   and all(isinstance(v, (int, float)) and math.isfinite(v)
+                           for v in reference))
+        self.recalled = {'state': record.get('state'), 'proven': [float(v) for v in proven],
+                         'reference': tuple(reference)} if numbers else None
+
+    def _adopt(self, embeds):
+        """Take the anchors as the first reading finds them (a restart, not a landing).
+
+        Stowed: nothing to do. All in, recorded ANCHORED by the controller before this
+        one, and the rig where it was then: anchored, on the recorded proofs. Otherwise,
+        any anchor in: hold every anchor where it is (nothing is pulled out, no tension
+        beyond the preload) in FAULT until told: deploy proof-tests those without a
+        standing proof, in place; release stows them.
+        """
+        params, tolerance = self.params, self.params.embed_tolerance
+        recalled, self.recalled = self.recalled, None
+        if all(embed <= tolerance for embed in embeds):
+            return
+        engaged = [self._engaged(embed) for embed in embeds]
+        if recalled is not None:
+            self.proven = [proof if ok else 0.0 for proof, ok in zip(recalled['proven'],
+                                                                     engaged)]
+            reference = recalled['reference']
+            if recalled['state'] == 'ANCHORED' and all(engaged) and all(self.proven) and \
+                    reference and math.dist(reference, self._last_position) <= \
+                    params.slip_tolerance:
+                self.state, self.reference_position = AnchoringState.ANCHORED, reference
+                self.targets = [params.embed_depth] * self.count
+                self.tensions = [params.preload] * self.count
+                return
+        self.targets = [embed if embed > tolerance else 0.0 for embed in embeds]
+        self.tensions = [params.preload if ok else 0.0 for ok in engaged]
+        self.state = AnchoringState.FAULT
+        self.fault_reason = ('anchors found deployed at start (embeds ' + ', '.join(
+            f'{embed * 1000:.1f}' for embed in embeds) + ' mm): deploy proof-tests those '
+            'without a standing proof in place, release stows them')
 
     def _proof_test(self, time, embeds):
         params = self.params
@@ -351,8 +428,9 @@ class AnchoringController:
         if elapsed >= params.proof_ramp_time + params.proof_hold_time:
             self.proven[index] = proof_load
             self.tensions[index] = params.preload
-            if index + 1 < self.count:
-                self._start_anchor(index + 1)
+            following = self._next_unproven(index + 1)
+            if following is not None:
+                self._start_anchor(following)
             else:
                 self.state = AnchoringState.ANCHORED
                 self.reference_position = tuple(self._last_position)

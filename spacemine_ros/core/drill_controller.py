@@ -14,7 +14,7 @@ import enum
 import math
 
 from spacemine_ros.core.drilling import teale_specific_energy
-from spacemine_ros.core.validation import in_range, positive
+from spacemine_ros.core.validation import in_range, non_negative, positive
 
 
 class DrillState(enum.Enum):
@@ -68,7 +68,7 @@ class DrillParams:
         positive('max_thrust', self.max_thrust, 'N')
         positive('max_torque', self.max_torque, 'N m')
         in_range('torque_margin', self.torque_margin, 0.1, 1.0)
-        positive('power_budget', self.power_budget, 'W')
+        non_negative('power_budget', self.power_budget, 'W')  # 0: no power, no spindle
         positive('max_spindle_speed', self.max_spindle_speed, 'rad/s')
         for name in ('max_feed_speed', 'approach_speed', 'retract_speed', 'approach_thrust',
                      'contact_thrust', 'thrust_ramp', 'speed_ramp', 'stall_rate', 'stall_time',

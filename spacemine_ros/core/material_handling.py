@@ -51,6 +51,13 @@ class LineParams:
     reverse_speed: float = 3.0  # rad/s
     reverse_time: float = 2.0  # s
     max_clears: int = 3  # clogs cleared in a row before a fault
+    # Power: the supervisor's shares for the conveyor with its feeders and for the
+    # separator. A turning drive draws drive_idle_power, plus its shaft power (torque x
+    # speed) through drive_efficiency; a share below what the line draws holds the line.
+    conveyor_power_budget: float = 40.0  # W
+    separator_power_budget: float = 30.0  # W
+    drive_idle_power: float = 10.0  # W
+    drive_efficiency: float = 0.7
 
     def validate(self):
         """Raise ValueError with a reason if a value is out of range."""
@@ -66,6 +73,10 @@ class LineParams:
         in_range('clog_flow_fraction', self.clog_flow_fraction, 0.0, 1.0)
         non_negative('clog_min_load', self.clog_min_load, 'kg')
         in_range('max_clears', self.max_clears, 0, 100)
+        in_range('conveyor_power_budget', self.conveyor_power_budget, 0.0, 1e6, 'W')
+        in_range('separator_power_budget', self.separator_power_budget, 0.0, 1e6, 'W')
+        in_range('drive_idle_power', self.drive_idle_power, 0.0, 1e4, 'W')
+        in_range('drive_efficiency', self.drive_efficiency, 0.01, 1.0)
         return self
 
 
@@ -117,6 +128,7 @@ class MaterialLine:
         self.backpressure = 1.0
         self.feed_request = None  # (hopper, target cumulative fed mass)
         self.feeders = {}
+        self.power_wait = ''  # why the line holds for power ('' when it does not)
 
     # Operator ------------------------------------------------------------------------------
     def start(self):
@@ -196,6 +208,17 @@ class MaterialLine:
         separator_speed = min(params.separator_speed, self.max_separator_speed) * \
             self.backpressure
 
+        conveyor_speed, short = self._within_power(conveyor_speed, measurement.conveyor_torque,
+                                                   feeders)
+        if short:
+            # Not enough power to turn the line's drives: hold every one (what is on the
+            # conveyor stays there) and go on when the supervisor grants more.
+            self.state, self.power_wait = LineState.HELD, short
+            if self.clear_since is not None:
+                self.clear_since += dt  # a clearing goes on where it stood
+            self.clog_since = None
+            return LineCommand(0.0, 0.0, dict.fromkeys(feeders, 0.0))
+        self.power_wait = ''
         if self.state == LineState.CLEARING:
             if measurement.time - self.clear_since >= params.reverse_time:
                 self.state, self.clog_since = LineState.RUNNING, None
@@ -226,6 +249,28 @@ class MaterialLine:
             if self.flow >= 0.5 * expected and expected > 0.0:
                 self.clears = 0  # flowing again: the clog is gone
         return LineCommand(conveyor_speed, separator_speed, feeders)
+
+    def _within_power(self, conveyor_speed, conveyor_torque, feeders):
+        """Return (conveyor speed within its power share, why the line must hold or '').
+
+        Each turning drive draws drive_idle_power; what the conveyor's share leaves after
+        that turns the screw against its torque (speed <= spare x efficiency / torque).
+        """
+        params = self.params
+        turning = sum(1 for speed in feeders.values() if speed > 0.0) + 1
+        spare = params.conveyor_power_budget - params.drive_idle_power * turning
+        if spare <= 0.0:
+            return 0.0, (f'waiting for power: the conveyor and feeders need '
+                         f'{params.drive_idle_power * turning:.0f} W to turn, their share is '
+                         f'{params.conveyor_power_budget:.0f} W')
+        if params.separator_power_budget < params.drive_idle_power:
+            return 0.0, (f'waiting for power: the separator needs '
+                         f'{params.drive_idle_power:.0f} W to turn, its share is '
+                         f'{params.separator_power_budget:.0f} W')
+        torque = abs(conveyor_torque) if math.isfinite(conveyor_torque) else 0.0
+        if torque > 0.0:
+            conveyor_speed = min(conveyor_speed, spare * params.drive_efficiency / torque)
+        return conveyor_speed, ''
 
     def _level_factor(self, hopper, mass):
         fill = mass / self.capacities[hopper]
@@ -266,6 +311,7 @@ def build_line(config, params, escape_velocity, bulk_density):
 
 
 MAX_DEFERRED = 20  # updates a refused transfer may wait for its upstream totalizer
+MAX_PASSES = 1000  # passes over the points in one update (a cold start books a shift)
 # Updates a mass sensor may disagree with the books before it is a fault: on a real bus
 # gauges and totalizers are read one after another, not at one instant, so while
 # material flows they disagree briefly by the flow times the sampling skew.
@@ -292,27 +338,63 @@ class TotalizerBooks:
 
     SPECIES = ('regolith',)  # mass only: composition is the separator's business
 
-    def __init__(self, config):
+    def __init__(self, config, on_transfer=None):
         self.config = config
-        self.ledger = Ledger(config.accounts, self.SPECIES, config.capacities)
+        self.on_transfer = on_transfer  # every transfer as it is booked (a TransferLog)
+        self.ledger = Ledger(config.accounts, self.SPECIES, config.capacities,
+                             on_transfer=on_transfer)
         self.totals = {}  # (point, kind) -> latest totalizer reading [kg]
         self.booked = {}  # (point, kind) -> what the ledger has booked from it [kg]
         self.deferred = {}  # (point, kind) -> updates its increment has waited
         self.mismatched = {}  # account -> updates its sensor has disagreed with the books
+
+    def rebuild(self):
+        """Forget the books and the readings: book again from the next readings.
+
+        For a simulated world restored from its checkpoint: its totalizers read what they
+        read then, less than what was booked since, and what was booked since did not
+        happen in the world that goes on. (Devices' totalizers never go back.)
+        """
+        self.__init__(self.config, self.on_transfer)
 
     def reading(self, point, kind):
         """Latest totalizer reading [kg] (0 before the first)."""
         return self.totals.get((point, kind), 0.0)
 
     def book(self, time):
-        """Turn totalizer increments into ledger transfers; return a fault reason or ''."""
+        """Turn totalizer increments into ledger transfers; return a fault reason or ''.
+
+        Points are booked in flow order, in passes until nothing more moves: from a cold
+        start (a restarted node reading totalizers that hold a whole shift) what has
+        flowed through an account bigger than its capacity gets through it pass by pass,
+        as it did, instead of jamming at the first full account.
+        """
+        self.waited = set()  # points whose wait was counted in this update
+        for _ in range(MAX_PASSES):
+            progress, fault = self._book_pass(time)
+            if fault or not progress:
+                return fault
+        return ''
+
+    def _book_pass(self, time):
+        """Book each point's increment once; return (whether anything moved, fault)."""
+        progress = False
         for point in self.config.transfer_points.values():
             for kind in ('delivered', 'lost'):
                 key = (point.name, kind)
                 increment = self.totals.get(key, 0.0) - self.booked.get(key, 0.0)
                 if increment < -1e-9:
-                    return (f'totalizer material/{point.name}/{kind} went back from '
-                            f'{self.booked[key]:.6f} to {self.totals[key]:.6f} kg')
+                    # A totalizer never runs backwards: a fault, unless the reading goes
+                    # away within MAX_DEFERRED updates (a world restored from its
+                    # checkpoint, whose notice is on its way: rebuild()).
+                    if key not in self.waited:
+                        self.waited.add(key)
+                        self.deferred[key] = self.deferred.get(key, 0) + 1
+                    if self.deferred[key] > MAX_DEFERRED:
+                        return progress, (f'totalizer material/{point.name}/{kind} went back '
+                                          f'from {self.booked[key]:.6f} to '
+                                          f'{self.totals[key]:.6f} kg')
+                    continue
                 if increment <= 0.0:
                     continue
                 destination = point.destination if kind == 'delivered' else 'lost'
@@ -330,6 +412,7 @@ class TotalizerBooks:
                     moved = self.ledger.move(point.source, destination, increment, time, note,
                                              partial=True)
                 self.booked[key] = self.booked.get(key, 0.0) + moved
+                progress = progress or moved > 0.0
                 rest = increment - moved
                 # A shortfall within the totalizer's float32 rounding is no mass to wait for.
                 resolution = (0.0 if point.source == GROUND else
@@ -338,11 +421,16 @@ class TotalizerBooks:
                     self.booked[key] = self.totals[key]
                     self.deferred.pop(key, None)
                     continue
-                # Only a wait without progress counts towards the fault.
-                self.deferred[key] = 0 if moved > 0.0 else self.deferred.get(key, 0) + 1
+                # Only an update without progress counts towards the fault (not a pass).
+                if moved > 0.0:
+                    self.deferred[key] = 0
+                    self.waited.add(key)  # it moved in this update: no wait to count
+                elif key not in self.waited:
+                    self.waited.add(key)
+                    self.deferred[key] = self.deferred.get(key, 0) + 1
                 if self.deferred[key] > MAX_DEFERRED:
-                    return self._stuck_reason(point, destination, note, rest)
-        return ''
+                    return progress, self._stuck_reason(point, destination, note, rest)
+        return progress, ''
 
     def _stuck_reason(self, point, destination, note, rest):
         if point.source == GROUND:

@@ -104,3 +104,68 @@ class MissionStore:
     def ledger(self):
         """Return the ledger's totals as last recorded {account: kg}."""
         return dict(self.db.execute('SELECT name, kg FROM ledger').fetchall())
+
+
+TRANSFER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS transfers (
+    id INTEGER PRIMARY KEY, books INTEGER NOT NULL, sequence INTEGER NOT NULL,
+    rig_time REAL NOT NULL, source TEXT NOT NULL, destination TEXT NOT NULL,
+    kg REAL NOT NULL, masses TEXT NOT NULL, note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS books (
+    id INTEGER PRIMARY KEY, opened_at REAL NOT NULL, reason TEXT NOT NULL);
+"""
+
+
+class TransferLog:
+    """The ledger's transfers as they happen: <data_dir>/ledger.sqlite (WAL).
+
+    Each start of the books (a node's start, a rebuild after the world was restored)
+    opens a new `books` row; its transfers follow, committed in one transaction per
+    update (synchronous=NORMAL: with WAL a killed process loses nothing committed; the
+    totals, from which the books can always be rebuilt, are the rig's own totalizers).
+    """
+
+    def __init__(self, path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute('PRAGMA journal_mode=WAL')
+        self.db.execute('PRAGMA synchronous=NORMAL')
+        self.db.executescript(TRANSFER_SCHEMA)
+        self.pending = []
+        self.books = None
+
+    def open_books(self, reason):
+        """Start a new set of books (their transfers come after this)."""
+        self.flush()
+        with self.db:
+            self.books = self.db.execute('INSERT INTO books (opened_at, reason) VALUES (?, ?)',
+                                         (time.time(), reason)).lastrowid
+
+    def add(self, entry):
+        """Queue a core.ledger.Transfer (written by the next flush())."""
+        self.pending.append((self.books, entry.sequence, entry.time, entry.source,
+                             entry.destination, sum(m for _, m in entry.masses),
+                             json.dumps(dict(entry.masses)), entry.note))
+
+    def flush(self):
+        """Write the queued transfers in one transaction."""
+        if not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        with self.db:
+            self.db.execute('BEGIN')
+            self.db.executemany(
+                'INSERT INTO transfers (books, sequence, rig_time, source, destination, kg, '
+                'masses, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows)
+
+    def transfers(self, books=None):
+        """Return [(books, sequence, rig_time, source, destination, kg, note)], in order."""
+        sql = ('SELECT books, sequence, rig_time, source, destination, kg, note FROM transfers'
+               + (' WHERE books = ?' if books is not None else '') + ' ORDER BY id')
+        return self.db.execute(sql, () if books is None else (books,)).fetchall()
+
+    def close(self):
+        """Write what is queued and close."""
+        self.flush()
+        self.db.close()

@@ -59,12 +59,18 @@ class Drill(StepBase):
 
 
 class Scrape(StepBase):
-    """Run every scraper's (or those named) passes."""
+    """Run every scraper's (or those named) passes, or enough of them to cover an area."""
 
     type: Literal['scrape']
-    passes: Annotated[int, Field(ge=1, le=50)]
+    passes: Optional[Annotated[int, Field(ge=1, le=50)]] = None
+    area: Optional[Annotated[float, Field(gt=0.0, le=50.0, allow_inf_nan=False)]] = None  # m^2
     pass_length: Optional[Annotated[float, Field(gt=0.0, le=5.0)]] = None  # m
     scrapers: tuple[str, ...] = ()
+
+    def model_post_init(self, context):
+        """Take passes or an area, one of them."""
+        if (self.passes is None) == (self.area is None):
+            raise ValueError('a scrape needs passes or area (m^2), one of them')
 
 
 class MaterialLine(StepBase):

@@ -40,6 +40,14 @@ class PowerConfig:
     battery_horizon: float = 3600.0  # s
     base_load: float = 150.0  # W for avionics, heaters, radio: always drawn first
     priorities: tuple = CONSUMERS  # first in the tuple is served first
+    # The most each consumer draws [W]: per drill, per scraper, the conveyor with the
+    # furnace feeders, the separator drum, the furnace heater (see config/power.yaml).
+    demands: tuple = (('drill', 150.0), ('scraper', 80.0), ('conveyors', 40.0),
+                      ('separator', 30.0), ('furnace', 4000.0))
+
+    def demand(self, consumer):
+        """Return the most one unit of a consumer draws [W] (0 if not listed)."""
+        return dict(self.demands).get(consumer, 0.0)
 
     def validate(self):
         """Return self; ConfigError naming the first value out of range."""
@@ -61,6 +69,14 @@ class PowerConfig:
                     and low <= value <= high):
                 raise ConfigError(f'power {name} must be within {low:g}..{high:g}, got '
                                   f'{value!r}')
+        for name, value in self.demands:
+            if name not in CONSUMERS:
+                raise ConfigError(f'power demands: unknown consumer {name!r}; consumers: '
+                                  f'{", ".join(CONSUMERS)}')
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and math.isfinite(value) and 0.0 <= value <= 1e6):
+                raise ConfigError(f'power demands.{name} must be a power within 0..1e6 W, '
+                                  f'got {value!r}')
         if sorted(self.priorities) != sorted(CONSUMERS):
             raise ConfigError(f'power priorities must list each of {", ".join(CONSUMERS)} '
                               f'once, got {list(self.priorities)}')
@@ -78,6 +94,11 @@ def power_config_from(data, where='power'):
     values = dict(data)
     if 'priorities' in values:
         values['priorities'] = tuple(require(data, 'priorities', where))
+    if 'demands' in values:
+        demands = values['demands']
+        if not isinstance(demands, dict):
+            raise ConfigError(f'{where}: demands must map consumers to watts')
+        values['demands'] = tuple({**dict(PowerConfig.demands), **demands}.items())
     return PowerConfig(**values).validate()
 
 
@@ -151,9 +172,14 @@ class PowerSystem:
             self.charge = min(config.battery_capacity, self.charge + into * dt)
             got = drawn
         else:
-            wanted = min(-surplus, config.battery_discharge_limit)
+            # The reserve is the base load's (avionics, radio, survival heaters): the
+            # consumers draw the battery down to it, the base load below it to empty.
+            deficit = -surplus
+            base = min(deficit, max(config.base_load - generation, 0.0))
             spare = self.charge - config.battery_min_charge * config.battery_capacity
-            out = min(wanted, max(spare, 0.0) / dt if dt > 0 else 0.0)  # never below reserve
+            rest = min(deficit - base, max(spare, 0.0) / dt if dt > 0 else 0.0)
+            base = min(base, max(self.charge - rest * dt, 0.0) / dt if dt > 0 else 0.0)
+            out = min(rest + base, config.battery_discharge_limit)
             self.charge -= out * dt
             got = generation + out
         self.time += dt
@@ -175,3 +201,105 @@ def allocate(available, demands, priorities=CONSUMERS, base_load=0.0):
         grants[name] = min(demand, left)
         left -= grants[name]
     return grants
+
+
+class Brownout:
+    """The bus browning out: set when the supply cut a draw, clear once it can give it.
+
+    What the supply cannot give is not given: the drives stop (the simulation holds them)
+    until the supply offers the draw that was cut again, so a rig drawing beyond a
+    flat battery at night stops instead of flickering on and off every period.
+    """
+
+    def __init__(self):
+        self.active = False
+        self.wanted = 0.0  # W the cut draw asked for
+
+    def update(self, wanted, got, available):
+        """Return whether the bus is browned out after a step that gave `got` of `wanted`."""
+        if got < wanted * (1.0 - 1e-6) - 1e-6:
+            self.active, self.wanted = True, wanted
+        elif self.active and available >= self.wanted:
+            self.active = False
+        return self.active
+
+
+# Where each consumer's grant goes: (subsystem kind, the parameter of its controller that
+# it obeys). A rig with two drills or scrapers splits their consumer's grant evenly.
+OBEYING = {'drill': ('drill', 'power_budget'), 'scraper': ('scraper', 'power_budget'),
+           'conveyors': ('material_line', 'conveyor_power_budget'),
+           'separator': ('material_line', 'separator_power_budget'),
+           'furnace': ('furnace', 'power_budget')}
+SHARE_STEP = 0.05  # a rise of a share worth sending, relative to the share sent
+
+
+class PowerShares:
+    """The supervisor's power sharing on one rig: demands, grants, and what to send.
+
+    demands() sums each consumer's demand over its units on the rig; shares(available)
+    allocates by priority and returns {controller: {parameter: W}} of the shares that
+    changed enough to be worth sending (sent() records what was).
+    """
+
+    def __init__(self, config, rig):
+        self.config = config
+        self.units = {consumer: [s.controller for s in rig.by_kind(kind)]
+                      for consumer, (kind, _) in OBEYING.items()}
+        self.last = {}  # (controller, parameter) -> W sent
+        self.grants = {}
+
+    def demands(self, active=None):
+        """Return {consumer: W} the rig's units of each consumer ask for at most.
+
+        active: the consumers at work (None: all); the others ask for nothing, so what
+        an idle drill would be granted goes to the furnace.
+        """
+        return {consumer: self.config.demand(consumer) * len(units)
+                if active is None or consumer in active else 0.0
+                for consumer, units in self.units.items()}
+
+    def shares(self, available, active=None):
+        """Return {controller: {parameter: W}} of shares to send now (changed ones)."""
+        self.grants = allocate(available, self.demands(active), self.config.priorities,
+                               self.config.base_load)
+        changed = {}
+        for consumer, units in self.units.items():
+            if not units:
+                continue
+            share = self.grants[consumer] / len(units)
+            parameter = OBEYING[consumer][1]
+            for controller in units:
+                last = self.last.get((controller, parameter))
+                # A cut goes out at once (the supply must never be overdrawn); a rise
+                # waits until it is worth a parameter set.
+                if last is None or share < last - 1e-6 or \
+                        share - last > SHARE_STEP * max(last, 1.0):
+                    changed.setdefault(controller, {})[parameter] = share
+        return changed
+
+    def sent(self, controller, values):
+        """Record the shares a controller was sent."""
+        for parameter, share in values.items():
+            self.last[(controller, parameter)] = share
+
+
+# What each kind of step puts to work, and the controller states that draw power.
+STEP_CONSUMERS = {'drill': ('drill',), 'scrape': ('scraper',),
+                  'material_line': ('conveyors', 'separator'), 'smelt': ('furnace',)}
+WORKING_STATES = {
+    'drill': ('APPROACHING', 'DRILLING', 'BACKING_OFF', 'RETRACTING'),
+    'scraper': ('POSITIONING', 'LOWERING', 'CUTTING', 'RECOVERING', 'DUMPING', 'STOWING'),
+    'conveyors': ('RUNNING', 'HELD', 'CLEARING'), 'separator': ('RUNNING', 'HELD', 'CLEARING'),
+    'furnace': ('CHARGING', 'HEATING', 'SOAKING', 'TAPPING', 'COOLING')}
+
+
+def active_consumers(rig, states, step_type=''):
+    """Return the consumers at work: the current step's, and any unit in a working state.
+
+    states: {controller: state}; rig: the rig interface (which controller is which).
+    """
+    active = set(STEP_CONSUMERS.get(step_type, ()))
+    for consumer, (kind, _) in OBEYING.items():
+        if any(states.get(s.controller) in WORKING_STATES[consumer] for s in rig.by_kind(kind)):
+            active.add(consumer)
+    return active

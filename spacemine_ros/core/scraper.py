@@ -9,6 +9,7 @@ intake after each pass. A jam (force at the limit and no progress) lifts the bla
 the obstacle and resumes; repeated jams fault the scraper.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 import enum
 import math
@@ -89,6 +90,16 @@ class ScrapeRequest:
     passes: int = 3
     pass_spacing: float = 0.4  # m between pass centre lines, at mid-pass
 
+    def covering(self, area):
+        """Return this request with the passes that sweep at least `area` [m^2].
+
+        Each pass sweeps pass_length x pass_spacing (the strip between centre lines).
+        """
+        positive('area', area, 'm^2')
+        strip = positive('pass_length', self.pass_length, 'm') * \
+            positive('pass_spacing', self.pass_spacing, 'm')
+        return dataclasses.replace(self, passes=max(1, math.ceil(area / strip - 1e-9)))
+
     def plan(self, geometry):
         """Return the list of (slew, start_radius, end_radius), or raise ValueError."""
         positive('pass_length', self.pass_length, 'm')
@@ -157,6 +168,11 @@ class ScraperParams:
     dump_progress_mass: float = 0.001  # kg
     wrist_speed: float = 1.0  # rad/s tipping the bucket
     position_tolerance: float = 0.01  # m
+    # Power: the supervisor's share for the arm; its three drives draw arm_idle_power
+    # while they move, and the blade's work (force x speed) through drive_efficiency.
+    power_budget: float = 80.0  # W
+    arm_idle_power: float = 30.0  # W
+    drive_efficiency: float = 0.7
 
     def validate(self):
         """Raise ValueError with a reason if a value is out of range."""
@@ -165,6 +181,9 @@ class ScraperParams:
                      'bucket_empty_mass', 'dump_timeout', 'dump_progress_mass',
                      'position_tolerance'):
             positive(name, getattr(self, name))
+        in_range('power_budget', self.power_budget, 0.0, 1e6, 'W')
+        in_range('arm_idle_power', self.arm_idle_power, 0.0, 1e4, 'W')
+        in_range('drive_efficiency', self.drive_efficiency, 0.01, 1.0)
         in_range('force_backoff_fraction', self.force_backoff_fraction, 0.1, 1.0)
         in_range('jam_force_fraction', self.jam_force_fraction, 0.5, 1.0)
         in_range('max_jams', self.max_jams, 0, 100)
@@ -214,6 +233,10 @@ class ScraperController:
         self.dump_progress_time = 0.0  # ... and when it last got lighter [s]
         self.last = None
         self.peak_force = 0.0
+        self.power_wait = False  # holding for want of power (the job goes on after)
+        # The job under way and how far it got (pass, radius cut to, cut done, stowing):
+        # a start of the same job after an interruption goes on from there.
+        self.progress = None
         self.command = ScraperCommand(positions=self.stow_pose(), force_limit=0.0)
 
     # Operator ------------------------------------------------------------------------------
@@ -242,9 +265,58 @@ class ScraperController:
         self.request, self.plan, self.pass_index = request, plan, 0
         self.jams, self.jam_since, self.peak_force = 0, None, 0.0
         self.reason = ''
+        progress = self.progress
+        if progress is not None and progress['request'] == request:
+            # The same job, interrupted (a stop, a fault, a restart): go on where it stood,
+            # for a pass cut again would cut more than once at its edges.
+            self.pass_index = progress['pass_index']
+            if progress['stowing']:
+                self._stow()
+            elif progress['cut']:
+                self._dump()
+            else:
+                self._begin_pass(progress['radius'])
+            return True, (f'going on with the job: pass {self.pass_index + 1} of '
+                          f'{len(plan)}' + (f' from {progress["radius"]:.2f} m'
+                                            if progress['radius'] is not None else ''))
+        self.progress = {'request': request, 'pass_index': 0, 'radius': None, 'cut': False,
+                         'stowing': False}
         self._begin_pass()
         return True, (f'scraping {len(plan)} passes of {request.pass_length:.2f} m at '
                       f'{request.cut_depth:.3f} m depth')
+
+    # Restarts ------------------------------------------------------------------------------
+    def record(self):
+        """Return the job's progress for a restarted controller (JSON; {} if no job).
+
+        The radius the blade has cut to is kept to the terrain's 2 cm, rounded back
+        toward the pass start, so it changes (and is written) a few times a pass.
+        """
+        progress = self.progress
+        if progress is None:
+            return {}
+        radius = progress['radius']
+        return {'job': dataclasses.asdict(progress['request']),
+                'pass_index': progress['pass_index'],
+                'radius': None if radius is None else math.ceil(radius / 0.02 - 1e-9) * 0.02,
+                'cut': progress['cut'], 'stowing': progress['stowing']}
+
+    def recall(self, record):
+        """Take up the progress of an earlier controller's job (record()); bad: ignored."""
+        try:
+            request = ScrapeRequest(**record['job'])
+            request.plan(self.geometry)
+            index, radius = int(record['pass_index']), record['radius']
+            if not 0 <= index < request.passes or isinstance(record['pass_index'], bool):
+                raise ValueError('pass_index')
+            if radius is not None and not (isinstance(radius, (int, float)) and
+                                           math.isfinite(radius)):
+                raise ValueError('radius')
+            self.progress = {'request': request, 'pass_index': index,
+                             'radius': None if radius is None else float(radius),
+                             'cut': bool(record['cut']), 'stowing': bool(record['stowing'])}
+        except (KeyError, TypeError, ValueError):
+            self.progress = None
 
     def abort(self, reason='aborted by operator'):
         """Stop cutting and stow the arm."""
@@ -262,11 +334,17 @@ class ScraperController:
         return True, 'fault cleared'
 
     # Control -------------------------------------------------------------------------------
-    def _begin_pass(self):
-        slew, start, _ = self.plan[self.pass_index]
+    def _begin_pass(self, from_radius=None):
+        slew, start, end = self.plan[self.pass_index]
+        if from_radius is not None:
+            start = min(max(from_radius, end), start)  # the part not cut yet
         self.target = (slew, start, self.params.clearance)
         self.depth = self.request.cut_depth
         self._enter(ScraperState.POSITIONING)
+
+    def _dump(self):
+        self.target = (0.0, self.geometry.intake_radius, self.geometry.intake_height)
+        self._enter(ScraperState.DUMPING)
 
     def _enter(self, state):
         self.state = state
@@ -318,6 +396,16 @@ class ScraperController:
         if self.state in ACTIVE_STATES and not anchored:
             self._fault('anchoring lost while scraping: blade stopped')
         if self.state in (ScraperState.IDLE, ScraperState.DONE, ScraperState.FAULT):
+            self.power_wait = False
+            return self.update_hold(joints)
+        self.power_wait = params.power_budget < params.arm_idle_power
+        if self.power_wait:
+            # Not enough power to move the arm: hold it where it is, blade unloaded, and
+            # go on where it stood once the supervisor grants more. The job's clocks
+            # (dumping, jams) stand still meanwhile: waiting is not failing.
+            self.phase_since += dt
+            self.dump_progress_time += dt
+            self.jam_since = None
             return self.update_hold(joints)
         wrist, speed, goal = 0.0, params.transit_speed, None
         if self.state in (ScraperState.LOWERING, ScraperState.CUTTING):
@@ -342,8 +430,11 @@ class ScraperController:
             self._control_depth(force, limit, dt, tip[2])
             _, _, end = self.plan[self.pass_index]
             self.target = (self.target[0], end, -self.depth)
+            reached = self.progress['radius']
+            self.progress['radius'] = tip[1] if reached is None else min(reached, tip[1])
             if tip[1] <= end + params.position_tolerance:
                 self.target = (self.target[0], end, params.clearance)
+                self.progress['cut'] = True
                 self._enter(ScraperState.RECOVERING)  # lift out at the end of the pass
         elif state == ScraperState.RECOVERING:
             _, _, end = self.plan[self.pass_index]
@@ -356,8 +447,7 @@ class ScraperController:
                     self.target = (self.target[0], self.target[1], -self.depth)
                     self._enter(ScraperState.LOWERING)
                 else:
-                    self.target = (0.0, self.geometry.intake_radius, self.geometry.intake_height)
-                    self._enter(ScraperState.DUMPING)
+                    self._dump()
         elif state == ScraperState.DUMPING:
             if self._at(tip, self.target):
                 wrist = params.dump_angle
@@ -367,9 +457,11 @@ class ScraperController:
                     self.dump_lowest, self.dump_progress_time = mass, measurement.time
                 if tipped >= params.dump_time and mass <= params.bucket_empty_mass:
                     self.pass_index += 1
+                    self.progress.update(pass_index=self.pass_index, radius=None, cut=False)
                     if self.pass_index < len(self.plan):
                         self._begin_pass()
                     else:
+                        self.progress.update(pass_index=self.pass_index - 1, stowing=True)
                         self._stow()
                     wrist = 0.0
                 elif measurement.time - self.dump_progress_time >= params.dump_timeout:
@@ -386,8 +478,13 @@ class ScraperController:
         elif state == ScraperState.STOWING:
             if self._at(tip, self.target) and abs(joints.get('wrist', 0.0)) < 0.05:
                 self.state = ScraperState.IDLE if self.reason else ScraperState.DONE
+                if self.state == ScraperState.DONE:
+                    self.progress = None  # finished: the next start is a new job
         if self.state in (ScraperState.FAULT, ScraperState.DONE, ScraperState.IDLE):
             return self.update_hold(joints)
+        if force > 0.0:  # the blade's work within what the power share leaves the arm
+            spare = (params.power_budget - params.arm_idle_power) * params.drive_efficiency
+            speed = min(speed, spare / force)
         return self._command_toward(tip, goal or self.target, speed, dt, limit, wrist)
 
     def _jammed(self, tip, force, limit):

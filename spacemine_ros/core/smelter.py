@@ -106,7 +106,8 @@ class SmelterParams:
 
     def validate(self):
         """Raise ValueError with a reason if a value is out of range."""
-        for name in ('power_budget', 'max_temperature', 'safe_charge_temperature',
+        non_negative('power_budget', self.power_budget, 'W')  # 0: no power, heater off
+        for name in ('max_temperature', 'safe_charge_temperature',
                      'stuck_time', 'stuck_band', 'stuck_rise', 'settle_band', 'charge_timeout',
                      'tap_empty_mass'):
             positive(name, getattr(self, name))
@@ -188,6 +189,7 @@ class BatchController:
         self.phase = Phase.IDLE
         self.reason = ''
         self.recipe = None
+        self.recalled = None  # (phase, recipe) an earlier controller recorded
         self.last = None
         self.phase_since = 0.0
         self.setpoint = math.nan
@@ -200,6 +202,7 @@ class BatchController:
         # (a rig runs for weeks; nothing kept in memory grows without bound).
         self.trace = deque(maxlen=TRACE_LIMIT)
         self.energy = 0.0  # J delivered by the heater this batch
+        self.power_wait = False  # the heater's share cannot heat the charge now
 
     @property
     def params(self):
@@ -210,9 +213,64 @@ class BatchController:
     def params(self, params):
         self.loop.params = params.validate()
 
+    # Restarts -------------------------------------------------------------------------------
+    def record(self):
+        """Return what a restarted controller needs to go on with this batch (JSON)."""
+        return {'phase': self.phase.value, 'recipe': self.recipe.name if self.recipe else ''}
+
+    def recall(self, record):
+        """Take up what the controller before this one recorded (record()).
+
+        A batch it had finished stays DONE (a restart does not make it a new one); one
+        it was charging, tapping or cooling is gone on with by the next start() of the
+        same recipe. A record that does not fit (unknown phase or recipe) is ignored.
+        """
+        phase = record.get('phase') if isinstance(record, dict) else None
+        recipe = record.get('recipe') if isinstance(record, dict) else None
+        if phase not in {p.value for p in Phase} or recipe not in self.recipes:
+            self.recalled = None
+            return
+        self.recalled = (Phase(phase), recipe)
+        if Phase(phase) == Phase.DONE:
+            self.phase, self.recipe = Phase.DONE, self.recipes[recipe]
+
+    def _go_on(self, recipe, measurement, charged):
+        """Go on with the recorded batch of this recipe where it stood; (accepted, text).
+
+        Returns None if there is nothing recorded to go on with.
+        """
+        recalled, self.recalled = self.recalled, None
+        if recalled is None or recalled[1] != recipe.name:
+            return None
+        phase, params = recalled[0], self.params
+        self.recipe, self.reason, self.melt_complete_at = recipe, '', None
+        if phase in (Phase.TAPPING, Phase.COOLING) and \
+                measurement.furnace_mass <= params.tap_empty_mass:
+            self._enter(Phase.COOLING, measurement.time)  # tapped: cool it to the end
+            return True, f'{recipe.name}: the batch was tapped before a restart: cooling down'
+        if phase in (Phase.HEATING, Phase.SOAKING) and \
+                measurement.furnace_mass > params.tap_empty_mass:
+            # Heated before the restart: what is left of the charge (volatiles may have
+            # left it lighter than charged) is heated again from where it is.
+            self.setpoint = measurement.temperature
+            self._enter(Phase.HEATING, measurement.time)
+            return True, (f'{recipe.name}: heating the {measurement.furnace_mass:.3f} kg '
+                          'charge of the batch a restart interrupted')
+        if phase == Phase.TAPPING:
+            self.setpoint = recipe.soak_temperature
+            self._enter(Phase.TAPPING, measurement.time)
+            return True, (f'{recipe.name}: tapping the {measurement.furnace_mass:.3f} kg left '
+                          'before a restart')
+        if phase == Phase.CHARGING and 0.0 < measurement.furnace_mass < charged:
+            rest = recipe.charge_mass - measurement.furnace_mass
+            self.feed_request = (recipe.source_hopper, rest)
+            self._enter(Phase.CHARGING, measurement.time)
+            return True, f'{recipe.name}: charging the {rest:.3f} kg left before a restart'
+        return None
+
     # Operator ------------------------------------------------------------------------------
     def start(self, recipe_name, measurement):
-        """Start a batch; return (accepted, message)."""
+        """Start a batch (or go on with one a restart interrupted); (accepted, message)."""
         if self.phase in ACTIVE:
             return False, f'busy ({self.phase.value})'
         if self.phase == Phase.FAULT:
@@ -225,6 +283,9 @@ class BatchController:
         if reading:
             return False, f'refused: {reading}'
         charged = recipe.charge_mass * (1.0 - self.params.charge_tolerance)
+        went_on = self._go_on(recipe, measurement, charged)
+        if went_on is not None:
+            return went_on
         if measurement.furnace_mass >= charged:
             # A batch stopped on its way (an e-stop, a fault, a restart) goes on with the
             # charge already in the furnace: nothing is charged twice.
@@ -361,6 +422,17 @@ class BatchController:
                             f'balance predicts a change of {abs(energy) / capacity:.0f} K')
         return ''
 
+    def _power_short(self, limit, temperature, measurement, masses):
+        """Return whether a heater limit [W] is too low to heat the charge at all.
+
+        Too low: below the furnace's losses at its temperature plus a tenth of what
+        following the recipe's ramp takes (heat capacity x ramp rate).
+        """
+        capacity, _ = self._capacity(temperature, measurement, masses or None)
+        need = self.design.losses(temperature, False) + \
+            0.1 * capacity * self.recipe.ramp_rate
+        return limit < need
+
     def update(self, measurement, masses=None):
         """Return the SmelterCommand for this period.
 
@@ -395,7 +467,15 @@ class BatchController:
                 return self.update(measurement, masses)
         elif phase in (Phase.HEATING, Phase.SOAKING):
             soak = recipe.soak_temperature
-            if phase == Phase.HEATING:
+            self.power_wait = self._power_short(limit, temperature, measurement, charge)
+            if self.power_wait:
+                # The share cannot heat the charge (a night, a flat battery): the ramp
+                # waits, following the furnace down, and the batch heats again (and
+                # soaks anew) once the supervisor grants more. Nothing is failed for it.
+                if phase == Phase.SOAKING:
+                    self._enter(Phase.HEATING, measurement.time)
+                self.setpoint, self.setpoint_rate = min(self.setpoint, temperature), 0.0
+            elif phase == Phase.HEATING:
                 self.setpoint = min(self.setpoint + recipe.ramp_rate * dt, soak)
                 self.setpoint_rate = recipe.ramp_rate if self.setpoint < soak else 0.0
                 if self.setpoint >= soak and abs(temperature - soak) <= params.settle_band:

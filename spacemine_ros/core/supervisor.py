@@ -32,6 +32,9 @@ MODES = ('idle', 'ready', 'running', 'paused', 'holding', 'estopped', 'completed
 ACTIVE = ('running', 'paused', 'holding')  # a plan under way
 COMMANDS = ('load_plan', 'start', 'pause', 'resume', 'abort', 'estop', 'reset')
 FUTURE_TOLERANCE = 5.0  # s a command's issue time may be ahead of the rig's clock
+# s (rig clock) after a reset before the first action: the release, a latched topic,
+# reaches every node before a service call that it would refuse while latched.
+RELEASE_SETTLE = 0.25
 OPERATOR = 'operator'
 LIVENESS = 'liveness'
 # States a tool passes through while stopping: a step (re)starts once they are over.
@@ -109,7 +112,10 @@ class Steps:
                 SetParams(drill, (('goal_depth', float(step.depth)),)),
                 Call(f'{drill}/start', ((drill, 'APPROACHING'),)))]
         if step.type == 'scrape':
-            values = [('passes', int(step.passes))]
+            # An area: the scraper works out its passes from its own pass geometry.
+            values = [('area', float(step.area or 0.0))]
+            if step.passes is not None:
+                values.append(('passes', int(step.passes)))
             if step.pass_length is not None:
                 values.append(('pass_length', float(step.pass_length)))
             return [action for scraper in tools for action in (
@@ -125,6 +131,19 @@ class Steps:
             return [SetParams(self.smelter, tuple(values)),
                     Call(f'{self.smelter}/start_batch', ((self.smelter, 'CHARGING'),))]
         return []
+
+    def under_way(self, step, obs):
+        """Return whether a step's tools are at it (or done with it) now."""
+        working = {'deploy_anchors': ('DEPLOYING', 'PROOF_TESTING', 'ANCHORED'),
+                   'release_anchors': ('RELEASING', 'STOWED'),
+                   'material_line': ('RUNNING', 'HELD', 'CLEARING'),
+                   'drill': ('APPROACHING', 'DRILLING', 'BACKING_OFF', 'RETRACTING', 'DONE'),
+                   'scrape': ('POSITIONING', 'LOWERING', 'CUTTING', 'RECOVERING', 'DUMPING',
+                              'STOWING', 'DONE'),
+                   'smelt': ('CHARGING', 'HEATING', 'SOAKING', 'TAPPING', 'COOLING', 'DONE')}
+        if step.type not in working:
+            return True  # a wait: nothing to start
+        return all(obs.states.get(tool) in working[step.type] for tool in self.tools(step))
 
     def settling(self, step, obs):
         """Return the tools of a step still stopping from before (start them after)."""
@@ -212,6 +231,7 @@ class Mission:
         self.reason = ''  # why the mode is what it is (last failure, abort, hold)
         self.last_issued = -math.inf
         self.time = 0.0
+        self.settle_until = -math.inf  # no action before this rig time (RELEASE_SETTLE)
         self.progress = ''
         self.machine = Machine(model=self, states=list(MODES), initial='idle',
                                auto_transitions=False, send_event=False,
@@ -355,12 +375,14 @@ class Mission:
         self.reason = ''
         self.resume()
         if self.watch_only:
-            # Taken up after this supervisor's own restart while the step's tools were
-            # working on it: they still are (they never stopped); watch them finish.
+            # Taken up after a restart while the step's tools were working on it: if
+            # only the supervisor restarted they still are, and are watched to the end;
+            # if they restarted too, the step starts again (decided on what they say).
             self.watch_only = False
-            self.queue, self.outstanding, self.step_started = [], None, None
+            self.queue, self.outstanding, self.step_started = [_Resumed(self.step)], None, None
+            self.step_entered = None
             self.on_event('step', f'step {self.step_index + 1}/{len(self.plan.steps)} '
-                          f'{self.step.title} (under way)')
+                          f'{self.step.title} (under way?)')
         else:
             self._enter_step(recover=True)  # faults left by the stop cleared first
         return True, f'resumed at step {self.step_index + 1}'
@@ -402,6 +424,7 @@ class Mission:
             return False, f'cause persists: {", ".join(persisting)}'
         self.causes.clear()
         self.reason = 'e-stop reset: resume when ready' if self._plan_was_active() else ''
+        self.settle_until = self.time + RELEASE_SETTLE
         self.unlatch()
         return True, 'e-stop reset' + ('; the plan is paused until resumed'
                                        if self.state == 'paused' else '')
@@ -442,9 +465,10 @@ class Mission:
     def _enter_step(self, recover=False):
         """Queue the current step's actions (built when sent, from the rig as it is then).
 
-        recover (a retry, a resume after a hold or an e-stop): first clear the step's
-        faults, and bring back what earlier steps left running (the material line), which
-        the stop may have faulted. Refusals of those clearing actions are not failures.
+        recover (a retry, a resume after a hold or an e-stop): first bring back what
+        earlier steps left standing, which the stop (or a restarted controller) may have
+        undone: the anchors deployed (and waited for), the material line running; then
+        clear the step's faults. Refusals of those clearing actions are not failures.
         """
         step = self.step
         if step is None:
@@ -457,7 +481,14 @@ class Mission:
         self.lenient = []
         background = []
         if recover:
-            lines = [s for s in self.plan.steps[:self.step_index] if s.type == 'material_line']
+            earlier = self.plan.steps[:self.step_index]
+            anchors = [s for s in earlier if s.type in ('deploy_anchors', 'release_anchors')]
+            if anchors and anchors[-1].type == 'deploy_anchors' and step.type not in (
+                    'deploy_anchors', 'release_anchors'):
+                # The rig must be anchored again before its tools work (an anchoring
+                # controller restarted meanwhile holds its anchors unproven).
+                background += [_Expand(anchors[-1], False), _Await(anchors[-1])]
+            lines = [s for s in earlier if s.type == 'material_line']
             if lines and step.type != 'material_line':
                 self.lenient += self.steps.recover_actions(lines[-1])
                 background.append(_Expand(lines[-1], False))
@@ -483,8 +514,34 @@ class Mission:
         """Return the next action to send (None: none now). Call tick() first."""
         if self.state != 'running' or self.outstanding is not None or not self.queue:
             return None
-        while self.queue and isinstance(self.queue[0], _Expand):
+        if obs.time < self.settle_until:
+            self.progress = 'waiting for the e-stop release to reach every node'
+            return None
+        if self.queue and isinstance(self.queue[0], _Resumed):
+            step = self.queue[0].step
+            unknown = [t for t in self.steps.tools(step) if not obs.states.get(t)]
+            if unknown:
+                self.progress = f'waiting for the state of {", ".join(unknown)}'
+                return None
+            if self.steps.under_way(step, obs):
+                self.queue, self.step_started = [], obs.time  # watch it to its end
+                return None
+            self.on_event('step', f'step {self.step_index + 1} {step.title}: its tools '
+                          'are not at it any more: starting it again')
+            self._enter_step(recover=True)
+            return None
+        while self.queue and isinstance(self.queue[0], (_Expand, _Await)):
             marker = self.queue[0]
+            if isinstance(marker, _Await):
+                state, reason, progress = self.steps.status(marker.step, obs, obs.time)
+                if state == 'failed':
+                    self._failed(f'{marker.step.title} again: {reason}', obs.time)
+                    return None
+                if state != 'done':
+                    self.progress = f'waiting for {marker.step.title} ({progress})'
+                    return None
+                self.queue = self.queue[1:]
+                continue
             unknown = [t for t in self.steps.tools(marker.step) if not obs.states.get(t)]
             if unknown:  # e.g. a controller just restarted: act on what it says it is
                 self.progress = f'waiting for the state of {", ".join(unknown)}'
@@ -615,6 +672,20 @@ class _Expand:
 
     step: object
     current: bool  # the step under way (waits for its tools to settle first)
+
+
+@dataclass(frozen=True)
+class _Resumed:
+    """In the queue: a step taken up after a restart; watch it or start it again."""
+
+    step: object
+
+
+@dataclass(frozen=True)
+class _Await:
+    """In the queue: go on once an earlier step's goal holds again (anchored, say)."""
+
+    step: object
 
 
 def _name(action):

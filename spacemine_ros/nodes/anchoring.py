@@ -72,6 +72,11 @@ class AnchoringNode(ControllerNode):
             raise ValueError(f'anchoring parameters: {error}') from None
         self.controller = AnchoringController(len(self.anchor_joints), params)
         self.nominal = nominal
+        # The proofs of the controller before this one (a restart): anchors still where
+        # it left them need no new proof test (core.anchoring, _adopt).
+        self.controller.recall(self.memory.recall())
+        if self.memory.problem:
+            self.get_logger().warning(self.memory.problem)
 
         self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
                                                  COMMAND_QOS)
@@ -193,6 +198,9 @@ class AnchoringNode(ControllerNode):
             return
         commands = self.controller.update(stamp, embeds, loads,
                                           (position.x, position.y, position.z))
+        problem = self.memory.remember(**self.controller.record())  # when it changes
+        if problem:
+            self.get_logger().error(problem, throttle_duration_sec=30.0)
         out = JointState()
         out.header.stamp = joints.header.stamp
         out.name = list(self.anchor_joints)

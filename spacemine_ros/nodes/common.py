@@ -26,7 +26,8 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.params_files import (
     describe_type_error, load_params_file, params_files_in, problems_for_node)
-from spacemine_ros.paths import share_path
+from spacemine_ros.core.memory import NodeMemory
+from spacemine_ros.paths import default_data_dir, share_path
 
 # Sensor streams: keep-last, small depth; reliable, because lockstep controllers must see
 # every period. Commands: reliable. State that late joiners need: transient local.
@@ -76,6 +77,33 @@ def config_file(node, parameter, filename, description):
     path = declare(node, parameter, '', f'{description} (empty: installed config/{filename})',
                    read_only=True)
     return path or share_path('config', filename)
+
+
+@dataclasses.dataclass(frozen=True)
+class RigRecord:
+    """Where a rig keeps what must survive a restart, and whether this start takes it up."""
+
+    data_dir: str
+    session: str  # this start of the rig (bringup's session): a respawn keeps it
+    resume: bool  # take up what is stored whatever start wrote it
+
+    def memory(self, name):
+        """Return the NodeMemory of a node in this record."""
+        return NodeMemory(self.data_dir, name, self.session, self.resume)
+
+
+def rig_record(node):
+    """Declare `data_dir`, `session` and `resume` (read-only); return the RigRecord."""
+    data_dir = declare(node, 'data_dir', '', "The rig's data directory (empty: "
+                       '$SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<namespace>)',
+                       read_only=True)
+    session = declare(node, 'session', '', 'Which start of the rig this is (the launch sets '
+                      'it): a node that finds its own session in the record was respawned '
+                      'and takes up what it stored', read_only=True)
+    resume = declare(node, 'resume', False, 'Take up what the data directory holds (the '
+                     'shift, the world, what each node remembers) whatever start wrote it',
+                     read_only=True)
+    return RigRecord(data_dir or default_data_dir(node.get_namespace()), session, resume)
 
 
 def rig_files(node):
@@ -374,6 +402,9 @@ class ControllerNode(Node):
         self.published_state = None
         self.last_stamp = None
         self.estop_latched = False
+        self.record = rig_record(self)
+        # What the controller cannot read back from the rig after a restart of its own.
+        self.memory = self.record.memory(self.get_name())
 
     # Parameters -----------------------------------------------------------------------------
     def declare_params(self, defaults, tunables):

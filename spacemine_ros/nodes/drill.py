@@ -11,6 +11,7 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.drill_controller import DrillController, DrillMeasurement, DrillParams
+from spacemine_ros.core.memory import checked_float
 from spacemine_ros.nodes.common import (
     AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, rig_subsystem, SENSOR_QOS,
     spin_node, stamp_to_seconds, Telemetry)
@@ -23,7 +24,7 @@ TUNABLES = {
     'max_torque': ('Spindle motor torque limit [N m]', 0.1, 1000.0),
     'torque_margin': ('Thrust is limited so torque stays below this share of the limit [-]',
                       0.1, 1.0),
-    'power_budget': ('Spindle power budget [W]', 1.0, 100000.0),
+    'power_budget': ('Spindle power budget [W] (the supervisor sets it)', 0.0, 100000.0),
     'max_spindle_speed': ('Spindle speed limit [rad/s]', 0.1, 500.0),
     'max_feed_speed': ('Cap on the rate of penetration [m/s]', 1e-5, 0.1),
     'approach_speed': ('Feed speed toward the surface [m/s]', 1e-4, 0.1),
@@ -51,6 +52,17 @@ class DrillNode(ControllerNode):
         self.rig, self.spec = rig_subsystem(self, 'drill')
         self.feed, self.spindle = self.spec.joint('feed').name, self.spec.joint('spindle').name
         self.controller = DrillController(self.declare_params(DrillParams(), TUNABLES))
+        # Where the bit met the surface: once it is in the hole the feed encoder cannot
+        # tell, so a restarted drill takes it from its record (depth stays below the
+        # same surface, a hole is never drilled twice as deep).
+        stroke = self.controller.params.feed_stroke
+        surface = checked_float(self.memory.recall(), 'surface_position', -stroke, stroke)
+        if self.memory.problem:
+            self.get_logger().warning(self.memory.problem)
+        if surface is not None:
+            self.controller.surface_position = surface
+            self.get_logger().info(f'surface at feed position {surface:.4f} m (from the '
+                                   'record of this shift)')
         # Anchor status first: when it and a tick are both waiting, it is handled first.
         self.anchoring = AnchoringStatus(self, self.rig, self.spec.name)
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
@@ -113,6 +125,10 @@ class DrillNode(ControllerNode):
         self.anchoring.request(self.controller.request)
         self.anchoring.report_load(measurement.thrust)
         controller = self.controller
+        if controller.surface_position is not None:
+            problem = self.memory.remember(surface_position=controller.surface_position)
+            if problem:
+                self.get_logger().error(problem, throttle_duration_sec=30.0)
         self.telemetry.publish(stamp, {
             'depth': controller.depth, 'rate_of_penetration': controller.rate,
             'thrust': measurement.thrust, 'torque': measurement.torque,

@@ -13,6 +13,8 @@ drives are the rig file's material_line subsystem's, by role.
 """
 
 import math
+import os
+import sqlite3
 import sys
 
 from rcl_interfaces.msg import SetParametersResult
@@ -26,6 +28,7 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.material_handling import (
     build_line, LineMeasurement, LineParams, LineState, TotalizerBooks)
+from spacemine_ros.core.mission_store import TransferLog
 from spacemine_ros.nodes.common import (
     arguments_of, changed_params, COMMAND_QOS, config_file, ControllerNode, declare,
     rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
@@ -46,6 +49,12 @@ TUNABLES = {
     'reverse_speed': ('Conveyor speed backward while clearing [rad/s]', 0.01, 100.0),
     'reverse_time': ('Time the conveyor runs backward to clear a clog [s]', 0.05, 60.0),
     'max_clears': ('Clogs cleared in a row before the line faults', 0, 100),
+    'conveyor_power_budget': ('Power the supervisor allows the conveyor and the furnace '
+                              'feeders [W] (the line holds below what they draw)', 0.0, 1e6),
+    'separator_power_budget': ('Power the supervisor allows the separator drum [W]', 0.0,
+                               1e6),
+    'drive_idle_power': ('What a turning line drive draws at the least [W]', 0.0, 1e4),
+    'drive_efficiency': ('Efficiency of the line drives (shaft over electrical)', 0.01, 1.0),
 }
 
 
@@ -87,7 +96,14 @@ class MaterialHandlingNode(ControllerNode):
         self.body = body
         self.line = build_line(self.config, params, body.escape_velocity,
                                body.regolith.density)
-        self.books = TotalizerBooks(self.config)
+        # Every transfer, as it is booked, in the rig's data directory.
+        path = os.path.join(self.record.data_dir, 'ledger.sqlite')
+        try:
+            self.transfer_log = TransferLog(path)
+            self.transfer_log.open_books('start')
+        except (sqlite3.Error, OSError) as error:  # not started: spin_node says why
+            raise ConfigError(f'material_handling: the ledger record {path}: {error}') from None
+        self.books = TotalizerBooks(self.config, on_transfer=self.transfer_log.add)
         self.ledger = self.books.ledger
         self.masses = {}  # account -> latest mass sensor reading [kg]
         self.fault = ''
@@ -102,6 +118,11 @@ class MaterialHandlingNode(ControllerNode):
                 Float64, f'material/{account}/mass',
                 lambda message, name=account: self._on_mass(name, message), SENSOR_QOS)
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
+        # A simulated world restored from its checkpoint (rig_sim): book again from its
+        # totalizers, which read less than was booked from the world before.
+        self.restored_at = None
+        self.create_subscription(Float64, 'world/restored', self._on_world_restored,
+                                 STATE_QOS)
         self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
                                                  COMMAND_QOS)
         self.ledger_pubs = {name: self.create_publisher(Float64, f'material/ledger/{name}',
@@ -184,6 +205,43 @@ class MaterialHandlingNode(ControllerNode):
             self.get_logger().error(f'material/{key[0]}/{key[1]}: bad reading {message.data}',
                                     throttle_duration_sec=5.0)
 
+    def _on_world_restored(self, message):
+        if message.data == self.restored_at:
+            return
+        self.restored_at = message.data
+        self._log_transfers(f'the world restored from its checkpoint at {message.data:.2f} s')
+        self.books.rebuild()
+        self.ledger = self.books.ledger
+        self.published_totals = {}
+        if self.fault:
+            self.get_logger().warning(f'ledger fault cleared: {self.fault}')
+            self.fault = ''
+            self.line.state = LineState.STOPPED
+        self.get_logger().warning(f'the world was restored from its checkpoint at '
+                                  f'{message.data:.2f} s: the ledger is booked again from '
+                                  'its totalizers')
+
+    def _log_transfers(self, new_books=''):
+        """Write the transfers booked so far (and open new books, if new_books says why)."""
+        try:
+            if new_books:
+                self.transfer_log.open_books(new_books)
+            else:
+                self.transfer_log.flush()
+        except sqlite3.Error as error:  # the record must never stop the line
+            self.get_logger().error(f'{self.transfer_log.path}: {error}',
+                                    throttle_duration_sec=30.0)
+
+    def destroy_node(self):
+        """Write the last transfers and close the log with the node."""
+        log = getattr(self, 'transfer_log', None)
+        if log is not None:
+            try:
+                log.close()
+            except sqlite3.Error:  # shutting down: what was committed stays
+                pass
+        return super().destroy_node()
+
     def _on_mass(self, account, message):
         if math.isfinite(message.data):
             self.masses[account] = message.data
@@ -198,6 +256,7 @@ class MaterialHandlingNode(ControllerNode):
             if self.fault:
                 self.get_logger().error(f'ledger fault: {self.fault}; line stopped')
                 self.line.stop()
+            self._log_transfers()
         index = {name: i for i, name in enumerate(message.name)}
         try:
             torque = message.effort[index[self.conveyor]]
@@ -259,7 +318,7 @@ class MaterialHandlingNode(ControllerNode):
         if line.state == LineState.FAULT:
             return line.state.value, line.reason, 'ERROR'
         if line.state == LineState.HELD:
-            return line.state.value, 'held by a full hopper', 'WARN'
+            return line.state.value, line.power_wait or 'held by a full hopper', 'WARN'
         return line.state.value, line.reason, 'OK'
 
     def status_values(self):

@@ -14,6 +14,7 @@ Real-time mode: the world advances on a wall-clock timer.
 """
 
 import math
+import os
 import sys
 import time
 
@@ -30,14 +31,16 @@ from std_srvs.srv import SetBool, Trigger
 from spacemine_ros.core.anchoring import load_anchor_types
 from spacemine_ros.core.body import load_body
 from spacemine_ros.core.config import ConfigError, load_yaml
-from spacemine_ros.core.power import power_config_from, PowerSystem
+from spacemine_ros.core.power import Brownout, power_config_from, PowerSystem
 from spacemine_ros.core.material_config import load_material_config
 from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, rig_files,
-    SENSOR_QOS, seconds_to_stamp, spin_node, stamp_to_seconds, STATE_QOS)
+    rig_record, SENSOR_QOS, seconds_to_stamp, spin_node, stamp_to_seconds, STATE_QOS)
+from spacemine_ros.sim.checkpoint import (
+    CheckpointError, load_checkpoint, read_header, WorldCheckpoints)
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
 from spacemine_ros.sim.world import RigWorld
 
@@ -104,6 +107,11 @@ class RigSimNode(Node):
         hil_port_dir = declare(self, 'hil_port_dir', '', 'Directory for the HIL port links, '
                                'one per bus (empty: the pty paths themselves)',
                                read_only=True)
+        self.checkpoint_period = declare(
+            self, 'checkpoint_period', 1.0, 'Sim seconds between two checkpoints of the world '
+            "in the rig's data directory, from which a restarted simulation goes on (0: "
+            'none)', 0.0, 3600.0, read_only=True)
+        self.record = rig_record(self)
         self.odom_frame = declare(self, 'odom_frame', 'odom', 'Frame of odometry', read_only=True)
         self.base_frame = declare(self, 'base_frame', 'base_link', 'Rig base frame',
                                   read_only=True)
@@ -126,6 +134,11 @@ class RigSimNode(Node):
         self.world = RigWorld(body, anchors[anchor_type], rig=rig, physics_dt=physics_dt,
                               seed=seed, capacity_spread=spread, command_timeout=command_timeout,
                               material=material, furnace=furnace)
+        self.brownout = Brownout()
+        self.checkpoints = WorldCheckpoints(self.record.data_dir, self.record.session)
+        self.last_checkpoint = -math.inf
+        self.restored_from = None  # the checkpoint's sim time, if this world is one
+        self._take_up_checkpoint()
         served = set()
         if self.hil_mode:
             # The devices carry these topics now (through the drivers); the world's own
@@ -175,6 +188,11 @@ class RigSimNode(Node):
                 self.create_subscription(
                     JointState, command_topic,
                     lambda message, t=command_topic: self._on_command(t, message), COMMAND_QOS)
+        # Latched: the world went back to its checkpoint (what was booked since must be
+        # booked again: material_handling's ledger).
+        self.restored_pub = self.create_publisher(Float64, 'world/restored', STATE_QOS)
+        if self.restored_from is not None:
+            self.restored_pub.publish(Float64(data=float(self.restored_from)))
         self.create_service(SetBool, '~/estop', self._on_estop)
         self.estop_service = False  # latched by ~/estop
         self.estop_topic = False  # the rig-wide e-stop
@@ -201,6 +219,53 @@ class RigSimNode(Node):
             f'speed {body.escape_velocity:.3g} m/s, {anchor_type} anchors, '
             f'{"lockstep" if self.lockstep else "real-time"} mode')
         self._publish_sensors()
+
+    # Checkpoints ---------------------------------------------------------------------------
+    def _take_up_checkpoint(self):
+        """Go on from the stored world if this start takes it up (see rig_record()).
+
+        resume: the checkpoint must be usable (else the node does not start, saying why).
+        A respawn within one start of the rig takes up its own checkpoint; a fresh start
+        builds a fresh world.
+        """
+        record, checkpoints = self.record, self.checkpoints
+        if not os.path.exists(checkpoints.path):
+            if record.resume:
+                self.get_logger().warning(f'resume: no world checkpoint in {record.data_dir}: '
+                                          'a fresh world')
+            return
+        try:
+            header = read_header(checkpoints.path)
+            if not (record.resume or (record.session and header['session'] == record.session)):
+                return
+            _, power = load_checkpoint(self.world, checkpoints.path)
+        except (CheckpointError, OSError) as error:
+            if record.resume:
+                raise ConfigError(f'rig_sim: cannot resume the world: {error}') from None
+            self.get_logger().error(f'world checkpoint not taken up: {error}; a fresh world')
+            return
+        if isinstance(power, PowerSystem):
+            self.power = power
+        # The clock goes on from the last period anyone saw: the controllers ignore a
+        # period they have answered, so time must not run backwards.
+        checkpointed = self.world.time
+        self.world.time = max(checkpointed, checkpoints.last_time()) + self.control_period
+        self.power.time = self.world.time
+        self.last_checkpoint = self.world.time
+        self.restored_from = checkpointed
+        self.get_logger().warning(
+            f'world restored from its checkpoint at {checkpointed:.2f} s; the clock goes on '
+            f'at {self.world.time:.2f} s')
+
+    def _checkpoint(self, force=False):
+        period = self.checkpoint_period
+        if period <= 0.0 or not (force or self.world.time - self.last_checkpoint >= period):
+            return
+        self.last_checkpoint = self.world.time
+        try:
+            self.checkpoints.save(self.world, self.power)
+        except OSError as error:  # the rig goes on; a restart would lose more
+            self.get_logger().error(f'world checkpoint: {error}', throttle_duration_sec=30.0)
 
     # Parameters and services --------------------------------------------------------------
     def _on_set_parameters(self, parameters):
@@ -301,8 +366,19 @@ class RigSimNode(Node):
                 self.get_logger().error(f'HIL: world refused {refusal}',
                                         throttle_duration_sec=1.0)
         self.world.step(self.control_period)
-        self.power.step(self.control_period, self.power.config.base_load
-                        + self.world.electrical_power())
+        wanted = self.power.config.base_load + self.world.electrical_power()
+        got = self.power.step(self.control_period, wanted)
+        browned = self.brownout.update(wanted, got, self.power.available())
+        if browned != self.world.brownout:
+            self.world.set_brownout(browned)
+            if browned:
+                self.get_logger().error(
+                    f'brownout: the supply gave {got:.0f} W of the {wanted:.0f} W drawn; '
+                    'every drive stops until it can give that again')
+            else:
+                self.get_logger().warning('power back: the drives are powered again')
+        self.checkpoints.note_time(self.world.time)
+        self._checkpoint()
         self.awaiting = set(self.lockstep_topics)
         self.waiting_since = time.monotonic()
         self._publish_sensors()
@@ -421,8 +497,11 @@ class RigSimNode(Node):
             'furnace_K': f'{self.world.furnace.thermal.temperature:.1f}',
             'thermocouple_fault': self.world.furnace.thermocouple_fault,
         }
+        values['brownout'] = self.world.brownout
         if self.world.estop:
             return 'WARN', 'e-stop latched', values
+        if self.world.brownout:
+            return 'ERROR', 'brownout: the supply cannot meet the draw', values
         if self.stalls:
             return 'WARN', f'{self.stalls} lockstep periods advanced without a controller', values
         return 'OK', 'running', values
@@ -434,6 +513,7 @@ class RigSimNode(Node):
         the field bus can write and confirm its safe values before they disappear.
         """
         self.world.set_estop(True)
+        self._checkpoint(force=True)  # a resume goes on from where it stopped
         if self.hil is not None and not self.hil.wait_quiet():
             self.get_logger().warning('the field bus was still talking to the emulated '
                                       'devices when they closed')
@@ -442,6 +522,8 @@ class RigSimNode(Node):
         """Close the physics world (and the HIL emulators) with the node."""
         if self.hil is not None:
             self.hil.close()
+        if getattr(self, 'checkpoints', None) is not None:
+            self.checkpoints.close()
         if getattr(self, 'world', None) is not None:  # None if the constructor failed
             self.world.close()
         return super().destroy_node()

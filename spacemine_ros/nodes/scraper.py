@@ -17,7 +17,7 @@ from spacemine_ros.core.scraper import (
     ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams)
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, declare_tunables,
+    AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, declare, declare_tunables,
     rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, Telemetry)
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
@@ -49,6 +49,11 @@ TUNABLES = {
                      'before the scraper faults [s]', 0.1, 600.0),
     'wrist_speed': ('Wrist speed [rad/s]', 0.01, 1.0),
     'position_tolerance': ('Tip position tolerance [m]', 1e-4, 0.1),
+    'power_budget': ('Power the supervisor allows the arm [W] (below arm_idle_power the '
+                     'arm holds and waits)', 0.0, 1e6),
+    'arm_idle_power': ("The arm drives' draw while they move [W]", 0.0, 1e4),
+    'drive_efficiency': ('Efficiency of the arm drives (mechanical over electrical)', 0.01,
+                         1.0),
 }
 
 
@@ -63,7 +68,13 @@ class ScraperNode(ControllerNode):
         self.rig, self.spec = rig_subsystem(self, 'scraper')
         self.joints = {role: self.spec.joint(role).name for role in ROLES}
         self.controller = ScraperController(self.declare_params(ScraperParams(), TUNABLES))
+        # The job of the controller before this one (a restart): started again, it goes
+        # on from the pass and radius it had reached instead of cutting them again.
+        self.controller.recall(self.memory.recall())
         self.request = ScrapeRequest(**declare_tunables(self, REQUEST, ScrapeRequest()))
+        self.area = declare(self, 'area', 0.0, 'Area a start sweeps [m^2]: passes enough to '
+                            'cover it, pass_length x pass_spacing each (0: `passes` passes)',
+                            0.0, 50.0)
         self.collected = 0.0
         self.bucket_mass = 0.0
 
@@ -91,14 +102,15 @@ class ScraperNode(ControllerNode):
         """Return the tunables (and job) the parameters would give; ValueError if bad."""
         params = changed_params(self.controller.params, parameters, TUNABLES)
         job = {p.name: p.value for p in parameters if p.name in REQUEST}
+        area = next((p.value for p in parameters if p.name == 'area'), self.area)
         request = dataclasses.replace(self.request, **job)
-        if job:
-            request.plan(self.controller.geometry)  # refuse a job the arm cannot do
-        return params, request
+        if job or area != self.area:  # refuse a job the arm cannot do
+            (request.covering(area) if area > 0.0 else request).plan(self.controller.geometry)
+        return params, request, area
 
     def use_settings(self, settings):
         """Use the settings settings_from() checked."""
-        self.controller.params, self.request = settings
+        self.controller.params, self.request, self.area = settings
 
     def _on_collected(self, message):
         if math.isfinite(message.data):
@@ -110,8 +122,10 @@ class ScraperNode(ControllerNode):
 
     def _on_start(self, request, response):
         missing = self.refused_before_inputs()
+        job = self.request.covering(self.area) if self.area > 0.0 else \
+            dataclasses.replace(self.request)  # checked when area was set
         result = (False, missing) if missing else self.controller.start(
-            dataclasses.replace(self.request), self.anchoring.anchored, self.anchoring.budget)
+            job, self.anchoring.anchored, self.anchoring.budget)
         self.anchoring.request(self.controller.request_force)
         return self.respond(response, result, 'start')
 
@@ -157,6 +171,9 @@ class ScraperNode(ControllerNode):
             {role: command.velocities.get(role, 0.0) for role in ROLES}, command.force_limit))
         self.anchoring.request(self.controller.request_force)
         self.anchoring.report_load(force)
+        problem = self.memory.remember(**self.controller.record())  # a few times a pass
+        if problem:
+            self.get_logger().error(problem, throttle_duration_sec=30.0)
         self.telemetry.publish(stamp, {
             'blade_force': force, 'force_limit': command.force_limit,
             'collected_mass': self.collected, 'cut_depth': self.controller.depth},
@@ -180,7 +197,9 @@ class ScraperNode(ControllerNode):
                 'collected_kg': f'{self.collected:.3f}',
                 'peak_blade_force_N': f'{controller.peak_force:.1f}',
                 'allowance_N': f'{self.anchoring.allowance:.1f}',
-                'anchoring': self.anchoring.state, 'jams': controller.jams}
+                'anchoring': self.anchoring.state, 'jams': controller.jams,
+                'power_budget_W': f'{controller.params.power_budget:.0f}',
+                'waiting_for_power': controller.power_wait}
 
     def stop_actuators(self):
         """Hold the arm with no blade force and give the force back (used on shutdown)."""

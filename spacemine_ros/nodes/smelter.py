@@ -29,7 +29,7 @@ TUNABLES = {
     'kp': ('Proportional gain [W/K]', 0.0, 1e5),
     'ki': ('Integral gain [W/(K s)]', 0.0, 1e4),
     'kd': ('Derivative gain, on the measurement [W s/K]', 0.0, 1e5),
-    'power_budget': ('Heater power the supervisor allows [W]', 1.0, 1e6),
+    'power_budget': ('Heater power the supervisor allows [W]', 0.0, 1e6),
     'max_temperature': ('Over-temperature trip [K]', 300.0, 3000.0),
     'safe_charge_temperature': ('No charging above this furnace temperature [K]', 250.0,
                                 2000.0),
@@ -81,6 +81,11 @@ class SmelterNode(ControllerNode):
                               f'{", ".join(sorted(recipes))}')
         self.recipes = recipes  # as the file gives them; a batch may take another charge
         self.controller = BatchController(params, design, dict(recipes), body.semi_major_axis)
+        # The batch of the controller before this one (a restart): a finished one stays
+        # DONE, one being charged, tapped or cooled is gone on with at the next start.
+        self.controller.recall(self.memory.recall())
+        if self.memory.problem:
+            self.get_logger().warning(self.memory.problem)
         self.masses = {}
         self.melt_fraction = 0.0
         self.last_temperature = math.nan
@@ -138,6 +143,8 @@ class SmelterNode(ControllerNode):
 
     def _on_start(self, request, response):
         missing = self.refused_before_inputs()  # nothing heard yet: say so, not 'reads nan'
+        if not missing and 'furnace' not in self.masses:
+            missing = 'no material/furnace/mass received yet'  # charged or not: unknown
         if missing:
             return self.respond(response, (False, missing), 'start_batch')
         recipe = self.recipes[self.recipe]
@@ -192,6 +199,9 @@ class SmelterNode(ControllerNode):
             return
         self.last_temperature = message.temperature  # NaN included: the interlock decides
         command = self.controller.update(self._measurement(stamp))
+        problem = self.memory.remember(**self.controller.record())  # on a change of phase
+        if problem:
+            self.get_logger().error(problem, throttle_duration_sec=30.0)
         self.command_pub.publish(self._command(message.header.stamp, command.heater_power,
                                                command.door_open, command.tap_open))
         if self.telemetry.publish(stamp, {
@@ -231,6 +241,7 @@ class SmelterNode(ControllerNode):
                 'setpoint_K': f'{controller.setpoint:.1f}',
                 'power_W': f'{controller.command.heater_power:.0f}',
                 'power_budget_W': f'{controller.params.power_budget:.0f}',
+                'waiting_for_power': controller.power_wait,
                 'batch_energy_J': f'{controller.energy:.0f}'}
 
     def stop_actuators(self):

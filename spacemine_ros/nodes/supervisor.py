@@ -34,21 +34,23 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import IN_TRANSIT
 from spacemine_ros.core.mission_store import MissionStore
 from spacemine_ros.core.plan import check_against_rig, load_plan, plan_from, PlanError
-from spacemine_ros.core.power import allocate, power_config_from, PowerConfig
+from spacemine_ros.core.power import (
+    active_consumers, power_config_from, PowerConfig, PowerShares)
+from spacemine_ros.core.streams import joint_state_problem, odometry_problem, StreamMonitor
 from spacemine_ros.core.supervisor import Call, Mission, Observation, OPERATOR
 from spacemine_ros.nodes.common import (
-    config_file, declare, Diagnostics, LEVELS, rig_files, SENSOR_QOS, STATE_QOS)
+    config_file, declare, Diagnostics, LEVELS, rig_files, rig_record, SENSOR_QOS,
+    stamp_to_seconds, STATE_QOS)
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.paths import share_path
 
 LEDGER = ('excavated', 'balance', 'lost', 'products', 'slag', 'volatiles',
           'hopper_metal', 'hopper_silicate', 'furnace', *IN_TRANSIT)
 STREAMS = {'joint_states': JointState, 'odom': Odometry}
-# Parameters through which each consumer obeys its power allocation (node kind -> name).
-POWER_PARAMETERS = {'drill': 'power_budget', 'furnace': 'power_budget'}
-POWER_STEP = 0.05  # share of a change in allocation worth a new parameter set
 STARTUP_GRACE = 30.0  # s (steady clock) a node may take to be heard after a start
 ACTION_TIMEOUT = 30.0  # s (steady clock) a controller may take to answer a call
+TICK_PERIOD = 0.1  # s (steady clock) of the supervisor's loop
+TICK_STALL = 1.0  # s between two ticks that means this process itself was stalled
 
 
 def plan_path(name):
@@ -56,14 +58,6 @@ def plan_path(name):
     if os.sep in name or name.endswith(('.yaml', '.yml')):
         return name
     return share_path('config', 'plans', f'{name}.yaml')
-
-
-def default_data_dir(namespace):
-    """Return the rig's data directory: $SPACEMINE_DATA_DIR, else under XDG_DATA_HOME."""
-    base = os.environ.get('SPACEMINE_DATA_DIR') or os.path.join(
-        os.environ.get('XDG_DATA_HOME') or os.path.expanduser('~/.local/share'),
-        'spacemine_ros')
-    return os.path.join(base, namespace.strip('/').replace('/', '_') or 'root')
 
 
 class SupervisorNode(Node):
@@ -79,15 +73,6 @@ class SupervisorNode(Node):
         autostart = declare(self, 'autostart', False, 'Start the plan as soon as every '
                             'node is alive', read_only=True)
         self.resume_when_alive = False
-        self.resume_stored = declare(self, 'resume', False, 'Take up the stored shift '
-                                     '(the data directory) and resume it', read_only=True)
-        self.session = declare(self, 'session', '', 'Which start of the rig this is (the '
-                               'launch sets it): a supervisor that finds its own session in '
-                               'the record was respawned and takes its shift up',
-                               read_only=True)
-        data_dir = declare(self, 'data_dir', '', "The rig's data directory ('': "
-                           '$SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<namespace>)',
-                           read_only=True)
         self.liveness_timeout = declare(
             self, 'liveness_timeout', 10.0, 'A node or stream silent this long (steady '
             'clock) holds the plan [s]', 1.0, 600.0)
@@ -98,6 +83,9 @@ class SupervisorNode(Node):
         self.watched_streams = [s for s in declare(
             self, 'watched_streams', ['joint_states'], 'Sensor streams that must keep '
             'coming (joint_states, odom)', read_only=True) if s]
+        stream_rate = declare(self, 'stream_rate', 20.0, 'Rate each watched stream must '
+                              "keep on the rig's clock for preflight, at least half of it [Hz]",
+                              0.1, 1000.0, read_only=True)
         power_file = config_file(self, 'power_file', 'power.yaml', 'Power system YAML')
         unknown = set(self.watched_streams) - set(STREAMS)
         if unknown:
@@ -107,16 +95,11 @@ class SupervisorNode(Node):
             self.watched_nodes = [s.controller for s in self.rig.subsystems.values()]
         self.power_config = power_config_from(load_yaml(power_file).get('power', {}),
                                               power_file) if power_file else PowerConfig()
-        self.power_demands = {
-            'drill': sum(self._parameter_default('drill', 'power_budget', 150.0)
-                         for _ in self.rig.by_kind('drill')),
-            'scraper': 80.0 * len(self.rig.by_kind('scraper')),
-            'conveyors': 40.0, 'separator': 30.0,
-            'furnace': self._parameter_default('furnace', 'power_budget', 4000.0)}
-        self.power_sent = {}
+        self.power_shares = PowerShares(self.power_config, self.rig)
 
-        namespace = self.get_namespace()
-        self.data_dir = data_dir or default_data_dir(namespace)
+        record = rig_record(self)
+        self.resume_stored, self.session, self.data_dir = (record.resume, record.session,
+                                                           record.data_dir)
         self.store = MissionStore(os.path.join(self.data_dir, 'mission.sqlite'))
         self.mission = Mission(self.rig, self._on_event)
         self.plan_text = ''
@@ -135,18 +118,20 @@ class SupervisorNode(Node):
         self.service_clients = {}
 
         anchoring = self.rig.anchoring_controller
+        self.state_subscriptions = {}
         for controller in self.states:
-            self.create_subscription(String, f'{controller}/state',
-                                     lambda m, c=controller: self._on_state(c, m), STATE_QOS)
+            self._subscribe_state(controller)
         self.create_subscription(Float64, f'{anchoring}/safe_capacity',
                                  self._on_capacity, STATE_QOS)
         for name in LEDGER:
             self.create_subscription(
                 Float64, f'material/ledger/{name}',
                 lambda m, n=name: self.ledger.__setitem__(n, m.data), STATE_QOS)
+        self.streams = {name: StreamMonitor(name, stream_rate) for name in self.watched_streams}
+        self.state_joints = [j.name for j in self.rig.state_joints]
         for name in self.watched_streams:
             self.create_subscription(STREAMS[name], name,
-                                     lambda m, n=name: self._heard(f'stream {n}'), SENSOR_QOS)
+                                     lambda m, n=name: self._on_stream(n, m), SENSOR_QOS)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 50)
         self.create_subscription(Float64, 'power/available', self._on_power, SENSOR_QOS)
         self.create_subscription(BatteryState, 'power/battery', self._on_battery, SENSOR_QOS)
@@ -186,7 +171,8 @@ class SupervisorNode(Node):
         self._publish_estop(self.mission.state == 'estopped')
         self.last_published = None
         self._publish()
-        self.create_timer(0.1, self._tick, clock=self.steady)
+        self.last_tick = self._steady()
+        self.create_timer(TICK_PERIOD, self._tick, clock=self.steady)
 
     # Helpers -------------------------------------------------------------------------------
     def _steady(self):
@@ -194,16 +180,6 @@ class SupervisorNode(Node):
 
     def _now(self):
         return self.get_clock().now().nanoseconds * 1e-9
-
-    def _parameter_default(self, kind, name, fallback):
-        from spacemine_ros.bringup import default_params_file, CONTROLLERS
-        from spacemine_ros.params_files import load_params_file
-        try:
-            section = CONTROLLERS[kind][3]
-            return float(load_params_file(default_params_file()).get(
-                f'/**/{section}', {}).get(name, fallback))
-        except (ConfigError, OSError, ValueError):
-            return fallback
 
     def _check_parameters(self, parameters):
         for parameter in parameters:
@@ -215,6 +191,31 @@ class SupervisorNode(Node):
     def _heard(self, name):
         self.heard[name] = self._steady()
         self.seen_once.add(name)
+
+    def _on_stream(self, name, message):
+        self._heard(f'stream {name}')
+        if name == 'joint_states':
+            problem = joint_state_problem(message.name, message.position, message.velocity,
+                                          message.effort, self.state_joints)
+        else:
+            pose = message.pose.pose
+            problem = odometry_problem((pose.position.x, pose.position.y, pose.position.z),
+                                       (pose.orientation.x, pose.orientation.y,
+                                        pose.orientation.z, pose.orientation.w))
+        self.streams[name].add(stamp_to_seconds(message.header.stamp), problem)
+
+    def _subscribe_state(self, controller):
+        """Subscribe (again) to a controller's latched state.
+
+        A new subscription is sent the state the controller holds now, so one that hung
+        or was restarted is known afresh.
+        """
+        old = self.state_subscriptions.pop(controller, None)
+        if old is not None:
+            self.destroy_subscription(old)
+        self.state_subscriptions[controller] = self.create_subscription(
+            String, f'{controller}/state', lambda m, c=controller: self._on_state(c, m),
+            STATE_QOS)
 
     def _on_state(self, controller, message):
         self.states[controller] = message.data
@@ -236,11 +237,6 @@ class SupervisorNode(Node):
                 name = name[len(namespace) + 1:]
             if name in self.watched_nodes:
                 self._heard(name)
-            if self.states.get(name) == '':
-                # Known again from its diagnostics: a node that hung and came back has
-                # no new state to publish, and its latched one was taken before it hung.
-                state = next((v.value for v in status.values if v.key == 'state'), '')
-                self.states[name] = state
 
     def _on_estop_topic(self, message):
         if message.data and self.mission.state != 'estopped':
@@ -364,6 +360,10 @@ class SupervisorNode(Node):
         silent = [n for n in self.silent() if n not in never]
         if silent:
             reasons.append(f'silent: {", ".join(silent)}')
+        for name, monitor in self.streams.items():
+            problem = monitor.judge() if f'stream {name}' not in never + silent else ''
+            if problem:
+                reasons.append(problem)
         anchoring = self.states.get(self.rig.anchoring_controller, '')
         if anchoring not in ('STOWED', 'ANCHORED'):
             reasons.append(f'anchors neither stowed nor holding ({anchoring or "unknown"})')
@@ -387,15 +387,30 @@ class SupervisorNode(Node):
         needs = {'drill': 'drill', 'scrape': 'scraper', 'smelt': 'furnace',
                  'material_line': 'conveyors'}
         kind = needs.get(step.type)
-        return base + (0.0 if kind is None else min(self.power_demands[kind], 100.0))
+        return base + (0.0 if kind is None else min(self.power_shares.demands()[kind], 100.0))
 
     # The loop -------------------------------------------------------------------------------
     def _tick(self):
         mission = self.mission
+        now = self._steady()
+        gap = now - self.last_tick
+        self.last_tick = now
+        if gap > TICK_STALL:
+            # This process did not run for a while (a starved host): what it could not
+            # hear meanwhile is not the others' silence. Count only time it was awake.
+            for name in self.heard:
+                self.heard[name] += gap - TICK_PERIOD
         lost = self.silent()
         for name in lost:  # a silent controller's last state no longer stands
             if name in self.states:
                 self.states[name] = ''
+        for name in set(self.mission.lost) - set(lost):
+            if name in self.states:
+                # Back (restarted, or it had hung): take its state from a fresh
+                # subscription, never from a message of before, and act on nothing
+                # until it is in.
+                self.states[name] = ''
+                self._subscribe_state(name)
         obs = self.observation()
         mission.liveness(lost, obs.time)
         if self.autostart and mission.state == 'ready' and not lost and \
@@ -416,6 +431,9 @@ class SupervisorNode(Node):
             action, future, _ = self.pending
             self.pending = None
             future.cancel()
+            # A client that lost an answer may stay one answer behind for good: the next
+            # try goes through a new one.
+            self._drop_client(action)
             mission.action_done(action, False, f'no answer in {ACTION_TIMEOUT:g} s',
                                 obs.time)
         if self.pending is None:
@@ -430,6 +448,13 @@ class SupervisorNode(Node):
         if key not in self.service_clients:
             self.service_clients[key] = self.create_client(kind, name)
         return self.service_clients[key]
+
+    def _drop_client(self, action):
+        kind, name = ((Trigger, action.service) if isinstance(action, Call) else
+                      (SetParametersAtomically, f'{action.node}/set_parameters_atomically'))
+        client = self.service_clients.pop((kind, name), None)
+        if client is not None:
+            self.destroy_client(client)
 
     def _send(self, action):
         if isinstance(action, Call):
@@ -475,29 +500,20 @@ class SupervisorNode(Node):
                 client.call_async(Trigger.Request())
 
     def _allocate_power(self):
-        """Share the power by priority; set each obeying consumer's limit on a change."""
+        """Share the power by priority; set each consumer's budget when its share changes."""
         available = self.power_available
         if not math.isfinite(available):
             return
-        grants = allocate(available, self.power_demands, self.power_config.priorities,
-                          self.power_config.base_load)
-        for kind, parameter in POWER_PARAMETERS.items():
-            consumer = 'furnace' if kind == 'furnace' else 'drill'
-            subsystems = self.rig.by_kind(kind)
-            if not subsystems:
+        step = self.mission.step if self.mission.state == 'running' else None
+        active = active_consumers(self.rig, self.states, step.type if step else '')
+        for controller, values in self.power_shares.shares(available, active).items():
+            client = self._client(SetParameters, f'{controller}/set_parameters')
+            if not client.service_is_ready():
                 continue
-            share = max(1.0, grants[consumer] / len(subsystems))
-            for subsystem in subsystems:
-                last = self.power_sent.get(subsystem.controller)
-                if last is not None and abs(share - last) <= POWER_STEP * max(last, 1.0):
-                    continue
-                client = self._client(SetParameters, f'{subsystem.controller}/set_parameters')
-                if not client.service_is_ready():
-                    continue
-                self.power_sent[subsystem.controller] = share
-                client.call_async(SetParameters.Request(parameters=[
-                    Parameter(parameter, value=float(share)).to_parameter_msg()]))
-        self.power_grants = grants
+            self.power_shares.sent(controller, values)
+            client.call_async(SetParameters.Request(parameters=[
+                Parameter(name, value=float(share)).to_parameter_msg()
+                for name, share in values.items()]))
 
     # Publishing and the record ---------------------------------------------------------------
     def _on_event(self, kind, text):
@@ -546,7 +562,7 @@ class SupervisorNode(Node):
             status['mode'], 'OK')
         values = dict(status)
         values.update({f'power_{k}_W': f'{v:.0f}' for k, v in
-                       getattr(self, 'power_grants', {}).items()})
+                       self.power_shares.grants.items()})
         return level, self.mission.describe(), values
 
     def stop_actuators(self):

@@ -141,6 +141,18 @@ class AnchorsSim(SubsystemSim):
                 pybullet.resetJointState(world.rig, world.joints[anchor.joint], 0.0,
                                          physicsClientId=cid)
 
+    def before_restore(self):
+        """Remove this world's anchor constraints (the checkpoint's anchors replace them)."""
+        for anchor in self.anchors:
+            self._disengage(anchor)
+
+    def after_restore(self):
+        """Engage again, at their feet, the anchors the checkpoint has engaged."""
+        for anchor in self.anchors:
+            if anchor.constraint >= 0:  # an id of the world that wrote the checkpoint
+                anchor.constraint = -1
+                self._engage(anchor)
+
     def joint_states(self):
         """Return {joint: (position, velocity, effort)} of its URDF joints."""
         return {a.joint: (a.embed, a.velocity, a.load) for a in self.anchors}

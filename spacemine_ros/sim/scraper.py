@@ -152,6 +152,10 @@ class ScraperSim(SubsystemSim):
         return (self.arm['wrist'] >= DUMP_WRIST_ANGLE
                 and float(np.linalg.norm(self.tip_position() - intake)) <= DUMP_REACH)
 
+    def after_restore(self):
+        """Set the holding motors again at the next step (PyBullet's are this world's)."""
+        self.motor_targets = None
+
     def joint_states(self):
         """Return {joint: (position, velocity, effort)} of its URDF joints."""
         states = pybullet.getJointStates(self.world.rig, self.indices,

@@ -44,6 +44,12 @@ class SubsystemSim:
         """Return {joint: (position, velocity, effort)} of the joints with state."""
         return {}
 
+    def before_restore(self):
+        """Let go of what PyBullet holds for it (constraints) before a checkpoint loads."""
+
+    def after_restore(self):
+        """Rebuild what PyBullet holds for it from its restored state (sim/checkpoint.py)."""
+
     def sensors(self):
         """Return {topic: tuple of values} of the subsystem's own sensor topics."""
         return {}

@@ -97,6 +97,7 @@ class RigWorld:
         self._spread = capacity_spread
         self.time = 0.0
         self.estop = False
+        self.brownout = False  # the power supply cut the draw: no drive is powered
         self.base_height = BASE_HEIGHT
         self.gravity = body.gravity_vector()
         self.gravity_magnitude = float(np.linalg.norm(self.gravity))
@@ -205,6 +206,10 @@ class RigWorld:
         """Latch or release the emergency stop."""
         self.estop = bool(latched)
 
+    def set_brownout(self, browned_out):
+        """Cut (or give back) every drive's power: the supply cannot meet the draw."""
+        self.brownout = bool(browned_out)
+
     # What plugins use ---------------------------------------------------------------------------
     def set_joint(self, name, position, velocity=0.0):
         """Queue a kinematic joint's reset (done in one call before the solver steps)."""
@@ -249,7 +254,8 @@ class RigWorld:
         return any(scraper.dumping for scraper in self.scrapers)
 
     def _live(self, plugin):
-        return not self.estop and self.time - plugin.last_command_time <= self.command_timeout
+        return not (self.estop or self.brownout) and \
+            self.time - plugin.last_command_time <= self.command_timeout
 
     # Stepping ------------------------------------------------------------------------------
     def step(self, duration):

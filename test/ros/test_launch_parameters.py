@@ -141,9 +141,10 @@ def test_every_launched_node_starts_with_its_parameters_typed_as_declared(
             nodes.append(node)
             with open(kwargs['parameters'][-1]) as stream:  # the node's own file
                 own = yaml.safe_load(stream)[f'/**/{spec.name}']['ros__parameters']
-            # The launch adds its session to the supervisor's (a respawn recognises it).
+            # The launch adds its session to every node that keeps a record (a respawned
+            # node recognises its own by it).
             assert set(own) == set(spec.parameters) | (
-                {'session'} if spec.name == 'supervisor' else set())
+                set() if spec.name == 'field_bus' else {'session'})
             for name, value in own.items():
                 assert node.get_parameter(name).value == value, (spec.name, name)
             # config/rig.yaml reaches a node in a namespace too (keys /**/<node>).

@@ -135,3 +135,20 @@ def test_command_timeout_and_estop_stop_the_drill(bennu, anchor_types):
         world.set_estop(True)
         world.step(PERIOD)
         assert world.plugins['drill'].load.spindle_speed == 0.0
+
+
+def test_a_brownout_stops_every_drive_until_power_is_back(bennu, anchor_types):
+    with world_for(bennu, anchor_types) as world:
+        commands.drill(world, 0.02, 50.0, 5.0)
+        world.step(PERIOD)
+        assert world.electrical_power() > 0.0
+        world.set_brownout(True)
+        for _ in range(5):
+            commands.drill(world, 0.02, 50.0, 5.0)  # commanded, but not powered
+            world.step(PERIOD)
+        assert world.plugins['drill'].load.spindle_speed == 0.0
+        assert world.electrical_power() == 0.0
+        world.set_brownout(False)
+        commands.drill(world, 0.02, 50.0, 5.0)
+        world.step(PERIOD)
+        assert world.electrical_power() > 0.0

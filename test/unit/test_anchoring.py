@@ -1,5 +1,6 @@
 """Anchor capacity models and the anchoring sequence (core.anchoring)."""
 
+import json
 import math
 
 from hypothesis import given, strategies as st
@@ -209,3 +210,95 @@ def test_force_budget_reports_overload_and_names_unknown_tools():
     assert budget.overload(160.0) == math.inf
     with pytest.raises(KeyError, match='grinder'):
         budget.request('grinder', 10.0)
+
+
+def test_a_restarted_controller_holds_anchors_it_finds_deployed_and_reproves_them_in_place():
+    rig = Rig([160.0] * 4)
+    first = AnchoringController(4, params())
+    first.deploy()
+    run(first, rig, 100.0)
+    assert first.state == AnchoringState.ANCHORED
+    restarted = AnchoringController(4, params())  # its process was killed and restarted
+    commands = restarted.update(0.0, list(rig.embeds), [0.0] * 4, rig.position)
+    assert restarted.state == AnchoringState.FAULT
+    assert 'found deployed at start' in restarted.fault_reason
+    assert restarted.safe_capacity == 0.0  # nothing proven by this controller yet
+    # Held where they are, no test tension: nothing is pulled out or loaded.
+    assert [c.embed_depth for c in commands] == pytest.approx(rig.embeds)
+    assert all(c.tension <= restarted.params.preload for c in commands)
+    deepest = list(rig.embeds)
+    assert restarted.deploy()[0]
+    time, lowest = 0.0, list(rig.embeds)
+    loads = [0.0] * 4
+    while restarted.state != AnchoringState.ANCHORED and time < 200.0:
+        commands = restarted.update(time, list(rig.embeds), loads, rig.position)
+        loads = rig.apply(commands)
+        lowest = [min(a, b) for a, b in zip(lowest, rig.embeds)]
+        time += DT
+    assert restarted.state == AnchoringState.ANCHORED
+    assert lowest == pytest.approx(deepest)  # no anchor was retracted on the way
+    assert restarted.safe_capacity == pytest.approx(first.safe_capacity)
+
+
+def test_a_restart_with_anchors_part_way_in_holds_them_until_told():
+    rig = Rig([160.0] * 4)
+    rig.embeds = [0.02, 0.011, 0.0, 0.0]  # killed while deploying the second anchor
+    controller = AnchoringController(4, params())
+    commands = controller.update(0.0, list(rig.embeds), [0.0] * 4, rig.position)
+    assert controller.state == AnchoringState.FAULT
+    assert [c.embed_depth for c in commands] == pytest.approx(rig.embeds)
+    assert controller.release()[0]
+    run(controller, rig, 30.0)
+    assert controller.state == AnchoringState.STOWED and rig.embeds == [0.0] * 4
+
+
+def test_a_stowed_rig_at_start_stays_stowed():
+    controller = AnchoringController(4, params())
+    controller.update(0.0, [0.0] * 4, [0.0] * 4, (0.0, 0.0, 0.6))
+    assert controller.state == AnchoringState.STOWED and controller.fault_reason == ''
+
+
+def test_a_restart_with_the_record_of_its_anchors_takes_them_up_anchored():
+    rig = Rig([160.0] * 4)
+    first = AnchoringController(4, params())
+    first.deploy()
+    run(first, rig, 100.0)
+    record = json.loads(json.dumps(first.record()))  # as stored on disk
+    restarted = AnchoringController(4, params())
+    restarted.recall(record)
+    restarted.update(0.0, list(rig.embeds), [0.0] * 4, rig.position)
+    assert restarted.state == AnchoringState.ANCHORED
+    assert restarted.safe_capacity == pytest.approx(first.safe_capacity)
+    # The record does not stand if the rig has moved since, or for other anchors.
+    moved = AnchoringController(4, params())
+    moved.recall(record)
+    moved.update(0.0, list(rig.embeds), [0.0] * 4, (0.0, 0.05, 0.6))
+    assert moved.state == AnchoringState.FAULT
+    other = AnchoringController(3, params())
+    other.recall(record)
+    assert other.recalled is None
+
+
+def test_a_restart_mid_deploy_proves_only_the_anchors_without_a_standing_proof():
+    rig = Rig([160.0] * 4)
+    first = AnchoringController(4, params())
+    first.deploy()
+    time = 0.0
+    while first.proven.count(0.0) > 2:  # two anchors proven, the third on its way in
+        time = run(first, rig, DT, time)
+    time = run(first, rig, 1.0, time)
+    restarted = AnchoringController(4, params())
+    restarted.recall(first.record())
+    restarted.update(time, list(rig.embeds), [0.0] * 4, rig.position)
+    assert restarted.state == AnchoringState.FAULT
+    assert restarted.deploy()[1] == 'deploying 2 of 4 anchors'
+    seen = set()
+    loads = [0.0] * 4
+    while restarted.state != AnchoringState.ANCHORED and time < 400.0:
+        commands = restarted.update(time, list(rig.embeds), loads, rig.position)
+        loads = rig.apply(commands)
+        if restarted.state == AnchoringState.PROOF_TESTING:
+            seen.add(restarted.active)
+        time += DT
+    assert restarted.state == AnchoringState.ANCHORED and seen == {2, 3}
+    assert restarted.safe_capacity == pytest.approx(4 * (128.0 - 5.0) / 2.0)

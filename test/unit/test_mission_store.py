@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from spacemine_ros.core.mission_store import MissionStore
+from spacemine_ros.core.mission_store import MissionStore, TransferLog
 from test.conftest import ROOT
 
 
@@ -67,3 +67,28 @@ def test_the_record_can_be_read_with_plain_sqlite(tmp_path):
     store.log(1.0, 'mode', 'ready')
     reader = sqlite3.connect(path)
     assert reader.execute('SELECT kind, text FROM events').fetchall() == [('mode', 'ready')]
+
+
+def test_the_ledger_s_transfers_are_written_as_they_happen_and_survive_a_reopen(tmp_path):
+    from spacemine_ros.core.material_config import load_material_config
+    from spacemine_ros.core.material_handling import TotalizerBooks
+    from test.conftest import CONFIG
+    path = str(tmp_path / 'ledger.sqlite')
+    log = TransferLog(path)
+    log.open_books('start')
+    books = TotalizerBooks(load_material_config(os.path.join(CONFIG, 'material.yaml')),
+                           on_transfer=log.add)
+    books.totals.update({('drill_cut', 'delivered'): 0.5, ('drill_discharge', 'delivered'): 0.4})
+    assert books.update(1.0, {}, 0.01) == ''
+    log.flush()
+    log.open_books('the world restored from its checkpoint at 0.50 s')
+    books.rebuild()
+    books.totals.update({('drill_cut', 'delivered'): 0.3})
+    assert books.update(2.0, {}, 0.01) == ''
+    log.close()
+    again = TransferLog(path)
+    rows = again.transfers()
+    assert [(r[0], r[3], r[4], round(r[5], 6)) for r in rows] == [
+        (1, 'ground', 'drill', 0.5), (1, 'drill', 'conveyor', 0.4), (2, 'ground', 'drill', 0.3)]
+    assert again.transfers(books=2)[0][6] == 'drill_cut delivered'
+    again.close()

@@ -31,6 +31,9 @@ def test_every_shipped_plan_loads_and_fits_both_rigs(path):
      'should be less than or equal to 10'),
     ([{'type': 'deploy_anchors', 'timeout': float('nan')}], 'step 1 (deploy_anchors): timeout'),
     ([{'type': 'material_line', 'until': 'empty'}], 'step 1 (material_line): until:'),
+    ([{'type': 'scrape'}], 'step 1 (scrape): a scrape needs passes or area (m^2), one of them'),
+    ([{'type': 'scrape', 'passes': 2, 'area': 1.0}], 'step 1 (scrape): a scrape needs passes'),
+    ([{'type': 'scrape', 'area': -1.0}], 'step 1 (scrape): area: Input should be greater'),
 ])
 def test_errors_name_the_step_and_the_field(steps, message):
     with pytest.raises(PlanError) as error:
@@ -72,3 +75,13 @@ def test_what_only_the_rig_knows_is_checked_against_it():
     plan = plan_from({'name': 'p', 'body': 'psyche', 'steps': [{'type': 'deploy_anchors'}]})
     with pytest.raises(PlanError, match='is for psyche, the rig is on bennu'):
         check_against_rig(plan, rig, 'bennu')
+
+
+def test_a_scrape_by_area_covers_it_with_whole_passes():
+    from spacemine_ros.core.scraper import ScrapeRequest
+    request = ScrapeRequest(pass_length=0.5, pass_spacing=0.4)  # 0.2 m^2 a pass
+    assert request.covering(0.6).passes == 3
+    assert request.covering(0.61).passes == 4
+    assert request.covering(0.05).passes == 1
+    plan = plan_from({'name': 'p', 'steps': [{'type': 'scrape', 'area': 0.6}]})
+    assert plan.steps[0].area == 0.6 and plan.steps[0].passes is None

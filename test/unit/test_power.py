@@ -1,5 +1,6 @@
 """The power model and its allocation by priority (core.power)."""
 
+import dataclasses
 import math
 
 from hypothesis import given, strategies as st
@@ -8,8 +9,9 @@ import pytest
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.plan import plan_from
 from spacemine_ros.core.power import (
-    allocate, CONSUMERS, power_config_from, PowerConfig, PowerSystem, solar_irradiance)
-from test.unit.mission_fakes import loaded, step
+    active_consumers, allocate, Brownout, CONSUMERS, power_config_from, PowerConfig,
+    PowerShares, PowerSystem, solar_irradiance)
+from test.unit.mission_fakes import loaded, rig_interface, step
 
 BENNU_DAY = 15465.6  # s
 demand = st.floats(min_value=0.0, max_value=1e5, allow_nan=False)
@@ -116,3 +118,84 @@ def test_a_night_on_bennu_holds_the_furnace_batch_and_the_shift_still_completes(
     assert mission.state == 'completed'
     assert waited_in_dark > 0.3 * BENNU_DAY  # it waited through the night
     assert 'smelter/start_batch' in rig.calls
+
+
+def test_demands_come_from_the_config_and_refuse_unknown_consumers():
+    config = power_config_from({'demands': {'scraper': 60.0}})
+    assert config.demand('scraper') == 60.0 and config.demand('furnace') == 4000.0
+    with pytest.raises(ConfigError, match="unknown consumer 'pump'"):
+        power_config_from({'demands': {'pump': 10.0}})
+    with pytest.raises(ConfigError, match='demands.drill'):
+        power_config_from({'demands': {'drill': -5.0}})
+
+
+def test_shares_go_to_each_obeying_parameter_split_over_units_and_only_on_a_change():
+    shares = PowerShares(PowerConfig(), rig_interface('twin_drill'))
+    first = shares.shares(5000.0)
+    assert first['drill_a'] == {'power_budget': 150.0} == first['drill_b']
+    assert first['material_handling'] == {'conveyor_power_budget': 40.0,
+                                          'separator_power_budget': 30.0}
+    assert first['smelter'] == {'power_budget': 4000.0}  # 4580 W after the others: all of it
+    for controller, values in first.items():
+        shares.sent(controller, values)
+    assert shares.shares(5000.0) == {}  # nothing changed: nothing sent
+    night = shares.shares(250.0)  # 100 W after the base load: the drills' first
+    assert night['drill_a'] == {'power_budget': 50.0}
+    assert night['scraper'] == {'power_budget': 0.0}  # nothing left for it
+    assert sum(shares.grants.values()) <= 100.0 + 1e-9
+
+
+def test_a_cut_draw_browns_the_bus_out_until_the_supply_can_give_it_again():
+    bus = Brownout()
+    assert not bus.update(500.0, 500.0, 600.0)
+    assert bus.update(500.0, 300.0, 300.0)  # the supply gave 300 of 500 W
+    assert bus.update(0.0, 0.0, 300.0)  # held: nothing drawn, still not enough offered
+    assert not bus.update(0.0, 0.0, 520.0)  # the draw that was cut can be given again
+
+
+def test_only_consumers_at_work_ask_for_power():
+    rig = rig_interface()
+    states = {'drill': 'IDLE', 'scraper': 'IDLE', 'material_handling': 'RUNNING',
+              'smelter': 'HEATING'}
+    assert active_consumers(rig, states) == {'conveyors', 'separator', 'furnace'}
+    assert active_consumers(rig, states, 'drill') >= {'drill'}
+    shares = PowerShares(PowerConfig(), rig)
+    shares.shares(1000.0, {'furnace'})
+    assert shares.grants['furnace'] == 850.0 and shares.grants['drill'] == 0.0
+
+
+def test_a_bennu_night_pauses_a_real_furnace_batch_and_it_completes_at_sunrise():
+    # The furnace model and the smelter controller, powered through the supervisor's
+    # shares by Bennu's array and a battery at its reserve: the batch starts in the late
+    # afternoon, the sun sets while it heats, and it finishes after sunrise.
+    from spacemine_ros.core.config import load_yaml
+    from spacemine_ros.core.smelter import BatchController, Phase, recipes_from, SmelterParams
+    from spacemine_ros.core.thermal import furnace_design_from
+    from test.unit.test_smelter import C_TYPE, PERIOD, Plant, SMELTER_FILE
+    data = load_yaml(SMELTER_FILE)
+    design = furnace_design_from(data)
+    controller = BatchController(SmelterParams(), design, recipes_from(data), 1.126)
+    plant = Plant(design, C_TYPE)
+    power = bennu_power(hour_angle_at_start=math.radians(87.0), battery_initial_charge=0.2)
+    shares = PowerShares(power.config, rig_interface())
+    assert controller.start('volatile_extraction', plant.measure())[0]
+    waited_in_dark, cut = 0.0, 0.0
+    for _ in range(int(BENNU_DAY / PERIOD)):
+        changed = shares.shares(power.available(), {'furnace'})
+        for name, values in changed.items():
+            shares.sent(name, values)
+        if 'smelter' in changed:
+            controller.params = controller.loop.params = dataclasses.replace(
+                controller.params, power_budget=changed['smelter']['power_budget'])
+        command = controller.update(plant.measure(), dict(plant.furnace.masses))
+        wanted = power.config.base_load + command.heater_power
+        cut = max(cut, wanted - power.step(PERIOD, wanted))
+        if controller.power_wait and power.generation() == 0.0:
+            waited_in_dark += PERIOD
+        if controller.phase in (Phase.DONE, Phase.FAULT):
+            break
+        plant.apply(controller, command)
+    assert controller.phase == Phase.DONE, controller.reason
+    assert waited_in_dark > 0.4 * BENNU_DAY  # it waited out the night ...
+    assert cut < 1e-6  # ... never drawing what the supply could not give
+    assert plant.furnace.released['water'] == pytest.approx(0.11 * 0.5)

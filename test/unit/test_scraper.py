@@ -1,5 +1,6 @@
 """Scraper arm kinematics, pass planning and the scraping controller (no physics)."""
 
+import json
 import math
 
 import pytest
@@ -197,3 +198,68 @@ def test_a_bucket_that_stops_emptying_is_a_fault_never_a_finished_job():
     run_with_bucket(controller, IdealArm(), bucket)
     assert controller.state == ScraperState.FAULT
     assert 'the bucket stopped emptying: 3.650 kg' in controller.reason
+
+
+def test_without_power_for_its_drives_the_arm_holds_then_goes_on_where_it_stood():
+    controller = ScraperController(ScraperParams(power_budget=80.0))
+    arm = IdealArm()
+    controller.start(ScrapeRequest(passes=1), True, 250.0)
+    run(controller, arm, seconds=3.0)
+    state, joints = controller.state, dict(arm.joints)
+    controller.params.power_budget = 5.0  # night: less than the drives' 30 W
+    run(controller, arm, seconds=60.0)  # far longer than any of its timeouts
+    assert controller.power_wait and controller.state == state
+    assert arm.joints == pytest.approx(joints)  # nothing moved
+    controller.params.power_budget = 80.0
+    run(controller, arm)
+    assert controller.state == ScraperState.DONE and not controller.power_wait
+
+
+def test_the_blade_works_within_the_power_share():
+    # 200 N on the blade: 80 W less the drives' 30 W, at 70 %, allows 0.175 m/s of tip
+    # speed; 40 W allows 0.035 m/s, below the 0.05 m/s cutting speed.
+    arm = IdealArm(blade_force=lambda tip: 200.0 if tip[2] < 0.0 else 0.0)
+    speeds = {}
+    for budget in (80.0, 40.0):
+        controller = ScraperController(ScraperParams(power_budget=budget,
+                                                     max_blade_force=500.0))
+        controller.start(ScrapeRequest(passes=1), True, 1000.0)
+        tips = []
+        for _ in range(int(60.0 / PERIOD)):
+            measurement = ScraperMeasurement(arm.time, dict(arm.joints), arm.force)
+            command = controller.update(measurement, True, 500.0)
+            if controller.state == ScraperState.CUTTING:
+                tips.append(controller.tip(measurement.joints))
+            arm.apply(command)
+        steps = [math.dist(a, b) / PERIOD for a, b in zip(tips, tips[1:])]
+        speeds[budget] = sorted(steps)[len(steps) // 2]
+        arm = IdealArm(blade_force=lambda tip: 200.0 if tip[2] < 0.0 else 0.0)
+    assert speeds[40.0] == pytest.approx((40.0 - 30.0) * 0.7 / 200.0, rel=0.3)
+    assert speeds[80.0] == pytest.approx(0.05, rel=0.3)  # the cutting speed, not power
+
+
+def test_an_interrupted_job_started_again_goes_on_where_it_stood():
+    controller = ScraperController()
+    arm = IdealArm()
+    request = ScrapeRequest(passes=2)
+    controller.start(request, True, 250.0)
+    while controller.pass_index == 0 or controller.state != ScraperState.CUTTING:
+        run(controller, arm, seconds=PERIOD)
+    run(controller, arm, seconds=1.0)
+    reached = controller.tip(arm.joints)[1]
+    record = json.loads(json.dumps(controller.record()))  # as a restart finds it
+    assert record['pass_index'] == 1 and record['radius'] >= reached
+    again = ScraperController()
+    again.recall(record)
+    accepted, message = again.start(request, True, 250.0)
+    assert accepted and 'pass 2 of 2' in message
+    assert again.target[1] == pytest.approx(record['radius'])  # not the pass start
+    run(again, arm)
+    assert again.state == ScraperState.DONE and again.progress is None
+    # A new job starts afresh; a record that does not fit is ignored.
+    fresh = ScraperController()
+    fresh.recall(record)
+    assert 'scraping 3 passes' in fresh.start(ScrapeRequest(passes=3), True, 250.0)[1]
+    odd = ScraperController()
+    odd.recall({'job': {'passes': 'many'}, 'pass_index': 0})
+    assert odd.progress is None

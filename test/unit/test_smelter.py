@@ -192,3 +192,71 @@ def test_bad_requests_are_refused(setup):
         'metal_smelting', SmelterMeasurement(0.0, math.nan, 0.0, 0.0, 10.0))[1]
     with pytest.raises(ValueError, match='safe_charge_temperature'):
         SmelterParams(safe_charge_temperature=2000.0).validate()
+
+
+def test_a_night_without_heater_power_holds_the_batch_and_it_completes_after(setup):
+    params = SmelterParams()
+    controller, plant = start(setup, 'volatile_extraction', C_TYPE, params)
+    run(controller, plant, seconds=3000.0, until=(Phase.SOAKING, Phase.FAULT))
+    assert controller.phase == Phase.SOAKING
+    hot = plant.furnace.temperature
+    night = dataclasses.replace(params, power_budget=1.0)
+    controller.params = controller.loop.params = night
+    log = run(controller, plant, seconds=1800.0, until=(Phase.FAULT, Phase.TAPPING, Phase.DONE))
+    assert controller.power_wait and controller.phase == Phase.HEATING  # the soak waits
+    assert plant.furnace.temperature < hot - 50.0  # it cooled in the dark ...
+    assert all(sp <= temp + 1e-6 for _, temp, sp, _, _, _ in log[1:])  # ... the ramp with it
+    controller.params = controller.loop.params = params  # sunrise
+    run(controller, plant, seconds=6000.0)
+    assert controller.phase == Phase.DONE, controller.reason
+    assert not controller.power_wait
+    assert plant.furnace.released['water'] == pytest.approx(0.11 * 0.5)
+
+
+def test_a_restarted_smelter_goes_on_with_its_batch_and_never_repeats_a_finished_one(setup):
+    design, recipes = setup
+    controller, plant = start(setup, 'volatile_extraction', C_TYPE)
+    run(controller, plant, seconds=6000.0, until=(Phase.COOLING, Phase.FAULT))
+    assert controller.phase == Phase.COOLING and plant.furnace.temperature > 700.0
+    record = controller.record()
+    # Restarted while cooling a tapped batch: the start goes on cooling, charges nothing.
+    again = BatchController(SmelterParams(), design, recipes)
+    again.recall(record)
+    accepted, message = again.start('volatile_extraction', plant.measure())
+    assert accepted and 'tapped before a restart' in message
+    assert again.phase == Phase.COOLING and again.feed_request is None
+    run(again, plant)
+    assert again.phase == Phase.DONE
+    # Restarted after it was done: DONE at once, and nothing starts by itself.
+    done = BatchController(SmelterParams(), design, recipes)
+    done.recall(again.record())
+    assert done.phase == Phase.DONE
+    # A record that does not fit is ignored.
+    odd = BatchController(SmelterParams(), design, recipes)
+    odd.recall({'phase': 'BOILING', 'recipe': 'volatile_extraction'})
+    assert odd.phase == Phase.IDLE and odd.recalled is None
+
+
+def test_a_restart_while_charging_charges_only_what_is_missing(setup):
+    design, recipes = setup
+    controller = BatchController(SmelterParams(), design, recipes)
+    plant = Plant(design, C_TYPE)
+    controller.recall({'phase': 'CHARGING', 'recipe': 'volatile_extraction'})
+    plant.furnace.charge({s: f * 0.2 for s, f in C_TYPE.items()})  # 0.2 of 0.5 kg in
+    accepted, message = controller.start('volatile_extraction', plant.measure())
+    assert accepted and controller.feed_request == ('hopper_silicate', pytest.approx(0.3))
+
+
+def test_a_restart_while_heating_goes_on_with_a_charge_lightened_by_its_volatiles(setup):
+    design, recipes = setup
+    controller, plant = start(setup, 'volatile_extraction', C_TYPE)
+    run(controller, plant, seconds=6000.0, until=(Phase.SOAKING, Phase.FAULT))
+    record = controller.record()
+    assert sum(plant.furnace.masses.values()) < 0.5 * 0.98  # some water has left it
+    again = BatchController(SmelterParams(), design, recipes)
+    again.recall(record)
+    accepted, message = again.start('volatile_extraction', plant.measure())
+    assert accepted and 'heating the' in message and again.feed_request is None
+    run(again, plant)
+    assert again.phase == Phase.DONE
+    assert plant.furnace.released['water'] == pytest.approx(0.11 * 0.5)

@@ -21,7 +21,7 @@ def test_the_default_plan_runs_every_step_in_order_to_completed():
     assert rig.calls == ['anchoring/deploy', 'material_handling/start', 'drill/start',
                          'scraper/start', 'smelter/start_batch', 'anchoring/release']
     assert rig.parameters['drill'] == [{'goal_depth': 0.3}]
-    assert rig.parameters['scraper'] == [{'passes': 3}]
+    assert rig.parameters['scraper'] == [{'area': 0.0, 'passes': 3}]
     done = [text for kind, text in events if kind == 'step' and text.endswith('done')]
     assert len(done) == len(default_plan().steps)
 
@@ -343,3 +343,38 @@ def test_a_controller_that_never_reports_its_state_fails_the_step_at_its_timeout
     assert rig.calls.count('scraper/start') == 0
     assert 'timed out after 20 s before it could start (waiting for the state of scraper)' \
         in mission.reason
+
+
+def test_after_anchoring_restarts_the_anchors_are_proven_again_before_the_tools_go_on():
+    mission, rig = loaded(plan_of({'type': 'deploy_anchors'}, {'type': 'drill', 'depth': 0.1}))
+    mission.command('start', 1.0, 60.0, 1.0)
+    while 'drill/start' not in rig.calls:
+        step(mission, rig)
+    mission.liveness({'anchoring'}, rig.time)  # killed
+    rig.estop()
+    rig.states['anchoring'], rig.capacity = 'FAULT', 0.0  # back: found deployed, unproven
+    mission.liveness(set(), rig.time)
+    assert mission.state == 'running'
+    for _ in range(3):
+        step(mission, rig)
+    assert rig.calls[-1] == 'anchoring/deploy'
+    assert 'waiting for deploy_anchors' in mission.progress
+    assert run(mission, rig) == 'completed'
+    resumed = rig.calls[rig.calls.index('drill/start') + 1:]
+    assert resumed.index('anchoring/deploy') < resumed.index('drill/start')
+
+
+def test_after_a_whole_rig_restart_a_step_whose_tools_restarted_too_starts_again():
+    mission, rig = loaded()
+    mission.command('start', 1.0, 60.0, 1.0)
+    while rig.states['drill'] != 'DRILLING':
+        step(mission, rig)
+    step(mission, rig)
+    snapshot = mission.snapshot()
+    rig.busy.pop('drill')
+    rig.states['drill'] = 'IDLE'  # the drill's process restarted with everything else
+    again = Mission(rig_interface())
+    again.restore(default_plan(), snapshot)
+    assert again.command('resume', rig.time, 60.0, rig.time)[0]
+    assert run(again, rig) == 'completed'  # no failure: retries are 0 in this plan
+    assert rig.calls.count('drill/start') == 2

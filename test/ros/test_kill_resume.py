@@ -215,14 +215,20 @@ def steps_done(events, plan):
     return [name for name in names if name in done]
 
 
+def killed_shift(references, tmp_path, victim, seed, plan='line'):
+    """Run the plan with the victim killed at its 10 points; check the ledger; return it."""
+    reference = references(plan)
+    run = run_shift(tmp_path, victim, victim, kill_points(seed, reference, victim), plan)
+    assert len(run['kills']) == KILLS, run['kills']
+    print(f'\n{victim} killed at sim {run["kills"]} s')
+    same_ledger(run['ledger'], reference['ledger'])
+    return run, reference
+
+
 @pytest.mark.slow
 def test_killing_the_supervisor_anywhere_resumes_the_shift_with_nothing_lost(
         references, ros, tmp_path):
-    reference = references('line')
-    run = run_shift(tmp_path, 'supervisor', 'supervisor', kill_points(14, reference))
-    assert len(run['kills']) == KILLS, run['kills']
-    print(f'\nsupervisor killed at sim {run["kills"]} s')
-    same_ledger(run['ledger'], reference['ledger'])
+    run, _ = killed_shift(references, tmp_path, 'supervisor', 14)
     events = run['events']
     restored = [text for _, _, kind, text in events
                 if kind == 'mode' and 'restored after a restart' in text]
@@ -237,11 +243,7 @@ def test_killing_the_supervisor_anywhere_resumes_the_shift_with_nothing_lost(
     ('material_handling', 23, 'line'), ('smelter', 24, 'smelt'), ('rig_sim', 25, 'line')])
 def test_killing_a_node_anywhere_stops_the_rig_and_resumes_with_nothing_lost(
         references, ros, tmp_path, victim, seed, plan):
-    reference = references(plan)
-    run = run_shift(tmp_path, victim, victim, kill_points(seed, reference, victim), plan)
-    assert len(run['kills']) == KILLS, run['kills']
-    print(f'\n{victim} killed at sim {run["kills"]} s')
-    same_ledger(run['ledger'], reference['ledger'])
+    run, reference = killed_shift(references, tmp_path, victim, seed, plan)
     events = run['events']
     silent = [text for _, _, kind, text in events if kind == 'fault' and
               text == f'{victim} silent']
@@ -253,11 +255,7 @@ def test_killing_a_node_anywhere_stops_the_rig_and_resumes_with_nothing_lost(
 @pytest.mark.slow
 def test_killing_the_whole_rig_anywhere_resumes_the_shift_where_it_stood(
         references, ros, tmp_path):
-    reference = references('line')
-    run = run_shift(tmp_path, 'rig', 'rig', kill_points(26, reference))
-    assert len(run['kills']) == KILLS, run['kills']
-    print(f'\nthe whole rig killed at sim {run["kills"]} s')
-    same_ledger(run['ledger'], reference['ledger'])
+    run, reference = killed_shift(references, tmp_path, 'rig', 26)  # every node at once
     restored = [text for text in run['texts'][0].splitlines()
                 if 'world restored from its checkpoint' in text]
     assert len(restored) == 1  # the last start of the rig (each start prints its own)

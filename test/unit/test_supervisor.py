@@ -307,13 +307,18 @@ def test_stop_actions_of_a_step_are_its_tools_aborts():
         Call('smelter/abort')]
 
 
-def test_a_supervisor_restarted_while_a_tool_works_watches_it_finish_without_restarting_it():
+def snapshot_while_drilling():
+    """Return (rig, what the store holds) when the supervisor is killed mid-drilling."""
     mission, rig = loaded()
     mission.command('start', 1.0, 60.0, 1.0)
     while rig.states['drill'] != 'DRILLING':
         step(mission, rig)
     step(mission, rig)
-    snapshot = mission.snapshot()  # what the store holds when the process is killed
+    return rig, mission.snapshot()
+
+
+def test_a_supervisor_restarted_while_a_tool_works_watches_it_finish_without_restarting_it():
+    rig, snapshot = snapshot_while_drilling()
     assert snapshot['acted']
     again = Mission(rig_interface())
     again.restore(default_plan(), snapshot)
@@ -365,12 +370,7 @@ def test_after_anchoring_restarts_the_anchors_are_proven_again_before_the_tools_
 
 
 def test_after_a_whole_rig_restart_a_step_whose_tools_restarted_too_starts_again():
-    mission, rig = loaded()
-    mission.command('start', 1.0, 60.0, 1.0)
-    while rig.states['drill'] != 'DRILLING':
-        step(mission, rig)
-    step(mission, rig)
-    snapshot = mission.snapshot()
+    rig, snapshot = snapshot_while_drilling()
     rig.busy.pop('drill')
     rig.states['drill'] = 'IDLE'  # the drill's process restarted with everything else
     again = Mission(rig_interface())

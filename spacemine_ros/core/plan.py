@@ -2,7 +2,8 @@
 
 A plan is YAML (config/plans/*.yaml) with a `plan:` mapping: a name, whether the shift may
 go on by itself after a lost node comes back (`auto_resume`), and its steps. Each step
-has a `type`, a `timeout` (s, on the rig's clock), `retries` and `on_failure` (what
+has a `type`, a `timeout` (s, on the rig's clock), `retries` (each after `retry_delay`
+s) and `on_failure` (what
 happens once the retries are spent: `abort` the shift, `skip` to the next step, or
 `hold`: make safe and wait for the operator). pydantic checks the shape and the ranges;
 check_against_rig() checks what only the rig file knows (the controllers a step names,
@@ -26,6 +27,9 @@ class StepBase(BaseModel):
     label: str = ''  # shown in progress and the event log ('' -> the type)
     timeout: Seconds = 1800.0
     retries: Annotated[int, Field(ge=0, le=10)] = 0
+    # s (rig clock) before a retry: what refused or failed the step (a furnace too hot
+    # to charge, a tool still settling) has time to change.
+    retry_delay: Annotated[float, Field(ge=0.0, le=3600.0, allow_inf_nan=False)] = 5.0
     on_failure: Literal['abort', 'skip', 'hold'] = 'abort'
 
     @property

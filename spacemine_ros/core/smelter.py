@@ -222,8 +222,9 @@ class BatchController:
         """Take up what the controller before this one recorded (record()).
 
         A batch it had finished stays DONE (a restart does not make it a new one); one
-        it was charging, tapping or cooling is gone on with by the next start() of the
-        same recipe. A record that does not fit (unknown phase or recipe) is ignored.
+        it was charging, heating, tapping or cooling is gone on with by the next start()
+        of the same recipe (one cooling with its charge still in it is heated again).
+        A record that does not fit (unknown phase or recipe) is ignored.
         """
         phase = record.get('phase') if isinstance(record, dict) else None
         recipe = record.get('recipe') if isinstance(record, dict) else None
@@ -248,10 +249,11 @@ class BatchController:
                 measurement.furnace_mass <= params.tap_empty_mass:
             self._enter(Phase.COOLING, measurement.time)  # tapped: cool it to the end
             return True, f'{recipe.name}: the batch was tapped before a restart: cooling down'
-        if phase in (Phase.HEATING, Phase.SOAKING) and \
+        if phase in (Phase.HEATING, Phase.SOAKING, Phase.COOLING) and \
                 measurement.furnace_mass > params.tap_empty_mass:
-            # Heated before the restart: what is left of the charge (volatiles may have
-            # left it lighter than charged) is heated again from where it is.
+            # Heated before the restart (or cooling with the charge still in it: a batch
+            # stopped by an abort or a hold): what is left of the charge (volatiles may
+            # have left it lighter than charged) is heated again from where it is.
             self.setpoint = measurement.temperature
             self._enter(Phase.HEATING, measurement.time)
             return True, (f'{recipe.name}: heating the {measurement.furnace_mass:.3f} kg '

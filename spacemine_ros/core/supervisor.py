@@ -11,7 +11,7 @@ While running, tick() with the latest Observation advances the current step: it 
 out the step's actions (Trigger calls and parameter sets on the subsystems' controllers,
 one at a time; the node sends them and reports each result with action_done()), then
 watches the controllers' states until the step is done, failed or timed out. A failure
-is retried `retries` times (after the step's recover actions), then its on_failure
+is retried `retries` times (after its retry_delay and recover actions), then its on_failure
 policy applies. Pause, hold, abort and e-stop send the current step's stop actions.
 
 A watched node or stream that goes silent while a plan is under way latches the e-stop
@@ -232,6 +232,7 @@ class Mission:
         self.last_issued = -math.inf
         self.time = 0.0
         self.settle_until = -math.inf  # no action before this rig time (RELEASE_SETTLE)
+        self.retry_at = -math.inf  # nor before this one (a step's retry_delay)
         self.progress = ''
         self.machine = Machine(model=self, states=list(MODES), initial='idle',
                                auto_transitions=False, send_event=False,
@@ -517,6 +518,9 @@ class Mission:
         if obs.time < self.settle_until:
             self.progress = 'waiting for the e-stop release to reach every node'
             return None
+        if obs.time < self.retry_at:
+            self.progress = f'retrying in {self.retry_at - obs.time:.0f} s'
+            return None
         if self.queue and isinstance(self.queue[0], _Resumed):
             step = self.queue[0].step
             unknown = [t for t in self.steps.tools(step) if not obs.states.get(t)]
@@ -612,6 +616,7 @@ class Mission:
             self.attempt += 1
             self._stop_step()
             self._enter_step(recover=True)
+            self.retry_at = now + step.retry_delay
             return
         self.attempt = 0
         if step.on_failure == 'skip':

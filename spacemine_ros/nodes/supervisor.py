@@ -235,8 +235,10 @@ class SupervisorNode(Node):
             name = status.name
             if name.startswith(namespace + '/'):
                 name = name[len(namespace) + 1:]
-            if name in self.watched_nodes:
-                self._heard(name)
+            # A node may report per part ('field_bus/drill_bus'): any of them is the node.
+            node = name.split('/', 1)[0]
+            if node in self.watched_nodes:
+                self._heard(node)
 
     def _on_estop_topic(self, message):
         if message.data and self.mission.state != 'estopped':

@@ -197,6 +197,23 @@ def test_retries_run_the_recover_actions_then_the_step_again():
     assert rig.calls.count('scraper/reset') == 2
 
 
+def test_a_retry_waits_its_retry_delay_so_what_refused_it_can_change():
+    plan = plan_of({'type': 'deploy_anchors', 'retries': 2, 'retry_delay': 30.0})
+    mission, rig = loaded(plan)
+    rig.refuse['anchoring/deploy'] = 2  # e.g. a furnace still too hot to charge
+    mission.command('start', 1.0, 60.0, 1.0)
+    times = []
+    while mission.state == 'running':
+        calls = len(rig.calls)
+        step(mission, rig)
+        if len(rig.calls) > calls and rig.calls[-1] == 'anchoring/deploy':
+            times.append(rig.time)
+    assert mission.state == 'completed'
+    assert len(times) == 3
+    assert all(later - earlier >= 30.0 for earlier, later in zip(times, times[1:]))
+    assert all(later - earlier <= 32.0 for earlier, later in zip(times, times[1:]))
+
+
 def test_a_refused_call_fails_the_step_with_the_reason():
     mission, rig = loaded(plan_of({'type': 'deploy_anchors', 'on_failure': 'abort'}))
     rig.refuse['anchoring/deploy'] = 1

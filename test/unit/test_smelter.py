@@ -247,31 +247,19 @@ def test_a_restart_while_charging_charges_only_what_is_missing(setup):
     assert accepted and controller.feed_request == ('hopper_silicate', pytest.approx(0.3))
 
 
-def test_a_restart_while_heating_goes_on_with_a_charge_lightened_by_its_volatiles(setup):
+# Killed while soaking, or after a hold aborted the batch (COOLING with the charge still
+# in it, the furnace far above the safe charging temperature): the successor takes the
+# charge up again, never refusing the start until the furnace has cooled.
+@pytest.mark.parametrize('held', [False, True])
+def test_a_restart_while_heating_goes_on_with_a_charge_lightened_by_its_volatiles(setup, held):
     design, recipes = setup
     controller, plant = start(setup, 'volatile_extraction', C_TYPE)
     run(controller, plant, seconds=6000.0, until=(Phase.SOAKING, Phase.FAULT))
+    if held:
+        assert controller.abort('held')[0] and controller.phase == Phase.COOLING
+        assert plant.furnace.temperature > SmelterParams().safe_charge_temperature
     record = controller.record()
     assert sum(plant.furnace.masses.values()) < 0.5 * 0.98  # some water has left it
-    again = BatchController(SmelterParams(), design, recipes)
-    again.recall(record)
-    accepted, message = again.start('volatile_extraction', plant.measure())
-    assert accepted and 'heating the' in message and again.feed_request is None
-    run(again, plant)
-    assert again.phase == Phase.DONE
-    assert plant.furnace.released['water'] == pytest.approx(0.11 * 0.5)
-
-
-def test_a_restart_of_a_batch_stopped_hot_with_its_charge_heats_the_charge_again(setup):
-    # A hold aborts the batch (COOLING with the charge still in it); the smelter is then
-    # killed while the furnace is far above the safe charging temperature. Its successor
-    # must take the charge up again, not refuse the start until the furnace has cooled.
-    design, recipes = setup
-    controller, plant = start(setup, 'volatile_extraction', C_TYPE)
-    run(controller, plant, seconds=6000.0, until=(Phase.SOAKING, Phase.FAULT))
-    assert controller.abort('held')[0] and controller.phase == Phase.COOLING
-    record = controller.record()
-    assert plant.furnace.temperature > SmelterParams().safe_charge_temperature
     again = BatchController(SmelterParams(), design, recipes)
     again.recall(record)
     accepted, message = again.start('volatile_extraction', plant.measure())

@@ -74,3 +74,68 @@ def checked_float(values, name, low, high):
         return None
     value = float(value)
     return value if math.isfinite(value) and low <= value <= high else None
+
+
+class RecordTimeline:
+    """A node's record as it stood over the last `horizon` seconds of the rig's clock.
+
+    A simulated world restored from its checkpoint (rig_sim after a restart) is up to one
+    checkpoint period behind what a controller saw. What the controller keeps of its own
+    (a scraper's pass and the radius cut to) must then go back with the world, or the
+    work done in that lost time is skipped: `at(time)` gives the record of that instant.
+    Entries are added only when the record changes; the oldest one kept is the last one
+    before the horizon, so any instant within it has its record. JSON-safe both ways.
+    """
+
+    def __init__(self, horizon=60.0):
+        self.horizon = horizon
+        self.entries = []  # [[time, record]], oldest first
+        self.restored_at = None  # the world restore last handled (its checkpoint time)
+
+    def note(self, time, record):
+        """Add the record of `time` if it differs from the latest; return whether it did."""
+        if self.entries and self.entries[-1][1] == record:
+            return False
+        self.entries.append([float(time), record])
+        cut = time - self.horizon
+        while len(self.entries) > 1 and self.entries[1][0] <= cut:
+            del self.entries[0]
+        return True
+
+    def at(self, time):
+        """Return the record as it stood at `time` (None if that is before every entry)."""
+        found = None
+        for stamp, record in self.entries:
+            if stamp > time + 1e-9:
+                break
+            found = record
+        return found
+
+    def rewind(self, time):
+        """Forget what came after `time` (a timeline the world left); return at(time)."""
+        record = self.at(time)
+        self.entries = [entry for entry in self.entries if entry[0] <= time + 1e-9]
+        return record
+
+    def to_json(self):
+        """Return the timeline as JSON types."""
+        return {'restored_at': self.restored_at, 'entries': self.entries}
+
+    def take_up(self, values):
+        """Take up a timeline from to_json() read back from disk; anything odd: ignored."""
+        try:
+            entries = values['entries']
+            restored_at = values['restored_at']
+            if restored_at is not None:
+                restored_at = float(restored_at)
+            checked = []
+            for stamp, record in entries:
+                if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or \
+                        not math.isfinite(stamp) or not isinstance(record, dict) or \
+                        (checked and stamp < checked[-1][0]):
+                    raise ValueError('entry')
+                checked.append([float(stamp), record])
+        except (KeyError, TypeError, ValueError):
+            return False
+        self.entries, self.restored_at = checked, restored_at
+        return True

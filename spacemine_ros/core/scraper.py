@@ -318,6 +318,25 @@ class ScraperController:
         except (KeyError, TypeError, ValueError):
             self.progress = None
 
+    def rewind(self, record):
+        """Go back to the progress of an earlier instant (record(): a world restored).
+
+        The arm and the terrain went back with the world, so the job must too, or the
+        part cut in the lost time is never cut again. Returns what the job now stands at.
+        A job that was only stowing then is finished: nothing of it is undone but the
+        stow, which the hold of an idle arm leaves where it stands.
+        """
+        self.recall(record)
+        progress = self.progress
+        if progress is not None and progress['stowing'] and self.state not in ACTIVE_STATES:
+            self.progress = None
+        if self.progress is None:
+            return 'no job under way then'
+        radius = self.progress['radius']
+        return (f'pass {self.progress["pass_index"] + 1}'
+                + (f' from {radius:.2f} m' if radius is not None else '')
+                + (' (cut, to dump)' if self.progress['cut'] else ''))
+
     def abort(self, reason='aborted by operator'):
         """Stop cutting and stow the arm."""
         if self.state not in ACTIVE_STATES:
@@ -424,7 +443,9 @@ class ScraperController:
         elif state == ScraperState.LOWERING:
             self._control_depth(force, limit, dt, tip[2])
             self.target = (self.target[0], self.target[1], -self.depth)
-            if tip[2] <= -self.depth + params.position_tolerance:
+            # Cut only once at depth: from a blade still above it the cut would run a
+            # straight line to the pass end at depth and leave a wedge uncut.
+            if tip[2] <= -self.depth + min(params.position_tolerance, 0.1 * self.depth):
                 self._enter(ScraperState.CUTTING)
         elif state == ScraperState.CUTTING:
             self._control_depth(force, limit, dt, tip[2])

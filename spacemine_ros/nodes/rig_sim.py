@@ -251,8 +251,11 @@ class RigSimNode(Node):
         checkpointed = self.world.time
         self.world.time = max(checkpointed, checkpoints.last_time()) + self.control_period
         self.power.time = self.world.time
-        self.last_checkpoint = self.world.time
         self.restored_from = checkpointed
+        # Saved again at once, on the new clock: a restart before the next checkpoint
+        # restores to this time, not the old one again, so every restore has its own time
+        # and whoever follows them (ledger, scraper) takes each once.
+        self._checkpoint(force=True)
         self.get_logger().warning(
             f'world restored from its checkpoint at {checkpointed:.2f} s; the clock goes on '
             f'at {self.world.time:.2f} s')

@@ -13,12 +13,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
+from spacemine_ros.core.memory import RecordTimeline
 from spacemine_ros.core.scraper import (
     ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams)
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
     AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, declare, declare_tunables,
-    rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, Telemetry)
+    rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
 REQUEST = {
@@ -70,13 +71,19 @@ class ScraperNode(ControllerNode):
         self.controller = ScraperController(self.declare_params(ScraperParams(), TUNABLES))
         # The job of the controller before this one (a restart): started again, it goes
         # on from the pass and radius it had reached instead of cutting them again.
-        self.controller.recall(self.memory.recall())
+        recalled = self.memory.recall()
+        self.controller.recall(recalled)
+        # The job's record over the last minute: a simulated world restored from its
+        # checkpoint is behind what this controller saw, and the job goes back with it.
+        self.timeline = RecordTimeline()
+        self.timeline.take_up(recalled.get('timeline'))
         self.request = ScrapeRequest(**declare_tunables(self, REQUEST, ScrapeRequest()))
         self.area = declare(self, 'area', 0.0, 'Area a start sweeps [m^2]: passes enough to '
                             'cover it, pass_length x pass_spacing each (0: `passes` passes)',
                             0.0, 50.0)
         self.collected = 0.0
         self.bucket_mass = 0.0
+        self.ticked_at = 0.0  # s, the rig's time of the last control period
 
         self.anchoring = AnchoringStatus(self, self.rig, self.spec.name)
         self.create_subscription(Float64, 'material/scraper_cut/delivered', self._on_collected,
@@ -94,6 +101,8 @@ class ScraperNode(ControllerNode):
         self.create_service(Trigger, '~/start', self._on_start)
         self.create_service(Trigger, '~/abort', self._on_abort)
         self.create_service(Trigger, '~/reset', self._on_reset)
+        self.create_subscription(Float64, 'world/restored', self._on_world_restored,
+                                 STATE_QOS)
         self.ready(['joint_states'])
         self.anchoring.request(0.0)
 
@@ -137,6 +146,30 @@ class ScraperNode(ControllerNode):
     def _on_reset(self, request, response):
         return self.respond(response, self.controller.reset(), 'reset')
 
+    def _on_world_restored(self, message):
+        # message.data: the checkpoint's time. Each restore is taken once, even when a
+        # restart of this node finds the same latched message again.
+        if message.data == self.timeline.restored_at:
+            return
+        self.timeline.restored_at = message.data
+        record = self.timeline.rewind(message.data)
+        if record is None:
+            self.get_logger().error(
+                f'the world was restored to {message.data:.2f} s, before the '
+                f'{self.timeline.horizon:g} s of job record kept: the job goes on as it stood')
+        else:
+            self.get_logger().warning(
+                f'the world was restored to {message.data:.2f} s: the job goes back to where '
+                f'it stood then: {self.controller.rewind(record)}')
+        self._remember()
+
+    def _remember(self):
+        record = self.controller.record()
+        self.timeline.note(self.ticked_at, record)
+        problem = self.memory.remember(**record, timeline=self.timeline.to_json())
+        if problem:
+            self.get_logger().error(problem, throttle_duration_sec=30.0)
+
     # Control -------------------------------------------------------------------------------
     def _on_joints(self, message):
         self.inputs.saw('joint_states')
@@ -171,9 +204,8 @@ class ScraperNode(ControllerNode):
             {role: command.velocities.get(role, 0.0) for role in ROLES}, command.force_limit))
         self.anchoring.request(self.controller.request_force)
         self.anchoring.report_load(force)
-        problem = self.memory.remember(**self.controller.record())  # a few times a pass
-        if problem:
-            self.get_logger().error(problem, throttle_duration_sec=30.0)
+        self.ticked_at = stamp
+        self._remember()  # written when it changes: a few times a pass
         self.telemetry.publish(stamp, {
             'blade_force': force, 'force_limit': command.force_limit,
             'collected_mass': self.collected, 'cut_depth': self.controller.depth},

@@ -10,6 +10,7 @@ import pytest
 
 from spacemine_ros.core.anchoring import AnchoringState
 from spacemine_ros.core.drill_controller import DrillState
+from spacemine_ros.core.memory import RecordTimeline
 from spacemine_ros.core.scraper import ScrapeRequest, ScraperState
 from spacemine_ros.sim.checkpoint import (
     CheckpointError, load_checkpoint, MAGIC, read_header, save_checkpoint)
@@ -83,6 +84,48 @@ def test_a_restored_world_goes_on_as_the_one_that_wrote_it(working, bodies, anch
         assert again['cut'] == pytest.approx(original['cut'], rel=1e-3)
         assert again['hole'] == pytest.approx(original['hole'], abs=1e-6)
         assert again['base'] == pytest.approx(original['base'], abs=1e-4)
+        restored.material.ledger.check()
+    finally:
+        restored.close()
+
+
+def test_a_job_goes_back_with_a_world_restored_behind_it_and_cuts_what_was_undone(
+        working, bodies, anchor_types):
+    # rig_sim killed mid-pass: its world comes back from a checkpoint up to a period
+    # old while the scraper saw the pass go further. The scraper's record of that
+    # instant (what its node keeps for the last minute) takes the job back with the world.
+    loop, path = working
+    timeline = RecordTimeline()
+
+    def run(each, seconds):
+        for _ in range(int(seconds / 0.05)):
+            each.step()
+            timeline.note(each.world.time, each.scraper.record())
+    run(loop, 0.5)
+    save_checkpoint(loop.world, path)
+    restored_to = loop.world.time
+    run(loop, 0.95)  # the pass goes on; the world that saw it is then lost
+    restored = RigWorld(bodies['bennu'], anchor_types['microspine'])
+    try:
+        load_checkpoint(restored, path)
+        twin = twin_loop(loop, restored)
+        for each in (loop, twin):
+            if each is twin:  # silent inputs fault it; the supervisor resets and starts
+                assert twin.scraper.input_lost('rig_sim silent') and twin.scraper.reset()[0]
+                ahead = twin.scraper.record()['radius']
+                assert 'pass 1 from' in twin.scraper.rewind(timeline.rewind(restored_to))
+                assert twin.scraper.record()['radius'] > ahead  # went back toward the start
+                request = twin.scraper.progress['request']
+                assert twin.scraper.start(request, True, twin.anchoring.tool_budget)[0]
+            assert each.run_until(lambda each=each: each.scraper.state == ScraperState.DONE,
+                                  300.0)
+            each.run_until(lambda: False, 10.0)
+        original, again = state_of(loop.world), state_of(restored)
+        # The volume cut is the uninterrupted pass's (the blade re-enters at the 2 cm
+        # record, so its plunge can differ by a sliver), and all of it is in the line.
+        assert again['cut'] == pytest.approx(original['cut'], rel=0.02)
+        assert sum(again['masses'].values()) == pytest.approx(
+            sum(original['masses'].values()), rel=0.02)  # every account: all excavated
         restored.material.ledger.check()
     finally:
         restored.close()

@@ -1,9 +1,10 @@
 """A node's record across restarts (core.memory): one start's, checked, written whole."""
 
+import json
 import math
 import os
 
-from spacemine_ros.core.memory import checked_float, NodeMemory
+from spacemine_ros.core.memory import checked_float, NodeMemory, RecordTimeline
 
 
 def test_a_respawn_takes_up_its_own_start_s_record_and_a_fresh_start_does_not(tmp_path):
@@ -56,3 +57,33 @@ def test_a_start_without_a_session_takes_up_nothing_unless_told(tmp_path):
     NodeMemory(str(tmp_path), 'drill', '').remember(surface_position=0.1)
     assert NodeMemory(str(tmp_path), 'drill', '').recall() == {}
     assert NodeMemory(str(tmp_path), 'drill', '', take_up=True).recall() != {}
+
+
+def test_a_timeline_gives_the_record_of_any_instant_within_its_horizon():
+    timeline = RecordTimeline(horizon=10.0)
+    assert timeline.note(1.0, {'radius': 1.2}) and not timeline.note(1.5, {'radius': 1.2})
+    timeline.note(2.0, {'radius': 1.1})
+    timeline.note(3.0, {})
+    assert timeline.at(0.5) is None  # before anything was noted: not known
+    assert timeline.at(1.9) == {'radius': 1.2} and timeline.at(2.0) == {'radius': 1.1}
+    assert timeline.at(99.0) == {}
+    timeline.note(20.0, {'radius': 0.9})  # the horizon keeps the last entry before it
+    assert timeline.at(10.0) == {} and [t for t, _ in timeline.entries] == [3.0, 20.0]
+
+
+def test_a_rewound_timeline_forgets_what_the_world_left_and_survives_json():
+    timeline = RecordTimeline()
+    for time, radius in ((1.0, 1.2), (2.0, 1.1), (3.0, 1.0)):
+        timeline.note(time, {'radius': radius})
+    assert timeline.rewind(2.5) == {'radius': 1.1}
+    timeline.restored_at = 2.5
+    timeline.note(4.0, {'radius': 1.05})
+    again = RecordTimeline()
+    assert again.take_up(json.loads(json.dumps(timeline.to_json())))
+    assert again.restored_at == 2.5 and again.at(3.5) == {'radius': 1.1}
+    assert again.at(4.0) == {'radius': 1.05}
+    for odd in (None, {'entries': [[1.0, {}]]}, {'entries': [['x', {}]], 'restored_at': None},
+                {'entries': [[2.0, {}], [1.0, {}]], 'restored_at': None},
+                {'entries': [[math.nan, {}]], 'restored_at': None}):
+        fresh = RecordTimeline()
+        assert not fresh.take_up(odd) and fresh.entries == [] and fresh.restored_at is None

@@ -263,3 +263,28 @@ def test_an_interrupted_job_started_again_goes_on_where_it_stood():
     odd = ScraperController()
     odd.recall({'job': {'passes': 'many'}, 'pass_index': 0})
     assert odd.progress is None
+
+
+def test_a_job_rewound_to_an_earlier_instant_goes_on_from_there():
+    controller = ScraperController()
+    arm = IdealArm()
+    request = ScrapeRequest(passes=1)
+    controller.start(request, True, 250.0)
+    while controller.state != ScraperState.CUTTING:
+        run(controller, arm, seconds=PERIOD)
+    run(controller, arm, seconds=0.5)
+    earlier = json.loads(json.dumps(controller.record()))
+    run(controller, arm, seconds=2.0)
+    assert controller.record()['radius'] < earlier['radius']
+    controller.input_lost('rig_sim silent')
+    controller.reset()
+    assert 'pass 1 from' in controller.rewind(earlier)
+    accepted, message = controller.start(request, True, 250.0)
+    assert accepted and controller.target[1] == pytest.approx(earlier['radius'])
+    run(controller, arm)
+    assert controller.state == ScraperState.DONE
+    # A finished job whose stow was undone stays finished; no job then is no job now.
+    stowing = dict(earlier, stowing=True)
+    assert controller.rewind(stowing) == 'no job under way then'
+    assert controller.progress is None
+    assert controller.rewind({}) == 'no job under way then'

@@ -57,6 +57,9 @@ class DrillParams:
     max_retries: int = 3
     position_tolerance: float = 0.0005  # m
     bit_radius: float = 0.025  # m, for the specific energy estimate
+    # m cut per revolution with the cutters fully in (blades x exposure): thrust past the
+    # point where the bit cuts this deep buys no penetration, only load (the founder point)
+    max_depth_of_cut: float = 0.006
 
     def validate(self):
         """Raise ValueError with a reason if a value is out of range."""
@@ -72,7 +75,8 @@ class DrillParams:
         positive('max_spindle_speed', self.max_spindle_speed, 'rad/s')
         for name in ('max_feed_speed', 'approach_speed', 'retract_speed', 'approach_thrust',
                      'contact_thrust', 'thrust_ramp', 'speed_ramp', 'stall_rate', 'stall_time',
-                     'backoff_distance', 'position_tolerance', 'bit_radius'):
+                     'backoff_distance', 'position_tolerance', 'bit_radius',
+                     'max_depth_of_cut'):
             positive(name, getattr(self, name))
         in_range('stall_torque_fraction', self.stall_torque_fraction, 0.5, 1.0)
         in_range('max_retries', self.max_retries, 0, 100)
@@ -266,6 +270,10 @@ class DrillController:
         target = limit
         if self.torque_per_thrust:
             target = min(target, params.torque_margin * params.max_torque / self.torque_per_thrust)
+        if measurement.spindle_speed > 0.5 and self.rate * 2.0 * math.pi / \
+                measurement.spindle_speed >= 0.95 * params.max_depth_of_cut:
+            # The cutters are fully in: more thrust would bear on the bit body.
+            target = min(target, self.command.thrust_limit)
         thrust = min(self.command.thrust_limit + params.thrust_ramp * dt, target)
         thrust = max(min(thrust, limit), 0.0)
         expected_torque = max(measurement.torque,

@@ -10,6 +10,15 @@ Int. J. Rock Mech. Min. Sci. 49) and cutter force ratio z:
 
 so thrust, torque, spindle speed w and rate of penetration are coupled, and the specific
 energy of Teale (1965), E = W/A + T w / (A ROP), equals e + W/A.
+
+The depth of cut is bounded by the bit's geometry: each of the n blades cuts d/n per
+revolution and no more than its cutters stand out of the bit body (the exposure h), so
+d <= n h. Past the thrust that reaches it, W* = z e a n h, the bit body bears on the
+rock: the extra thrust buys no penetration, only frictional contact torque
+mu gamma a (W - W*) / 2 (Detournay, Richard & Shepherd 2008, "Drilling response of drag
+bits: theory and experiment", Int. J. Rock Mech. Min. Sci. 45: the contact term of
+their phase II/III response, mu the bit-rock friction coefficient, gamma the bit's
+geometry factor, about 1 for a flat-faced bit).
 """
 
 from dataclasses import dataclass, field
@@ -67,33 +76,72 @@ class StrataColumn:
 
 @dataclass(frozen=True)
 class DragBit:
-    """Drag bit of a given radius in the Detournay-Defourny cutting regime."""
+    """Drag bit in the Detournay-Defourny cutting regime, its depth of cut bounded.
+
+    blades and cutter_exposure bound the depth cut per revolution (blades x exposure);
+    contact_friction and contact_gamma give the torque of the thrust the bit body bears.
+    """
 
     radius: float  # m
+    blades: int = 2
+    cutter_exposure: float = 0.003  # m the cutters stand out of the bit body
+    contact_friction: float = 0.6  # bit body on rock
+    contact_gamma: float = 1.0  # bit geometry factor of the contact torque
+
+    def __post_init__(self):
+        positive('radius', self.radius, 'm')
+        positive('blades', self.blades)
+        positive('cutter_exposure', self.cutter_exposure, 'm')
+        non_negative('contact_friction', self.contact_friction)
+        positive('contact_gamma', self.contact_gamma)
 
     @property
     def area(self):
         """Hole cross-section [m^2]."""
         return math.pi * self.radius ** 2
 
+    @property
+    def max_depth_of_cut(self):
+        """Deepest cut per revolution the cutters can take [m]: blades x exposure."""
+        return self.blades * self.cutter_exposure
+
+    def full_cut_thrust(self, stratum):
+        """Thrust [N] at which the cutters are fully engaged: W* = z e a n h."""
+        return (stratum.cutting_ratio * stratum.specific_energy * self.radius
+                * self.max_depth_of_cut)
+
     def depth_of_cut(self, thrust, stratum):
-        """Depth cut per revolution [m] under thrust W [N]."""
-        return max(thrust, 0.0) / (stratum.cutting_ratio * stratum.specific_energy * self.radius)
+        """Depth cut per revolution [m] under thrust W [N] (at most blades x exposure)."""
+        return min(max(thrust, 0.0) / (stratum.cutting_ratio * stratum.specific_energy
+                                       * self.radius), self.max_depth_of_cut)
 
     def torque(self, thrust, stratum):
-        """Cutting torque [N m] under thrust W [N]: T = a W / (2 z)."""
-        return self.radius * max(thrust, 0.0) / (2.0 * stratum.cutting_ratio)
+        """Rock torque [N m] under thrust W [N]: cutting a W_c / (2 z), plus the contact.
+
+        W_c is the thrust the cutters take (up to W*); the rest bears on the bit body
+        and adds mu gamma a (W - W*) / 2.
+        """
+        thrust = max(thrust, 0.0)
+        cutting = min(thrust, self.full_cut_thrust(stratum))
+        return (self.radius * cutting / (2.0 * stratum.cutting_ratio)
+                + self.contact_friction * self.contact_gamma * self.radius
+                * (thrust - cutting) / 2.0)
 
     def rate_of_penetration(self, thrust, spindle_speed, stratum):
         """Rate of penetration [m/s] at thrust W [N] and spindle speed w [rad/s]."""
         return self.depth_of_cut(thrust, stratum) * max(spindle_speed, 0.0) / (2.0 * math.pi)
 
     def thrust_for_rate(self, rate, spindle_speed, stratum):
-        """Thrust [N] that gives rate of penetration rate [m/s] at spindle speed w."""
+        """Thrust [N] that gives rate of penetration rate [m/s] at spindle speed w.
+
+        inf if the rate needs a deeper cut than the cutters can take at that speed.
+        """
         if spindle_speed <= 0.0:
             return math.inf if rate > 0.0 else 0.0
-        return (2.0 * math.pi * stratum.cutting_ratio * stratum.specific_energy * self.radius
-                * rate / spindle_speed)
+        depth = 2.0 * math.pi * rate / spindle_speed
+        if depth > self.max_depth_of_cut * (1.0 + 1e-12):
+            return math.inf
+        return stratum.cutting_ratio * stratum.specific_energy * self.radius * depth
 
 
 def teale_specific_energy(thrust, torque, spindle_speed, rate, area):

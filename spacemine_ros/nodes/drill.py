@@ -40,6 +40,9 @@ TUNABLES = {
     'max_retries': ('Back-offs before the drill faults', 0, 100),
     'position_tolerance': ('Feed position tolerance [m]', 1e-6, 0.01),
     'bit_radius': ('Bit radius, for the specific energy [m]', 0.001, 0.5),
+    'max_depth_of_cut': ("Depth the bit's cutters take per revolution when fully in "
+                         '(blades x cutter exposure); thrust is not raised past it [m]',
+                         1e-5, 0.05),
 }
 TELEMETRY = ('depth', 'rate_of_penetration', 'thrust', 'torque', 'specific_energy', 'energy')
 

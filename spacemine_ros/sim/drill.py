@@ -26,8 +26,10 @@ class DrillSim(SubsystemSim):
         self.bit_link = world.links[f'{spec.name}_bit']
         self.torque_max = float(spec.settings.get('spindle_torque_max', 20.0))
         self.cuttings = str(spec.settings.get('cuttings', 'drill_cut'))
-        self.process = DrillingProcess(world.body.strata,
-                                       DragBit(float(spec.settings.get('bit_radius', 0.025))))
+        settings = spec.settings
+        self.process = DrillingProcess(world.body.strata, DragBit(
+            float(settings.get('bit_radius', 0.025)), int(settings.get('bit_blades', 2)),
+            float(settings.get('cutter_exposure', 0.003))))
         self.feed_speed = self.thrust_limit = self.spindle_speed = 0.0
         self.feed = 0.0
         self.spindle_angle = 0.0

@@ -79,7 +79,8 @@ def test_drills_to_the_goal_within_every_limit_then_retracts():
 
 def test_torque_limit_bounds_the_thrust_when_the_anchors_could_take_more():
     bench = Bench(capacity=5000.0, max_thrust=2000.0, max_feed_speed=0.05, goal_depth=0.9,
-                  thrust_ramp=200.0)
+                  thrust_ramp=200.0, max_depth_of_cut=0.05)
+    bench.process.bit = DragBit(0.025, cutter_exposure=0.025)  # deep cutters: torque binds
     bench.controller.start(True, bench.budget)
     bench.run(30.0)
     # T = a W / (2 z): the controller keeps torque under torque_margin * max_torque.
@@ -150,3 +151,14 @@ def test_thrust_stays_within_the_allowance_granted_and_the_request_follows_the_s
     bench.controller.abort()
     bench.run(30.0, until=(DrillState.IDLE, DrillState.DONE))
     assert bench.controller.request == 0.0
+
+
+def test_thrust_stops_rising_once_the_cutters_are_fully_in():
+    # 2 blades x 3 mm: in 2.5 MPa rock full engagement is W* = z e a n h = 225 N, well
+    # below what the anchors, the feed drive and the motor torque would allow.
+    bench = Bench(capacity=5000.0, max_thrust=2000.0, max_feed_speed=0.05, goal_depth=0.9)
+    bench.controller.start(True, bench.budget)
+    bench.run(60.0)
+    full = bench.process.bit.full_cut_thrust(ROCK)
+    assert full == pytest.approx(225.0)
+    assert full * 0.9 < max(bench.thrusts) < full * 1.15

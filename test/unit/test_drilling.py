@@ -16,8 +16,9 @@ def column(*strata):
     return StrataColumn(list(strata) or [ROCK])
 
 
-@given(thrust=st.floats(1.0, 1000.0), speed=st.floats(0.5, 50.0))
+@given(thrust=st.floats(1.0, BIT.full_cut_thrust(ROCK)), speed=st.floats(0.5, 50.0))
 def test_teale_specific_energy_is_intrinsic_energy_plus_thrust_over_area(thrust, speed):
+    # In the cutting regime (the cutters not yet fully engaged).
     rate = BIT.rate_of_penetration(thrust, speed, ROCK)
     torque = BIT.torque(thrust, ROCK)
     energy = teale_specific_energy(thrust, torque, speed, rate, BIT.area)
@@ -102,3 +103,38 @@ def test_mass_excavated_is_density_times_hole_volume(steps):
         process.step(0.05, process.hole_depth, 0.02, thrust, speed, 20.0)
     assert process.excavated_mass == pytest.approx(
         ROCK.density * BIT.area * process.hole_depth, rel=1e-9, abs=1e-12)
+
+
+DUST = Stratum('dust', 0.0, 1.0, specific_energy=5.0e4, cutting_ratio=0.6, density=600.0)
+
+
+@given(thrust=st.floats(0.0, 5000.0), energy=st.floats(1e4, 3e8))
+def test_no_thrust_cuts_deeper_per_turn_than_the_cutters_stand_out(thrust, energy):
+    stratum = Stratum('s', 0.0, 1.0, energy, 0.6, 1000.0)
+    assert BIT.depth_of_cut(thrust, stratum) <= BIT.blades * BIT.cutter_exposure * (1 + 1e-12)
+
+
+def test_thrust_past_full_engagement_buys_contact_torque_and_no_penetration():
+    # 100 N in 50 kPa dust would cut 0.13 m a turn with a 25 mm bit: the cutters take 6 mm.
+    limit = BIT.full_cut_thrust(DUST)
+    assert limit == pytest.approx(0.6 * 5.0e4 * 0.025 * 0.006)
+    assert BIT.depth_of_cut(100.0, DUST) == pytest.approx(0.006)
+    assert BIT.rate_of_penetration(100.0, 10.0, DUST) == \
+        pytest.approx(BIT.rate_of_penetration(limit, 10.0, DUST))
+    # Below W* the Detournay-Defourny law holds; above it, mu gamma a / 2 per newton.
+    assert BIT.torque(limit / 2, DUST) == pytest.approx(0.025 * limit / 2 / (2 * 0.6))
+    extra = BIT.torque(limit + 10.0, DUST) - BIT.torque(limit, DUST)
+    assert extra == pytest.approx(BIT.contact_friction * BIT.contact_gamma * 0.025 * 10.0 / 2)
+    assert BIT.thrust_for_rate(BIT.rate_of_penetration(limit, 10.0, DUST) * 1.01, 10.0,
+                               DUST) == math.inf
+    with pytest.raises(ValueError, match='cutter_exposure'):
+        DragBit(0.025, cutter_exposure=0.0)
+
+
+def test_a_bit_pressed_past_full_engagement_drills_at_the_bounded_rate():
+    process = DrillingProcess(column(DUST), BIT)
+    load = process.step(0.05, tip_depth=0.0, feed_speed=0.05, thrust_limit=100.0,
+                        spindle_speed=10.0, torque_limit=20.0)
+    assert load.rate_of_penetration == pytest.approx(0.006 * 10.0 / (2 * math.pi))
+    assert load.thrust == pytest.approx(100.0)  # the feed pushes at its limit ...
+    assert load.torque == pytest.approx(BIT.torque(100.0, DUST))  # ... on the bit body too

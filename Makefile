@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHIFT_ARGS ?=
+# make sim SITE=LAT,LON: the work site in degrees (default: the body preset's)
+SITE ?=
 PYTEST_ARGS ?=
 
 # Keep ROS traffic on this machine; each run claims a free ROS domain of its own
@@ -24,7 +26,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	touch $(STAMP)
 
 sim: $(STAMP)
-	$(BIN)/spacemine-shift --body bennu --depth 0.3 \
+	$(BIN)/spacemine-shift --body bennu --depth 0.3 $(if $(SITE),--site $(SITE)) \
 		--summary-file shift_summary.json $(SHIFT_ARGS)
 
 test: $(STAMP)

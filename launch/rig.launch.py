@@ -31,6 +31,7 @@ ARGUMENTS = [
     ('backend', 'sim', 'What the controllers drive: ' + ', '.join(bringup.BACKENDS)),
     ('body', 'bennu', 'Body preset from config/bodies.yaml'),
     ('anchor_type', '', "Anchor design from config/anchors.yaml (empty: the body site's)"),
+    ('site', '', "Work site LAT,LON in degrees, planetocentric (empty: the body preset's)"),
     ('namespace', '', 'Namespace of the rig (several rigs can share a domain)'),
     ('rig', '', 'Rig file: a name in config/rigs/ (e.g. twin_drill) or a path (empty: '
      'default)'),
@@ -70,7 +71,7 @@ def _checked(value):
     params_file = value['params_file'] or bringup.default_params_file()
     load_params_file(params_file)  # ConfigError naming the file, line and key
     parse_ports([e.strip() for e in value['ports'].split(',') if e.strip()])
-    bringup.check_site(value['body'], {'anchor_type': value['anchor_type']})
+    bringup.check_site(value['body'], {'anchor_type': value['anchor_type']}, value['site'])
     rig = load_rig_interface(bringup.rig_file_path(value['rig']))  # ConfigError naming the key
     if value['plan']:  # PlanError naming the step and field
         check_against_rig(load_plan(plan_path(value['plan'])), rig, value['body'])
@@ -105,6 +106,7 @@ def _nodes(context):
     for spec in bringup.graph(value['backend'], value['body'], use_sim_time,
                               value['namespace'], ports=ports,
                               anchor_type=value['anchor_type'], rig=value['rig'],
+                              site=value['site'],
                               plan=value['plan'], autostart=_truthy(value['autostart']),
                               resume=_truthy(value['resume']), data_dir=value['data_dir'],
                               session=session):

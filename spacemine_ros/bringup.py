@@ -85,7 +85,7 @@ def hil_port_dir(namespace='', run=None):
 
 
 def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None, ports=(),
-          anchor_type='', hil_dir='', rig='', plan='', autostart=False, resume=False,
+          anchor_type='', hil_dir='', rig='', plan='', autostart=False, resume=False, site='',
           data_dir='', session=''):
     """Return the NodeSpecs of a rig for a backend and body.
 
@@ -96,6 +96,7 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     clock, as a real rig does. run names this start of the rig (hil_port_dir); ports
     ('bus=/dev/path' entries) override the rig description's serial ports (hardware);
     anchor_type ('' for the body site's) goes to the simulation and the controller alike;
+    site ('LAT,LON' in degrees, '' for the preset's) to every node that models the body;
     hil_dir names the HIL port directory (parts of one rig started apart share it).
     plan and autostart go to the supervisor (every graph has one): the plan to load and
     whether to start it at once. data_dir, session and resume go to the supervisor, the
@@ -111,13 +112,14 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     rig_path = rig_file_path(rig)
     subsystems = load_rig_interface(rig_path).subsystems.values()  # ConfigError if bad
     chosen = {'rig': os.path.abspath(rig_path)} if rig else {}
-    common = {'body': body, **({'anchor_type': anchor_type} if anchor_type else {}),
+    where = {'site': site} if site else {}  # 'LAT,LON': the work site, not the preset's
+    common = {'body': body, **where, **({'anchor_type': anchor_type} if anchor_type else {}),
               **chosen}
     sim_time = bool(use_sim_time) and backend == 'sim'
     record = {key: value for key, value in (
         ('data_dir', data_dir), ('session', session), ('resume', bool(resume))) if value}
     controllers = {'use_sim_time': sim_time, **chosen, **record}
-    on_body = {'body': body, **controllers}  # controllers whose models use the body
+    on_body = {'body': body, **where, **controllers}  # controllers whose models use it
     # Off the simulation, odometry comes at its own pace, not stamp-aligned with joints.
     anchoring = {**common, **controllers, 'odom_sync': backend == 'sim'}
     nodes = []
@@ -156,7 +158,7 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     return nodes
 
 
-def check_site(body, anchoring=None):
+def check_site(body, anchoring=None, site=''):
     """Refuse an unknown body, or anchors that cannot hold at its site (ConfigError).
 
     anchoring: the anchoring node's parameters as set (anchor_type, bodies_file,
@@ -166,7 +168,8 @@ def check_site(body, anchoring=None):
     from spacemine_ros.core.body import load_body
 
     anchoring = anchoring or {}
-    found = load_body(anchoring.get('bodies_file') or share_path('config', 'bodies.yaml'), body)
+    found = load_body(anchoring.get('bodies_file') or share_path('config', 'bodies.yaml'), body,
+                      site)
     types = load_anchor_types(anchoring.get('anchors_file')
                               or share_path('config', 'anchors.yaml'))
     return choose_anchor(types, found, anchoring.get('anchor_type', ''),

@@ -28,6 +28,8 @@ def add_graph_arguments(parser):
     parser.add_argument('--body', default='bennu', help='body preset (default: bennu)')
     parser.add_argument('--anchor-type', default='',
                         help="anchor design (default: the body site's, config/bodies.yaml)")
+    parser.add_argument('--site', default='', metavar='LAT,LON',
+                        help="work site in degrees, planetocentric (default: the preset's)")
     parser.add_argument('--namespace', default='', help='namespace of the rig, e.g. rig1')
     parser.add_argument('--rig', default='', help='rig file: a name in config/rigs/ (e.g. '
                         'twin_drill) or a path (default: default)')
@@ -87,7 +89,7 @@ def typed_like_the_params_file(overrides, params_file):
     return typed
 
 
-def check_before_start(specs, params_file, overrides, body=None):
+def check_before_start(specs, params_file, overrides, body=None, site=''):
     """Refuse, before any node exists, what can be checked without the nodes.
 
     The params file must be well-formed; every -p override must name a node of the
@@ -104,7 +106,7 @@ def check_before_start(specs, params_file, overrides, body=None):
                          f'and anchoring ({designs["anchoring"]!r}): use --anchor-type')
     if body is not None:
         anchoring = {**entries.get('/**/anchoring', {}), **overrides.get('anchoring', {})}
-        bringup.check_site(body, {**anchoring, 'anchor_type': designs['anchoring']})
+        bringup.check_site(body, {**anchoring, 'anchor_type': designs['anchoring']}, site)
     names = [spec.name for spec in specs]
     for node in overrides:
         if node not in names:
@@ -245,7 +247,7 @@ def main(argv=None):
         ports = [entry.strip() for entry in args.ports.split(',') if entry.strip()]
         parse_ports(ports)  # refused here, before anything starts, if malformed
         specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
-                              ports=ports, anchor_type=args.anchor_type,
+                              ports=ports, anchor_type=args.anchor_type, site=args.site,
                               hil_dir=args.hil_dir, rig=args.rig, plan=args.plan,
                               autostart=args.autostart, resume=args.resume,
                               data_dir=args.data_dir, session=secrets.token_hex(6))

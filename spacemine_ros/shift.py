@@ -435,7 +435,7 @@ def run_shift(args, stop):
     plan_file, goal_depth = (None, 0.0) if args.resume else shift_plan(args, data_dir)
     specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
                           anchor_type=args.anchor_type, rig=args.rig, resume=args.resume,
-                          data_dir=data_dir)
+                          data_dir=data_dir, site=args.site)
     init_ros()
     nodes = []
     result, reason = 'failed', ''
@@ -514,10 +514,10 @@ def main(argv=None):
         os.remove(args.summary_file)
     try:
         rig = load_rig_interface(bringup.rig_file_path(args.rig))
-        check_before_start(bringup.graph(args.backend, args.body,
-                                         anchor_type=args.anchor_type, rig=args.rig),
+        check_before_start(bringup.graph(args.backend, args.body, anchor_type=args.anchor_type,
+                                         rig=args.rig, site=args.site),
                            args.params_file or bringup.default_params_file(),
-                           shift_overrides(args, rig), args.body)
+                           shift_overrides(args, rig), args.body, args.site)
     except ValueError as error:
         parser.exit(2, f'spacemine-shift: error: {error}\n')
     announce_domain('spacemine-shift')

@@ -18,6 +18,7 @@ from test.conftest import ROOT
 # module -> (rosdep key, PyPI distribution pinned in requirements.txt or None)
 PYTHON_KEYS = {
     'numpy': ('python3-numpy', 'numpy'),
+    'scipy': ('python3-scipy', 'scipy'),
     'yaml': ('python3-yaml', 'PyYAML'),
     'serial': ('python3-serial', 'pyserial'),
     'tqdm': ('python3-tqdm', 'tqdm'),

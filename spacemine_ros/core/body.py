@@ -1,17 +1,25 @@
-"""Bodies the rig can work on: gravity, spin, regolith, strata and composition.
+"""Bodies the rig can work on: shape, gravity, spin, regolith, strata and composition.
 
 Values come from config/bodies.yaml, where each one carries its source. Surface gravity
 and escape speed are stored there for reference and checked here against GM and radius
 (g = GM/R^2, v_esc = sqrt(2 GM/R), sphere of the mean radius), so a typo cannot slip in.
+The work site's own gravity, slope, escape speed and ground velocity come from the body's
+shape (core/shape.py: sphere, triaxial ellipsoid or polyhedron, uniform density) and its
+spin, at the site's latitude and longitude.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 import math
+import os
 
 import numpy as np
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
+from spacemine_ros.core.conveying import LaunchSite
 from spacemine_ros.core.drilling import Stratum, StrataColumn
+from spacemine_ros.core.shape import (
+    Ellipsoid, load_obj, Polyhedron, site_gravity, Sphere)
 
 GRAVITATIONAL_CONSTANT = 6.67430e-11  # m^3 kg^-1 s^-2, CODATA 2018
 _DERIVED_TOLERANCE = 0.02  # stored g and v_esc must match GM/R within 2 %
@@ -30,9 +38,11 @@ class Regolith:
 class Site:
     """Where on the body the rig works."""
 
-    latitude: float  # rad
+    latitude: float  # rad, planetocentric
     substrate: str  # 'rock' (a boulder or bedrock) or 'regolith'
     anchor_type: str = 'microspine'  # the anchor design the rig is fitted with here
+    longitude: float = 0.0  # rad, east, from the body's long axis (x)
+    heading: float = 0.0  # rad, the rig's x axis from local east toward north
 
 
 @dataclass(frozen=True)
@@ -55,41 +65,73 @@ class Body:
     sources: dict = field(default_factory=dict)
     semi_major_axis: float = 1.0  # AU, mean distance from the Sun (solar heating)
 
+    shape: object = None  # core.shape Sphere, Ellipsoid or Polyhedron (None: sphere)
+
     @property
     def spin_rate(self):
         """Angular speed of the body's rotation [rad/s]."""
         return 2.0 * math.pi / self.rotation_period
 
-    def gravity_vector(self, latitude=None):
-        """Effective gravity at the site in the local frame (x east, y north, z up) [m/s^2].
+    @cached_property
+    def figure(self):
+        """The body's shape (a sphere of the mean radius unless one is given)."""
+        return self.shape or Sphere(self.gm, self.mean_radius)
 
-        Gravity of a sphere plus the centrifugal acceleration of the spin, which points
-        away from the spin axis: its vertical part reduces gravity by w^2 R cos^2(lat), its
-        horizontal part w^2 R cos(lat) sin(lat) points toward the equator.
+    def site_gravity(self, latitude=None, longitude=None):
+        """Return the SiteGravity of the work site (or of another latitude, longitude) [rad]."""
+        if latitude is None and longitude is None:
+            return self._site_gravity
+        return site_gravity(self.figure, self.spin_rate,
+                            self.site.latitude if latitude is None else latitude,
+                            self.site.longitude if longitude is None else longitude)
+
+    @cached_property
+    def _site_gravity(self):
+        return site_gravity(self.figure, self.spin_rate, self.site.latitude,
+                            self.site.longitude)
+
+    def rig_frame(self, site):
+        """Rows x, y, z of the rig's frame in the body frame (z the ground's normal)."""
+        east, north, up = site.local_frame()
+        heading = self.site.heading
+        return np.array([math.cos(heading) * east + math.sin(heading) * north,
+                         -math.sin(heading) * east + math.cos(heading) * north, up])
+
+    def gravity_vector(self, latitude=None, longitude=None):
+        """Effective gravity at the site in the rig's frame (z up from the ground) [m/s^2].
+
+        The body's attraction plus the centrifugal acceleration of the spin, which points
+        away from the spin axis. On a sphere its vertical part reduces gravity by
+        w^2 R cos^2(lat) and its horizontal part points toward the equator; on other
+        shapes the ground's own slope tilts it further.
         """
-        lat = self.site.latitude if latitude is None else latitude
-        centrifugal = self.spin_rate ** 2 * self.mean_radius * math.cos(lat)
-        return np.array([
-            0.0,
-            -centrifugal * math.sin(lat),
-            -self.surface_gravity + centrifugal * math.cos(lat),
-        ])
+        site = self.site_gravity(latitude, longitude)
+        return self.rig_frame(site) @ site.effective
 
-    def effective_gravity(self, latitude=None):
+    def effective_gravity(self, latitude=None, longitude=None):
         """Magnitude of the effective gravity at the site [m/s^2]."""
-        return float(np.linalg.norm(self.gravity_vector(latitude)))
+        return float(np.linalg.norm(self.site_gravity(latitude, longitude).effective))
+
+    def launch_site(self):
+        """Return the LaunchSite of the work site: its escape speed, the ground's velocity."""
+        site = self.site_gravity()
+        return LaunchSite(site.escape_speed,
+                          tuple(float(v) for v in self.rig_frame(site) @ site.ground_velocity))
 
 
 def _number(entry, key, where, low=0.0, high=math.inf, exclusive_low=True):
-    value = require(entry, key, where)
+    return _checked(require(entry, key, where), f'{where}.{key}', low, high, exclusive_low)
+
+
+def _checked(value, where, low=0.0, high=math.inf, exclusive_low=True):
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f'{where}.{key}: expected a number, got {value!r}') from None
+        raise ConfigError(f'{where}: expected a number, got {value!r}') from None
     if not math.isfinite(number) or number < low or number > high or (
             exclusive_low and number == low):
         bound = '>' if exclusive_low else '>='
-        raise ConfigError(f'{where}.{key}: {number!r} out of range ({bound} {low:g}, <= {high:g})')
+        raise ConfigError(f'{where}: {number!r} out of range ({bound} {low:g}, <= {high:g})')
     return number
 
 
@@ -103,8 +145,11 @@ def _check_sources(entry, where, keys):
     return dict(sources)
 
 
-def body_from_config(key, entry):
-    """Build a Body from one entry of bodies.yaml; raise ConfigError if anything is wrong."""
+def body_from_config(key, entry, base_dir='.'):
+    """Build a Body from one entry of bodies.yaml; raise ConfigError if anything is wrong.
+
+    base_dir: where files the entry names (a shape file) are looked up.
+    """
     where = f'bodies.{key}'
     if 'gm' in entry:
         gm = _number(entry, 'gm', where)
@@ -135,7 +180,11 @@ def body_from_config(key, entry):
             site_entry, 'latitude_deg', f'{where}.site', low=-90.0, high=90.0,
             exclusive_low=False)),
         substrate=substrate,
-        anchor_type=str(require(site_entry, 'anchor_type', f'{where}.site')))
+        anchor_type=str(require(site_entry, 'anchor_type', f'{where}.site')),
+        longitude=math.radians(_checked(site_entry.get('longitude_deg', 0.0),
+                                        f'{where}.site.longitude_deg', -360.0, 360.0, False)),
+        heading=math.radians(_checked(site_entry.get('heading_deg', 0.0),
+                                      f'{where}.site.heading_deg', -360.0, 360.0, False)))
 
     strata_entries = require(entry, 'strata', where)
     if not isinstance(strata_entries, list) or not strata_entries:
@@ -170,6 +219,8 @@ def body_from_config(key, entry):
         raise ConfigError(
             f'{where}.composition_class: expected C, S or M, got {composition_class!r}')
 
+    shape = _shape(entry.get('shape'), f'{where}.shape', gm, radius, base_dir)
+
     sources = _check_sources(entry, where, [
         'gm' if 'gm' in entry else 'mass', 'mean_radius', 'rotation_period', 'bulk_density',
         'regolith', 'strata', 'composition', 'site', 'semi_major_axis_au'])
@@ -180,7 +231,45 @@ def body_from_config(key, entry):
         bulk_density=_number(entry, 'bulk_density', where),
         surface_gravity=stored_g, escape_velocity=stored_v,
         regolith=regolith, site=site, strata=column, composition=fractions, sources=sources,
-        semi_major_axis=_number(entry, 'semi_major_axis_au', where, high=100.0))
+        semi_major_axis=_number(entry, 'semi_major_axis_au', where, high=100.0),
+        shape=shape)
+
+
+def _shape(entry, where, gm, radius, base_dir):
+    """Build the body's shape from its `shape` entry (none: a sphere of the mean radius).
+
+    ellipsoid: `dimensions` [m], the body's extents along its long, intermediate and
+    short axes; the ellipsoid keeps their proportions and is scaled to the volume of the
+    mean-radius sphere (so it holds the body's mass at its bulk density). polyhedron: an
+    OBJ `file` (relative to the bodies file) in `units` (m or km), centred on the centre
+    of mass.
+    """
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise ConfigError(f'{where}: expected a mapping')
+    model = entry.get('model')
+    try:
+        if model == 'ellipsoid':
+            dimensions = entry.get('dimensions')
+            if not isinstance(dimensions, list) or len(dimensions) != 3:
+                raise ConfigError(f'{where}.dimensions: expected three extents [m]')
+            extents = [_checked(d, f'{where}.dimensions') for d in dimensions]
+            if extents != sorted(extents, reverse=True):
+                raise ConfigError(f'{where}.dimensions: give the long axis first and the '
+                                  f'short axis last, got {extents}')
+            scale = radius / math.prod(e / 2.0 for e in extents) ** (1.0 / 3.0)
+            return Ellipsoid(gm, *(scale * e / 2.0 for e in extents))
+        if model == 'polyhedron':
+            path = str(require(entry, 'file', where))
+            units = entry.get('units', 'm')
+            if units not in ('m', 'km'):
+                raise ConfigError(f'{where}.units: expected m or km, got {units!r}')
+            vertices, faces = load_obj(os.path.join(base_dir, path))
+            return Polyhedron(gm, vertices * (1000.0 if units == 'km' else 1.0), faces)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f'{where}: {error}') from None
+    raise ConfigError(f'{where}.model: expected ellipsoid or polyhedron, got {model!r}')
 
 
 def load_bodies(path):
@@ -189,12 +278,35 @@ def load_bodies(path):
     entries = require(data, 'bodies', str(path))
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f'{path}: bodies must be a non-empty mapping')
-    return {key: body_from_config(key, entry) for key, entry in entries.items()}
+    base_dir = os.path.dirname(os.path.abspath(str(path)))
+    return {key: body_from_config(key, entry, base_dir) for key, entry in entries.items()}
 
 
-def load_body(path, key):
-    """Load one body preset; the error lists the known presets when key is unknown."""
+def parse_site(text):
+    """Return (latitude, longitude) [deg] of a site given as 'LAT,LON' in degrees.
+
+    ConfigError with the reason if it is not two finite numbers within range.
+    """
+    parts = [part.strip() for part in str(text).split(',')]
+    if len(parts) != 2:
+        raise ConfigError(f'site {text!r}: expected LAT,LON in degrees, e.g. 20,45')
+    latitude = _checked(parts[0], f'site {text!r}: latitude', -90.0, 90.0, False)
+    longitude = _checked(parts[1], f'site {text!r}: longitude', -360.0, 360.0, False)
+    return latitude, longitude
+
+
+def load_body(path, key, site=''):
+    """Load one body preset; the error lists the known presets when key is unknown.
+
+    site: 'LAT,LON' [deg] moves the work site there ('' keeps the preset's); its
+    substrate and anchor design stay the preset's.
+    """
     bodies = load_bodies(path)
     if key not in bodies:
         raise ConfigError(f'unknown body {key!r}; known bodies: {", ".join(sorted(bodies))}')
-    return bodies[key]
+    body = bodies[key]
+    if site:
+        latitude, longitude = parse_site(site)
+        body = replace(body, site=replace(body.site, latitude=math.radians(latitude),
+                                          longitude=math.radians(longitude)))
+    return body

@@ -4,7 +4,9 @@ from dataclasses import dataclass
 import math
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
-from spacemine_ros.core.conveying import BeltConveyor, MagneticSeparator, ScrewConveyor
+from spacemine_ros.core.conveying import (
+    BeltConveyor, HEMISPHERE, LaunchPattern, MagneticProperties, MagneticSeparator,
+    ScrewConveyor)
 from spacemine_ros.core.cutting import Blade
 from spacemine_ros.core.ledger import GROUND
 
@@ -23,6 +25,7 @@ class TransferPoint:
     destination: str
     open_fraction: float  # share of the escaping ejecta that finds a way out of the shroud
     exit_speed: float = math.nan  # m/s, fixed; nan: set by a drive's speed
+    launch: LaunchPattern = HEMISPHERE  # the directions grains leave in (rig frame)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,6 @@ class DriveLimits:
 
     max_speed: float  # rad/s
     no_load_torque: float = 0.0  # N m
-    torque_per_kg: float = 0.0  # N m per kg carried
     stall_torque: float = math.inf  # N m
 
 
@@ -76,6 +78,22 @@ def _build(where, factory):
         raise ConfigError(f'{where}: {error}') from None
 
 
+def _launch(entry, where):
+    """Build a LaunchPattern from {pattern, axis, half_angle_deg} (none: hemisphere up)."""
+    if entry is None:
+        return HEMISPHERE
+    if not isinstance(entry, dict):
+        raise ConfigError(f'{where}: expected a mapping')
+    axis = entry.get('axis', [0.0, 0.0, 1.0])
+    if not isinstance(axis, list) or len(axis) != 3:
+        raise ConfigError(f'{where}.axis: expected three numbers (rig frame)')
+    return _build(where, lambda: LaunchPattern(
+        kind=str(entry.get('pattern', 'hemisphere')),
+        axis=tuple(_number({'v': v}, 'v', f'{where}.axis', low=-1e9) for v in axis),
+        half_angle=math.radians(_number(entry, 'half_angle_deg', where, high=90.0,
+                                        default=90.0))))
+
+
 def material_config_from(data, where='material'):
     """Build a MaterialConfig from the parsed YAML mapping."""
     blade_entry = require(data, 'blade', where)
@@ -111,7 +129,7 @@ def material_config_from(data, where='material'):
             name, source, destination,
             open_fraction=_number(entry, 'open_fraction', pwhere, high=1.0),
             exit_speed=_number(entry, 'exit_speed', pwhere) if 'exit_speed' in entry
-            else math.nan)
+            else math.nan, launch=_launch(entry.get('launch'), f'{pwhere}.launch'))
 
     conveyor_entry = require(data, 'conveyor', where)
     cwhere = f'{where}.conveyor'
@@ -122,7 +140,9 @@ def material_config_from(data, where='material'):
             shaft_diameter=_number(conveyor_entry, 'shaft_diameter', cwhere),
             pitch=_number(conveyor_entry, 'pitch', cwhere),
             fill_factor=_number(conveyor_entry, 'fill_factor', cwhere),
-            length=_number(conveyor_entry, 'length', cwhere)))
+            length=_number(conveyor_entry, 'length', cwhere),
+            flight_friction=_number(conveyor_entry, 'flight_friction', cwhere, default=0.5),
+            wall_friction=_number(conveyor_entry, 'wall_friction', cwhere, default=0.5)))
     elif kind == 'belt':
         conveyor = _build(cwhere, lambda: BeltConveyor(
             belt_width=_number(conveyor_entry, 'belt_width', cwhere),
@@ -135,18 +155,37 @@ def material_config_from(data, where='material'):
     conveyor_drive = DriveLimits(
         max_speed=_number(conveyor_entry, 'max_speed', cwhere, low=1e-6),
         no_load_torque=_number(conveyor_entry, 'no_load_torque', cwhere),
-        torque_per_kg=_number(conveyor_entry, 'torque_per_kg', cwhere),
         stall_torque=_number(conveyor_entry, 'stall_torque', cwhere, low=1e-6))
 
     separator_entry = require(data, 'separator', where)
     swhere = f'{where}.separator'
-    magnetic = separator_entry.get('magnetic_species', ['metal'])
-    if not isinstance(magnetic, list) or not magnetic:
-        raise ConfigError(f'{swhere}.magnetic_species: expected a non-empty list')
+    table = require(separator_entry, 'species', swhere)
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f'{swhere}.species: expected a mapping of species to magnetic '
+                          'properties')
+    species = {}
+    for name, entry in table.items():
+        pwhere = f'{swhere}.species.{name}'
+        if not isinstance(entry, dict):
+            raise ConfigError(f'{pwhere}: expected a mapping')
+        unknown = set(entry) - {'susceptibility', 'saturation_magnetization', 'saturation_field'}
+        if unknown:
+            raise ConfigError(f'{pwhere}: unknown keys {", ".join(sorted(unknown))}')
+        species[str(name)] = MagneticProperties(
+            susceptibility=_number(entry, 'susceptibility', pwhere, low=-1e-3, high=1.0,
+                                   default=0.0),
+            saturation_magnetization=_number(entry, 'saturation_magnetization', pwhere,
+                                             high=1e4, default=0.0),
+            saturation_field=_number(entry, 'saturation_field', pwhere, low=1e-6, high=10.0,
+                                     default=0.3))
     separator = _build(swhere, lambda: MagneticSeparator(
-        recovery=_number(separator_entry, 'recovery', swhere, high=1.0),
-        purity=_number(separator_entry, 'purity', swhere, high=1.0),
-        magnetic=tuple(str(s) for s in magnetic)))
+        species=species, drum_radius=_number(separator_entry, 'drum_radius', swhere, low=1e-6),
+        drum_width=_number(separator_entry, 'drum_width', swhere, low=1e-6),
+        surface_field=_number(separator_entry, 'surface_field', swhere, low=1e-6, high=5.0),
+        decay_length=_number(separator_entry, 'decay_length', swhere, low=1e-6),
+        grain_size=_number(separator_entry, 'grain_size', swhere, low=1e-9),
+        entrainment=_number(separator_entry, 'entrainment', swhere, high=1.0),
+        idle_power=_number(separator_entry, 'idle_power', swhere)))
 
     feeder_entry = require(data, 'feeders', where)
     fwhere = f'{where}.feeders'

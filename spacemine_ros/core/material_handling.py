@@ -3,7 +3,7 @@
 Keeps material moving from the tools' intake through the conveyor and separator into
 the hoppers, and from a hopper to the furnace on request:
 - speeds are capped so grains leave the transfer points slower than what loses more
-  than loss_limit of them to space (see conveying.max_exit_speed);
+  than loss_limit of them to space (see conveying.LaunchSite.max_exit_speed);
 - backpressure: as any hopper the separator feeds fills past slow_level, the separator
   and conveyor slow down in proportion, and stop at stop_level, so nothing overflows;
 - clog detection: conveyor motor torque above clog_torque while the discharge flow is
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import enum
 import math
 
-from spacemine_ros.core.conveying import max_exit_speed
 from spacemine_ros.core.ledger import GROUND, Ledger, LedgerError, LedgerViolation
 from spacemine_ros.core.validation import in_range, non_negative, positive
 
@@ -105,16 +104,18 @@ class MaterialLine:
     """Conveyor, separator and feeders under one controller."""
 
     def __init__(self, params, hopper_capacities, conveyor, bulk_density,
-                 max_conveyor_speed=math.inf, max_separator_speed=math.inf):
+                 max_conveyor_speed=math.inf, max_separator_speed=math.inf, gravity=9.81):
         """Set up the line.
 
         hopper_capacities: {hopper: kg} fed by the separator. conveyor: a ScrewConveyor
         or BeltConveyor (for the expected flow). max_*_speed: caps from the ejecta limit.
+        gravity: the site's effective gravity [m/s^2] (how the screw conveys).
         """
         self.params = params.validate()
         self.capacities = dict(hopper_capacities)
         self.conveyor = conveyor
         self.bulk_density = bulk_density
+        self.gravity = gravity
         self.max_conveyor_speed = max_conveyor_speed
         self.max_separator_speed = max_separator_speed
         self.state = LineState.STOPPED
@@ -185,7 +186,7 @@ class MaterialLine:
     def expected_flow(self, speed, load):
         """Discharge the loaded conveyor should deliver at this speed [kg/s]."""
         holdup = self.conveyor.holdup(self.bulk_density)
-        capacity = self.conveyor.capacity(speed, self.bulk_density)
+        capacity = self.conveyor.capacity(speed, self.bulk_density, self.gravity)
         return capacity * min(load / holdup, 1.0) if holdup > 0.0 else 0.0
 
     def update(self, measurement):
@@ -296,18 +297,43 @@ class MaterialLine:
         return speeds
 
 
-def build_line(config, params, escape_velocity, bulk_density):
-    """Build the MaterialLine for a material path (MaterialConfig) on a body.
+def build_line(config, params, launch_site, bulk_density, gravity):
+    """Build the MaterialLine for a material path (MaterialConfig) at a site.
 
-    Conveyor and separator speeds are capped so that grains leave them slower than the
-    speed at which more than params.loss_limit would escape the body.
+    Conveyor and separator speeds are capped so that of the grains they throw (the
+    screw's at its flight tip speed, the drum's at its surface speed, each in its launch
+    pattern) no more than params.loss_limit escape from the site through the shroud's
+    openings (launch_site: core.conveying.LaunchSite). gravity: the site's effective
+    gravity [m/s^2].
     """
-    exit_limit = max_exit_speed(escape_velocity, params.loss_limit, config.speed_ratio)
+    def limit(name):
+        point = config.transfer_points[name]
+        if point.open_fraction <= 0.0:
+            return math.inf  # closed: nothing escapes whatever the speed
+        return launch_site.max_exit_speed(min(params.loss_limit / point.open_fraction, 0.5),
+                                          point.launch, config.speed_ratio)
+    conveyor_limit = limit('conveyor_discharge')
+    drum_limit = min(limit('separator_metal'), limit('separator_silicate'))
     return MaterialLine(
         params, {hopper: config.capacities[hopper] for hopper in config.hoppers},
         config.conveyor, bulk_density,
-        max_conveyor_speed=exit_limit / config.conveyor.conveying_speed(1.0),
-        max_separator_speed=exit_limit / config.drum_radius)
+        max_conveyor_speed=fastest(lambda w: config.conveyor.exit_speed(w, gravity),
+                                   conveyor_limit, config.conveyor_drive.max_speed),
+        max_separator_speed=drum_limit / config.drum_radius, gravity=gravity)
+
+
+def fastest(exit_speed, limit, drive_limit):
+    """Highest drive speed in [0, drive_limit] whose exit_speed(speed) stays within limit."""
+    if exit_speed(drive_limit) <= limit:
+        return drive_limit
+    low, high = 0.0, drive_limit
+    for _ in range(60):  # exit speed grows with drive speed
+        middle = 0.5 * (low + high)
+        if exit_speed(middle) <= limit:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 MAX_DEFERRED = 20  # updates a refused transfer may wait for its upstream totalizer

@@ -23,7 +23,7 @@ from spacemine_ros.core.body import load_body
 from spacemine_ros.core.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
     changed_params, COMMAND_QOS, config_file, ControllerNode, declare, declare_tunables,
-    rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS)
+    rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
 
 # name: (description, low, high) of each tunable AnchoringParams field
 TUNABLES = {
@@ -55,7 +55,8 @@ class AnchoringNode(ControllerNode):
         anchors_file = config_file(self, 'anchors_file', 'anchors.yaml', 'Anchor designs YAML')
         requested = declare(self, 'anchor_type', '', 'Anchor design on the feet (empty: the '
                             "body site's, bodies.yaml)", read_only=True)
-        body = load_body(bodies_file, body_key)
+        site = declare(self, 'site', '', SITE_DESCRIPTION, read_only=True)
+        body = load_body(bodies_file, body_key, site)
         types = load_anchor_types(anchors_file)
         design = types.get(requested or body.site.anchor_type)
         defaults = AnchoringParams(embed_depth=design.embed_depth if design else 0.01,

@@ -42,6 +42,9 @@ STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR, 'STALE': DiagnosticStatus.STALE}
 
+SITE_DESCRIPTION = ('Work site as LAT,LON in degrees, planetocentric (empty: the body '
+                    "preset's)")
+
 
 def declare(node, name, default, description, low=None, high=None, read_only=False):
     """Declare a parameter with a descriptor; numeric bounds become an enforced range."""

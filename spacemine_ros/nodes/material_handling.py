@@ -31,7 +31,8 @@ from spacemine_ros.core.material_handling import (
 from spacemine_ros.core.mission_store import TransferLog
 from spacemine_ros.nodes.common import (
     arguments_of, changed_params, COMMAND_QOS, config_file, ControllerNode, declare,
-    rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
+    rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS,
+    Telemetry)
 
 TUNABLES = {
     'conveyor_speed': ('Nominal conveyor screw speed [rad/s]', 0.01, 100.0),
@@ -84,7 +85,8 @@ class MaterialHandlingNode(ControllerNode):
         self.tolerance = declare(self, 'ledger_tolerance', 0.05, 'Largest difference between '
                                  "a mass sensor and the ledger's account [kg]", 1e-6, 100.0)
         try:
-            body = load_body(bodies_file, body_key)
+            site = declare(self, 'site', '', SITE_DESCRIPTION, read_only=True)
+            body = load_body(bodies_file, body_key, site)
             self.config = load_material_config(material_file)
         except ConfigError as error:  # not started: spin_node says why, once
             raise ValueError(f'material_handling: {error}') from None
@@ -94,8 +96,8 @@ class MaterialHandlingNode(ControllerNode):
                              f'furnace_feed_source {self.feed_source!r}; hoppers: '
                              f'{", ".join(self.config.hoppers)}')
         self.body = body
-        self.line = build_line(self.config, params, body.escape_velocity,
-                               body.regolith.density)
+        self.line = build_line(self.config, params, body.launch_site(), body.regolith.density,
+                               body.effective_gravity())
         # Every transfer, as it is booked, in the rig's data directory.
         path = os.path.join(self.record.data_dir, 'ledger.sqlite')
         try:

@@ -37,8 +37,8 @@ from spacemine_ros.core.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, rig_files,
-    rig_record, SENSOR_QOS, seconds_to_stamp, spin_node, stamp_to_seconds, STATE_QOS)
+    COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, rig_files, rig_record,
+    seconds_to_stamp, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
 from spacemine_ros.sim.checkpoint import (
     CheckpointError, load_checkpoint, read_header, WorldCheckpoints)
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
@@ -120,7 +120,8 @@ class RigSimNode(Node):
 
         self.hil = None
         # A bad file or name is a ConfigError: the node does not start (one line).
-        body = load_body(bodies_file, self.body_key)
+        site = declare(self, 'site', '', SITE_DESCRIPTION, read_only=True)
+        body = load_body(bodies_file, self.body_key, site)
         anchors = load_anchor_types(anchors_file)
         anchor_type = anchor_type or body.site.anchor_type
         if anchor_type not in anchors:
@@ -215,8 +216,9 @@ class RigSimNode(Node):
                               clock=wall)
         self.diagnostics = Diagnostics(self, self._status)
         self.get_logger().info(
-            f'{body.name}: effective gravity {body.effective_gravity():.3g} m/s^2, escape '
-            f'speed {body.escape_velocity:.3g} m/s, {anchor_type} anchors, '
+            f'{body.name}: effective gravity {body.effective_gravity():.3g} m/s^2 at a '
+            f'{math.degrees(body.site_gravity().slope):.1f} deg slope, escape speed '
+            f'{body.site_gravity().escape_speed:.3g} m/s from the site, {anchor_type} anchors, '
             f'{"lockstep" if self.lockstep else "real-time"} mode')
         self._publish_sensors()
 

@@ -22,8 +22,8 @@ from spacemine_ros.core.smelter import (
     BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.thermal import furnace_design_from
 from spacemine_ros.nodes.common import (
-    changed_params, COMMAND_QOS, config_file, ControllerNode, declare, rig_subsystem,
-    SENSOR_QOS, spin_node, stamp_to_seconds, Telemetry)
+    changed_params, COMMAND_QOS, config_file, ControllerNode, declare, rig_subsystem, SENSOR_QOS,
+    SITE_DESCRIPTION, spin_node, stamp_to_seconds, Telemetry)
 
 TUNABLES = {
     'kp': ('Proportional gain [W/K]', 0.0, 1e5),
@@ -68,7 +68,8 @@ class SmelterNode(ControllerNode):
                                    "the recipe's charge_mass)", 0.0, 100.0)
         params = self.declare_params(SmelterParams(), TUNABLES)
         try:
-            body = load_body(bodies_file, body_key)
+            site = declare(self, 'site', '', SITE_DESCRIPTION, read_only=True)
+            body = load_body(bodies_file, body_key, site)
             data = load_yaml(smelter_file)
             design = furnace_design_from(data)
             recipes = recipes_from(data)

@@ -25,7 +25,7 @@ import zlib
 
 import pybullet
 
-FORMAT = 1
+FORMAT = 2  # 2: the conveyor carries its load as plug flow (intake, parcels)
 MAGIC = b'SPACEMINE-WORLD\n'
 # What the world itself keeps that changes as it runs (the rest is built from config).
 WORLD_FIELDS = ('time', 'idle_since', 'max_displacement', 'initial_position',

@@ -3,12 +3,15 @@
 A core Ledger (by species) is the simulation's truth; every physical flow is one of its
 transfers, so the ledger check after each one catches any model error at once. Each
 transfer point keeps two totalizers, as belt scales do: kilograms delivered and
-kilograms lost (thrown faster than escape speed through an opening in the shroud).
+kilograms lost (thrown through an opening in the shroud fast enough to escape from the
+site: core.conveying.LaunchSite, with the ground's own motion and each point's launch
+directions).
 """
 
+from dataclasses import replace
 import math
 
-from spacemine_ros.core.conveying import escaping_fraction
+from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.ledger import GROUND, Ledger
 
 
@@ -17,6 +20,7 @@ DUMP_TRICKLE = 2.0  # kg/s ... and the last of it
 # kg: less than this (a few millimetre grains) is not a flow but the last grains, which
 # leave with it; a drained line is then empty, not holding ever smaller remainders.
 RESIDUE = 1e-6
+PARCEL_SPACING = 0.02  # m: the screw's load is tracked in slices this long
 
 
 class MaterialSystem:
@@ -28,6 +32,14 @@ class MaterialSystem:
         self.composition = dict(body.composition)
         self.species = tuple(self.composition)
         self.bulk_density = body.regolith.density
+        self.launch_site = body.launch_site()
+        self.gravity = body.effective_gravity()
+        missing = sorted(set(self.species) - set(config.separator.species))
+        if missing:
+            raise ConfigError(f'material: separator.species has no magnetic properties for '
+                              f'{", ".join(missing)} (in {body.name}\'s composition)')
+        # The bed on the drum is the body's regolith.
+        self.separator = replace(config.separator, bulk_density=self.bulk_density)
         self.ledger = Ledger(config.accounts, self.species, config.capacities)
         self.delivered = dict.fromkeys(config.transfer_points, 0.0)  # kg, totalizers
         self.lost = dict.fromkeys(config.transfer_points, 0.0)
@@ -38,11 +50,17 @@ class MaterialSystem:
         self.speeds = {'conveyor_screw': 0.0, 'separator_drum': 0.0}
         self.speeds.update({f'feeder_{h[len("hopper_"):]}': 0.0 for h in config.hoppers})
         self.torques = dict.fromkeys(self.speeds, 0.0)
+        # The conveyor's load: in the intake chute, and along the screw as [distance from
+        # the intake (m), kg]. A screw is a plug-flow conveyor: it takes from the chute at
+        # most its capacity, and what enters leaves one transit (length over axial speed)
+        # later, however little it carries.
+        self.intake = 0.0
+        self.conveyor_parcels = []
 
     # Helpers -------------------------------------------------------------------------------
     def _escaping(self, point, exit_speed):
-        fraction = escaping_fraction(exit_speed, self.body.escape_velocity,
-                                     self.config.speed_ratio)
+        fraction = self.launch_site.escaping_fraction(exit_speed, point.launch,
+                                                      self.config.speed_ratio)
         return fraction * point.open_fraction
 
     def _note(self, point):
@@ -141,7 +159,7 @@ class MaterialSystem:
         for hopper in config.hoppers:
             feeder = f'feeder_{hopper[len("hopper_"):]}'
             speed = self.speeds[feeder]
-            flow = config.feeder.capacity(speed, self.bulk_density) * dt
+            flow = config.feeder.capacity(speed, self.bulk_density, self.gravity) * dt
             self.pass_on(f'feed_{hopper[len("hopper_"):]}', flow)
             self.torques[feeder] = 0.2 if speed > 0.0 else 0.0
 
@@ -151,6 +169,12 @@ class MaterialSystem:
         drive = config.conveyor_drive
         load = self.ledger.mass('conveyor')
         holdup = config.conveyor.holdup(self.bulk_density)
+        parcels = self.conveyor_parcels
+        tracked = self.intake + math.fsum(mass for _, mass in parcels)
+        if load > tracked:  # what the tools put into the intake since the last step
+            self.intake += load - tracked
+        elif load < tracked - 1e-9:  # never more on the screw than the ledger says
+            self.intake, parcels[:] = load, []
         if self.clogged:
             if speed < 0.0:
                 self.reverse_time += dt
@@ -163,21 +187,42 @@ class MaterialSystem:
             return
         if speed <= 0.0:
             self.torques['conveyor_screw'] = -drive.no_load_torque if speed < 0.0 else 0.0
+            axial = config.conveyor.conveying_speed(speed, self.gravity) * dt
+            for parcel in parcels:  # reversing carries the load back toward the intake
+                parcel[0] = max(parcel[0] - axial, 0.0)
             return
-        flow = config.conveyor.capacity(speed, self.bulk_density) * min(load / holdup, 1.0)
-        amount = flow * dt
+        axial = config.conveyor.conveying_speed(speed, self.gravity) * dt
+        amount = 0.0
+        for parcel in parcels:
+            parcel[0] += axial
+            if parcel[0] >= config.conveyor.length:
+                amount += parcel[1]
+        parcels[:] = [p for p in parcels if p[0] < config.conveyor.length]
+        entering = min(self.intake, config.conveyor.capacity(speed, self.bulk_density,
+                                                             self.gravity) * dt)
+        if entering > 0.0:
+            self.intake -= entering
+            if parcels and parcels[-1][0] < PARCEL_SPACING:
+                parcels[-1][1] += entering
+            else:
+                parcels.append([0.0, entering])
         if load - amount < RESIDUE:  # the last grains leave together: the screw runs empty
-            amount = load
-        self.pass_on('conveyor_discharge', amount,
-                     exit_speed=config.conveyor.conveying_speed(speed))
+            amount, parcels[:], self.intake = load, [], 0.0
+        if amount > 0.0:
+            left = self.pass_on('conveyor_discharge', amount,
+                                exit_speed=config.conveyor.exit_speed(speed, self.gravity))
+            if left < amount - 1e-12:  # the separator is full: the rest waits at the end
+                parcels.append([config.conveyor.length, amount - left])
+        carried = min(load, holdup)
         self.torques['conveyor_screw'] = min(
-            drive.no_load_torque + drive.torque_per_kg * min(load, holdup), drive.stall_torque)
+            drive.no_load_torque + config.conveyor.carrying_torque(speed, self.gravity)
+            * carried, drive.stall_torque)
 
     def _step_separator(self, dt):
         config = self.config
         speed = self.speeds['separator_drum']
-        self.torques['separator_drum'] = 0.1 if speed > 0.0 else 0.0
         held = self.ledger.mass('separator')
+        self.torques['separator_drum'] = self.separator.drive_torque(speed, 0.0)
         if speed <= 0.0 or held <= 0.0:
             return
         # A grain rides half a turn of the drum: residence time pi / speed.
@@ -185,7 +230,9 @@ class MaterialSystem:
         if held * (1.0 - share) < RESIDUE:  # the last grains leave together
             share = 1.0
         feed = {s: m * share for s, m in self.ledger.accounts['separator'].items()}
-        concentrate, tailings = config.separator.split(feed)
+        rate = math.fsum(feed.values()) / dt
+        self.torques['separator_drum'] = self.separator.drive_torque(speed, rate)
+        concentrate, tailings = self.separator.split(feed, speed, rate, self.gravity)
         exit_speed = speed * config.drum_radius
         # Both streams leave together: if either hopper is full, the drum holds both back.
         scale = 1.0

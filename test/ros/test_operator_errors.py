@@ -41,8 +41,8 @@ CASES = {
     'text for a number': (['-p', 'drill.max_thrust=abc'],
                           "-p drill.max_thrust: 'abc' is a string, the parameter takes a "
                           'double'),
-    'anchors that cannot hold': (['--body', 'eros', '--anchor-type', 'microspine'],
-                                 'microspine anchors hold only 0 N'),
+    'anchors that cannot hold': (['--body', 'eros', '--anchor-type', 'screw'],
+                                 'screw anchors hold only 0 N'),
     'missing params file': (['--params-file', '/nonexistent/params.yaml'],
                             'params file /nonexistent/params.yaml: no such file'),
     'missing bodies file': (['-p', 'rig_sim.bodies_file=/nonexistent/bodies.yaml'],

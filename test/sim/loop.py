@@ -125,8 +125,8 @@ class Loop:
 
 def material_line(world, overrides=None):
     params = dataclasses.replace(LineParams(), **(overrides or {}))
-    return build_line(world.material_config, params, world.body.escape_velocity,
-                      world.body.regolith.density)
+    return build_line(world.material_config, params, world.body.launch_site(),
+                      world.body.regolith.density, world.body.effective_gravity())
 
 
 def line_measurement(readings):

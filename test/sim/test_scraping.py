@@ -11,9 +11,8 @@ from spacemine_ros.sim.world import RigWorld
 from test.sim.loop import Loop, PERIOD
 from test.sim import commands
 
-# Psyche's screw anchors hold about 38 N each in its regolith; proof-testing them at 80 %
-# of that pulls out the weaker ones, so the rig proves them at 60 %.
-SITES = {'bennu': ('microspine', {}), 'psyche': ('screw', {'proof_fraction': 0.6})}
+# Both sites anchor on rock (microspines); the scraper cuts the regolith beside it.
+SITES = {'bennu': ('microspine', {}), 'psyche': ('microspine', {})}
 
 
 def anchored_loop(bodies, anchor_types, key, material=None):
@@ -52,20 +51,27 @@ def test_a_scraping_pass_collects_mass_within_the_budget_and_the_ledger_balances
         in_transit = sum(ledger.mass(a) for a in ('drill', 'scraper', 'conveyor', 'separator'))
         assert in_transit < 1e-3  # all of it reached the hoppers ...
         assert hoppers + ledger.mass('lost') + in_transit == pytest.approx(excavated, rel=1e-9)
-        # The separator put the metal where it belongs.
-        metal_share = ledger.accounts['hopper_metal']['metal'] / ledger.mass('hopper_metal')
-        assert metal_share == pytest.approx(world.material_config.separator.purity, abs=0.02) \
-            or metal_share > world.material_config.separator.purity
+        # The separator put the strongly magnetic species (Bennu: magnetite, Psyche: metal)
+        # in the concentrate and left the silicates out.
+        target = 'magnetite' if key == 'bennu' else 'metal'
+        concentrate = ledger.accounts['hopper_metal']
+        assert concentrate[target] / ledger.mass('hopper_metal') > 0.9
+        assert concentrate['silicate'] < 0.05 * ledger.accounts['hopper_silicate']['silicate']
         # Every tool load stayed inside the shared anchor budget.
         assert all(load <= budget + 1e-6 for load, budget in loop.tool_load_vs_budget)
         assert loop.anchoring.state.value == 'ANCHORED'
         if key == 'bennu':
-            # Escape speed 0.2 m/s: a little of what the blade throws leaves the body.
-            assert 0.0 < ledger.mass('lost') < 0.05 * excavated
+            # Escape speed 0.2 m/s, and the equator itself moves at half of it: a little
+            # of what the open blade throws leaves the body, nothing of what the shrouded
+            # line throws (the line's speeds are capped for that).
+            assert 0.0 < ledger.mass('lost') < 0.1 * excavated
+            assert world.material.lost['scraper_cut'] > 0.9 * ledger.mass('lost')
             assert loop.scraper.peak_force < 1.0  # no cohesion, hardly any weight
         else:
-            assert ledger.mass('lost') == 0.0  # 170 m/s escape speed
-            assert loop.scraper.peak_force > 1.0  # cohesion resists the blade
+            assert ledger.mass('lost') < 1e-12  # 160 m/s escape speed
+            # 25 Pa of cohesion and 0.1 m/s^2 of weight resist the blade: tens of times
+            # Bennu's force, yet far below the lunar-soil figure the preset once used.
+            assert 0.1 < loop.scraper.peak_force < 5.0
     finally:
         world.close()
 
@@ -79,7 +85,7 @@ def test_a_full_hopper_stops_the_flow_into_it_without_loss(bodies, anchor_types)
     from spacemine_ros.core.material_config import load_material_config
     from test.unit.test_material_handling import CONFIG_FILE
     config = small_hopper_config(load_material_config(CONFIG_FILE), 1.0)
-    with RigWorld(bodies['psyche'], anchor_types['screw'], material=config) as world:
+    with RigWorld(bodies['psyche'], anchor_types['microspine'], material=config) as world:
         loop = Loop(world)
         ledger = world.material.ledger
         ledger.excavate('conveyor', {s: 4.0 * f for s, f in world.material.composition.items()})
@@ -91,7 +97,7 @@ def test_a_full_hopper_stops_the_flow_into_it_without_loss(bodies, anchor_types)
             assert ledger.mass('hopper_silicate') <= 1.0 + 1e-9
         assert LineState.HELD in states
         assert ledger.mass('hopper_silicate') >= loop.line.params.slow_level * 1.0
-        assert ledger.mass('lost') == 0.0
+        assert ledger.mass('lost') < 1e-12
         ledger.check()
         assert ledger.excavated_total == pytest.approx(4.0)
         # What could not go on waits upstream.
@@ -102,7 +108,7 @@ def test_the_world_never_overflows_a_hopper_even_without_backpressure(bodies, an
     from spacemine_ros.core.material_config import load_material_config
     from test.unit.test_material_handling import CONFIG_FILE
     config = small_hopper_config(load_material_config(CONFIG_FILE), 1.0)
-    with RigWorld(bodies['psyche'], anchor_types['screw'], material=config) as world:
+    with RigWorld(bodies['psyche'], anchor_types['microspine'], material=config) as world:
         ledger = world.material.ledger
         ledger.excavate('conveyor', {s: 4.0 * f for s, f in world.material.composition.items()})
         for _ in range(int(60.0 / PERIOD)):
@@ -114,14 +120,14 @@ def test_the_world_never_overflows_a_hopper_even_without_backpressure(bodies, an
 
 
 def test_a_forced_clog_is_detected_and_cleared(bodies, anchor_types):
-    with RigWorld(bodies['psyche'], anchor_types['screw']) as world:
+    with RigWorld(bodies['psyche'], anchor_types['microspine']) as world:
         loop = Loop(world, line={'clog_time': 1.0, 'reverse_time': 2.0})
         ledger = world.material.ledger
         ledger.excavate('conveyor', {s: 3.0 * f for s, f in world.material.composition.items()})
         loop.line.start()
-        loop.run_until(lambda: False, 2.0)
-        delivered_before = world.material.delivered['conveyor_discharge']
-        assert delivered_before > 0.0
+        # Plug flow: the load comes out one transit after the screw starts.
+        assert loop.run_until(lambda: world.material.delivered['conveyor_discharge'] > 0.0,
+                              120.0)
         world.material.inject_clog()
         assert loop.run_until(lambda: loop.line.state == LineState.CLEARING, 10.0)
         stuck = world.material.delivered['conveyor_discharge']

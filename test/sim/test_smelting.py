@@ -8,7 +8,7 @@ from test.sim.loop import Loop, smelter_measurement
 
 # (body, anchor design, recipe, source hopper, what is in the hopper)
 CASES = {
-    'psyche': ('screw', 'metal_smelting', 'hopper_metal',
+    'psyche': ('microspine', 'metal_smelting', 'hopper_metal',
                {'metal': 0.95, 'silicate': 0.04, 'sulfide': 0.01}),
     'ryugu': ('microspine', 'volatile_extraction', 'hopper_silicate', None),
 }

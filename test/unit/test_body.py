@@ -1,5 +1,6 @@
 """Body presets (config/bodies.yaml) and effective gravity."""
 
+import dataclasses
 import math
 
 import pytest
@@ -24,16 +25,28 @@ def test_stored_gravity_and_escape_speed_follow_from_gm_and_radius(bodies, key):
     assert sum(body.composition.values()) == pytest.approx(1.0)
 
 
+def sphere(body):
+    """Return the body as a sphere of its mean radius (the laws below are a sphere's)."""
+    return dataclasses.replace(body, shape=None)
+
+
 def test_spin_roughly_halves_gravity_at_bennus_equator(bodies):
-    bennu = bodies['bennu']
+    bennu = sphere(bodies['bennu'])
     ratio = bennu.effective_gravity(0.0) / bennu.surface_gravity
     assert 0.4 < ratio < 0.6
-    assert bennu.effective_gravity(math.pi / 2) == pytest.approx(bennu.surface_gravity)
+    assert bennu.effective_gravity(math.pi / 2) == pytest.approx(bennu.gm / 245.0 ** 2)
 
 
 def test_centrifugal_term_tilts_gravity_toward_the_equator_at_mid_latitude(bodies):
-    g = bodies['bennu'].gravity_vector(math.radians(45))
-    assert g[2] < 0 and g[1] < 0 and g[0] == 0
+    g = sphere(bodies['bennu']).gravity_vector(math.radians(45))
+    assert g[2] < 0 and g[1] < 0 and g[0] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_the_ground_moves_east_at_omega_r_cos_latitude(bodies):
+    bennu = sphere(bodies['bennu'])
+    site = bennu.launch_site()
+    assert site.ground_velocity[0] == pytest.approx(bennu.spin_rate * 245.0)
+    assert site.escape_speed == pytest.approx(math.sqrt(2 * bennu.gm / 245.0))
 
 
 def test_psyche_gravity_is_about_0_13(bodies):

@@ -8,6 +8,7 @@ import yaml
 
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.material_config import load_material_config, material_config_from
+from spacemine_ros.core.conveying import LaunchSite
 from spacemine_ros.core.material_handling import (
     build_line, LineMeasurement, LineParams, LineState, MAX_DEFERRED, MAX_MISMATCH, TotalizerBooks)
 from test.conftest import CONFIG
@@ -20,9 +21,13 @@ def material():
     return load_material_config(CONFIG_FILE)
 
 
-def line_for(material, escape_velocity=169.8, **overrides):
+PSYCHE = LaunchSite(169.8, (45.0, 0.0, 0.0))
+BENNU = LaunchSite(0.1998, (0.0995, 0.0, 0.0))  # the equator moves at half escape speed
+
+
+def line_for(material, site=PSYCHE, gravity=0.13, **overrides):
     params = LineParams(**overrides)
-    line = build_line(material, params, escape_velocity, 2500.0)
+    line = build_line(material, params, site, 2500.0, gravity)
     assert line.start()[0]
     return line
 
@@ -33,12 +38,20 @@ def measure(time, hoppers=None, torque=1.0, load=0.5, discharged=0.0, fed=0.0):
 
 
 def test_speeds_are_capped_so_grains_do_not_escape_a_small_body(material):
-    on_psyche = line_for(material, 169.8).update(measure(0.0))
-    on_bennu = line_for(material, 0.1998).update(measure(0.0))
+    on_psyche = line_for(material).update(measure(0.0))
+    on_bennu = line_for(material, BENNU, 4e-5).update(measure(0.0))
     assert on_psyche.conveyor == pytest.approx(LineParams().conveyor_speed)
     assert on_bennu.conveyor < on_psyche.conveyor
-    axial = material.conveyor.conveying_speed(on_bennu.conveyor)
-    assert math.exp(-0.1998 / axial) == pytest.approx(LineParams().loss_limit, rel=1e-6)
+    # The screw throws its grains at its flight tip's speed, across its axis.
+    point = material.transfer_points['conveyor_discharge']
+    thrown = material.conveyor.exit_speed(on_bennu.conveyor, 4e-5)
+    assert point.open_fraction * BENNU.escaping_fraction(
+        thrown, point.launch, material.speed_ratio) == pytest.approx(LineParams().loss_limit,
+                                                                     rel=1e-6)
+    drum = material.drum_radius * on_bennu.separator
+    point = material.transfer_points['separator_metal']
+    assert point.open_fraction * BENNU.escaping_fraction(
+        drum, point.launch, material.speed_ratio) <= LineParams().loss_limit * 1.000001
 
 
 def test_a_filling_hopper_slows_then_stops_the_line(material):
@@ -115,7 +128,8 @@ def test_bad_parameters_are_refused():
 @pytest.mark.parametrize('edit,where', [
     (lambda d: d['accounts'].pop('lost'), 'missing lost'),
     (lambda d: d['conveyor'].update(fill_factor='lots'), 'conveyor.fill_factor'),
-    (lambda d: d['separator'].update(recovery=1.5), 'separator.recovery'),
+    (lambda d: d['separator'].update(entrainment=1.5), 'separator.entrainment'),
+    (lambda d: d['separator']['species']['metal'].update(moment=3), 'species.metal: unknown'),
     (lambda d: d['transfer_points']['scraper_dump'].update(to='nowhere'), 'unknown account'),
     (lambda d: d['conveyor'].update(type='bucket'), 'expected screw or belt'),
 ])

@@ -98,9 +98,11 @@ def test_an_unknown_body_is_refused_with_the_known_ones():
 
 
 def test_anchors_that_cannot_hold_at_the_site_are_refused_naming_those_that_would():
-    with pytest.raises(ConfigError, match=r'microspine anchors hold only 0 N .* Eros.* '
-                                          r'screw \(35.4 N\), harpoon \(9.45 N\) would hold'):
-        check_before_start(bringup.graph('sim', 'eros', anchor_type='microspine'),
+    # Eros' site is a boulder at a pond's rim: a screw needs soil to bite.
+    with pytest.raises(ConfigError, match=r'screw anchors hold only 0 N each in rock on '
+                                          r'\(433\) Eros.* microspine \(160 N\), harpoon '
+                                          r'\(60 N\) would hold'):
+        check_before_start(bringup.graph('sim', 'eros', anchor_type='screw'),
                            bringup.default_params_file(), {}, 'eros')
 
 

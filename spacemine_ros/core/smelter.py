@@ -380,9 +380,8 @@ class BatchController:
         """Heat capacity [J/K] and latent heat that may be absorbed near temperature [J]."""
         if masses:
             capacity = self.design.heat_capacity(temperature, masses)
-            latent = sum(m * self.design.species[n].latent_heat for n, m in masses.items()
-                         if abs(self.design.species[n].melting_point - temperature)
-                         <= ARREST_BAND)
+            latent = sum(capacity for _, at, capacity in self.design.arrests(masses)
+                         if abs(at - temperature) <= ARREST_BAND)
         else:  # species unknown: 1000 J/(kg K), and any arrest may be a melt
             capacity = self.design.heat_capacity(temperature, {}) + \
                 1000.0 * max(measurement.furnace_mass, 0.0)

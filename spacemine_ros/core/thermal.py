@@ -5,12 +5,18 @@ and tapped melt), with
 - P_rad = eps_eff * sigma * A * (T^4 - T_env^4): radiation to space from the hot zone
   through the shields (eps_eff rises when the cooling door is open);
 - P_cond = G * (T - T_deck): conduction through the mounts;
-- U = m_crucible h_crucible(T) + sum_s m_s (h_s(T) + L_s f_s): sensible enthalpy from
-  temperature-dependent specific heats plus the latent heat of the molten share f_s.
-The step is solved with the enthalpy method: heat goes into sensible heat until a
-species' melting point, then into its latent heat at constant temperature until it has
-melted, then on. Volatile species (bound water, organics) leave as vapour across their
-release window, taking their enthalpy and their release enthalpy with them. Every
+- U = m_crucible h_crucible(T) + sum_s m_s h_s(T) + sum_a f_a C_a: sensible enthalpy from
+  temperature-dependent specific heats plus, for every arrest a the charge has gone
+  through, its latent heat C_a times the share f_a done.
+Arrests are isothermal transformations: a species' solid-solid transitions (iron's
+alpha-gamma at 1184 K and gamma-delta at 1665 K; its magnetic transition is a lambda peak
+of cp, in the cp table), its melting, and eutectic melting: iron and troilite melt
+together at the Fe-FeS eutectic (1261 K), far below either's own melting point, in the
+eutectic's proportions; what is left of the component in excess melts at its own point.
+The step is solved with the enthalpy method: heat goes into sensible heat until the next
+arrest, then into its latent heat at constant temperature until it is done, then on
+(and back on cooling). Volatile species (bound water, organics) leave as vapour across
+their release window, taking their enthalpy and their release enthalpy with them. Every
 joule is booked (heater_energy, radiated, conducted, carried_out, charged_in), so the
 balance closes by construction and is tested.
 """
@@ -77,6 +83,12 @@ class SpeciesThermal:
     latent_heat: float = 0.0  # J/kg
     release: tuple = ()  # (T_start, T_end) K: leaves as vapour across this window
     release_enthalpy: float = 0.0  # J/kg
+    transitions: tuple = ()  # ((T [K], latent heat [J/kg]), ...) in the solid
+
+    def arrests(self):
+        """Return ((temperature, latent heat), ...) of its transformations, melting last."""
+        melting = ((self.melting_point, self.latent_heat),) if self.melts else ()
+        return tuple(sorted(self.transitions)) + melting
 
     @property
     def melts(self):
@@ -89,6 +101,16 @@ class SpeciesThermal:
             return 0.0
         start, end = self.release
         return min(max((temperature - start) / (end - start), 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class Eutectic:
+    """Species that melt together at a eutectic: composition {species: mass share}."""
+
+    name: str
+    temperature: float  # K
+    composition: dict  # species -> mass share of the eutectic melt (sum 1)
+    latent_heat: float  # J per kg of eutectic melt
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,41 @@ class FurnaceDesign:
     tap_time: float  # s
     metal_recovery: float
     species: dict = field(default_factory=dict)  # name -> SpeciesThermal
+    eutectics: tuple = ()  # Eutectic, ...
+
+    def bound(self, masses):
+        """Return ({eutectic name: kg of melt it can make}, {species: (kg bound, T)})."""
+        melts, bound = {}, {}
+        for eutectic in self.eutectics:
+            if all(masses.get(name, 0.0) > 0.0 for name in eutectic.composition):
+                total = min(masses[name] / share for name, share in
+                            eutectic.composition.items())
+                melts[eutectic.name] = total
+                for name, share in eutectic.composition.items():
+                    bound[name] = (share * total, eutectic.temperature)
+        return melts, bound
+
+    def arrests(self, masses):
+        """Return [(key, temperature, latent heat [J])] the charge masses can go through.
+
+        A species bound in a eutectic goes through its own arrests below the eutectic
+        with all its mass, above it with what the eutectic leaves.
+        """
+        found = []
+        melts, bound = self.bound(masses)
+        for eutectic in self.eutectics:
+            if eutectic.name in melts:
+                found.append((('eutectic', eutectic.name), eutectic.temperature,
+                              melts[eutectic.name] * eutectic.latent_heat))
+        for name, mass in masses.items():
+            if mass <= 0.0:
+                continue
+            in_eutectic, above = bound.get(name, (0.0, math.inf))
+            for temperature, latent in self.species[name].arrests():
+                affected = mass - in_eutectic if temperature > above else mass
+                if affected > 0.0 and latent > 0.0:
+                    found.append(((name, temperature), temperature, affected * latent))
+        return found
 
     def max_heater_power(self, heliocentric_distance=1.0):
         """Most the heater can deliver [W]; a solar concentrator's flux falls as 1/r^2."""
@@ -153,7 +210,7 @@ class FurnaceThermal:
         self.design = design
         self.temperature = design.initial_temperature
         self.masses = {}  # species -> kg in the furnace (not yet released or tapped)
-        self.melted = {}  # species -> molten share 0..1
+        self.done = {}  # arrest key (FurnaceDesign.arrests) -> share transformed 0..1
         self.charged = {}  # species -> kg charged in this batch (for release shares)
         self.released = {}  # species -> kg released as vapour in this batch
         self.heater_energy = 0.0  # J
@@ -174,11 +231,39 @@ class FurnaceThermal:
     def _sensible(self, temperature):
         return sum(mass * table.enthalpy(temperature) for mass, table in self._parts())
 
+    def _latent(self):
+        return sum(self.done.get(key, 0.0) * capacity
+                   for key, _, capacity in self.design.arrests(self.masses))
+
     def internal_energy(self):
         """Return the internal energy of crucible and charge [J] (sensible + latent)."""
-        latent = sum(self.masses[name] * self.design.species[name].latent_heat
-                     * self.melted.get(name, 0.0) for name in self.masses)
-        return self._sensible(self.temperature) + latent
+        return self._sensible(self.temperature) + self._latent()
+
+    @property
+    def melted(self):
+        """Molten share of each meltable species {species: 0..1}."""
+        design = self.design
+        melts, bound = design.bound(self.masses)
+        liquid = {}
+        for eutectic in design.eutectics:
+            done = self.done.get(('eutectic', eutectic.name), 0.0)
+            for name, share in eutectic.composition.items():
+                if eutectic.name in melts:
+                    liquid[name] = liquid.get(name, 0.0) + done * share * melts[eutectic.name]
+        shares = {}
+        for name, mass in self.masses.items():
+            species = design.species[name]
+            if not species.melts:
+                continue
+            free = mass - bound.get(name, (0.0, 0.0))[0]
+            molten = liquid.get(name, 0.0) + free * self.done.get(
+                (name, species.melting_point), 0.0)
+            shares[name] = min(molten / mass, 1.0) if mass > 0.0 else 0.0
+        return shares
+
+    def refreeze(self, share):
+        """Set every arrest's done share to `share` (a test of the melt probe's checks)."""
+        self.done = dict.fromkeys(self.done, share)
 
     def energy_balance_error(self):
         """Energy in minus (change of internal energy + losses + outflow) [J]."""
@@ -193,7 +278,8 @@ class FurnaceThermal:
         total = sum(meltable.values())
         if total <= 0.0:
             return 1.0
-        return sum(m * self.melted.get(n, 0.0) for n, m in meltable.items()) / total
+        melted = self.melted
+        return sum(m * melted.get(n, 0.0) for n, m in meltable.items()) / total
 
     def _heat_capacity(self, temperature):
         """d(sensible enthalpy)/dT of crucible and charge [J/K]."""
@@ -223,49 +309,41 @@ class FurnaceThermal:
         return temperature
 
     def add_heat(self, energy):
-        """Put energy [J] into the charge (negative takes it out), melting or freezing."""
-        species = self.design.species
-        for _ in range(100):
+        """Put energy [J] into the charge (negative takes it out), through its arrests."""
+        for _ in range(200):
             if abs(energy) <= 1e-12:
                 return
-            melting = [n for n, m in self.masses.items() if m > 0.0 and species[n].melts]
+            arrests = self.design.arrests(self.masses)
+            temperature = self.temperature
             if energy > 0.0:
-                at_point = [n for n in melting if self.melted.get(n, 0.0) < 1.0
-                            and abs(species[n].melting_point - self.temperature) < 1e-9]
+                at_point = [(key, capacity) for key, at, capacity in arrests
+                            if abs(at - temperature) < 1e-9 and self.done.get(key, 0.0) < 1.0]
                 if at_point:
-                    name = at_point[0]
-                    need = (1.0 - self.melted.get(name, 0.0)) * self.masses[name] \
-                        * species[name].latent_heat
+                    key, capacity = at_point[0]
+                    need = (1.0 - self.done.get(key, 0.0)) * capacity
                     used = min(energy, need)
-                    self.melted[name] = min(self.melted.get(name, 0.0)
-                                            + used / (self.masses[name]
-                                                      * species[name].latent_heat), 1.0)
-                    if used >= need:
-                        self.melted[name] = 1.0
+                    self.done[key] = 1.0 if used >= need else min(
+                        self.done.get(key, 0.0) + used / capacity, 1.0)
                     energy -= used
                     continue
-                above = [species[n].melting_point for n in melting
-                         if species[n].melting_point > self.temperature
-                         and self.melted.get(n, 0.0) < 1.0]
+                above = [at for key, at, _ in arrests
+                         if at > temperature and self.done.get(key, 0.0) < 1.0]
                 ceiling = min(above) if above else math.inf
             else:
-                at_point = [n for n in melting if self.melted.get(n, 0.0) > 0.0
-                            and abs(species[n].melting_point - self.temperature) < 1e-9]
+                at_point = [(key, capacity) for key, at, capacity in arrests
+                            if abs(at - temperature) < 1e-9 and self.done.get(key, 0.0) > 0.0]
                 if at_point:
-                    name = at_point[0]
-                    held = self.melted[name] * self.masses[name] * species[name].latent_heat
+                    key, capacity = at_point[-1]  # on cooling the last formed goes first
+                    held = self.done[key] * capacity
                     used = min(-energy, held)
-                    self.melted[name] = max(self.melted[name] - used / (
-                        self.masses[name] * species[name].latent_heat), 0.0)
-                    if used >= held:
-                        self.melted[name] = 0.0
+                    self.done[key] = 0.0 if used >= held else max(
+                        self.done[key] - used / capacity, 0.0)
                     energy += used
                     continue
-                below = [species[n].melting_point for n in melting
-                         if species[n].melting_point < self.temperature
-                         and self.melted.get(n, 0.0) > 0.0]
+                below = [at for key, at, _ in arrests
+                         if at < temperature and self.done.get(key, 0.0) > 0.0]
                 ceiling = max(below) if below else -math.inf
-            start = self._sensible(self.temperature)
+            start = self._sensible(temperature)
             if math.isfinite(ceiling):
                 to_ceiling = self._sensible(ceiling) - start
                 if (energy > 0.0 and energy >= to_ceiling) or (energy < 0.0
@@ -273,12 +351,24 @@ class FurnaceThermal:
                     self.temperature = ceiling
                     energy -= to_ceiling
                     continue
-            low, high = (self.temperature, self.temperature + 5000.0) if energy > 0.0 else \
-                (1.0, self.temperature)
+            low, high = (temperature, temperature + 5000.0) if energy > 0.0 else \
+                (1.0, temperature)
             if math.isfinite(ceiling):
                 low, high = (low, ceiling) if energy > 0.0 else (ceiling, high)
             self.temperature = self._solve_sensible(start + energy, low, high)
             return
+
+    def _keep_transformed(self, change):
+        """Change the masses (change()) keeping each arrest's transformed joules.
+
+        Material that arrives has not gone through the arrests the charge has: the share
+        done of each is scaled so the latent heat already taken stays what it was.
+        """
+        before = {key: self.done.get(key, 0.0) * capacity
+                  for key, _, capacity in self.design.arrests(self.masses)}
+        change()
+        self.done = {key: min(before.get(key, 0.0) / capacity, 1.0)
+                     for key, _, capacity in self.design.arrests(self.masses) if capacity > 0.0}
 
     # Process -------------------------------------------------------------------------------
     def charge(self, masses, temperature=None):
@@ -293,25 +383,28 @@ class FurnaceThermal:
             enthalpy = self.design.species[name].heat_capacity
             self.charged_in += mass * enthalpy.enthalpy(temperature)
             heat += mass * (enthalpy.enthalpy(temperature) - enthalpy.enthalpy(self.temperature))
-            self.masses[name] = self.masses.get(name, 0.0) + mass
             self.charged[name] = self.charged.get(name, 0.0) + mass
-            self.melted.setdefault(name, 0.0)
+        arriving = {n: m for n, m in masses.items() if m > 0.0}
+        self._keep_transformed(lambda: self.masses.update(
+            {n: self.masses.get(n, 0.0) + m for n, m in arriving.items()}))
         self.add_heat(heat)  # the cold charge and the furnace reach one temperature
 
     def remove(self, masses):
-        """Take material out (tapping); its enthalpy leaves with it. Returns what left."""
+        """Take material out (tapping); its enthalpy leaves with it. Returns what left.
+
+        What leaves is a share of the charge as it is (molten as much as the rest), so
+        each arrest keeps its share done.
+        """
         removed = {}
-        species = self.design.species
+        before = self.internal_energy()
         for name, mass in masses.items():
             held = self.masses.get(name, 0.0)
             mass = min(mass, held)
             if mass <= 0.0:
                 continue
-            self.carried_out += mass * (species[name].heat_capacity.enthalpy(self.temperature)
-                                        + species[name].latent_heat
-                                        * self.melted.get(name, 0.0))
             self.masses[name] = held - mass
             removed[name] = mass
+        self.carried_out += before - self.internal_energy()
         return removed
 
     def step(self, dt, heater_power, door_open=False):
@@ -332,10 +425,11 @@ class FurnaceThermal:
             amount = min(target - self.released.get(name, 0.0), self.masses[name])
             if amount <= 0.0:
                 continue
-            sensible = props.heat_capacity.enthalpy(self.temperature)
-            self.masses[name] -= amount
+            before = self.internal_energy()
+            self._keep_transformed(lambda: self.masses.__setitem__(
+                name, self.masses[name] - amount))
             self.released[name] = self.released.get(name, 0.0) + amount
-            self.carried_out += amount * (sensible + props.release_enthalpy)
+            self.carried_out += before - self.internal_energy() + amount * props.release_enthalpy
             self.add_heat(-amount * props.release_enthalpy)
             released[name] = amount
         return released
@@ -343,7 +437,7 @@ class FurnaceThermal:
     def new_batch(self):
         """Forget the last batch's charge bookkeeping (the furnace must be empty)."""
         self.charged, self.released = {}, {}
-        self.melted = {name: 0.0 for name in self.masses}
+        self.done = {}
 
 
 def _table(entry, where):
@@ -388,7 +482,10 @@ def furnace_design_from(data, where='smelter'):
             else 0.0,
             release=tuple(float(t) for t in release),
             release_enthalpy=_positive(entry, 'release_enthalpy', swhere)
-            if 'release_enthalpy' in entry else 0.0)
+            if 'release_enthalpy' in entry else 0.0,
+            transitions=_transitions(entry.get('transitions', []), f'{swhere}.transitions'))
+    eutectics = tuple(_eutectic(name, entry, f'{where}.eutectics.{name}', species)
+                      for name, entry in (data.get('eutectics') or {}).items())
     heater = require(furnace, 'heater', fwhere)
     if heater not in ('electric', 'solar'):
         raise ConfigError(f'{fwhere}.heater: expected electric or solar, got {heater!r}')
@@ -415,7 +512,39 @@ def furnace_design_from(data, where='smelter'):
         heater=heater, crucible=_table(require(crucibles[crucible_name], 'cp', fwhere),
                                        f'{where}.crucible.{crucible_name}.cp'),
         thermocouple_range=(float(tc_range[0]), float(tc_range[1])), species=species,
-        **numbers)
+        eutectics=eutectics, **numbers)
+
+
+def _transitions(entry, where):
+    try:
+        pairs = tuple((float(t), float(h)) for t, h in entry)
+    except (TypeError, ValueError):
+        raise ConfigError(f'{where}: expected a list of [temperature, latent heat] pairs') \
+            from None
+    if any(not (math.isfinite(t) and t > 0.0 and math.isfinite(h) and h >= 0.0)
+           for t, h in pairs):
+        raise ConfigError(f'{where}: temperatures must be positive, latent heats >= 0')
+    return pairs
+
+
+def _eutectic(name, entry, where, species):
+    if not isinstance(entry, dict):
+        raise ConfigError(f'{where}: expected a mapping')
+    composition = require(entry, 'composition', where)
+    if not isinstance(composition, dict) or len(composition) < 2:
+        raise ConfigError(f'{where}.composition: expected two or more species with shares')
+    unknown = [s for s in composition if s not in species]
+    if unknown:
+        raise ConfigError(f'{where}.composition: no thermal data for {", ".join(unknown)}')
+    shares = {str(s): _positive(composition, s, f'{where}.composition') for s in composition}
+    if abs(sum(shares.values()) - 1.0) > 1e-6 or min(shares.values()) <= 0.0:
+        raise ConfigError(f'{where}.composition: shares must be positive and sum to 1')
+    temperature = _positive(entry, 'temperature', where)
+    for member in shares:
+        if species[member].melts and temperature >= species[member].melting_point:
+            raise ConfigError(f'{where}.temperature: a eutectic melts below the melting '
+                              f'point of {member} ({species[member].melting_point:g} K)')
+    return Eutectic(str(name), temperature, shares, _positive(entry, 'latent_heat', where))
 
 
 def load_furnace_design(path):

@@ -81,8 +81,8 @@ def test_a_smelting_batch_tracks_the_profile_and_taps_metal(setup):
     log = run(controller, plant)
     assert controller.phase == Phase.DONE
     recipe = controller.recipe
-    arrests = [setup[0].species[s].melting_point for s in CONCENTRATE]
-    # On the ramp, below the first melting arrest (the sulfide's), within 2 K.
+    arrests = [at for _, at, _ in setup[0].arrests(CONCENTRATE)]
+    # On the ramp, below the first arrest (iron's alpha-gamma transition), within 2 K.
     ramp = [(t, temp, sp) for t, temp, sp, _, phase, _ in log
             if phase == Phase.HEATING and sp < min(arrests) - 20.0 and t > 5.0]
     assert ramp and max(abs(temp - sp) for _, temp, sp in ramp) < 2.0
@@ -169,7 +169,7 @@ def test_no_tap_before_the_melt_is_complete(setup):
 
     def refreeze(plant, controller):  # the melt probe drops during tapping
         if controller.phase == Phase.TAPPING:
-            plant.furnace.melted = dict.fromkeys(plant.furnace.melted, 0.5)
+            plant.furnace.refreeze(0.5)
 
     log = run(controller, plant, hook=refreeze)
     heater_off_in_fault(controller, log)

@@ -116,3 +116,83 @@ def test_bad_smelter_config_names_the_faulty_entry():
     with pytest.raises(ConfigError, match='shielded_emissivity'):
         furnace_design_from(data)
     assert math.isfinite(furnace_design_from(load_yaml(SMELTER_FILE)).max_temperature)
+
+
+FE_MOLAR_MASS = 0.055845  # kg/mol
+
+
+def test_iron_s_heat_content_follows_janaf_through_its_magnetic_and_phase_transitions(
+        design):
+    # NIST-JANAF (Chase 1998): H(T) - H(298.15 K) of iron, alpha to 1184 K through the
+    # Curie peak, 26.60 kJ/mol at 1042 K and 33.6 kJ/mol at 1184 K; then the alpha-gamma
+    # (0.90 kJ/mol) and gamma-delta (0.84 kJ/mol) transition heats.
+    table = design.species['metal'].heat_capacity
+    for temperature, janaf in ((800.0, 15.29), (1042.0, 26.60), (1100.0, 30.34),
+                               (1184.0, 33.6)):
+        assert table.enthalpy(temperature) * FE_MOLAR_MASS / 1e3 == pytest.approx(janaf,
+                                                                                  rel=0.03)
+    heats = dict(design.species['metal'].transitions)
+    assert heats[1184.0] * FE_MOLAR_MASS == pytest.approx(900.0, rel=0.01)
+    assert heats[1665.0] * FE_MOLAR_MASS == pytest.approx(840.0, rel=0.01)
+    # The Curie lambda peak: cp at 1042 K is almost twice its value 100 K either side.
+    assert table.cp(1042.0) > 1.5 * max(table.cp(942.0), table.cp(1142.0))
+
+
+def heat_and_watch(furnace, until, power=3000.0):
+    """Heat until until(furnace); return the temperatures seen while an arrest held."""
+    held = []
+    previous = furnace.temperature
+    while not until(furnace):
+        furnace.step(0.05, power)
+        if furnace.temperature == previous:
+            held.append(furnace.temperature)
+        previous = furnace.temperature
+    return held
+
+
+def test_a_solid_transition_holds_the_temperature_while_its_heat_goes_in(design):
+    furnace = FurnaceThermal(design)
+    furnace.charge({'metal': 0.5})
+    held = heat_and_watch(furnace, lambda f: f.temperature > 1200.0)
+    assert held and set(held) == {1184.0}
+    assert abs(furnace.energy_balance_error()) <= 1e-6 * furnace.heater_energy
+
+
+def test_metal_and_troilite_melt_first_at_their_eutectic(design):
+    eutectic = design.eutectics[0]
+    furnace = FurnaceThermal(design)
+    metal, sulfide = 0.4, 0.1
+    furnace.charge({'metal': metal, 'sulfide': sulfide})
+    held = heat_and_watch(furnace, lambda f: f.temperature > eutectic.temperature + 1.0)
+    # The first melt appears at 1261 K, far below troilite's 1467 K and iron's 1773 K.
+    assert eutectic.temperature in held
+    assert eutectic.temperature < design.species['sulfide'].melting_point
+    # All the troilite went into the eutectic melt with its share of metal; the rest of
+    # the metal is still solid.
+    melted = furnace.melted
+    assert melted['sulfide'] == pytest.approx(1.0)
+    bound_metal = sulfide / eutectic.composition['sulfide'] * eutectic.composition['metal']
+    assert melted['metal'] == pytest.approx(bound_metal / metal)
+    assert furnace.melt_fraction() == pytest.approx((sulfide + bound_metal) / (metal + sulfide))
+    # On to the metal's own melting point: the charge melts completely; cooled again, it
+    # freezes back through the same arrests, and every joule is accounted for.
+    heat_and_watch(furnace, lambda f: f.melt_fraction() >= 1.0)
+    assert furnace.temperature == pytest.approx(design.species['metal'].melting_point, abs=1.0)
+    cooled = []
+    while furnace.temperature > 1000.0:
+        furnace.step(0.05, 0.0, door_open=True)
+        cooled.append(furnace.temperature)
+    assert furnace.melt_fraction() == 0.0
+    assert cooled.count(eutectic.temperature) > 1  # the eutectic freezes at 1261 K
+    assert abs(furnace.energy_balance_error()) <= 1e-6 * furnace.heater_energy
+
+
+def test_a_bad_eutectic_is_refused_with_the_key():
+    data = load_yaml(SMELTER_FILE)
+    data['eutectics']['fe_fes']['composition'] = {'sulfide': 0.85, 'metal': 0.25}
+    with pytest.raises(ConfigError, match='eutectics.fe_fes.composition: shares'):
+        furnace_design_from(data)
+    data = load_yaml(SMELTER_FILE)
+    data['eutectics']['fe_fes']['temperature'] = 1500.0
+    with pytest.raises(ConfigError, match='below the melting point of sulfide'):
+        furnace_design_from(data)

@@ -1,11 +1,12 @@
 """The anchors in the simulation: drives, engagement constraints, loads and pull-out.
 
-Each anchor joint drives along -z out of its foot. Once half the design's embed depth is
-reached the foot is held by a fixed constraint; the constraint's reaction (the rig
-pulling up or sideways) plus the commanded tension is the anchor's axial load, read
-every physics step. Above the anchor's true capacity (the design's capacity at its
-embed depth in the site's substrate, times a seeded scatter) it pulls out, resets to 0
-and must be commanded back to 0 before it can be driven again.
+Each anchor joint drives along -z out of its foot, moved by its force-limited motor.
+Once half the design's embed depth is reached the foot is held by a fixed constraint;
+the constraint's reaction (the rig pulling up or sideways) plus the commanded tension is
+the anchor's axial load, read every physics step. Above the anchor's true capacity (the
+design's capacity at its embed depth in the site's substrate, times a seeded scatter)
+it pulls out, its motor takes it back to 0, and it must be commanded back to 0 before
+it can be driven again.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import math
 import pybullet
 
 from spacemine_ros.core.anchoring import anchor_capacity
-from spacemine_ros.sim.subsystem import SubsystemSim
+from spacemine_ros.sim.subsystem import PEAK_OVER_RATED, SubsystemSim
 
 ENGAGE_FRACTION = 0.5  # engaged once half the embed depth is reached
 
@@ -54,6 +55,9 @@ class AnchorsSim(SubsystemSim):
             parent = pybullet.getJointInfo(world.rig, world.joints[joint.name],
                                            physicsClientId=cid)[16]
             self.anchors.append(AnchorSim(joint.name, parent, world.draw_capacity_factor()))
+        self.indices = [world.joints[a.joint] for a in self.anchors]
+        self.force_max = PEAK_OVER_RATED * max(
+            joint.command['effort'].maximum for joint in spec.role_joints('anchor'))
         self.last_tensions = [a.tension for a in self.anchors]  # busy(): proof loads ramp
 
     def apply(self, command):
@@ -87,9 +91,10 @@ class AnchorsSim(SubsystemSim):
         world = self.world
         drive = self.design.drive_speed
         engage_at = ENGAGE_FRACTION * self.design.embed_depth
-        for anchor in self.anchors:
+        for index, anchor in zip(self.indices, self.anchors):
             if not anchor.armed:
                 anchor.velocity = 0.0
+                world.drive_joint(index, 0.0, 0.0, self.force_max)
                 if anchor.target <= 1e-6 and live:
                     anchor.armed, anchor.pulled_out = True, False
                 continue
@@ -97,12 +102,18 @@ class AnchorsSim(SubsystemSim):
             step = min(max(target - anchor.embed, -drive * dt), drive * dt)
             anchor.embed += step
             anchor.velocity = step / dt
-            # Kinematic drives: held where they are every step (one batched reset).
-            world.set_joint(anchor.joint, anchor.embed)
-            if not anchor.engaged and anchor.embed >= engage_at and step >= 0.0:
+            world.drive_joint(index, anchor.embed, anchor.velocity, self.force_max)
+            if not anchor.engaged and anchor.embed >= engage_at and step >= 0.0 \
+                    and self._on_ground(anchor):
                 self._engage(anchor)  # at its foot, whose pose the embed does not change
             elif anchor.engaged and anchor.embed < engage_at:
                 self._disengage(anchor)
+
+    def _on_ground(self, anchor):
+        """Tell whether the anchor's foot touches the ground (an anchor bites nothing else)."""
+        world = self.world
+        return bool(pybullet.getContactPoints(world.rig, world.ground, linkIndexA=anchor.foot,
+                                              physicsClientId=world.client))
 
     def _engage(self, anchor):
         world, cid = self.world, self.world.client
@@ -138,8 +149,7 @@ class AnchorsSim(SubsystemSim):
                 anchor.embed = 0.0
                 anchor.armed, anchor.pulled_out = False, True
                 anchor.capacity_factor = world.draw_capacity_factor()  # reseat elsewhere
-                pybullet.resetJointState(world.rig, world.joints[anchor.joint], 0.0,
-                                         physicsClientId=cid)
+                # Its motor takes the rod back up (physics_step) before it may drive again.
 
     def before_restore(self):
         """Remove this world's anchor constraints (the checkpoint's anchors replace them)."""

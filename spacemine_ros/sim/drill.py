@@ -1,9 +1,11 @@
 """A drill head in the simulation: feed and spindle drives, the drilling process, reaction.
 
-The feed and spindle are kinematic: the drag-bit process model (core.drilling) decides
-how far the bit advances and what thrust and torque the rock takes, and the rock's
-reaction (thrust back along the drill axis, torque about it) is applied to the rig at
-the bit tip, so the drill pushes the same rig the anchors hold. Cuttings enter the
+The drag-bit process model (core.drilling) decides how far the bit advances and what
+thrust and torque the rock takes; the feed and spindle motors (force-limited, PyBullet
+motor control) move the drill string there, and the rock's reaction (thrust back along
+the drill axis, torque about it) acts on the bit. The motors pass it to the mast and
+the base, so the drill pushes the same rig the anchors hold and every push has its
+reaction. Cuttings enter the
 material path at the subsystem's `cuttings` transfer point. A rig with two drills has
 two of these, each with its own mast (`<name>_bit` link) and joints.
 """
@@ -11,7 +13,8 @@ two of these, each with its own mast (`<name>_bit` link) and joints.
 import pybullet
 
 from spacemine_ros.core.drilling import DragBit, DrillingProcess
-from spacemine_ros.sim.subsystem import DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, SubsystemSim
+from spacemine_ros.sim.subsystem import (
+    DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, PEAK_OVER_RATED, SubsystemSim)
 
 FEED_STROKE = 1.0  # m (URDF feed limit)
 
@@ -31,6 +34,8 @@ class DrillSim(SubsystemSim):
             float(settings.get('bit_radius', 0.025)), int(settings.get('bit_blades', 2)),
             float(settings.get('cutter_exposure', 0.003))))
         self.feed_speed = self.thrust_limit = self.spindle_speed = 0.0
+        self.feed_index = world.joints[self.feed_joint.name]
+        self.spindle_index = world.joints[self.spindle_joint.name]
         self.feed = 0.0
         self.spindle_angle = 0.0
         self.load = None  # the last step's bit load
@@ -63,26 +68,31 @@ class DrillSim(SubsystemSim):
         world, cid = self.world, self.world.client
         if not live:
             self.hold()
+        self.feed = world.joint_positions([self.feed_index])[0][0]  # where the motor got to
         depth = -self.tip()[2]
         load = self.process.step(dt, depth, self.feed_speed, self.thrust_limit,
                                  self.spindle_speed, self.torque_max,
                                  feed_travel_left=FEED_STROKE - self.feed)
-        self.feed = min(max(self.feed + load.feed_advance, 0.0), FEED_STROKE)
+        target = min(max(self.feed + load.feed_advance, 0.0), FEED_STROKE)
         self.spindle_angle += load.spindle_speed * dt
         self.load = load
-        world.set_joint(self.feed_joint.name, self.feed)  # kinematic: one batched reset
-        world.set_joint(self.spindle_joint.name, self.spindle_angle, load.spindle_speed)
+        world.drive_joint(self.feed_index, target, load.feed_advance / dt,
+                          PEAK_OVER_RATED * self.thrust_max)
+        world.drive_joint(self.spindle_index, self.spindle_angle, load.spindle_speed,
+                          PEAK_OVER_RATED * self.torque_max)
         self.spindle_energy += load.torque * load.spindle_speed * dt
         self.feed_energy += load.thrust * load.rate_of_penetration * dt
         if load.in_contact and (load.thrust > 0.0 or load.torque > 0.0):
             # The rock pushes the bit back along the drill axis and resists its rotation;
-            # both reach the rig through the mast.
+            # the feed and spindle motors carry both to the mast.
             # The drill axis is the base's -z: minus the rotation matrix's third column.
             m = pybullet.getMatrixFromQuaternion(world.base_pose()[1])
             up = (m[2], m[5], m[8])
-            pybullet.applyExternalForce(world.rig, -1, [load.thrust * u for u in up],
-                                        self.tip(), pybullet.WORLD_FRAME, physicsClientId=cid)
-            pybullet.applyExternalTorque(world.rig, -1, [load.torque * u for u in up],
+            pybullet.applyExternalForce(world.rig, self.bit_link,
+                                        [load.thrust * u for u in up], self.tip(),
+                                        pybullet.WORLD_FRAME, physicsClientId=cid)
+            pybullet.applyExternalTorque(world.rig, self.bit_link,
+                                         [load.torque * u for u in up],
                                          pybullet.WORLD_FRAME, physicsClientId=cid)
 
     def joint_states(self):

@@ -7,10 +7,8 @@ commands stop, and advances the flows each material period, with the scraper's b
 emptying into the intake while it is tipped over it.
 """
 
-import pybullet
-
 from spacemine_ros.core.material_config import IN_TRANSIT
-from spacemine_ros.sim.subsystem import DRIVE_IDLE_POWER, SubsystemSim
+from spacemine_ros.sim.subsystem import DRIVE_IDLE_POWER, PEAK_OVER_RATED, SubsystemSim
 
 
 class MaterialLineSim(SubsystemSim):
@@ -26,6 +24,8 @@ class MaterialLineSim(SubsystemSim):
                              f'{", ".join(sorted(unknown))}')
         self.indices = [world.joints[name] for name in self.drives]
         self.angles = dict.fromkeys(self.drives, 0.0)
+        self.motor = {index: (0.0, 0.0) for index in self.indices}
+        self.torque_max = PEAK_OVER_RATED * world.material_config.conveyor_drive.stall_torque
 
     def apply(self, command):
         """Drive speeds [rad/s] (clamped to each drive's limit by the material model)."""
@@ -41,12 +41,16 @@ class MaterialLineSim(SubsystemSim):
         if not live:
             material.stop()
         material.step(dt, bucket_dumping=world.bucket_dumping())
-        for name in self.drives:
+        for name, index in zip(self.drives, self.indices):
             self.angles[name] += material.speeds[name] * dt
-        pybullet.resetJointStatesMultiDof(
-            world.rig, self.indices, [[self.angles[n]] for n in self.drives],
-            targetVelocities=[[material.speeds[n]] for n in self.drives],
-            physicsClientId=world.client)
+            # Until the next period the motor turns the drive at its speed.
+            self.motor[index] = (self.angles[name], material.speeds[name])
+
+    def physics_step(self, dt, live):
+        """Keep each drive's motor turning toward its angle (their reactions on the base)."""
+        world = self.world
+        for index, (angle, speed) in self.motor.items():
+            world.drive_joint(index, angle, speed, self.torque_max)
 
     def electrical_power(self):
         """Every turning drive's idle draw [W] (the flows' lifting work is negligible)."""

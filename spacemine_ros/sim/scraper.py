@@ -1,11 +1,12 @@
-"""The scraper arm in the simulation: kinematic joints, the blade cutting the terrain.
+"""The scraper arm in the simulation: motor-driven joints, the blade cutting the terrain.
 
-The arm's joints move toward their targets at their commanded speeds. The blade cuts a
-height map of the regolith (sim.terrain) with the earth-moving model (core.cutting);
-where the soil would push back harder than the commanded force limit, or a rock is in
-the way, the blade stops (the drives push at their limit). The soil's force on the
-blade is applied to the rig at the tip, like the drill's reaction. The bucket empties
-into the conveyor intake when tipped over it.
+The arm's joints are planned toward their targets at their commanded speeds and their
+force-limited motors follow the plan. The blade cuts a height map of the regolith
+(sim.terrain) with the earth-moving model (core.cutting); where the soil would push
+back harder than the commanded force limit, or a rock is in the way, the blade stops
+(the drives push at their limit). The soil's force acts on the blade, and the arm's
+motors carry it to the base, like the drill's reaction. The bucket empties into the
+conveyor intake when tipped over it.
 """
 
 import math
@@ -20,7 +21,10 @@ from spacemine_ros.sim.subsystem import DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, Subs
 BLADE_SPEED = 0.05  # m/s: the scraper's default cut_speed, for the blade's work
 
 ROLES = ('slew', 'shoulder', 'elbow', 'wrist')
-HOLDING_TORQUE = 1000.0  # N m the arm drives may use to hold a pose
+HOLDING_TORQUE = 1000.0  # N m: the arm drives' peak torque
+# rad/s^2 the drives accelerate a joint at most: a step in speed would be a force spike
+# on the anchors (0.5 rad/s^2 is 0.7 m/s^2 at the 1.4 m reach, a few newtons on the base).
+ARM_ACCELERATION = 0.5
 DUMP_WRIST_ANGLE = 1.0  # rad: the bucket empties when tipped past this ...
 DUMP_REACH = 0.15  # m ... with the blade this close to the conveyor intake
 
@@ -40,9 +44,11 @@ class ScraperSim(SubsystemSim):
         self.speed_max = {r: spec.joint(r).command['velocity'].maximum for r in ROLES}
         self.force_max = min(spec.joint(r).command['effort'].maximum for r in ROLES)
         self.speeds = dict(self.speed_max)
+        self.rates = dict.fromkeys(ROLES, 0.0)  # rad/s each joint's plan moves at now
         self.force_limit = 0.0
         self.blade_force = NO_FORCE  # soil force on the blade, world frame [N]
-        self.motor_targets = None
+        self.blade_link = world.links.get(f'{spec.name}_blade', world.links.get(
+            'scraper_blade', -1))
         self.blocked = False
         self.live = False
 
@@ -77,30 +83,45 @@ class ScraperSim(SubsystemSim):
             targets, limit = self.targets, self.force_limit
         else:  # no command: hold still with the drives relaxed
             targets, limit = self.arm, 0.0
-        candidate = {}
-        for role in ROLES:
-            reach = self.speeds[role] * dt
-            candidate[role] = self.arm[role] + min(max(targets[role] - self.arm[role], -reach),
-                                                   reach)
+        candidate = self._plan(targets, dt)
         self.blade_force = NO_FORCE
         self.blocked = False
+        before = dict(self.arm)
         if candidate != self.arm:
             self._move(candidate, limit, dt)
-        # Kinematic joints are held every step where they are by their drives: the drives
-        # carry the arm's weight (a real load on the base), and a drive holding the
-        # position it was reset to adds no force that does not exist.
-        positions = [self.arm[role] for role in ROLES]
-        for index, position in zip(self.indices, positions):
-            world.set_joint_index(index, position)
-        if positions != self.motor_targets:  # PyBullet keeps a motor's target until changed
-            self.motor_targets = positions
-            pybullet.setJointMotorControlArray(
-                world.rig, self.indices, pybullet.POSITION_CONTROL, targetPositions=positions,
-                forces=[HOLDING_TORQUE] * len(ROLES), physicsClientId=world.client)
+        # The motors follow the plan; they carry the arm's weight and the soil's push.
+        for role, index in zip(ROLES, self.indices):
+            world.drive_joint(index, self.arm[role], (self.arm[role] - before[role]) / dt,
+                              HOLDING_TORQUE)
         if any(self.blade_force):
-            pybullet.applyExternalForce(world.rig, -1, list(self.blade_force),
+            pybullet.applyExternalForce(world.rig, self.blade_link, list(self.blade_force),
                                         list(self.tip_position()), pybullet.WORLD_FRAME,
                                         physicsClientId=world.client)
+
+    def _plan(self, targets, dt):
+        """Return the arm's next planned pose toward targets.
+
+        It accelerates at most ARM_ACCELERATION: the change of the joints' speeds is
+        scaled as one vector, so the path keeps its direction, and they slow down in time
+        to stop on the targets.
+        """
+        errors = {role: targets[role] - self.arm[role] for role in ROLES}
+        wanted = {role: math.copysign(min(self.speeds[role], abs(errors[role]) / dt), errors[role])
+                  for role in ROLES}
+        largest_error = max(abs(e) for e in errors.values())
+        fastest = max(abs(w) for w in wanted.values())
+        braking = math.sqrt(2.0 * ARM_ACCELERATION * largest_error)
+        if fastest > braking:
+            wanted = {role: w * braking / fastest for role, w in wanted.items()}
+        change = {role: wanted[role] - self.rates[role] for role in ROLES}
+        biggest = max(abs(c) for c in change.values())
+        if biggest > ARM_ACCELERATION * dt:
+            change = {role: c * ARM_ACCELERATION * dt / biggest for role, c in change.items()}
+        self.rates = {role: self.rates[role] + change[role] for role in ROLES}
+        if largest_error <= ARM_ACCELERATION * dt * dt:  # there: stop on the target
+            self.rates = dict.fromkeys(ROLES, 0.0)
+            return dict(targets)
+        return {role: self.arm[role] + self.rates[role] * dt for role in ROLES}
 
     def _move(self, candidate, limit, dt):
         world = self.world
@@ -124,6 +145,9 @@ class ScraperSim(SubsystemSim):
         if blocked or (force.magnitude > limit and not rising):
             # The drives push at their limit and the blade does not move.
             self.blocked = True
+            for role in ROLES:
+                if role != 'wrist':
+                    self.rates[role] = 0.0
             push = direction if travel > 1e-12 else np.array([0.0, 0.0, -1.0])
             self.blade_force = -push * limit if depth > 0.0 or blocked else np.zeros(3)
             candidate = {role: (candidate[role] if role == 'wrist' else self.arm[role])
@@ -152,16 +176,12 @@ class ScraperSim(SubsystemSim):
         return (self.arm['wrist'] >= DUMP_WRIST_ANGLE
                 and float(np.linalg.norm(self.tip_position() - intake)) <= DUMP_REACH)
 
-    def after_restore(self):
-        """Set the holding motors again at the next step (PyBullet's are this world's)."""
-        self.motor_targets = None
-
     def joint_states(self):
         """Return {joint: (position, velocity, effort)} of its URDF joints."""
         states = pybullet.getJointStates(self.world.rig, self.indices,
                                          physicsClientId=self.world.client)
-        # The kinematic positions, the solver's velocities and the drives' torques.
-        return {self.names[role]: (self.arm[role], state[1], state[3])
+        # Where the motors have the joints, their speeds and torques.
+        return {self.names[role]: (state[0], state[1], state[3])
                 for role, state in zip(ROLES, states)}
 
     def sensors(self):

@@ -13,6 +13,12 @@ import math
 # drive that turns draws at the least: typical of small brushless servo drives (assumed).
 DRIVE_EFFICIENCY = 0.7
 DRIVE_IDLE_POWER = 10.0  # W
+# A servo drive gives twice its continuous rating for short peaks (typical of brushless
+# servo drives, assumed): a motor's force or torque cap over its rated limit.
+PEAK_OVER_RATED = 2.0
+# The drives' position loop: the share of the position error closed each physics step
+# (PyBullet POSITION_CONTROL), with full velocity feed-forward.
+DRIVE_POSITION_GAIN = 0.5
 
 
 class SubsystemSim:

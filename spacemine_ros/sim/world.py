@@ -32,6 +32,7 @@ from spacemine_ros.sim.furnace import FurnacePlugin, FurnaceSim
 from spacemine_ros.sim.material import MaterialSystem
 from spacemine_ros.sim.material_line import MaterialLineSim
 from spacemine_ros.sim.scraper import ScraperSim
+from spacemine_ros.sim.subsystem import DRIVE_POSITION_GAIN
 from spacemine_ros.sim.terrain import Terrain
 
 BASE_HEIGHT = 0.6  # m, base_link above the ground with the feet on it (see the URDF)
@@ -124,10 +125,10 @@ class RigWorld:
             self.links[info[12].decode()] = index
             if info[2] != pybullet.JOINT_FIXED:
                 movable.append(index)
-        # Every drive is kinematic (set each step; the rock's and soil's reactions are
-        # applied explicitly), so the joint motors are off: a motor fighting a reset
-        # joint would push the base with a force that exists nowhere in reality. (The
-        # scraper holds its pose with position motors: sim/scraper.py.)
+        # Every drive is a force-limited motor (drive_joint): it moves its joint toward
+        # where the process models put it, and the solver gives every push its reaction
+        # on the rig, so the multibody's momentum changes only by the external forces
+        # (ground, rock, soil, gravity). A joint no plugin drives is free.
         pybullet.setJointMotorControlArray(self.rig, movable, pybullet.VELOCITY_CONTROL,
                                            forces=[0.0] * len(movable), physicsClientId=cid)
         for index in range(-1, pybullet.getNumJoints(self.rig, physicsClientId=cid)):
@@ -140,7 +141,7 @@ class RigWorld:
         self._acceleration = (0.0, 0.0, 0.0)
         self.max_displacement = 0.0
         self.idle_since = 0.0  # sim time since which nothing has moved or worked
-        self._pending_joints = {}  # joint index -> (position, velocity) to reset
+        self._pending_joints = {}  # joint index -> (position, velocity, force) to drive
         # What the subsystems share: the terrain, the material path and the furnace.
         self.geometry = geometry
         self.material_config = material or load_material_config(
@@ -211,23 +212,32 @@ class RigWorld:
         self.brownout = bool(browned_out)
 
     # What plugins use ---------------------------------------------------------------------------
-    def set_joint(self, name, position, velocity=0.0):
-        """Queue a kinematic joint's reset (done in one call before the solver steps)."""
-        self._pending_joints[self.joints[name]] = (position, velocity)
+    def drive_joint(self, index, position, velocity, force):
+        """Queue a joint's drive for this step (one batched call before the solver).
 
-    def set_joint_index(self, index, position, velocity=0.0):
-        """Queue a reset by joint index."""
-        self._pending_joints[index] = (position, velocity)
+        Target position [m or rad] and velocity, and the most force or torque [N or N m]
+        its motor may use.
+        """
+        self._pending_joints[index] = (position, velocity, force)
 
     def flush_joints(self):
-        """Reset every queued joint now."""
+        """Set every queued drive now, before the solver steps."""
         pending = self._pending_joints
         if pending:
             indices = list(pending)
-            pybullet.resetJointStatesMultiDof(
-                self.rig, indices, [[pending[i][0]] for i in indices],
-                targetVelocities=[[pending[i][1]] for i in indices], physicsClientId=self.client)
+            pybullet.setJointMotorControlArray(
+                self.rig, indices, pybullet.POSITION_CONTROL,
+                targetPositions=[pending[i][0] for i in indices],
+                targetVelocities=[pending[i][1] for i in indices],
+                forces=[pending[i][2] for i in indices],
+                positionGains=[DRIVE_POSITION_GAIN] * len(indices),
+                velocityGains=[1.0] * len(indices), physicsClientId=self.client)
             pending.clear()
+
+    def joint_positions(self, indices):
+        """Return the joints' positions and velocities now ([(q, qdot), ...])."""
+        return [state[:2] for state in pybullet.getJointStates(
+            self.rig, indices, physicsClientId=self.client)]
 
     def base_pose(self):
         """Return the base position and orientation (x, y, z, w) in the world frame."""
@@ -236,6 +246,33 @@ class RigWorld:
     def base_rotation(self):
         """Return the base's rotation matrix (3 x 3)."""
         return np.array(pybullet.getMatrixFromQuaternion(self.base_pose()[1])).reshape(3, 3)
+
+    def momentum(self, gross=False):
+        """Return (mass [kg], centre of mass [m], linear momentum [kg m/s]) of the rig.
+
+        Summed over the base and every link at its centre of mass (world frame). gross:
+        the sum of the parts' momentum magnitudes instead (how much is moving).
+        """
+        cid = self.client
+        mass = pybullet.getDynamicsInfo(self.rig, -1, physicsClientId=cid)[0]
+        linear, _ = pybullet.getBaseVelocity(self.rig, physicsClientId=cid)
+        momentum = mass * np.array(linear)
+        magnitude = mass * float(np.linalg.norm(linear))
+        # The base's centre of mass: its inertial frame's origin in the world.
+        local = pybullet.getDynamicsInfo(self.rig, -1, physicsClientId=cid)[3]
+        position, orientation = self.base_pose()
+        centre = pybullet.multiplyTransforms(position, orientation, local, (0, 0, 0, 1))[0]
+        moment = mass * np.array(centre)
+        total = mass
+        for index in range(pybullet.getNumJoints(self.rig, physicsClientId=cid)):
+            link_mass = pybullet.getDynamicsInfo(self.rig, index, physicsClientId=cid)[0]
+            state = pybullet.getLinkState(self.rig, index, computeLinkVelocity=1,
+                                          computeForwardKinematics=1, physicsClientId=cid)
+            momentum += link_mass * np.array(state[6])
+            magnitude += link_mass * float(np.linalg.norm(state[6]))
+            moment += link_mass * np.array(state[0])
+            total += link_mass
+        return total, moment / total, magnitude if gross else momentum
 
     def displacement(self):
         """Distance of the base from where it started [m]."""

@@ -1,7 +1,18 @@
 # The two commands of the README: `make sim` (a simulated mining shift) and `make test`.
 # Both create the virtualenv on first use from the pinned requirements.
 PYTHON ?= python3
+# The ROS 2 distribution the virtualenv holds: kilted (default) or jazzy (the LTS), each
+# its own venv and pinned requirements: `make test ROS_DISTRO=jazzy`.
+ROS_DISTRO ?= kilted
+ifeq ($(ROS_DISTRO),jazzy)
+VENV := .venv-jazzy
+REQUIREMENTS := requirements-dev-jazzy.txt requirements-jazzy.txt
+else ifeq ($(ROS_DISTRO),kilted)
 VENV := .venv
+REQUIREMENTS := requirements-dev.txt requirements.txt
+else
+$(error ROS_DISTRO=$(ROS_DISTRO): this project's venvs are kilted (default) or jazzy)
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHIFT_ARGS ?=
@@ -18,15 +29,15 @@ export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py
+$(STAMP): $(REQUIREMENTS) requirements-tools.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r $(firstword $(REQUIREMENTS))
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 sim: $(STAMP)
-	$(BIN)/spacemine-shift --body bennu --depth 0.3 $(if $(SITE),--site $(SITE)) \
+	$(BIN)/spacemine-shift --body bennu --depth 0.3 --record $(if $(SITE),--site $(SITE)) \
 		--summary-file shift_summary.json $(SHIFT_ARGS)
 
 test: $(STAMP)
@@ -42,11 +53,12 @@ lint: $(STAMP)
 
 # Every bench runs even if one fails (a loaded host can fail a timing-bound one); the
 # target fails at the end, naming those that did.
-BENCHES := bench_sim_rtf bench_memory bench_modbus bench_modbus_fuzz bench_field_bus bench_estop
+BENCHES := bench_sim_rtf bench_memory bench_modbus bench_modbus_fuzz bench_field_bus bench_estop \
+	bench_recording
 bench: $(STAMP)
 	@failed=""; for b in $(BENCHES); do echo "== $$b"; \
 		$(BIN)/python bench/$$b.py || failed="$$failed $$b"; done; \
 		if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
-	rm -rf $(VENV) build install log .pytest_cache shift_summary.json bench/results
+	rm -rf .venv .venv-jazzy build install log .pytest_cache shift_summary.json bench/results

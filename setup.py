@@ -16,6 +16,7 @@ NODES = {
     'smelter': 'spacemine_ros.nodes.smelter:main',
     'field_bus': 'spacemine_ros.nodes.field_bus:main',
     'supervisor': 'spacemine_ros.nodes.supervisor:main',
+    'recorder': 'spacemine_ros.nodes.recorder:main',
 }
 TOOLS = {
     'spacemine-rig': 'spacemine_ros.launcher:main',
@@ -23,6 +24,7 @@ TOOLS = {
     'spacemine-ports': 'spacemine_ros.hardware.ports:main',
     'spacemine-preflight': 'spacemine_ros.preflight:main',
     'spacemine-command': 'spacemine_ros.command:main',
+    'spacemine-report': 'spacemine_ros.report:main',
 }
 
 setup(

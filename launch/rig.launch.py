@@ -52,6 +52,8 @@ ARGUMENTS = [
     ('data_dir', '', "The rig's data directory: the mission record, the world checkpoint, "
      "the controllers' records (empty: $SPACEMINE_DATA_DIR or "
      '~/.local/share/spacemine_ros/<namespace>)'),
+    ('record', 'false', "Record every topic to an MCAP file in the rig's data directory "
+     '(opens in ros2 bag and Foxglove)'),
 ]
 
 
@@ -61,7 +63,8 @@ def _truthy(text):
 
 def _checked(value):
     """Refuse a bad launch argument before any node starts (one line from launch)."""
-    for name in ('use_sim_time', 'respawn', 'publish_description', 'autostart', 'resume'):
+    for name in ('use_sim_time', 'respawn', 'publish_description', 'autostart', 'resume',
+                 'record'):
         if value[name].strip().lower() not in ('true', 'false', '1', '0', 'yes', 'no', 'on',
                                                'off'):
             raise ValueError(f'launch argument {name}:={value[name]!r}: expected true or false')
@@ -109,6 +112,7 @@ def _nodes(context):
                               site=value['site'],
                               plan=value['plan'], autostart=_truthy(value['autostart']),
                               resume=_truthy(value['resume']), data_dir=value['data_dir'],
+                              recording=_truthy(value['record']),
                               session=session):
         # A managed node configures and activates itself (its autostart parameter);
         # LifecycleNode lets launch event handlers see and drive its transitions too.

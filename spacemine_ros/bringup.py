@@ -86,7 +86,7 @@ def hil_port_dir(namespace='', run=None):
 
 def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None, ports=(),
           anchor_type='', hil_dir='', rig='', plan='', autostart=False, resume=False, site='',
-          data_dir='', session=''):
+          data_dir='', session='', recording=False):
     """Return the NodeSpecs of a rig for a backend and body.
 
     rig: the rig file (a path, or a name in config/rigs/; empty: default.yaml). It
@@ -103,7 +103,8 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     simulation and every controller: where the rig keeps what must survive a restart
     (the mission record, the world's checkpoint, what each controller remembers), which
     start of the rig this is (a respawned node recognises its own record by it), and
-    whether to take up what is stored whatever start wrote it.
+    whether to take up what is stored whatever start wrote it. recording adds the
+    recorder: every topic of the rig into an MCAP file in the data directory.
     """
     from spacemine_ros.core.rig_interface import load_rig_interface
 
@@ -123,6 +124,9 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     # Off the simulation, odometry comes at its own pace, not stamp-aligned with joints.
     anchoring = {**common, **controllers, 'odom_sync': backend == 'sim'}
     nodes = []
+    if recording:  # first: it stops last, after every node's safe stop is in the file
+        nodes.append(NodeSpec('recorder', 'recorder', 'spacemine_ros.nodes.recorder',
+                              'RecorderNode', {'use_sim_time': sim_time, **record}))
     port_dir = (hil_dir or hil_port_dir(namespace, run)) if backend == 'hil' else ''
     if backend in ('sim', 'hil'):
         sim = {**common, 'use_sim_time': False, **record}  # the simulation is the clock

@@ -46,6 +46,9 @@ def add_graph_arguments(parser):
     parser.add_argument('--resume', action='store_true',
                         help='take up what the data directory holds and go on: the stored '
                         "shift, the simulation's world, what each controller remembers")
+    parser.add_argument('--record', default=False, action=argparse.BooleanOptionalAction,
+                        help='record every topic to an MCAP file in the data directory '
+                        '(rosbag2 layout: ros2 bag and Foxglove open it)')
 
 
 def announce_domain(tool):
@@ -250,7 +253,8 @@ def main(argv=None):
                               ports=ports, anchor_type=args.anchor_type, site=args.site,
                               hil_dir=args.hil_dir, rig=args.rig, plan=args.plan,
                               autostart=args.autostart, resume=args.resume,
-                              data_dir=args.data_dir, session=secrets.token_hex(6))
+                              data_dir=args.data_dir, session=secrets.token_hex(6),
+                              recording=args.record)
         if args.nodes:
             wanted = [name.strip() for name in args.nodes.split(',') if name.strip()]
             unknown = set(wanted) - {spec.name for spec in specs}

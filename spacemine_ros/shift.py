@@ -38,6 +38,7 @@ from spacemine_ros.nodes.common import (
     StopSignals)
 from spacemine_ros.nodes.supervisor import plan_path
 from spacemine_ros.paths import default_data_dir
+from spacemine_ros.report import write_report
 
 
 LEDGER_TOTALS = ('excavated', 'balance', 'drill', 'scraper', 'conveyor', 'separator',
@@ -297,6 +298,20 @@ def summary(operator, wall_seconds, goal_depth, result, reason):
     }
 
 
+def site_figures(body_key, site=''):
+    """Return the work site's gravity, slope, escape speed and ground speed (its shape)."""
+    from spacemine_ros.core.body import load_body
+    from spacemine_ros.paths import share_path
+    body = load_body(share_path('config', 'bodies.yaml'), body_key, site)
+    where = body.site_gravity()
+    return {'site_deg': [round(math.degrees(body.site.latitude), 3),
+                         round(math.degrees(body.site.longitude), 3)],
+            'site_gravity_m_s2': float(f'{body.effective_gravity():.4g}'),
+            'site_slope_deg': round(math.degrees(where.slope), 2),
+            'site_escape_speed_m_s': float(f'{where.escape_speed:.4g}'),
+            'site_ground_speed_m_s': float(f'{float(math.hypot(*where.ground_velocity)):.4g}')}
+
+
 def furnace_figures(operator):
     """Products, energy per kg of product and the furnace temperature trace statistics."""
     ledger = operator.ledger
@@ -328,6 +343,15 @@ def print_summary(figures, stream=sys.stdout):
     """Print the summary as a short table."""
     rows = [
         ('result', figures['result'] + (f' ({figures["reason"]})' if figures['reason'] else '')),
+    ]
+    if 'site_deg' in figures:
+        latitude, longitude = figures['site_deg']
+        rows.append(('site', f'{latitude:g} deg, {longitude:g} deg: gravity '
+                             f'{figures["site_gravity_m_s2"]:.3g} m/s^2 at a '
+                             f'{figures["site_slope_deg"]:.1f} deg slope, escape speed '
+                             f'{figures["site_escape_speed_m_s"]:.3g} m/s, ground moving at '
+                             f'{figures["site_ground_speed_m_s"]:.3g} m/s'))
+    rows += [
         ('depth reached', ', '.join(f'{drill} {depth:.3f} m' for drill, depth in
                                     figures['depth_reached_by_drill_m'].items())
          + f' of {figures["goal_depth_m"]:.3f} m'),
@@ -435,7 +459,7 @@ def run_shift(args, stop):
     plan_file, goal_depth = (None, 0.0) if args.resume else shift_plan(args, data_dir)
     specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
                           anchor_type=args.anchor_type, rig=args.rig, resume=args.resume,
-                          data_dir=data_dir, site=args.site)
+                          data_dir=data_dir, site=args.site, recording=args.record)
     init_ros()
     nodes = []
     result, reason = 'failed', ''
@@ -469,8 +493,22 @@ def run_shift(args, stop):
         figures = summary(operator, time.monotonic() - wall_start, goal_depth, result, reason)
         figures['plan'] = operator.supervisor_status.get('plan', '')
         figures['data_dir'] = data_dir
+        figures.update(site_figures(args.body, args.site))
+        recorder = next((n for n in nodes if n.get_name() == 'recorder'), None)
+        if recorder is not None:
+            # What is on its way (the last mode, the release) goes in the file too.
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.05)
+            figures['recording'] = recorder.path
+            recorder.add_summary(figures)
     finally:
         shutdown_nodes(nodes)
+    if figures.get('recording') and args.report:
+        try:
+            figures['report'] = write_report(figures['recording'])
+        except (ValueError, OSError) as error:
+            print(f'spacemine-shift: no report: {error}', file=sys.stderr)
     return result, figures
 
 
@@ -501,6 +539,9 @@ def main(argv=None):
                         help='also write the summary as JSON (removed at the start, so an '
                         "earlier run's file never stands for this one)")
     parser.add_argument('--no-progress', action='store_true', help='no progress lines')
+    parser.add_argument('--report', default=True, action=argparse.BooleanOptionalAction,
+                        help='with --record, write the HTML report of the shift next to its '
+                        'recording (default: on)')
     args = parser.parse_args(argv)
     if args.depth is not None and not (math.isfinite(args.depth) and args.depth > 0):
         parser.error(f'--depth must be a positive number of metres, got {args.depth}')
@@ -527,6 +568,9 @@ def main(argv=None):
         except ValueError as error:  # a node refused its parameters or configuration
             parser.exit(2, f'spacemine-shift: error: {error}\n')
     print_summary(figures)
+    for key, what in (('recording', 'recording'), ('report', 'report')):
+        if figures.get(key):
+            print(f'{what}: {figures[key]}')
     if args.summary_file:
         write_summary(args.summary_file, figures)
     return 0 if result == 'completed' else 1

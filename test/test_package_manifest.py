@@ -19,6 +19,9 @@ from test.conftest import ROOT
 PYTHON_KEYS = {
     'numpy': ('python3-numpy', 'numpy'),
     'scipy': ('python3-scipy', 'scipy'),
+    'matplotlib': ('python3-matplotlib', 'matplotlib'),
+    'mcap': ('mcap-ros2-support', 'mcap'),  # mcap-ros2-support brings mcap
+    'mcap_ros2': ('mcap-ros2-support', 'mcap-ros2-support'),
     'yaml': ('python3-yaml', 'PyYAML'),
     'serial': ('python3-serial', 'pyserial'),
     'tqdm': ('python3-tqdm', 'tqdm'),
@@ -29,7 +32,7 @@ PYTHON_KEYS = {
 }
 ROS_PACKAGES = {'rclpy', 'std_msgs', 'std_srvs', 'geometry_msgs', 'sensor_msgs', 'nav_msgs',
                 'diagnostic_msgs', 'rcl_interfaces', 'rosgraph_msgs', 'ament_index_python',
-                'launch', 'launch_ros', 'xacro'}
+                'launch', 'launch_ros', 'xacro', 'tf2_msgs'}
 # Needed without an import: rclpy.lifecycle uses lifecycle_msgs; the launch file starts
 # robot_state_publisher.
 USED_WITHOUT_IMPORT = {'lifecycle_msgs', 'robot_state_publisher'}

@@ -160,6 +160,18 @@ class RigSimNode(Node):
         self.clock_pub = self.create_publisher(ClockMsg, 'clock', 10)
         self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, topic('odom'), SENSOR_QOS)
+        # odom -> base_link on /tf where tf2_msgs is installed (every ROS install): RViz and
+        # Foxglove show the rig moving beside robot_state_publisher's joints. Without it
+        # the recorder writes the frames into its file instead (nodes/recorder.py).
+        self.tf_pub = None
+        try:
+            from geometry_msgs.msg import TransformStamped
+            from tf2_msgs.msg import TFMessage
+        except ImportError:
+            pass
+        else:
+            self.tf_types = (TFMessage, TransformStamped)
+            self.tf_pub = self.create_publisher(TFMessage, '/tf', 100)
         self.power_pub = self.create_publisher(Float64, 'power/available', SENSOR_QOS)
         self.battery_pub = self.create_publisher(BatteryState, 'power/battery', SENSOR_QOS)
         self.generation_pub = self.create_publisher(Float64, 'power/generation', SENSOR_QOS)
@@ -418,6 +430,16 @@ class RigSimNode(Node):
         twist.linear.x, twist.linear.y, twist.linear.z = readings.base_linear_velocity
         twist.angular.x, twist.angular.y, twist.angular.z = readings.base_angular_velocity
         self.odom_pub.publish(odom)
+        if self.tf_pub is not None:
+            message_type, transform_type = self.tf_types
+            transform = transform_type()
+            transform.header = odom.header
+            transform.child_frame_id = self.base_frame
+            transform.transform.translation.x = position.x
+            transform.transform.translation.y = position.y
+            transform.transform.translation.z = position.z
+            transform.transform.rotation = orientation
+            self.tf_pub.publish(message_type(transforms=[transform]))
 
         self._publish_power(stamp)
 

@@ -10,6 +10,8 @@ material path at the subsystem's `cuttings` transfer point. A rig with two drill
 two of these, each with its own mast (`<name>_bit` link) and joints.
 """
 
+import math
+
 import pybullet
 
 from spacemine_ros.core.drilling import DragBit, DrillingProcess
@@ -17,6 +19,10 @@ from spacemine_ros.sim.subsystem import (
     DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, PEAK_OVER_RATED, SubsystemSim)
 
 FEED_STROKE = 1.0  # m (URDF feed limit)
+# m/s^2 the feed drive accelerates the drill string at most (14.5 kg: a few newtons on
+# the base), slowing in time for the ends of its stroke, so a start or stop is no spike
+# on the anchors.
+FEED_ACCELERATION = 0.5
 
 
 class DrillSim(SubsystemSim):
@@ -37,6 +43,7 @@ class DrillSim(SubsystemSim):
         self.feed_index = world.joints[self.feed_joint.name]
         self.spindle_index = world.joints[self.spindle_joint.name]
         self.feed = 0.0
+        self.feed_rate = 0.0  # m/s the feed moves at now (its drive's plan)
         self.spindle_angle = 0.0
         self.load = None  # the last step's bit load
         self.spindle_energy = 0.0  # J
@@ -73,10 +80,16 @@ class DrillSim(SubsystemSim):
         load = self.process.step(dt, depth, self.feed_speed, self.thrust_limit,
                                  self.spindle_speed, self.torque_max,
                                  feed_travel_left=FEED_STROKE - self.feed)
-        target = min(max(self.feed + load.feed_advance, 0.0), FEED_STROKE)
+        wanted = load.feed_advance / dt
+        room = FEED_STROKE - self.feed if wanted > 0.0 else self.feed  # to the stroke's end
+        wanted = math.copysign(min(abs(wanted), math.sqrt(2.0 * FEED_ACCELERATION
+                                                          * max(room, 0.0))), wanted)
+        change = FEED_ACCELERATION * dt
+        self.feed_rate = min(max(wanted, self.feed_rate - change), self.feed_rate + change)
+        target = min(max(self.feed + self.feed_rate * dt, 0.0), FEED_STROKE)
         self.spindle_angle += load.spindle_speed * dt
         self.load = load
-        world.drive_joint(self.feed_index, target, load.feed_advance / dt,
+        world.drive_joint(self.feed_index, target, (target - self.feed) / dt,
                           PEAK_OVER_RATED * self.thrust_max)
         world.drive_joint(self.spindle_index, self.spindle_angle, load.spindle_speed,
                           PEAK_OVER_RATED * self.torque_max)
@@ -97,12 +110,14 @@ class DrillSim(SubsystemSim):
 
     def joint_states(self):
         """Return {joint: (position, velocity, effort)} of its URDF joints."""
-        load, dt = self.load, self.world.physics_dt
+        load = self.load
+        (feed, feed_speed), (angle, _) = self.world.joint_positions(
+            [self.feed_index, self.spindle_index])  # where the motors have them
         if load is None:
-            return {self.feed_joint.name: (self.feed, 0.0, 0.0),
-                    self.spindle_joint.name: (self.spindle_angle, 0.0, 0.0)}
-        return {self.feed_joint.name: (self.feed, load.feed_advance / dt, load.thrust),
-                self.spindle_joint.name: (self.spindle_angle, load.spindle_speed, load.torque)}
+            return {self.feed_joint.name: (feed, feed_speed, 0.0),
+                    self.spindle_joint.name: (angle, 0.0, 0.0)}
+        return {self.feed_joint.name: (feed, feed_speed, load.thrust),
+                self.spindle_joint.name: (angle, load.spindle_speed, load.torque)}
 
     def sensors(self):
         """Return {sensor topic: value} of its sensors."""

@@ -20,7 +20,7 @@ def test_shift_anchors_drills_scrapes_smelts_and_reports(tmp_path):
     status = subprocess.run(
         [sys.executable, '-m', 'spacemine_ros.shift', '--body', 'bennu', '--depth', '0.05',
          '--passes', '1', '-p', 'scraper.pass_length=0.3', '--no-progress',
-         '--namespace', 'shift_test', '--summary-file', str(summary_file)],
+         '--namespace', 'shift_test', '--summary-file', str(summary_file), '--site', '5,30'],
         check=False).returncode
     figures = json.loads(summary_file.read_text())
     assert status == 0, figures['reason']
@@ -30,6 +30,10 @@ def test_shift_anchors_drills_scrapes_smelts_and_reports(tmp_path):
     assert figures['drill_energy_J'] > 0
     assert figures['anchoring_state'] == 'STOWED'  # the plan's last step releases them
     assert figures['plan'] == 'bennu_shift'
+    # The site it was told, on Bennu's ellipsoid: spin-weakened gravity, a gentle slope.
+    assert figures['site_deg'] == [5.0, 30.0]
+    assert 2e-5 < figures['site_gravity_m_s2'] < 8e-5 and figures['site_slope_deg'] < 10.0
+    assert 0.1 < figures['site_escape_speed_m_s'] < 0.3
     # Everything excavated is accounted for: hoppers, in transit, lost, or smelted.
     hoppers = sum(figures['mass_in_hoppers_kg'].values())
     assert figures['mass_excavated_kg'] > 1.0

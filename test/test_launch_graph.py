@@ -21,7 +21,7 @@ def console_scripts():
 @pytest.mark.parametrize('backend', bringup.BACKENDS)
 def test_every_node_of_the_graph_is_a_console_script_with_a_main(backend):
     scripts = console_scripts()
-    for spec in bringup.graph(backend, 'bennu'):
+    for spec in bringup.graph(backend, 'bennu', recording=True):
         assert scripts.get(spec.executable) == f'{spec.module}:main', spec.name
         module = importlib.import_module(spec.module)
         assert callable(module.main) and hasattr(module, spec.node_class)

@@ -25,6 +25,9 @@ HOLDING_TORQUE = 1000.0  # N m: the arm drives' peak torque
 # rad/s^2 the drives accelerate a joint at most: a step in speed would be a force spike
 # on the anchors (0.5 rad/s^2 is 0.7 m/s^2 at the 1.4 m reach, a few newtons on the base).
 ARM_ACCELERATION = 0.5
+# rad: a commanded arm this close to its targets is holding, not driving (a hold command
+# is the measured pose, a motor's following error away from the plan; 1.4 mm at reach).
+HOLD_TOLERANCE = 1e-3
 DUMP_WRIST_ANGLE = 1.0  # rad: the bucket empties when tipped past this ...
 DUMP_REACH = 0.15  # m ... with the blade this close to the conveyor intake
 
@@ -50,7 +53,7 @@ class ScraperSim(SubsystemSim):
         self.blade_link = world.links.get(f'{spec.name}_blade', world.links.get(
             'scraper_blade', -1))
         self.blocked = False
-        self.live = False
+        self.live = False  # commanded in the last physics step (not stopped, not timed out)
 
     def apply(self, command):
         """Take joint targets [rad] and speeds [rad/s]; the blade force limit [N].
@@ -79,6 +82,7 @@ class ScraperSim(SubsystemSim):
     def physics_step(self, dt, live):
         """Advance one physics step (the base class says what live means)."""
         world = self.world
+        self.live = live
         if live:
             targets, limit = self.targets, self.force_limit
         else:  # no command: hold still with the drives relaxed
@@ -190,8 +194,9 @@ class ScraperSim(SubsystemSim):
                                               0.0, 0.0, 0.0)}
 
     def busy(self):
-        """Return whether the arm is on its way to a target."""
-        return self.arm != self.targets
+        """Return whether the commanded arm is on its way to a target (not just holding)."""
+        return self.live and max(abs(self.targets[role] - self.arm[role])
+                                 for role in ROLES) > HOLD_TOLERANCE
 
     def electrical_power(self):
         """Idle draw of the arm's drives while it moves, plus the blade's work [W]."""

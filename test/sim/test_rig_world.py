@@ -152,3 +152,27 @@ def test_a_brownout_stops_every_drive_until_power_is_back(bennu, anchor_types):
         commands.drill(world, 0.02, 50.0, 5.0)
         world.step(PERIOD)
         assert world.electrical_power() > 0.0
+
+
+def test_an_estopped_scraper_arm_stops_and_a_hold_at_its_pose_draws_nothing(bennu,
+                                                                            anchor_types):
+    with world_for(bennu, anchor_types) as world:
+        arm = world.plugins['scraper']
+        for _ in range(10):
+            commands.scraper(world, {'slew': 0.5, 'shoulder': 0.3, 'elbow': -0.3,
+                                     'wrist': 0.0}, 0.0)
+            world.step(PERIOD)
+        assert world.electrical_power() > 0.0  # on its way
+        world.set_estop(True)  # its targets still stand, but nothing drives it
+        world.step(PERIOD)
+        assert world.electrical_power() == 0.0 and not arm.busy()
+        world.set_estop(False)
+        # What a stopped controller sends: the measured pose, a motor's following error
+        # away from the plan.
+        for _ in range(20):
+            readings = world.readings()
+            measured = {role: readings.joint_positions[readings.joint_names.index(name)]
+                        for role, name in arm.names.items()}
+            commands.scraper(world, measured, 0.0)
+            world.step(PERIOD)
+        assert world.electrical_power() == 0.0 and not arm.busy()

@@ -19,6 +19,9 @@ SHIFT_ARGS ?=
 # make sim SITE=LAT,LON: the work site in degrees (default: the body preset's)
 SITE ?=
 PYTEST_ARGS ?=
+# Test workers (pytest-xdist): most of the suite waits on simulated rigs, so two keep a
+# two-core machine busy; TEST_WORKERS=0 runs it in this process (pdb, -s).
+TEST_WORKERS ?= 2
 
 # Keep ROS traffic on this machine; each run claims a free ROS domain of its own
 # (spacemine_ros/domain.py) unless ROS_DOMAIN_ID is set.
@@ -41,12 +44,13 @@ sim: $(STAMP)
 		--summary-file shift_summary.json $(SHIFT_ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The fast tiers only: unit and simulation tests (no ROS graph, no serial lines, no
 # end-to-end runs); `make test` runs every tier.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not ros and not slow and not hil" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+		-m "not ros and not slow and not hil" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/python -m flake8 spacemine_ros launch test bench setup.py

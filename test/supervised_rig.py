@@ -26,9 +26,9 @@ PLAN = {'plan': {'name': 'estop_drill', 'steps': [
     {'type': 'deploy_anchors', 'timeout': 600},
     {'type': 'material_line', 'until': 'running'},
     {'type': 'drill', 'depth': 0.05},
-    {'type': 'scrape', 'area': 0.12, 'pass_length': 0.3},  # one pass of 0.3 x 0.4 m
+    {'type': 'scrape', 'area': 0.06, 'pass_length': 0.15},  # one pass of 0.15 x 0.4 m
     {'type': 'material_line', 'until': 'drained'},
-    {'type': 'smelt', 'charge': 0.3},
+    {'type': 'smelt', 'charge': 0.1},
 ]}}
 # (controller, state) at which the drill latches the e-stop, in shift order.
 MOMENTS = [('anchoring', 'DEPLOYING'), ('drill', 'DRILLING'), ('scraper', 'CUTTING'),

@@ -575,11 +575,12 @@ def shutdown_nodes(nodes):
 def make_executor():
     """Return the fastest single-threaded executor this rclpy has.
 
-    rclpy's EventsExecutor (Kilted and later; still in rclpy.experimental) dispatches from
-    C++ instead of rebuilding the wait set in Python for every callback; with a whole rig
-    in one process that makes the lockstep simulation about 2.5 times faster. Older rclpy
-    (Jazzy) gets the SingleThreadedExecutor. Use it for one rclpy life per process (the
-    launcher, the shift): across repeated init/shutdown in one process it is not reliable.
+    rclpy's EventsExecutor (rclpy.experimental, in Jazzy's 7.1 and Kilted's 9.1 alike)
+    dispatches from C++ instead of rebuilding the wait set in Python for every callback;
+    with a whole rig in one process that makes the lockstep simulation about 2.5 times
+    faster. An rclpy without it gets the SingleThreadedExecutor. Use it for one rclpy
+    life per process (the launcher, the shift): across repeated init/shutdown in one
+    process it is not reliable.
     Drive it with spin_until_stopped(): its spin() busy-loops without ever running a
     timer (rclpy 9.1.2), while spin_once() with a timeout works.
     """

@@ -4,8 +4,6 @@ import base64
 from html.parser import HTMLParser
 import json
 import os
-import subprocess
-import sys
 
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
@@ -14,19 +12,14 @@ import pytest
 from spacemine_ros.report import PLOTS, write_report
 
 PERIOD = 0.05  # s, rig_sim's control period
+# On the worker that runs the recorded shift for test_shift (one run serves both).
+pytestmark = pytest.mark.xdist_group('recorded_shift')
 
 
-@pytest.fixture(scope='module')
-def recorded(tmp_path_factory):
-    """Run a short recorded shift in its own process; return (summary, recording path)."""
-    directory = tmp_path_factory.mktemp('recorded')
-    summary_file = directory / 'summary.json'
-    status = subprocess.run(
-        [sys.executable, '-m', 'spacemine_ros.shift', '--body', 'bennu', '--depth', '0.03',
-         '--passes', '1', '-p', 'scraper.pass_length=0.1', '--no-progress', '--record',
-         '--no-report', '--namespace', 'recorded', '--data-dir', str(directory / 'data'),
-         '--summary-file', str(summary_file)], check=False).returncode
-    figures = json.loads(summary_file.read_text())
+@pytest.fixture
+def recorded(recorded_shift):
+    """Return (summary, recording path) of the recorded shift (conftest.py)."""
+    status, figures = recorded_shift
     assert status == 0, figures['reason']
     return figures, figures['recording']
 

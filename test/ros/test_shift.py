@@ -14,15 +14,10 @@ from test.conftest import ROOT
 
 
 @pytest.mark.slow
-def test_shift_anchors_drills_scrapes_smelts_and_reports(tmp_path):
-    summary_file = tmp_path / 'summary.json'
-    # In its own process, as operators run it (one rclpy life per process).
-    status = subprocess.run(
-        [sys.executable, '-m', 'spacemine_ros.shift', '--body', 'bennu', '--depth', '0.05',
-         '--passes', '1', '-p', 'scraper.pass_length=0.3', '--no-progress',
-         '--namespace', 'shift_test', '--summary-file', str(summary_file), '--site', '5,30'],
-        check=False).returncode
-    figures = json.loads(summary_file.read_text())
+@pytest.mark.xdist_group('recorded_shift')  # with test_recording, which reads its file
+def test_shift_anchors_drills_scrapes_smelts_and_reports(recorded_shift):
+    # In its own process, as operators run it (one rclpy life per process), recorded.
+    status, figures = recorded_shift
     assert status == 0, figures['reason']
     assert figures['depth_reached_m'] >= 0.05
     assert 0 < figures['peak_thrust_N'] <= figures['safe_capacity_at_peak_N']
@@ -48,6 +43,8 @@ def test_shift_anchors_drills_scrapes_smelts_and_reports(tmp_path):
     assert figures['energy_per_kg_product_J'] > 0
     assert figures['furnace_soak_overshoot_K'] < 20.0
     assert figures['furnace_peak_K'] < 1950.0
+    # Its recording and the report made from it (test_recording reads them through).
+    assert os.path.getsize(figures['recording']) > 0 and os.path.getsize(figures['report']) > 0
 
 
 @pytest.mark.slow

@@ -20,7 +20,8 @@ SHIFT_ARGS ?=
 SITE ?=
 PYTEST_ARGS ?=
 # Test workers (pytest-xdist): most of the suite waits on simulated rigs, so two keep a
-# two-core machine busy; TEST_WORKERS=0 runs it in this process (pdb, -s).
+# two-core machine busy; TEST_WORKERS=0 runs it in this process (pdb, -s). A file's tests
+# stay on one worker, so a module's reference run (the kill cases') is made once.
 TEST_WORKERS ?= 2
 
 # Keep ROS traffic on this machine; each run claims a free ROS domain of its own
@@ -44,12 +45,12 @@ sim: $(STAMP)
 		--summary-file shift_summary.json $(SHIFT_ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fast tiers only: unit and simulation tests (no ROS graph, no serial lines, no
 # end-to-end runs); `make test` runs every tier.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 		-m "not ros and not slow and not hil" $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -47,8 +47,6 @@ LIVENESS = 3.0  # s: the supervisor's liveness_timeout here (10 s by default)
 # the first would have (on cohesive ground the blade's force control makes a first try
 # shallower, and a retry then cuts more: another shift, not a lost or doubled kilogram).
 BODY = 'bennu'
-# One worker runs them all (make test's workers): the uninterrupted runs are made once.
-pytestmark = pytest.mark.xdist_group('kill_resume')
 
 
 class Watcher:

@@ -1,9 +1,15 @@
-"""A recorded shift: the MCAP file as rosbag2 writes it, and its HTML report."""
+"""The whole shift (what `make sim` runs), shortened and recorded.
+
+One run, in its own process as operators run it (one rclpy life per process): its
+summary, the MCAP file as rosbag2 writes it, and the HTML report made from it.
+"""
 
 import base64
 from html.parser import HTMLParser
 import json
 import os
+import subprocess
+import sys
 
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
@@ -12,16 +18,59 @@ import pytest
 from spacemine_ros.report import PLOTS, write_report
 
 PERIOD = 0.05  # s, rig_sim's control period
-# On the worker that runs the recorded shift for test_shift (one run serves both).
-pytestmark = pytest.mark.xdist_group('recorded_shift')
+
+
+@pytest.fixture(scope='module')
+def recorded_shift(tmp_path_factory):
+    """Run the shift once, recorded; return (exit status, summary figures)."""
+    directory = tmp_path_factory.mktemp('recorded')
+    summary_file = directory / 'summary.json'
+    status = subprocess.run(
+        [sys.executable, '-m', 'spacemine_ros.shift', '--body', 'bennu', '--depth', '0.05',
+         '--passes', '1', '-p', 'scraper.pass_length=0.3', '--no-progress', '--record',
+         '--namespace', 'recorded', '--data-dir', str(directory / 'data'),
+         '--summary-file', str(summary_file), '--site', '5,30'], check=False).returncode
+    return status, json.loads(summary_file.read_text())
 
 
 @pytest.fixture
 def recorded(recorded_shift):
-    """Return (summary, recording path) of the recorded shift (conftest.py)."""
+    """Return (summary, recording path) of the recorded shift."""
     status, figures = recorded_shift
     assert status == 0, figures['reason']
     return figures, figures['recording']
+
+
+@pytest.mark.slow
+def test_shift_anchors_drills_scrapes_smelts_and_reports(recorded_shift):
+    status, figures = recorded_shift
+    assert status == 0, figures['reason']
+    assert figures['depth_reached_m'] >= 0.05
+    assert 0 < figures['peak_thrust_N'] <= figures['safe_capacity_at_peak_N']
+    assert figures['max_rig_displacement_m'] < 0.002
+    assert figures['drill_energy_J'] > 0
+    assert figures['anchoring_state'] == 'STOWED'  # the plan's last step releases them
+    assert figures['plan'] == 'bennu_shift'
+    # The site it was told, on Bennu's ellipsoid: spin-weakened gravity, a gentle slope.
+    assert figures['site_deg'] == [5.0, 30.0]
+    assert 2e-5 < figures['site_gravity_m_s2'] < 8e-5 and figures['site_slope_deg'] < 10.0
+    assert 0.1 < figures['site_escape_speed_m_s'] < 0.3
+    # Everything excavated is accounted for: hoppers, in transit, lost, or smelted.
+    hoppers = sum(figures['mass_in_hoppers_kg'].values())
+    assert figures['mass_excavated_kg'] > 1.0
+    smelted = figures['products_kg'] + figures['slag_kg'] + figures['volatiles_kg']
+    assert hoppers + figures['mass_in_transit_kg'] + figures['mass_lost_kg'] + smelted == \
+        pytest.approx(figures['mass_excavated_kg'], abs=1e-3)
+    assert figures['mass_in_transit_kg'] < 0.01
+    assert abs(figures['ledger_balance_kg']) < 1e-9
+    # One volatile-extraction batch (Bennu is C-type): water and organics in the condenser.
+    assert figures['volatiles_kg'] > 0.0 and figures['slag_kg'] > 0.0
+    assert figures['volatiles_kg'] + figures['slag_kg'] == pytest.approx(0.5, abs=0.01)
+    assert figures['energy_per_kg_product_J'] > 0
+    assert figures['furnace_soak_overshoot_K'] < 20.0
+    assert figures['furnace_peak_K'] < 1950.0
+    # Its recording and the report made from it (read through below).
+    assert os.path.getsize(figures['recording']) > 0 and os.path.getsize(figures['report']) > 0
 
 
 def test_the_recording_is_a_rosbag2_mcap_in_sim_time(recorded):

@@ -288,9 +288,12 @@ class BatchController:
         went_on = self._go_on(recipe, measurement, charged)
         if went_on is not None:
             return went_on
-        if measurement.furnace_mass >= charged:
+        hot_charge = measurement.furnace_mass > self.params.tap_empty_mass and \
+            measurement.temperature > self.params.safe_charge_temperature
+        if measurement.furnace_mass >= charged or hot_charge:
             # A batch stopped on its way (an e-stop, a fault, a restart) goes on with the
-            # charge already in the furnace: nothing is charged twice.
+            # charge already in the furnace: nothing is charged twice. A hot furnace holds
+            # only a heated charge, which volatiles may have left lighter than charged.
             self.recipe, self.reason = recipe, ''
             self.melt_complete_at = None
             self.feed_request = None

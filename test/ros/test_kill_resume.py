@@ -218,11 +218,18 @@ def steps_done(events, plan):
     return [name for name in names if name in done]
 
 
+def timeline(events):
+    return ', '.join(f'{when:.1f} {text}' for when, _, kind, text in events
+                     if kind == 'step' and text.endswith(' done'))
+
+
 def killed_shift(references, tmp_path, victim, seed, plan='line'):
     """Run the plan with the victim killed at its 10 points; check the ledger; return it."""
     reference = references(plan)
     run = run_shift(tmp_path, victim, victim, kill_points(seed, reference, victim), plan)
-    assert len(run['kills']) == KILLS, run['kills']
+    assert len(run['kills']) == KILLS, (  # the shift ended before its last kill points
+        f'killed at {run["kills"]}; ledger {run["ledger"]} vs {reference["ledger"]}\n'
+        f'steps: {timeline(run["events"])}\nuninterrupted: {timeline(reference["events"])}')
     print(f'\n{victim} killed at sim {run["kills"]} s')
     same_ledger(run['ledger'], reference['ledger'])
     return run, reference

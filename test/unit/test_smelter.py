@@ -267,3 +267,21 @@ def test_a_restart_while_heating_goes_on_with_a_charge_lightened_by_its_volatile
     run(again, plant)
     assert again.phase == Phase.DONE
     assert plant.furnace.released['water'] == pytest.approx(0.11 * 0.5)
+
+
+def test_an_idle_smelter_heats_the_charge_it_finds_in_a_hot_furnace(setup):
+    # A restarted smelter with nothing to recall (killed before it wrote its record, or
+    # its record taken up by a start that was then aborted) finds a hot furnace holding
+    # a charge that its volatiles left lighter than charged: it heats that charge; it
+    # neither refuses until the furnace has cooled nor charges a second time.
+    design, recipes = setup
+    controller, plant = start(setup, 'volatile_extraction', C_TYPE)
+    run(controller, plant, seconds=6000.0, until=(Phase.SOAKING, Phase.FAULT))
+    assert plant.furnace.temperature > SmelterParams().safe_charge_temperature
+    assert sum(plant.furnace.masses.values()) < 0.5 * 0.98
+    again = BatchController(SmelterParams(), design, recipes)
+    accepted, message = again.start('volatile_extraction', plant.measure())
+    assert accepted and 'no new charge' in message and again.feed_request is None
+    run(again, plant)
+    assert again.phase == Phase.DONE
+    assert plant.furnace.released['water'] == pytest.approx(0.11 * 0.5)

@@ -12,18 +12,28 @@ from test.conftest import ROOT
 class LaunchedRig:
     """`python -m spacemine_ros.launcher ARGS`; .text is everything it printed so far."""
 
-    def __init__(self, args):
+    def __init__(self, args, log=None):
+        """log: a file to copy every line to as it comes (kept when a test fails)."""
         env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'spacemine_ros.launcher', *args], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
+        self.log = log
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line)
+        log = open(self.log, 'a', encoding='utf-8') if self.log else None
+        try:
+            for line in self.process.stdout:
+                self.lines.append(line)
+                if log:
+                    log.write(line)
+                    log.flush()
+        finally:
+            if log:
+                log.close()
 
     @property
     def text(self):

@@ -196,17 +196,24 @@ class AnchoringController:
         self._last_position = (0.0, 0.0, 0.0)
         self._last_embeds = None  # each anchor's embedment at the last update [m]
         self.recalled = None  # an earlier controller's record, for the first reading
+        self.deploy_pending = False  # deploy asked for before the first reading
         self.time = None  # of the last update; None until the first one
 
     # Operator requests -------------------------------------------------------------------
     def deploy(self):
         """Start the deployment sequence; returns (accepted, reason)."""
-        if self.state in (AnchoringState.DEPLOYING, AnchoringState.PROOF_TESTING):
+        if self.state in (AnchoringState.DEPLOYING, AnchoringState.PROOF_TESTING) or \
+                self.deploy_pending:
             return False, 'deployment already in progress'
         if self.state == AnchoringState.ANCHORED:
             return False, 'already anchored'
         if self.state == AnchoringState.RELEASING:
             return False, 'release in progress; wait until stowed'
+        if self._last_embeds is None:
+            # Where the anchors stand is not known yet (a restarted controller may find
+            # them in and holding): a sequence started now would retract them.
+            self.deploy_pending = True
+            return True, 'deploying at the first anchor reading'
         self.fault_reason = ''
         self.reseats = [0] * self.count
         # An anchor already in (found so at a restart, or left by a fault) is held where
@@ -228,7 +235,8 @@ class AnchoringController:
 
     def release(self):
         """Release every anchor (also the way out of a fault); returns (accepted, reason)."""
-        if self.state == AnchoringState.STOWED:
+        self.deploy_pending = False
+        if self.state == AnchoringState.STOWED and self._last_embeds is not None:
             return False, 'already stowed'
         self.state = AnchoringState.RELEASING
         self.targets = [0.0] * self.count
@@ -267,8 +275,10 @@ class AnchoringController:
     def input_lost(self, reason):
         """Fault if a sequence is under way: its measurements stopped coming (reason).
 
-        Returns whether it faulted; at rest (stowed or anchored) nothing moves.
+        Returns whether it faulted; at rest (stowed or anchored) nothing moves, and a
+        deploy waiting for the first reading is called off.
         """
+        self.deploy_pending = False
         if self.state not in (AnchoringState.DEPLOYING, AnchoringState.PROOF_TESTING,
                               AnchoringState.RELEASING):
             return False
@@ -303,6 +313,9 @@ class AnchoringController:
         self._last_embeds = list(embeds)
         if first and self.state == AnchoringState.STOWED:
             self._adopt(embeds)
+        if first and self.deploy_pending:
+            self.deploy_pending = False
+            self.deploy()  # on what the reading found: those in are held and kept
         state = self.state
         params = self.params
         if state == AnchoringState.DEPLOYING:

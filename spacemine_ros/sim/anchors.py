@@ -6,7 +6,8 @@ the constraint's reaction (the rig pulling up or sideways) plus the commanded te
 the anchor's axial load, read every physics step. Above the anchor's true capacity (the
 design's capacity at its embed depth in the site's substrate, times a seeded scatter)
 it pulls out, its motor takes it back to 0, and it must be commanded back to 0 before
-it can be driven again.
+it can be driven again. An anchor driven out with its foot off the ground bites nothing:
+the first tension on it pulls it out the same way.
 """
 
 from dataclasses import dataclass
@@ -133,10 +134,15 @@ class AnchorsSim(SubsystemSim):
 
     def after_physics(self, dt, live):
         """Read back what the physics step did."""
-        world, cid = self.world, self.world.client
+        cid = self.world.client
+        engage_at = ENGAGE_FRACTION * self.design.embed_depth
         for index, anchor in enumerate(self.anchors):
             if not anchor.engaged:
                 anchor.load = 0.0
+                if live and anchor.tension > 0.0 and anchor.embed >= engage_at:
+                    # Driven out into nothing (its foot off the ground): the first pull
+                    # draws the rod back out, as a pull-out (a proof load never passes).
+                    self._pull_out(anchor)
                 continue
             force = pybullet.getConstraintState(anchor.constraint, physicsClientId=cid)
             # The constraint pulls the foot down (negative z) when the rig pulls up on the
@@ -144,12 +150,15 @@ class AnchorsSim(SubsystemSim):
             tension = anchor.tension if live else 0.0
             anchor.load = tension + math.hypot(force[0], force[1], min(force[2], 0.0))
             if anchor.load > self.capacity(index):
-                self._disengage(anchor)
-                anchor.load = 0.0
-                anchor.embed = 0.0
-                anchor.armed, anchor.pulled_out = False, True
-                anchor.capacity_factor = world.draw_capacity_factor()  # reseat elsewhere
-                # Its motor takes the rod back up (physics_step) before it may drive again.
+                self._pull_out(anchor)
+
+    def _pull_out(self, anchor):
+        self._disengage(anchor)
+        anchor.load = 0.0
+        anchor.embed = 0.0
+        anchor.armed, anchor.pulled_out = False, True
+        anchor.capacity_factor = self.world.draw_capacity_factor()  # reseat elsewhere
+        # Its motor takes the rod back up (physics_step) before it may drive again.
 
     def before_restore(self):
         """Remove this world's anchor constraints (the checkpoint's anchors replace them)."""

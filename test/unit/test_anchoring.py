@@ -151,8 +151,9 @@ def test_pull_out_and_slip_while_anchored_raise_faults():
 
 def test_release_stows_and_requests_are_checked():
     controller = AnchoringController(4, params())
-    assert controller.release() == (False, 'already stowed')
     rig = Rig([160.0] * 4)
+    controller.update(0.0, list(rig.embeds), [0.0] * 4, rig.position)
+    assert controller.release() == (False, 'already stowed')
     controller.deploy()
     assert controller.deploy()[0] is False
     time = run(controller, rig, 100.0)
@@ -238,6 +239,35 @@ def test_a_restarted_controller_holds_anchors_it_finds_deployed_and_reproves_the
     assert restarted.state == AnchoringState.ANCHORED
     assert lowest == pytest.approx(deepest)  # no anchor was retracted on the way
     assert restarted.safe_capacity == pytest.approx(first.safe_capacity)
+
+
+def test_a_deploy_asked_of_a_restarted_controller_before_its_first_reading_keeps_anchors_in():
+    # A supervisor retrying its step may ask before the restarted node has read the rig:
+    # the anchors it cannot see yet must not be commanded out.
+    rig = Rig([160.0] * 4)
+    first = AnchoringController(4, params())
+    first.deploy()
+    run(first, rig, 100.0)
+    assert first.state == AnchoringState.ANCHORED
+    deepest = list(rig.embeds)
+    restarted = AnchoringController(4, params())
+    accepted, message = restarted.deploy()
+    assert accepted and 'first anchor reading' in message
+    assert restarted.state == AnchoringState.STOWED  # nothing commanded yet
+    time, lowest, loads = 0.0, list(rig.embeds), [0.0] * 4
+    while restarted.state != AnchoringState.ANCHORED and time < 200.0:
+        commands = restarted.update(time, list(rig.embeds), loads, rig.position)
+        assert [c.embed_depth for c in commands] == pytest.approx(deepest)
+        loads = rig.apply(commands)
+        lowest = [min(a, b) for a, b in zip(lowest, rig.embeds)]
+        time += DT
+    assert restarted.state == AnchoringState.ANCHORED
+    assert lowest == pytest.approx(deepest)
+    # Released before its first reading, a restarted controller stows what it finds.
+    again = AnchoringController(4, params())
+    assert again.release()[0]
+    run(again, rig, 30.0)
+    assert again.state == AnchoringState.STOWED and rig.embeds == [0.0] * 4
 
 
 def test_a_restart_with_anchors_part_way_in_holds_them_until_told():

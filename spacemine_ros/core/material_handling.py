@@ -383,6 +383,15 @@ class TotalizerBooks:
         """
         self.__init__(self.config, self.on_transfer)
 
+    def heard_all(self):
+        """Tell whether every totalizer has been read since the start (or rebuild()).
+
+        Until then the books are partial: a restarted node's empty accounts would read as
+        a drained line, and an account downstream of one not heard yet as a loss.
+        """
+        return all((point, kind) in self.totals for point in self.config.transfer_points
+                   for kind in ('delivered', 'lost'))
+
     def reading(self, point, kind):
         """Latest totalizer reading [kg] (0 before the first)."""
         return self.totals.get((point, kind), 0.0)

@@ -141,7 +141,8 @@ class MaterialHandlingNode(ControllerNode):
         self.create_service(Trigger, '~/feed_furnace', self._on_feed)
         self.create_service(SetParametersAtomically, '~/charge_furnace', self._on_charge)
         self.ready(['joint_states'])
-        self._publish_ledger(force=True)
+        # The ledger is published once every totalizer has been heard (its first figures
+        # would otherwise say an empty, drained line after a restart).
 
     # Parameters and services --------------------------------------------------------------
     def settings_from(self, parameters):
@@ -253,7 +254,7 @@ class MaterialHandlingNode(ControllerNode):
         stamp = stamp_to_seconds(message.header.stamp)
         if not self.new_period(stamp):
             return
-        if not self.fault:
+        if not self.fault and self.books.heard_all():
             self.fault = self.books.update(stamp, self.masses, self.tolerance)
             if self.fault:
                 self.get_logger().error(f'ledger fault: {self.fault}; line stopped')
@@ -297,9 +298,11 @@ class MaterialHandlingNode(ControllerNode):
         out.velocity = [float(v) for v in speeds.values()]
         return out
 
-    def _publish_ledger(self, stamp=None, force=False):
-        # Latched, sent when changed, at most once per telemetry period.
-        if not force and self.ledger_sent_at is not None and \
+    def _publish_ledger(self, stamp):
+        # Latched, sent when changed, at most once per telemetry period, once booked.
+        if not self.books.heard_all():
+            return
+        if self.ledger_sent_at is not None and \
                 self.ledger_sent_at <= stamp < self.ledger_sent_at + self.telemetry_period:
             return
         self.ledger_sent_at = stamp

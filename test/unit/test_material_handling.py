@@ -280,3 +280,18 @@ def test_a_restarted_ledger_books_a_whole_shift_from_the_totalizers_at_once(mate
     assert ledger.mass('conveyor') == pytest.approx(0.05)
     assert ledger.excavated_total == pytest.approx(5.2)
     ledger.check()
+
+
+def test_the_books_are_whole_only_once_every_totalizer_has_been_read(material):
+    # A restarted node's books, before the totalizers' next readings, would say an empty
+    # line (a drained one, to the supervisor): they are partial until all are heard.
+    books = TotalizerBooks(material)
+    points = [(point, kind) for point in material.transfer_points
+              for kind in ('delivered', 'lost')]
+    for key in points[:-1]:
+        books.totals[key] = 0.0
+        assert not books.heard_all()
+    books.totals[points[-1]] = 0.0
+    assert books.heard_all()
+    books.rebuild()  # a restored world: its totalizers must be read again
+    assert not books.heard_all()

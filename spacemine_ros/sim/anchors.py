@@ -6,8 +6,9 @@ the constraint's reaction (the rig pulling up or sideways) plus the commanded te
 the anchor's axial load, read every physics step. Above the anchor's true capacity (the
 design's capacity at its embed depth in the site's substrate, times a seeded scatter)
 it pulls out, its motor takes it back to 0, and it must be commanded back to 0 before
-it can be driven again. An anchor driven out with its foot off the ground bites nothing:
-the first tension on it pulls it out the same way.
+it can be driven again. An anchor bites only the ground: it engages once its rod is half
+its embed depth below the ground, even from a foot a little above it; one driven all the
+way out into nothing is pulled out the same way by the first tension on it.
 """
 
 from dataclasses import dataclass
@@ -105,15 +106,20 @@ class AnchorsSim(SubsystemSim):
             anchor.velocity = step / dt
             world.drive_joint(index, anchor.embed, anchor.velocity, self.force_max)
             if not anchor.engaged and anchor.embed >= engage_at and step >= 0.0 \
-                    and self._on_ground(anchor):
+                    and self._bites(anchor, anchor.embed - engage_at):
                 self._engage(anchor)  # at its foot, whose pose the embed does not change
             elif anchor.engaged and anchor.embed < engage_at:
                 self._disengage(anchor)
 
-    def _on_ground(self, anchor):
-        """Tell whether the anchor's foot touches the ground (an anchor bites nothing else)."""
+    def _bites(self, anchor, gap):
+        """Tell whether the anchor's foot is within gap [m] of the ground.
+
+        The rod reaches past its foot: from a foot that much above the ground it is
+        still half its embed depth in (an anchor bites nothing but the ground).
+        """
         world = self.world
-        return bool(pybullet.getContactPoints(world.rig, world.ground, linkIndexA=anchor.foot,
+        return bool(pybullet.getClosestPoints(world.rig, world.ground, max(gap, 0.0),
+                                              linkIndexA=anchor.foot,
                                               physicsClientId=world.client))
 
     def _engage(self, anchor):
@@ -139,9 +145,11 @@ class AnchorsSim(SubsystemSim):
         for index, anchor in enumerate(self.anchors):
             if not anchor.engaged:
                 anchor.load = 0.0
-                if live and anchor.tension > 0.0 and anchor.embed >= engage_at:
-                    # Driven out into nothing (its foot off the ground): the first pull
-                    # draws the rod back out, as a pull-out (a proof load never passes).
+                if live and anchor.tension > 0.0 and anchor.embed >= engage_at and \
+                        anchor.velocity == 0.0:
+                    # Driven all the way out into nothing (its foot too far off the
+                    # ground): a pull draws the rod back out, as a pull-out (a proof
+                    # load never passes).
                     self._pull_out(anchor)
                 continue
             force = pybullet.getConstraintState(anchor.constraint, physicsClientId=cid)

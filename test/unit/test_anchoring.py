@@ -213,12 +213,18 @@ def test_force_budget_reports_overload_and_names_unknown_tools():
         budget.request('grinder', 10.0)
 
 
-def test_a_restarted_controller_holds_anchors_it_finds_deployed_and_reproves_them_in_place():
+def anchored_rig():
+    """Return a rig anchored by a first controller, and that controller."""
     rig = Rig([160.0] * 4)
     first = AnchoringController(4, params())
     first.deploy()
     run(first, rig, 100.0)
     assert first.state == AnchoringState.ANCHORED
+    return rig, first
+
+
+def test_a_restarted_controller_holds_anchors_it_finds_deployed_and_reproves_them_in_place():
+    rig, first = anchored_rig()
     restarted = AnchoringController(4, params())  # its process was killed and restarted
     commands = restarted.update(0.0, list(rig.embeds), [0.0] * 4, rig.position)
     assert restarted.state == AnchoringState.FAULT
@@ -244,11 +250,7 @@ def test_a_restarted_controller_holds_anchors_it_finds_deployed_and_reproves_the
 def test_a_deploy_asked_of_a_restarted_controller_before_its_first_reading_keeps_anchors_in():
     # A supervisor retrying its step may ask before the restarted node has read the rig:
     # the anchors it cannot see yet must not be commanded out.
-    rig = Rig([160.0] * 4)
-    first = AnchoringController(4, params())
-    first.deploy()
-    run(first, rig, 100.0)
-    assert first.state == AnchoringState.ANCHORED
+    rig, first = anchored_rig()
     deepest = list(rig.embeds)
     restarted = AnchoringController(4, params())
     accepted, message = restarted.deploy()

@@ -1,6 +1,7 @@
 """spacemine-rig in a subprocess as an operator runs it, its output collected by a thread."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,9 +16,12 @@ class LaunchedRig:
     def __init__(self, args, log=None):
         """log: a file to copy every line to as it comes (kept when a test fails)."""
         env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
+        # Its own session: kill() takes down every process it started, so a node that
+        # outlives a failed test cannot answer the next test's calls.
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'spacemine_ros.launcher', *args], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
         self.lines = []
         self.log = log
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -47,6 +51,14 @@ class LaunchedRig:
                 break
             time.sleep(0.1)
         return predicate(self.text)
+
+    def kill(self):
+        """SIGKILL the launcher and every process it started; wait for the launcher."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # all gone already
+        self.process.wait()
 
     def pid(self, node):
         """Return the process id --processes printed for a node, or None."""

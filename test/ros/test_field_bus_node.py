@@ -69,8 +69,9 @@ class Bench:
     def bus_status(self):
         for array in reversed(self.diagnostics):
             for status in array.status:
-                if status.name.endswith('field_bus/drill_bus') or \
-                        status.name.endswith('field_bus'):
+                # Its own only: /diagnostics carries every rig's on this machine.
+                if status.name in (f'{NAMESPACE}/field_bus/drill_bus',
+                                   f'{NAMESPACE}/field_bus'):
                     return status
         return None
 

@@ -105,7 +105,7 @@ def stop(processes):
         try:
             launched.process.wait(timeout=60)
         except Exception:  # noqa: B902 - never leave a process behind
-            launched.process.kill()
+            launched.kill()
 
 
 def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):

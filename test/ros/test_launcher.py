@@ -46,9 +46,7 @@ def test_a_rig_with_missing_ports_keeps_retrying_and_stops_on_a_signal(mode, sto
         assert code == 0, rig.text[-3000:]
         assert 'Traceback' not in rig.text, rig.text[-3000:]
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        rig.kill()
 
 
 @pytest.mark.parametrize('mode', [[], ['--processes']], ids=['one_process', 'processes'])
@@ -79,4 +77,7 @@ def test_what_the_operator_sets_is_what_the_nodes_use(mode):
         node.destroy_node()
         rclpy.try_shutdown()
         rig.process.send_signal(signal.SIGINT)
-        assert rig.process.wait(timeout=60) == 0
+        try:
+            assert rig.process.wait(timeout=60) == 0, rig.text[-3000:]
+        finally:
+            rig.kill()

@@ -1,10 +1,10 @@
 """The supervisor's crash-safe record: SQLite in WAL mode in the rig's data directory.
 
 Written as things happen, each in its own transaction (synchronous=FULL, so a committed
-row survives a power cut as well as a killed process): the plan (its YAML as loaded), the
-mission's snapshot (mode, step, attempt; see Mission.snapshot()), and the event log (mode
-changes, steps, faults, operator commands with their outcome). The ledger's totals are
-recorded with each event and on every step change. No rclpy.
+row survives a power cut as well as a killed process): the plan (its YAML as loaded) and
+the event log (mode changes, steps, faults, operator commands with their outcome); with
+every change of mode or step, in the event's own transaction, the mission's snapshot
+(mode, step, attempt; see Mission.snapshot()) and the ledger's totals. No rclpy.
 """
 
 import json
@@ -69,22 +69,23 @@ class MissionStore:
             raise
         return plan_id
 
-    def save_snapshot(self, snapshot):
-        """Record the mission's snapshot (after every change of mode or step)."""
-        self._write([('UPDATE mission SET snapshot = ?, updated_at = ? WHERE id = 1',
-                      (json.dumps(snapshot), time.time()))])
+    def log(self, rig_time, kind, text, snapshot=None, totals=None):
+        """Append an event; with it, in the same transaction, the snapshot and the ledger.
 
-    def log(self, rig_time, kind, text):
-        """Append an event."""
-        self._write([('INSERT INTO events (rig_time, wall_time, kind, text) VALUES (?, ?, ?, ?)',
-                      (float(rig_time), time.time(), kind, text))])
-
-    def save_ledger(self, totals, rig_time):
-        """Record the ledger's totals {account: kg} as they stand."""
-        self._write([('INSERT INTO ledger (name, kg, rig_time) VALUES (?, ?, ?) '
-                      'ON CONFLICT(name) DO UPDATE SET kg = excluded.kg, '
-                      'rig_time = excluded.rig_time', (name, float(kg), float(rig_time)))
-                     for name, kg in totals.items()])
+        One transaction: a process killed between an event and the snapshot it goes with
+        would otherwise leave a record that says a step finished and a snapshot that
+        brings a restarted supervisor back to it.
+        """
+        statements = [('INSERT INTO events (rig_time, wall_time, kind, text) '
+                       'VALUES (?, ?, ?, ?)', (float(rig_time), time.time(), kind, text))]
+        if snapshot is not None:
+            statements.append(('UPDATE mission SET snapshot = ?, updated_at = ? WHERE id = 1',
+                               (json.dumps(snapshot), time.time())))
+        statements += [('INSERT INTO ledger (name, kg, rig_time) VALUES (?, ?, ?) '
+                        'ON CONFLICT(name) DO UPDATE SET kg = excluded.kg, '
+                        'rig_time = excluded.rig_time', (name, float(kg), float(rig_time)))
+                       for name, kg in (totals or {}).items()]
+        self._write(statements)
 
     def mission(self):
         """Return (plan name, plan source, plan YAML text, snapshot) or None if none stored."""

@@ -601,9 +601,13 @@ class Mission:
         if state == 'running' and obs.time - self.step_started > step.timeout:
             state, reason = 'failed', f'timed out after {step.timeout:g} s ({progress})'
         if state == 'done':
-            self.on_event('step', f'step {self.step_index + 1} {step.title} done')
+            # Moved on before the event is recorded: the snapshot stored with it must
+            # not bring a restarted supervisor back to a finished step.
+            number = self.step_index + 1
             self.step_index += 1
             self.attempt = 0
+            self.step_started = None  # the next step is not under way yet
+            self.on_event('step', f'step {number} {step.title} done')
             self._enter_step()
         elif state == 'failed':
             self._failed(reason, obs.time)
@@ -620,8 +624,10 @@ class Mission:
             return
         self.attempt = 0
         if step.on_failure == 'skip':
-            self.on_event('step', f'skipping step {self.step_index + 1} {step.title}')
+            number = self.step_index + 1
             self.step_index += 1
+            self.step_started = None
+            self.on_event('step', f'skipping step {number} {step.title}')
             self._enter_step()
         elif step.on_failure == 'hold':
             self.reason = f'{text}: holding for the operator (resume retries the step)'

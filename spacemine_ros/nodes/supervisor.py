@@ -527,11 +527,10 @@ class SupervisorNode(Node):
         else:
             self.get_logger().info(text)
         try:
-            self.store.log(now, kind, text)
             if kind in ('mode', 'step'):
-                self.store.save_snapshot(self.snapshot())
-                if self.ledger:
-                    self.store.save_ledger(self.ledger, now)
+                self.store.log(now, kind, text, self.snapshot(), self.ledger)
+            else:
+                self.store.log(now, kind, text)
         except Exception as error:  # noqa: B902 - the record must never stop the rig
             self.get_logger().error(f'mission store: {error}', throttle_duration_sec=10.0)
 

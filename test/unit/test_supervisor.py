@@ -307,6 +307,26 @@ def test_a_restored_mission_comes_back_paused_at_its_step():
     assert rig2.calls.count('anchoring/deploy') == 1
 
 
+def test_a_supervisor_killed_as_a_step_is_recorded_done_resumes_at_the_next_step():
+    # What the store holds is the snapshot written with each event (one transaction).
+    snapshots = []
+    mission, rig = loaded()
+    mission.on_event = lambda kind, text: snapshots.append((text, mission.snapshot()))
+    mission.command('start', 1.0, 60.0, 1.0)
+    while not any(text == 'step 3 drill done' for text, _ in snapshots):
+        step(mission, rig)
+    stored = next(snap for text, snap in snapshots if text == 'step 3 drill done')
+    assert stored['step_index'] == 3 and not stored['acted']
+    events = []
+    again = Mission(rig_interface(), lambda kind, text: events.append((kind, text)))
+    again.restore(default_plan(), stored)
+    assert again.command('resume', rig.time, 60.0, rig.time)[0]
+    assert run(again, rig) == 'completed'
+    done = [text for kind, text in events if kind == 'step' and text.endswith(' done')]
+    assert done[0] == 'step 4 scrape done' and 'step 3 drill done' not in done
+    assert rig.calls.count('drill/start') == 1
+
+
 def test_steps_already_achieved_are_not_repeated():
     mission, rig = loaded(plan_of({'type': 'deploy_anchors'},
                                   {'type': 'material_line', 'until': 'running'}))

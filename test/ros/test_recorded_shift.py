@@ -104,11 +104,13 @@ def test_the_recording_is_a_rosbag2_mcap_in_sim_time(recorded):
             lags.append(message.log_time * 1e-9 - stamp)
         modes = [decoded.data for _, _, _, decoded in reader.iter_decoded_messages(
             topics=['/recorded/supervisor/mode'])]
-    # Every period the rig published, from the first the recorder saw to the last: none
-    # missing, none twice.
+    # Every period the rig published, from the first the recorder saw to the last, in
+    # order, none missing. A period can be there twice, stamp for stamp: the lockstep
+    # world publishes it again when a controller is late to answer (a busy machine).
     assert len(stamps) == counts[channels['/recorded/joint_states'].id]
     steps = [round((b - a) / PERIOD) for a, b in zip(stamps, stamps[1:])]
-    assert set(steps) == {1}
+    assert set(steps) <= {0, 1} and steps.count(1) == round((stamps[-1] - stamps[0]) / PERIOD)
+    assert all(b - a == 0.0 for a, b in zip(stamps, stamps[1:]) if b - a < PERIOD / 2)
     # To the end of the shift (and the second after it, while the file is closed).
     assert figures['sim_time_s'] - 1.0 <= stamps[-1] <= figures['sim_time_s'] + 30.0
     # Logged on the rig's clock: within a period of the stamp (not wall time).

@@ -24,6 +24,8 @@ ROLES = ('slew', 'shoulder', 'elbow', 'wrist')
 HOLDING_TORQUE = 1000.0  # N m: the arm drives' peak torque
 # rad/s^2 the drives accelerate a joint at most: a step in speed would be a force spike
 # on the anchors (0.5 rad/s^2 is 0.7 m/s^2 at the 1.4 m reach, a few newtons on the base).
+# A stop (e-stop, command timeout, hold) brakes at the same rate: an arm stopped dead
+# from speed kicks the base with hundreds of newtons, enough to pull the anchors out.
 ARM_ACCELERATION = 0.5
 # rad: a commanded arm this close to its targets is holding, not driving (a hold command
 # is the measured pose, a motor's following error away from the plan; 1.4 mm at reach).
@@ -54,6 +56,7 @@ class ScraperSim(SubsystemSim):
             'scraper_blade', -1))
         self.blocked = False
         self.live = False  # commanded in the last physics step (not stopped, not timed out)
+        self.stopping = False  # told to hold: braking to rest, then holding there
 
     def apply(self, command):
         """Take joint targets [rad] and speeds [rad/s]; the blade force limit [N].
@@ -65,10 +68,11 @@ class ScraperSim(SubsystemSim):
         self.speeds = {role: min(abs(joints[role]['velocity']), self.speed_max[role])
                        for role in ROLES}
         self.force_limit = min(min(joints[role]['effort'] for role in ROLES), self.force_max)
+        self.stopping = False
 
     def hold(self):
-        """Hold still: the safe command."""
-        self.targets, self.force_limit = dict(self.arm), 0.0
+        """Stop (the safe command): brake to rest at the drives' acceleration, hold there."""
+        self.targets, self.force_limit, self.stopping = dict(self.arm), 0.0, True
 
     def tip_position(self, arm=None):
         """Blade tip in the world frame [m] for arm joint positions (default: current)."""
@@ -83,11 +87,12 @@ class ScraperSim(SubsystemSim):
         """Advance one physics step (the base class says what live means)."""
         world = self.world
         self.live = live
-        if live:
-            targets, limit = self.targets, self.force_limit
-        else:  # no command: hold still with the drives relaxed
-            targets, limit = self.arm, 0.0
-        candidate = self._plan(targets, dt)
+        if live and not self.stopping:
+            candidate, limit = self._plan(self.targets, dt), self.force_limit
+        else:  # stopped, or no command: brake to rest, the blade pushing nothing
+            candidate, limit = self._brake(dt), 0.0
+            if self.stopping and not any(self.rates.values()):
+                self.targets = dict(candidate)  # at rest: hold here
         self.blade_force = NO_FORCE
         self.blocked = False
         before = dict(self.arm)
@@ -122,9 +127,22 @@ class ScraperSim(SubsystemSim):
         if biggest > ARM_ACCELERATION * dt:
             change = {role: c * ARM_ACCELERATION * dt / biggest for role, c in change.items()}
         self.rates = {role: self.rates[role] + change[role] for role in ROLES}
-        if largest_error <= ARM_ACCELERATION * dt * dt:  # there: stop on the target
+        if largest_error <= ARM_ACCELERATION * dt * dt and \
+                max(abs(rate) for rate in self.rates.values()) <= ARM_ACCELERATION * dt:
+            # There, and slow enough to stop on it (a target reached at speed is passed
+            # and come back to: the drives never stop dead).
             self.rates = dict.fromkeys(ROLES, 0.0)
             return dict(targets)
+        return {role: self.arm[role] + self.rates[role] * dt for role in ROLES}
+
+    def _brake(self, dt):
+        """Return the arm's next pose braking to rest along its path (ARM_ACCELERATION)."""
+        fastest = max(abs(rate) for rate in self.rates.values())
+        if fastest <= ARM_ACCELERATION * dt:
+            self.rates = dict.fromkeys(ROLES, 0.0)
+            return dict(self.arm)
+        scale = 1.0 - ARM_ACCELERATION * dt / fastest  # every joint slows in proportion
+        self.rates = {role: rate * scale for role, rate in self.rates.items()}
         return {role: self.arm[role] + self.rates[role] * dt for role in ROLES}
 
     def _move(self, candidate, limit, dt):

@@ -179,6 +179,64 @@ def test_a_brownout_stops_every_drive_until_power_is_back(bennu, anchor_types):
         assert world.electrical_power() > 0.0
 
 
+def swing(loop, pose, seconds, commanded=True):
+    """Step the anchored loop's world, physics step by physics step, for seconds.
+
+    The arm is commanded to pose (if commanded) as the scraper controller commands it:
+    joint speeds in proportion to what each has to go, the fastest at full speed. The
+    anchors get their controller's commands. Returns the peak anchor load [N] and the
+    blade's peak force [N].
+    """
+    world, arm = loop.world, loop.world.plugins['scraper']
+    peak_load = peak_blade = 0.0
+    farthest = max(abs(pose[role] - arm.arm[role]) for role in pose)
+    speeds = {role: 0.5 * abs(pose[role] - arm.arm[role]) / farthest for role in pose}
+    for _ in range(int(round(seconds / PERIOD))):
+        if commanded:
+            commands.scraper(world, pose, 0.0, speeds)
+        anchors = loop.anchoring.commands()
+        commands.anchors(world, [a.embed_depth for a in anchors], [a.tension for a in anchors])
+        for _ in range(int(round(PERIOD / world.physics_dt))):
+            world.step(world.physics_dt)
+            peak_load = max(peak_load, max(world.anchor_plugin.anchors,
+                                           key=lambda a: a.load).load)
+            peak_blade = max(peak_blade, max(abs(f) for f in arm.blade_force))
+    return peak_load, peak_blade
+
+
+def test_an_estop_brakes_the_swinging_arm_at_its_drives_acceleration_and_the_anchors_hold(
+        bennu, anchor_types):
+    """A stop is the start run backwards, not a dead stop.
+
+    The drives brake the arm at the acceleration they start it with, so the base (and
+    the anchors) feel no more than at the start, and the arm comes to rest along its
+    path, v^2/2a further on (stopped dead, it kicked all four anchors out).
+    """
+    from spacemine_ros.sim.scraper import ARM_ACCELERATION
+    with world_for(bennu, anchor_types) as world:
+        loop = Loop(world).anchor()
+        arm = world.plugins['scraper']
+        pose = {'slew': 0.8, 'shoulder': -0.5, 'elbow': 0.0, 'wrist': 0.0}  # up, aside
+        start_load, start_blade = swing(loop, pose, 0.8)  # accelerating all the way
+        fastest = max(abs(rate) for rate in arm.rates.values())
+        assert fastest == pytest.approx(0.8 * ARM_ACCELERATION, rel=0.02)
+        lead = max(arm.rates, key=lambda role: abs(arm.rates[role]))  # the most to go
+        before = arm.arm[lead]
+        world.set_estop(True)
+        braking = fastest / ARM_ACCELERATION
+        stop_load, stop_blade = swing(loop, pose, braking + 0.2, commanded=False)
+        assert start_blade == stop_blade == 0.0  # nothing but the arm's own inertia
+        assert not any(arm.rates.values())
+        # The joint with the most to go ran on by its braking distance.
+        assert abs(arm.arm[lead] - before) == pytest.approx(
+            fastest ** 2 / (2.0 * ARM_ACCELERATION), rel=0.05)
+        assert stop_load <= 1.1 * start_load
+        anchors = world.anchor_plugin.anchors
+        assert all(a.engaged and not a.pulled_out for a in anchors)
+        assert stop_load < 0.5 * min(world.anchor_plugin.capacity(i)
+                                     for i in range(len(anchors)))
+
+
 def test_an_estopped_scraper_arm_stops_and_a_hold_at_its_pose_draws_nothing(bennu,
                                                                             anchor_types):
     with world_for(bennu, anchor_types) as world:

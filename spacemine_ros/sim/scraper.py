@@ -122,11 +122,7 @@ class ScraperSim(SubsystemSim):
         braking = math.sqrt(2.0 * ARM_ACCELERATION * largest_error)
         if fastest > braking:
             wanted = {role: w * braking / fastest for role, w in wanted.items()}
-        change = {role: wanted[role] - self.rates[role] for role in ROLES}
-        biggest = max(abs(c) for c in change.values())
-        if biggest > ARM_ACCELERATION * dt:
-            change = {role: c * ARM_ACCELERATION * dt / biggest for role, c in change.items()}
-        self.rates = {role: self.rates[role] + change[role] for role in ROLES}
+        self._accelerate(wanted, dt)
         if largest_error <= ARM_ACCELERATION * dt * dt and \
                 max(abs(rate) for rate in self.rates.values()) <= ARM_ACCELERATION * dt:
             # There, and slow enough to stop on it (a target reached at speed is passed
@@ -137,13 +133,19 @@ class ScraperSim(SubsystemSim):
 
     def _brake(self, dt):
         """Return the arm's next pose braking to rest along its path (ARM_ACCELERATION)."""
-        fastest = max(abs(rate) for rate in self.rates.values())
-        if fastest <= ARM_ACCELERATION * dt:
-            self.rates = dict.fromkeys(ROLES, 0.0)
-            return dict(self.arm)
-        scale = 1.0 - ARM_ACCELERATION * dt / fastest  # every joint slows in proportion
-        self.rates = {role: rate * scale for role, rate in self.rates.items()}
+        self._accelerate(dict.fromkeys(ROLES, 0.0), dt)
         return {role: self.arm[role] + self.rates[role] * dt for role in ROLES}
+
+    def _accelerate(self, wanted, dt):
+        """Change the joints' rates toward wanted, by ARM_ACCELERATION * dt at most.
+
+        The change is scaled as one vector, so the path keeps its direction.
+        """
+        change = {role: wanted[role] - self.rates[role] for role in ROLES}
+        biggest = max(abs(c) for c in change.values())
+        if biggest > ARM_ACCELERATION * dt:
+            change = {role: c * ARM_ACCELERATION * dt / biggest for role, c in change.items()}
+        self.rates = {role: self.rates[role] + change[role] for role in ROLES}
 
     def _move(self, candidate, limit, dt):
         world = self.world

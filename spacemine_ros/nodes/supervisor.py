@@ -114,7 +114,9 @@ class SupervisorNode(Node):
         self.heard.update({f'stream {name}': started for name in self.watched_streams})
         self.seen_once = set()
         self.estop_latched = None  # what this node last published
-        self.pending = None  # (action, future, sent at) of the mission's outstanding call
+        # (action, future, first tried at) of the mission's outstanding call; future None
+        # while its service is not found yet.
+        self.pending = None
         self.service_clients = {}
 
         anchoring = self.rig.anchoring_controller
@@ -432,12 +434,19 @@ class SupervisorNode(Node):
             # so the step's policy applies instead of waiting for ever.
             action, future, _ = self.pending
             self.pending = None
-            future.cancel()
+            if future is not None:
+                future.cancel()
             # A client that lost an answer may stay one answer behind for good: the next
             # try goes through a new one.
             self._drop_client(action)
-            mission.action_done(action, False, f'no answer in {ACTION_TIMEOUT:g} s',
-                                obs.time)
+            mission.action_done(action, False, f'no answer in {ACTION_TIMEOUT:g} s' if future
+                                else f'not available in {ACTION_TIMEOUT:g} s', obs.time)
+        if self.pending is not None and self.pending[1] is None:
+            # Its service not found yet: try again, unless the mission gave it up meanwhile.
+            if mission.outstanding is self.pending[0]:
+                self._send(*self.pending[::2])
+            else:
+                self.pending = None
         if self.pending is None:
             action = mission.next_action(obs)
             if action is not None:
@@ -458,7 +467,9 @@ class SupervisorNode(Node):
         if client is not None:
             self.destroy_client(client)
 
-    def _send(self, action):
+    def _send(self, action, since=None):
+        """Call the action's service; since: when it was first tried (steady clock)."""
+        since = self._steady() if since is None else since
         if isinstance(action, Call):
             client = self._client(Trigger, action.service)
             request = Trigger.Request()
@@ -469,11 +480,12 @@ class SupervisorNode(Node):
                 Parameter(name, value=value).to_parameter_msg()
                 for name, value in action.values])
         if not client.service_is_ready():
-            self.mission.action_done(action, False, f'{client.srv_name} is not available',
-                                     self._now())
+            # Not discovered yet (a controller just restarted, a busy host): waited for
+            # within the same ACTION_TIMEOUT as an answer, not refused at once.
+            self.pending = (action, None, since)
             return
         future = client.call_async(request)
-        self.pending = (action, future, self._steady())
+        self.pending = (action, future, since)
         future.add_done_callback(lambda f, a=action: self._on_result(a, f))
 
     def _on_result(self, action, future):

@@ -44,8 +44,8 @@ def shift_rtf():
 
 
 def world():
-    from spacemine_ros.core.anchoring import load_anchor_types
-    from spacemine_ros.core.body import load_body
+    from spacemine_ros.core.models.anchors import load_anchor_types
+    from spacemine_ros.core.models.body import load_body
     from spacemine_ros.paths import share_path
     from spacemine_ros.sim.world import RigWorld
     body = load_body(share_path('config', 'bodies.yaml'), 'bennu')

@@ -20,7 +20,7 @@ from launch_ros.actions import LifecycleNode, Node, PushROSNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
 from spacemine_ros import bringup
-from spacemine_ros.core.plan import check_against_rig, load_plan
+from spacemine_ros.core.mission.plan import check_against_rig, load_plan
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.hardware.ports import parse_ports
 from spacemine_ros.nodes.supervisor import plan_path

@@ -168,8 +168,8 @@ def check_site(body, anchoring=None, site=''):
     anchoring: the anchoring node's parameters as set (anchor_type, bodies_file,
     anchors_file, proof_fraction, preload); what is not set takes the node's default.
     """
-    from spacemine_ros.core.anchoring import choose_anchor, load_anchor_types
-    from spacemine_ros.core.body import load_body
+    from spacemine_ros.core.models.anchors import choose_anchor, load_anchor_types
+    from spacemine_ros.core.models.body import load_body
 
     anchoring = anchoring or {}
     found = load_body(anchoring.get('bodies_file') or share_path('config', 'bodies.yaml'), body,

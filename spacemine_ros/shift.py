@@ -27,8 +27,8 @@ from std_msgs.msg import Float64, String
 
 from spacemine_ros import bringup
 from spacemine_ros.command import command_request
-from spacemine_ros.core.plan import load_plan, plan_from
-from spacemine_ros.core.material_config import IN_TRANSIT
+from spacemine_ros.core.mission.plan import load_plan, plan_from
+from spacemine_ros.core.models.material_config import IN_TRANSIT
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.launcher import (
     add_graph_arguments, announce_domain, check_before_start, create_nodes,
@@ -300,7 +300,7 @@ def summary(operator, wall_seconds, goal_depth, result, reason):
 
 def site_figures(body_key, site=''):
     """Return the work site's gravity, slope, escape speed and ground speed (its shape)."""
-    from spacemine_ros.core.body import load_body
+    from spacemine_ros.core.models.body import load_body
     from spacemine_ros.paths import share_path
     body = load_body(share_path('config', 'bodies.yaml'), body_key, site)
     where = body.site_gravity()

@@ -5,8 +5,8 @@ import tempfile
 
 import pytest
 
-from spacemine_ros.core.anchoring import load_anchor_types
-from spacemine_ros.core.body import load_bodies
+from spacemine_ros.core.models.anchors import load_anchor_types
+from spacemine_ros.core.models.body import load_bodies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, 'config')

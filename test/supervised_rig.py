@@ -176,7 +176,7 @@ def run_estop_drill(directory):
     With the fastest executor (make_executor), as spacemine-rig runs the graph: for a
     process of its own (the tests' subprocess, the bench).
     """
-    from spacemine_ros.core.mission_store import MissionStore
+    from spacemine_ros.core.mission.mission_store import MissionStore
     from spacemine_ros.nodes.common import make_executor
     rclpy.init()
     start = time.perf_counter()

@@ -16,11 +16,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
-from spacemine_ros.core.anchoring import (
-    AnchoringController, AnchoringParams, AnchoringState, choose_anchor, ForceBudget,
-    load_anchor_types)
-from spacemine_ros.core.body import load_body
-from spacemine_ros.core.ticks import TickAssembler
+from spacemine_ros.core.control.anchoring import (
+    AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
+from spacemine_ros.core.models.anchors import choose_anchor, load_anchor_types
+from spacemine_ros.core.models.body import load_body
+from spacemine_ros.core.control.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
     changed_params, COMMAND_QOS, config_file, ControllerNode, declare, declare_tunables,
     rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
@@ -74,7 +74,7 @@ class AnchoringNode(ControllerNode):
         self.controller = AnchoringController(len(self.anchor_joints), params)
         self.nominal = nominal
         # The proofs of the controller before this one (a restart): anchors still where
-        # it left them need no new proof test (core.anchoring, _adopt).
+        # it left them need no new proof test (core.control.anchoring, _adopt).
         self.controller.recall(self.memory.recall())
         if self.memory.problem:
             self.get_logger().warning(self.memory.problem)

@@ -10,7 +10,7 @@ import sys
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from spacemine_ros.core.drill_controller import DrillController, DrillMeasurement, DrillParams
+from spacemine_ros.core.control.drill import DrillController, DrillMeasurement, DrillParams
 from spacemine_ros.core.memory import checked_float
 from spacemine_ros.nodes.common import (
     AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, rig_subsystem, SENSOR_QOS,

@@ -1,9 +1,9 @@
 """material_handling: conveyor, separator and furnace feeders, and the mass ledger.
 
-The line controller (core.material_handling.MaterialLine) sets the drive speeds each
+The line controller (core.control.material_handling.MaterialLine) sets the drive speeds each
 period from the hopper levels, the conveyor's motor torque and its discharge. The node
 also keeps the rig's mass ledger from the transfer points' totalizers
-(core.material_handling.TotalizerBooks): each update the ledger is checked and each
+(core.control.material_handling.TotalizerBooks): each update the ledger is checked and each
 weighed account compared with its mass sensor; a mismatch beyond ledger_tolerance is a
 fault with the numbers, and the line stops.
 
@@ -23,12 +23,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
-from spacemine_ros.core.body import load_body
+from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.core.material_config import load_material_config
-from spacemine_ros.core.material_handling import (
+from spacemine_ros.core.models.material_config import load_material_config
+from spacemine_ros.core.control.material_handling import (
     build_line, LineMeasurement, LineParams, LineState, TotalizerBooks)
-from spacemine_ros.core.mission_store import TransferLog
+from spacemine_ros.core.mission.mission_store import TransferLog
 from spacemine_ros.nodes.common import (
     arguments_of, changed_params, COMMAND_QOS, config_file, ControllerNode, declare,
     rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS,

@@ -28,12 +28,12 @@ from sensor_msgs.msg import BatteryState, Imu, JointState, Temperature
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import SetBool, Trigger
 
-from spacemine_ros.core.anchoring import load_anchor_types
-from spacemine_ros.core.body import load_body
+from spacemine_ros.core.models.anchors import load_anchor_types
+from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError, load_yaml
-from spacemine_ros.core.power import Brownout, power_config_from, PowerSystem
-from spacemine_ros.core.material_config import load_material_config
-from spacemine_ros.core.thermal import load_furnace_design
+from spacemine_ros.core.models.power import Brownout, power_config_from, PowerSystem
+from spacemine_ros.core.models.material_config import load_material_config
+from spacemine_ros.core.models.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (

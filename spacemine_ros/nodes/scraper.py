@@ -14,9 +14,9 @@ from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.memory import RecordTimeline
-from spacemine_ros.core.scraper import (
+from spacemine_ros.core.control.scraper import (
     ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams)
-from spacemine_ros.core.ticks import TickAssembler
+from spacemine_ros.core.control.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
     AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, declare, declare_tunables,
     rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)

@@ -16,11 +16,11 @@ from sensor_msgs.msg import JointState, Temperature
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
-from spacemine_ros.core.body import load_body
+from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError, load_yaml
-from spacemine_ros.core.smelter import (
+from spacemine_ros.core.control.smelter import (
     BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
-from spacemine_ros.core.thermal import furnace_design_from
+from spacemine_ros.core.models.thermal import furnace_design_from
 from spacemine_ros.nodes.common import (
     changed_params, COMMAND_QOS, config_file, ControllerNode, declare, rig_subsystem, SENSOR_QOS,
     SITE_DESCRIPTION, spin_node, stamp_to_seconds, Telemetry)

@@ -1,6 +1,6 @@
 """supervisor: runs shift plans, owns the rig's mode, the e-stop's reset and the power shares.
 
-Glue around core.supervisor.Mission: it feeds the mission what the rig publishes
+Glue around core.mission.supervisor.Mission: it feeds the mission what the rig publishes
 (controllers' states, the anchors' safe capacity, the ledger, power), sends the mission's
 actions (Trigger calls and parameter sets on the controllers), watches every node's
 diagnostics and the sensor streams it depends on (steady clock, so a stopped
@@ -31,13 +31,13 @@ from std_msgs.msg import Bool, Float64, String
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.core.material_config import IN_TRANSIT
-from spacemine_ros.core.mission_store import MissionStore
-from spacemine_ros.core.plan import check_against_rig, load_plan, plan_from, PlanError
-from spacemine_ros.core.power import (
-    active_consumers, power_config_from, PowerConfig, PowerShares)
-from spacemine_ros.core.streams import joint_state_problem, odometry_problem, StreamMonitor
-from spacemine_ros.core.supervisor import Call, Mission, Observation, OPERATOR
+from spacemine_ros.core.models.material_config import IN_TRANSIT
+from spacemine_ros.core.mission.mission_store import MissionStore
+from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
+from spacemine_ros.core.mission.power import active_consumers, PowerShares
+from spacemine_ros.core.models.power import power_config_from, PowerConfig
+from spacemine_ros.core.mission.streams import joint_state_problem, odometry_problem, StreamMonitor
+from spacemine_ros.core.mission.supervisor import Call, Mission, Observation, OPERATOR
 from spacemine_ros.nodes.common import (
     config_file, declare, Diagnostics, LEVELS, rig_files, rig_record, SENSOR_QOS,
     stamp_to_seconds, STATE_QOS)

@@ -16,7 +16,7 @@ import math
 
 import pybullet
 
-from spacemine_ros.core.anchoring import anchor_capacity
+from spacemine_ros.core.models.anchors import anchor_capacity
 from spacemine_ros.sim.subsystem import PEAK_OVER_RATED, SubsystemSim
 
 ENGAGE_FRACTION = 0.5  # engaged once half the embed depth is reached

@@ -1,6 +1,6 @@
 """A drill head in the simulation: feed and spindle drives, the drilling process, reaction.
 
-The drag-bit process model (core.drilling) decides how far the bit advances and what
+The drag-bit process model (core.models.drilling) decides how far the bit advances and what
 thrust and torque the rock takes; the feed and spindle motors (force-limited, PyBullet
 motor control) move the drill string there, and the rock's reaction (thrust back along
 the drill axis, torque about it) acts on the bit. The motors pass it to the mast and
@@ -14,7 +14,7 @@ import math
 
 import pybullet
 
-from spacemine_ros.core.drilling import DragBit, DrillingProcess
+from spacemine_ros.core.models.drilling import DragBit, DrillingProcess
 from spacemine_ros.sim.subsystem import (
     DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, PEAK_OVER_RATED, SubsystemSim)
 

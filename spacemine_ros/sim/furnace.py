@@ -9,7 +9,7 @@ furnace's metal recovery) and everything else to slag.
 
 import math
 
-from spacemine_ros.core.thermal import FurnaceThermal
+from spacemine_ros.core.models.thermal import FurnaceThermal
 from spacemine_ros.sim.subsystem import SubsystemSim
 
 THERMOCOUPLE_FAULTS = ('none', 'nan', 'stuck', 'out_of_range')

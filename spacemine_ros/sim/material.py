@@ -4,7 +4,7 @@ A core Ledger (by species) is the simulation's truth; every physical flow is one
 transfers, so the ledger check after each one catches any model error at once. Each
 transfer point keeps two totalizers, as belt scales do: kilograms delivered and
 kilograms lost (thrown through an opening in the shroud fast enough to escape from the
-site: core.conveying.LaunchSite, with the ground's own motion and each point's launch
+site: core.models.conveying.LaunchSite, with the ground's own motion and each point's launch
 directions).
 """
 

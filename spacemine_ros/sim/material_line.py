@@ -7,7 +7,7 @@ commands stop, and advances the flows each material period, with the scraper's b
 emptying into the intake while it is tipped over it.
 """
 
-from spacemine_ros.core.material_config import IN_TRANSIT
+from spacemine_ros.core.models.material_config import IN_TRANSIT
 from spacemine_ros.sim.subsystem import DRIVE_IDLE_POWER, PEAK_OVER_RATED, SubsystemSim
 
 

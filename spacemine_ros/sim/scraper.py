@@ -2,7 +2,7 @@
 
 The arm's joints are planned toward their targets at their commanded speeds and their
 force-limited motors follow the plan. The blade cuts a height map of the regolith
-(sim.terrain) with the earth-moving model (core.cutting); where the soil would push
+(sim.terrain) with the earth-moving model (core.models.cutting); where the soil would push
 back harder than the commanded force limit, or a rock is in the way, the blade stops
 (the drives push at their limit). The soil's force acts on the blade, and the arm's
 motors carry it to the base, like the drill's reaction. The bucket empties into the
@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pybullet
 
-from spacemine_ros.core.cutting import cutting_force
-from spacemine_ros.core.scraper import ArmGeometry
+from spacemine_ros.core.models.cutting import cutting_force
+from spacemine_ros.core.control.scraper import ArmGeometry
 from spacemine_ros.sim.subsystem import DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, SubsystemSim
 
 BLADE_SPEED = 0.05  # m/s: the scraper's default cut_speed, for the blade's work

@@ -20,9 +20,9 @@ import os
 import numpy as np
 import pybullet
 
-from spacemine_ros.core.material_config import load_material_config
+from spacemine_ros.core.models.material_config import load_material_config
 from spacemine_ros.core.rig_interface import load_rig_interface
-from spacemine_ros.core.thermal import load_furnace_design
+from spacemine_ros.core.models.thermal import load_furnace_design
 from spacemine_ros.core.validation import in_range, positive
 from spacemine_ros.paths import share_path
 from spacemine_ros.sim.anchors import AnchorsSim

@@ -22,7 +22,7 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Float64, String
 import yaml
 
-from spacemine_ros.core.mission_store import MissionStore
+from spacemine_ros.core.mission.mission_store import MissionStore
 from spacemine_ros.nodes.common import STATE_QOS
 from test.launched import LaunchedRig
 from test.timing import wall

@@ -11,7 +11,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from spacemine_ros.command import command_request
-from spacemine_ros.core.mission_store import MissionStore
+from spacemine_ros.core.mission.mission_store import MissionStore
 from spacemine_ros.nodes.common import STATE_QOS
 from test.conftest import ROOT
 from test.supervised_rig import MOMENTS, SupervisedRig, write_plan

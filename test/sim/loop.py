@@ -3,15 +3,16 @@
 import dataclasses
 import math
 
-from spacemine_ros.core.anchoring import (
-    anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
-from spacemine_ros.core.drill_controller import (
+from spacemine_ros.core.control.anchoring import (
+    AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
+from spacemine_ros.core.models.anchors import anchor_capacity
+from spacemine_ros.core.control.drill import (
     DrillController, DrillMeasurement, DrillParams, DrillState)
-from spacemine_ros.core.material_config import IN_TRANSIT
-from spacemine_ros.core.material_handling import build_line, LineMeasurement, LineParams
-from spacemine_ros.core.scraper import (
+from spacemine_ros.core.models.material_config import IN_TRANSIT
+from spacemine_ros.core.control.material_handling import build_line, LineMeasurement, LineParams
+from spacemine_ros.core.control.scraper import (
     ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams, ScraperState)
-from spacemine_ros.core.smelter import (
+from spacemine_ros.core.control.smelter import (
     BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.paths import share_path

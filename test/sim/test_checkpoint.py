@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from spacemine_ros.core.anchoring import AnchoringState
-from spacemine_ros.core.drill_controller import DrillState
+from spacemine_ros.core.control.anchoring import AnchoringState
+from spacemine_ros.core.control.drill import DrillState
 from spacemine_ros.core.memory import RecordTimeline
-from spacemine_ros.core.scraper import ScrapeRequest, ScraperState
+from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperState
 from spacemine_ros.sim.checkpoint import (
     CheckpointError, load_checkpoint, MAGIC, read_header, save_checkpoint)
 from spacemine_ros.sim.world import RigWorld
@@ -178,8 +178,8 @@ def test_a_checkpoint_is_data_never_code(working, bodies, anchor_types, tmp_path
 def test_a_checkpoint_from_another_process_is_taken_up(bodies, anchor_types, tmp_path):
     # What a restarted rig_sim does: another interpreter (another hash seed) wrote it.
     path = tmp_path / 'world.checkpoint'
-    script = ('import sys; from spacemine_ros.core.body import load_body; '
-              'from spacemine_ros.core.anchoring import load_anchor_types; '
+    script = ('import sys; from spacemine_ros.core.models.body import load_body; '
+              'from spacemine_ros.core.models.anchors import load_anchor_types; '
               'from spacemine_ros.sim.world import RigWorld; '
               'from spacemine_ros.sim.checkpoint import save_checkpoint; '
               "body = load_body('config/bodies.yaml', 'eros'); "

@@ -5,9 +5,9 @@ import dataclasses
 import pybullet
 import pytest
 
-from spacemine_ros.core.anchoring import AnchoringState
-from spacemine_ros.core.drill_controller import DrillState
-from spacemine_ros.core.drilling import StrataColumn, Stratum
+from spacemine_ros.core.control.anchoring import AnchoringState
+from spacemine_ros.core.control.drill import DrillState
+from spacemine_ros.core.models.drilling import StrataColumn, Stratum
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.core.rig_interface import interface_from
 from spacemine_ros.sim.world import default_rig_file, RigWorld

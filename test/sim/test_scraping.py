@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from spacemine_ros.core.material_handling import LineState
-from spacemine_ros.core.scraper import ScrapeRequest, ScraperState
+from spacemine_ros.core.control.material_handling import LineState
+from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperState
 from spacemine_ros.sim.world import RigWorld
 from test.sim.loop import Loop, PERIOD
 from test.sim import commands
@@ -82,7 +82,7 @@ def small_hopper_config(world_config, capacity):
 
 
 def test_a_full_hopper_stops_the_flow_into_it_without_loss(bodies, anchor_types):
-    from spacemine_ros.core.material_config import load_material_config
+    from spacemine_ros.core.models.material_config import load_material_config
     from test.unit.test_material_handling import CONFIG_FILE
     config = small_hopper_config(load_material_config(CONFIG_FILE), 1.0)
     with RigWorld(bodies['psyche'], anchor_types['microspine'], material=config) as world:
@@ -105,7 +105,7 @@ def test_a_full_hopper_stops_the_flow_into_it_without_loss(bodies, anchor_types)
 
 
 def test_the_world_never_overflows_a_hopper_even_without_backpressure(bodies, anchor_types):
-    from spacemine_ros.core.material_config import load_material_config
+    from spacemine_ros.core.models.material_config import load_material_config
     from test.unit.test_material_handling import CONFIG_FILE
     config = small_hopper_config(load_material_config(CONFIG_FILE), 1.0)
     with RigWorld(bodies['psyche'], anchor_types['microspine'], material=config) as world:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spacemine_ros.core.smelter import Phase
+from spacemine_ros.core.control.smelter import Phase
 from spacemine_ros.sim.world import RigWorld
 from test.sim.loop import Loop, smelter_measurement
 

@@ -1,7 +1,7 @@
 """A rig with two drill heads (config/rigs/twin_drill.yaml): configuration, not code."""
 
-from spacemine_ros.core.anchoring import AnchoringState
-from spacemine_ros.core.drill_controller import DrillState
+from spacemine_ros.core.control.anchoring import AnchoringState
+from spacemine_ros.core.control.drill import DrillState
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.paths import share_path
 from spacemine_ros.sim.world import RigWorld

@@ -5,7 +5,7 @@ import pybullet
 import pytest
 from urdf_parser_py.urdf import URDF
 
-from spacemine_ros.core.scraper import ArmGeometry
+from spacemine_ros.core.control.scraper import ArmGeometry
 from spacemine_ros.sim.description import rig_urdf_xml, write_rig_urdf
 
 
@@ -51,7 +51,7 @@ def test_urdf_loads_in_pybullet(tmp_path):
 
 
 def test_scraper_tip_in_the_urdf_matches_the_arm_geometry(tmp_path):
-    """The controller's kinematics (core.scraper) and the URDF describe the same arm."""
+    """The controller's kinematics (core.control.scraper) and the URDF describe the same arm."""
     path = write_rig_urdf(directory=tmp_path)
     client = pybullet.connect(pybullet.DIRECT)
     geometry = ArmGeometry()

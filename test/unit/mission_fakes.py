@@ -1,4 +1,4 @@
-"""A stand-in for the rig's controllers, to drive core.supervisor.Mission without ROS.
+"""A stand-in for the rig's controllers, to drive core.mission.supervisor.Mission without ROS.
 
 Each Trigger call moves a controller into its working state; advance() finishes the
 work after `work_time` seconds (the anchors hold, the hole is drilled, ...). Failures
@@ -8,9 +8,9 @@ and refusals are injected per service.
 import math
 import os
 
-from spacemine_ros.core.plan import load_plan
+from spacemine_ros.core.mission.plan import load_plan
 from spacemine_ros.core.rig_interface import load_rig_interface
-from spacemine_ros.core.supervisor import Call, Mission, Observation
+from spacemine_ros.core.mission.supervisor import Call, Mission, Observation
 from test.conftest import CONFIG
 
 # Trigger -> (controller, state while working, state when done)

@@ -1,4 +1,4 @@
-"""Anchor capacity models and the anchoring sequence (core.anchoring)."""
+"""Anchor capacity models (core.models.anchors) and the anchoring sequence (core.control)."""
 
 import json
 import math
@@ -6,10 +6,10 @@ import math
 from hypothesis import given, strategies as st
 import pytest
 
-from spacemine_ros.core.anchoring import (
-    allocate, anchor_capacity, AnchoringController, AnchoringParams, AnchoringState, AnchorType,
-    ForceBudget)
-from spacemine_ros.core.body import Regolith
+from spacemine_ros.core.control.anchoring import (
+    allocate, AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
+from spacemine_ros.core.models.anchors import anchor_capacity, AnchorType
+from spacemine_ros.core.models.body import Regolith
 
 DT = 0.05
 

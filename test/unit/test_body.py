@@ -6,7 +6,7 @@ import math
 import pytest
 import yaml
 
-from spacemine_ros.core.body import body_from_config, load_bodies, load_body
+from spacemine_ros.core.models.body import body_from_config, load_bodies, load_body
 from spacemine_ros.core.config import ConfigError
 
 from test.conftest import CONFIG

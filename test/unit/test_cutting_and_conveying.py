@@ -7,10 +7,10 @@ import pytest
 
 import numpy as np
 
-from spacemine_ros.core.conveying import (
+from spacemine_ros.core.models.conveying import (
     BeltConveyor, HEMISPHERE, LaunchPattern, LaunchSite, MagneticProperties, MagneticSeparator,
     ScrewConveyor)
-from spacemine_ros.core.cutting import (
+from spacemine_ros.core.models.cutting import (
     Blade, cutting_force, mckyes_factors, wedge_blade_force)
 
 PHI = math.radians(38.0)

@@ -1,8 +1,8 @@
-"""Drill controller (core.drill_controller) against the drilling process model."""
+"""Drill controller (core.control.drill) against the drilling process model."""
 
-from spacemine_ros.core.drill_controller import (
+from spacemine_ros.core.control.drill import (
     DrillController, DrillMeasurement, DrillParams, DrillState)
-from spacemine_ros.core.drilling import DragBit, DrillingProcess, StrataColumn, Stratum
+from spacemine_ros.core.models.drilling import DragBit, DrillingProcess, StrataColumn, Stratum
 import pytest
 
 TOOL_SHARE = 0.8  # of the safe capacity, for all tools (AnchoringParams.tool_share)

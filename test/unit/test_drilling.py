@@ -1,11 +1,11 @@
-"""Drag-bit model and the drilling process (core.drilling)."""
+"""Drag-bit model and the drilling process (core.models.drilling)."""
 
 import math
 
 from hypothesis import given, strategies as st
 import pytest
 
-from spacemine_ros.core.drilling import (
+from spacemine_ros.core.models.drilling import (
     DragBit, DrillingProcess, StrataColumn, Stratum, teale_specific_energy)
 
 ROCK = Stratum('rock', 0.0, 1.0, specific_energy=2.5e6, cutting_ratio=0.6, density=1800.0)

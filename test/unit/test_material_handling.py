@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.core.material_config import load_material_config, material_config_from
-from spacemine_ros.core.conveying import LaunchSite
-from spacemine_ros.core.material_handling import (
+from spacemine_ros.core.models.material_config import load_material_config, material_config_from
+from spacemine_ros.core.models.conveying import LaunchSite
+from spacemine_ros.core.control.material_handling import (
     build_line, LineMeasurement, LineParams, LineState, MAX_DEFERRED, MAX_MISMATCH, TotalizerBooks)
 from test.conftest import CONFIG
 

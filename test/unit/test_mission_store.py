@@ -1,4 +1,4 @@
-"""The supervisor's crash-safe record (core.mission_store): SQLite in WAL mode."""
+"""The supervisor's crash-safe record (core.mission.mission_store): SQLite in WAL mode."""
 
 import os
 import signal
@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from spacemine_ros.core.mission_store import MissionStore, TransferLog
+from spacemine_ros.core.mission.mission_store import MissionStore, TransferLog
 from test.conftest import ROOT
 
 
@@ -34,7 +34,7 @@ def test_a_writer_killed_mid_stream_leaves_every_committed_event(tmp_path):
     # A process logs events as fast as it can and reports each commit; SIGKILL it.
     script = textwrap.dedent(f"""
         import sys
-        from spacemine_ros.core.mission_store import MissionStore
+        from spacemine_ros.core.mission.mission_store import MissionStore
         store = MissionStore({path!r})
         store.save_plan('p', 'p.yaml', 'text', {{'mode': 'ready'}})
         for number in range(1000000):
@@ -70,8 +70,8 @@ def test_the_record_can_be_read_with_plain_sqlite(tmp_path):
 
 
 def test_the_ledger_s_transfers_are_written_as_they_happen_and_survive_a_reopen(tmp_path):
-    from spacemine_ros.core.material_config import load_material_config
-    from spacemine_ros.core.material_handling import TotalizerBooks
+    from spacemine_ros.core.models.material_config import load_material_config
+    from spacemine_ros.core.control.material_handling import TotalizerBooks
     from test.conftest import CONFIG
     path = str(tmp_path / 'ledger.sqlite')
     log = TransferLog(path)

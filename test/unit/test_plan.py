@@ -1,11 +1,11 @@
-"""Shift plans: validated at load, errors naming the step and the field (core.plan)."""
+"""Shift plans: validated at load, errors naming the step and the field (core.mission.plan)."""
 
 import glob
 import os
 
 import pytest
 
-from spacemine_ros.core.plan import check_against_rig, load_plan, plan_from, PlanError
+from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
 from test.conftest import CONFIG
 from test.unit.mission_fakes import rig_interface
 
@@ -78,7 +78,7 @@ def test_what_only_the_rig_knows_is_checked_against_it():
 
 
 def test_a_scrape_by_area_covers_it_with_whole_passes():
-    from spacemine_ros.core.scraper import ScrapeRequest
+    from spacemine_ros.core.control.scraper import ScrapeRequest
     request = ScrapeRequest(pass_length=0.5, pass_spacing=0.4)  # 0.2 m^2 a pass
     assert request.covering(0.6).passes == 3
     assert request.covering(0.61).passes == 4

@@ -1,4 +1,4 @@
-"""The power model and its allocation by priority (core.power)."""
+"""The power model and its allocation by priority (core.models.power, core.mission.power)."""
 
 import dataclasses
 import math
@@ -7,10 +7,10 @@ from hypothesis import given, strategies as st
 import pytest
 
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.core.plan import plan_from
-from spacemine_ros.core.power import (
-    active_consumers, allocate, Brownout, CONSUMERS, power_config_from, PowerConfig,
-    PowerShares, PowerSystem, solar_irradiance)
+from spacemine_ros.core.mission.plan import plan_from
+from spacemine_ros.core.mission.power import active_consumers, allocate, PowerShares
+from spacemine_ros.core.models.power import (
+    Brownout, CONSUMERS, power_config_from, PowerConfig, PowerSystem, solar_irradiance)
 from test.unit.mission_fakes import loaded, rig_interface, step
 
 BENNU_DAY = 15465.6  # s
@@ -169,8 +169,9 @@ def test_a_bennu_night_pauses_a_real_furnace_batch_and_it_completes_at_sunrise()
     # shares by Bennu's array and a battery at its reserve: the batch starts in the late
     # afternoon, the sun sets while it heats, and it finishes after sunrise.
     from spacemine_ros.core.config import load_yaml
-    from spacemine_ros.core.smelter import BatchController, Phase, recipes_from, SmelterParams
-    from spacemine_ros.core.thermal import furnace_design_from
+    from spacemine_ros.core.control.smelter import (
+        BatchController, Phase, recipes_from, SmelterParams)
+    from spacemine_ros.core.models.thermal import furnace_design_from
     from test.unit.test_smelter import C_TYPE, PERIOD, Plant, SMELTER_FILE
     data = load_yaml(SMELTER_FILE)
     design = furnace_design_from(data)

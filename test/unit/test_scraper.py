@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from spacemine_ros.core.scraper import (
+from spacemine_ros.core.control.scraper import (
     ArmGeometry, ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams,
     ScraperState)
 

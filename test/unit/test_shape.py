@@ -1,13 +1,13 @@
-"""Body shapes and site gravity (core.shape): the laws of the potential, not numbers."""
+"""Body shapes and site gravity (core.models.shape): the laws of the potential, not numbers."""
 
 import math
 
 import numpy as np
 import pytest
 
-from spacemine_ros.core.body import body_from_config
+from spacemine_ros.core.models.body import body_from_config
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.core.shape import (
+from spacemine_ros.core.models.shape import (
     direction, Ellipsoid, load_obj, Polyhedron, site_gravity, Sphere)
 from test.unit.test_body import _bennu_entry
 

@@ -6,9 +6,9 @@ import math
 import pytest
 
 from spacemine_ros.core.config import load_yaml
-from spacemine_ros.core.smelter import (
+from spacemine_ros.core.control.smelter import (
     BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
-from spacemine_ros.core.thermal import furnace_design_from, FurnaceThermal
+from spacemine_ros.core.models.thermal import furnace_design_from, FurnaceThermal
 from test.unit.test_thermal import SMELTER_FILE
 
 PERIOD = 0.05

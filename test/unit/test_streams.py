@@ -2,7 +2,7 @@
 
 import math
 
-from spacemine_ros.core.streams import joint_state_problem, odometry_problem, StreamMonitor
+from spacemine_ros.core.mission.streams import joint_state_problem, odometry_problem, StreamMonitor
 
 
 def test_the_rate_is_measured_on_the_stamps_whatever_the_wall_clock():

@@ -1,11 +1,11 @@
-"""The supervisor's state machine and step engine (core.supervisor), without ROS."""
+"""The supervisor's state machine and step engine (core.mission.supervisor), without ROS."""
 
 import math
 
 import pytest
 
-from spacemine_ros.core.plan import plan_from
-from spacemine_ros.core.supervisor import Call, COMMANDS, MODES, Mission
+from spacemine_ros.core.mission.plan import plan_from
+from spacemine_ros.core.mission.supervisor import Call, COMMANDS, MODES, Mission
 from test.unit.mission_fakes import default_plan, FakeRig, loaded, rig_interface, run, step
 
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from spacemine_ros.core.config import ConfigError, load_yaml
-from spacemine_ros.core.thermal import (
+from spacemine_ros.core.models.thermal import (
     furnace_design_from, FurnaceThermal, HeatCapacity, T_REFERENCE)
 from test.conftest import CONFIG
 

@@ -1,8 +1,8 @@
-"""TickAssembler (core.ticks)."""
+"""TickAssembler (core.control.ticks)."""
 
 import pytest
 
-from spacemine_ros.core.ticks import TickAssembler
+from spacemine_ros.core.control.ticks import TickAssembler
 
 
 def test_a_tick_completes_once_whatever_the_arrival_order():

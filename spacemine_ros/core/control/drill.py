@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import enum
 import math
 
-from spacemine_ros.core.drilling import teale_specific_energy
+from spacemine_ros.core.models.drilling import teale_specific_energy
 from spacemine_ros.core.validation import in_range, non_negative, positive
 
 

@@ -4,10 +4,9 @@ from dataclasses import dataclass
 import math
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
-from spacemine_ros.core.conveying import (
-    BeltConveyor, HEMISPHERE, LaunchPattern, MagneticProperties, MagneticSeparator,
-    ScrewConveyor)
-from spacemine_ros.core.cutting import Blade
+from spacemine_ros.core.models.conveying import (
+    BeltConveyor, HEMISPHERE, LaunchPattern, MagneticProperties, MagneticSeparator, ScrewConveyor)
+from spacemine_ros.core.models.cutting import Blade
 from spacemine_ros.core.ledger import GROUND
 
 # Accounts whose material is on its way from the ground to a hopper.

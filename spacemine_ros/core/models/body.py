@@ -4,7 +4,7 @@ Values come from config/bodies.yaml, where each one carries its source. Surface 
 and escape speed are stored there for reference and checked here against GM and radius
 (g = GM/R^2, v_esc = sqrt(2 GM/R), sphere of the mean radius), so a typo cannot slip in.
 The work site's own gravity, slope, escape speed and ground velocity come from the body's
-shape (core/shape.py: sphere, triaxial ellipsoid or polyhedron, uniform density) and its
+shape (core/models/shape.py: sphere, triaxial ellipsoid or polyhedron, uniform density) and its
 spin, at the site's latitude and longitude.
 """
 
@@ -16,10 +16,9 @@ import os
 import numpy as np
 
 from spacemine_ros.core.config import ConfigError, load_yaml, require
-from spacemine_ros.core.conveying import LaunchSite
-from spacemine_ros.core.drilling import Stratum, StrataColumn
-from spacemine_ros.core.shape import (
-    Ellipsoid, load_obj, Polyhedron, site_gravity, Sphere)
+from spacemine_ros.core.models.conveying import LaunchSite
+from spacemine_ros.core.models.drilling import Stratum, StrataColumn
+from spacemine_ros.core.models.shape import Ellipsoid, load_obj, Polyhedron, site_gravity, Sphere
 
 GRAVITATIONAL_CONSTANT = 6.67430e-11  # m^3 kg^-1 s^-2, CODATA 2018
 _DERIVED_TOLERANCE = 0.02  # stored g and v_esc must match GM/R within 2 %
@@ -65,7 +64,7 @@ class Body:
     sources: dict = field(default_factory=dict)
     semi_major_axis: float = 1.0  # AU, mean distance from the Sun (solar heating)
 
-    shape: object = None  # core.shape Sphere, Ellipsoid or Polyhedron (None: sphere)
+    shape: object = None  # core.models.shape Sphere, Ellipsoid or Polyhedron (None: sphere)
 
     @property
     def spin_rate(self):

@@ -303,7 +303,7 @@ def build_line(config, params, launch_site, bulk_density, gravity):
     Conveyor and separator speeds are capped so that of the grains they throw (the
     screw's at its flight tip speed, the drum's at its surface speed, each in its launch
     pattern) no more than params.loss_limit escape from the site through the shroud's
-    openings (launch_site: core.conveying.LaunchSite). gravity: the site's effective
+    openings (launch_site: core.models.conveying.LaunchSite). gravity: the site's effective
     gravity [m/s^2].
     """
     def limit(name):

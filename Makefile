@@ -55,6 +55,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m flake8 spacemine_ros launch test bench setup.py
+	$(BIN)/lint-imports --no-cache
 
 # Every bench runs even if one fails (a loaded host can fail a timing-bound one); the
 # target fails at the end, naming those that did.

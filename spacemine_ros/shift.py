@@ -27,6 +27,7 @@ from std_msgs.msg import Float64, String
 
 from spacemine_ros import bringup
 from spacemine_ros.command import command_request
+from spacemine_ros.core.control import states
 from spacemine_ros.core.mission.plan import load_plan, plan_from
 from spacemine_ros.core.models.material_config import IN_TRANSIT
 from spacemine_ros.core.rig_interface import load_rig_interface
@@ -143,7 +144,7 @@ class Operator(Node):
         capacity = self.values[f'{self.anchoring}/safe_capacity']
         if thrust > self.peak_thrust:
             self.peak_thrust, self.capacity_at_peak = thrust, capacity
-        if any(self.state(d) == 'DRILLING' for d in self.drills):
+        if any(self.state(d) == states.DRILLING for d in self.drills):
             self.min_capacity_while_drilling = min(self.min_capacity_while_drilling, capacity)
 
     def _on_blade(self, message):
@@ -155,7 +156,7 @@ class Operator(Node):
 
     def _on_furnace(self, message):
         phase = self.state(self.smelter)
-        if phase in ('HEATING', 'SOAKING', 'TAPPING', 'COOLING'):
+        if phase in states.FURNACE_HEATED:
             self.furnace_trace.append((stamp_to_seconds(message.header.stamp),
                                        message.temperature, self.setpoint, phase))
 
@@ -318,8 +319,8 @@ def furnace_figures(operator):
     energy = operator.values[f'{operator.smelter}/batch_energy']
     product = ledger['products'] + ledger['volatiles']
     trace = operator.furnace_trace
-    soak = [(t, temp, sp) for t, temp, sp, phase in trace if phase == 'SOAKING']
-    ramp = [(t, temp, sp) for t, temp, sp, phase in trace if phase == 'HEATING']
+    soak = [(t, temp, sp) for t, temp, sp, phase in trace if phase == states.FURNACE_SOAKING]
+    ramp = [(t, temp, sp) for t, temp, sp, phase in trace if phase == states.FURNACE_HEATING]
     soak_setpoint = soak[0][2] if soak else math.nan
     return {
         'products_kg': round(ledger['products'], 4),

@@ -1,4 +1,4 @@
-"""Code style: flake8 (PEP 8 at 100 columns, single quotes, pep257 docstrings)."""
+"""Code style (flake8: PEP 8 at 100 columns, single quotes, pep257) and the layers' imports."""
 
 import os
 import subprocess
@@ -13,4 +13,14 @@ def test_flake8():
              if os.path.exists(os.path.join(ROOT, p))]
     result = subprocess.run([sys.executable, '-m', 'flake8', *paths], cwd=ROOT,
                             capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_layers_import_only_downwards():
+    # .importlinter: core imports neither rclpy nor pybullet, nothing below the nodes
+    # imports rclpy, the simulation and the hardware drivers stay apart.
+    if not os.path.exists(os.path.join(ROOT, '.importlinter')):
+        return  # a build copy without the contracts (colcon test)
+    linter = os.path.join(os.path.dirname(sys.executable), 'lint-imports')
+    result = subprocess.run([linter, '--no-cache'], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

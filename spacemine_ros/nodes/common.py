@@ -23,6 +23,7 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool, Float64, String
 
 from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.control import states
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.params_files import (
     describe_type_error, load_params_file, params_files_in, problems_for_node)
@@ -189,7 +190,7 @@ class AnchoringStatus:
     @property
     def anchored(self):
         """True while the anchoring controller reports the rig anchored."""
-        return self.state == 'ANCHORED'
+        return self.state == states.ANCHORED
 
     def request(self, force):
         """Ask for a force [N] (0 when idle); sent when it changes."""
@@ -459,7 +460,7 @@ class ControllerNode(Node):
         """
         controller = self.controller
         state = controller.state.value
-        return state, controller.reason, 'ERROR' if state == 'FAULT' else 'OK'
+        return state, controller.reason, 'ERROR' if state == states.FAULT else 'OK'
 
     def status_values(self):
         """Figures for the diagnostics (name: value)."""

@@ -318,7 +318,7 @@ class MaterialHandlingNode(ControllerNode):
     def condition(self):
         """Return (state, reason, diagnostic level) of the line and the ledger."""
         if self.fault:
-            return 'FAULT', f'ledger: {self.fault}', 'ERROR'
+            return LineState.FAULT.value, f'ledger: {self.fault}', 'ERROR'
         line = self.line
         if line.state == LineState.FAULT:
             return line.state.value, line.reason, 'ERROR'

@@ -31,6 +31,7 @@ from std_msgs.msg import Bool, Float64, String
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.config import ConfigError
+from spacemine_ros.core.control import states
 from spacemine_ros.core.models.material_config import IN_TRANSIT
 from spacemine_ros.core.mission.mission_store import MissionStore
 from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
@@ -369,9 +370,9 @@ class SupervisorNode(Node):
             if problem:
                 reasons.append(problem)
         anchoring = self.states.get(self.rig.anchoring_controller, '')
-        if anchoring not in ('STOWED', 'ANCHORED'):
+        if anchoring not in (states.STOWED, states.ANCHORED):
             reasons.append(f'anchors neither stowed nor holding ({anchoring or "unknown"})')
-        faults = [c for c, s in self.states.items() if s == 'FAULT']
+        faults = [c for c, s in self.states.items() if s == states.FAULT]
         if faults:
             reasons.append(f'in FAULT: {", ".join(faults)}')
         if self.mission.state == 'estopped':

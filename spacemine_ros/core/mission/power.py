@@ -6,6 +6,7 @@ getting at most its demand, so the sum never exceeds the supply. No rclpy.
 
 import math
 
+from spacemine_ros.core.control import states as S
 from spacemine_ros.core.models.power import CONSUMERS
 
 
@@ -87,11 +88,9 @@ class PowerShares:
 # What each kind of step puts to work, and the controller states that draw power.
 STEP_CONSUMERS = {'drill': ('drill',), 'scrape': ('scraper',),
                   'material_line': ('conveyors', 'separator'), 'smelt': ('furnace',)}
-WORKING_STATES = {
-    'drill': ('APPROACHING', 'DRILLING', 'BACKING_OFF', 'RETRACTING'),
-    'scraper': ('POSITIONING', 'LOWERING', 'CUTTING', 'RECOVERING', 'DUMPING', 'STOWING'),
-    'conveyors': ('RUNNING', 'HELD', 'CLEARING'), 'separator': ('RUNNING', 'HELD', 'CLEARING'),
-    'furnace': ('CHARGING', 'HEATING', 'SOAKING', 'TAPPING', 'COOLING')}
+WORKING_STATES = {'drill': S.DRILL_WORKING, 'scraper': S.SCRAPER_WORKING,
+                  'conveyors': S.LINE_RUNNING, 'separator': S.LINE_RUNNING,
+                  'furnace': S.FURNACE_WORKING}
 
 
 def active_consumers(rig, states, step_type=''):

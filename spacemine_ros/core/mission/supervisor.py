@@ -27,6 +27,8 @@ import math
 
 from transitions import Machine, MachineError
 
+from spacemine_ros.core.control import states as S
+
 MODES = ('idle', 'ready', 'running', 'paused', 'holding', 'estopped', 'completed',
          'aborted')
 ACTIVE = ('running', 'paused', 'holding')  # a plan under way
@@ -38,8 +40,15 @@ RELEASE_SETTLE = 0.25
 OPERATOR = 'operator'
 LIVENESS = 'liveness'
 # States a tool passes through while stopping: a step (re)starts once they are over.
-SETTLING = {'drill': ('RETRACTING', 'BACKING_OFF'), 'scrape': ('STOWING', 'RECOVERING'),
-            'smelt': ('TAPPING', 'COOLING')}
+SETTLING = {'drill': S.DRILL_SETTLING, 'scrape': S.SCRAPER_SETTLING,
+            'smelt': S.FURNACE_SETTLING}
+# The states in which a step's tools are at it (or done with it).
+UNDER_WAY = {'deploy_anchors': S.ANCHORS_DEPLOYING + (S.ANCHORED,),
+             'release_anchors': S.ANCHORS_RELEASING + (S.STOWED,),
+             'material_line': S.LINE_RUNNING,
+             'drill': S.DRILL_WORKING + (S.DONE,),
+             'scrape': S.SCRAPER_WORKING + (S.DONE,),
+             'smelt': S.FURNACE_WORKING + (S.DONE,)}
 
 
 @dataclass(frozen=True)
@@ -100,17 +109,17 @@ class Steps:
         """Return the actions that start a step (in order)."""
         tools = self.tools(step)
         if step.type == 'deploy_anchors':
-            if obs.states.get(self.anchoring) in ('DEPLOYING', 'PROOF_TESTING', 'ANCHORED'):
+            if obs.states.get(self.anchoring) in UNDER_WAY['deploy_anchors']:
                 return []
-            return [Call(f'{self.anchoring}/deploy', ((self.anchoring, 'DEPLOYING'),))]
+            return [Call(f'{self.anchoring}/deploy', ((self.anchoring, S.ANCHORS_DEPLOYING[0]),))]
         if step.type == 'release_anchors':
-            if obs.states.get(self.anchoring) in ('RELEASING', 'STOWED'):
+            if obs.states.get(self.anchoring) in UNDER_WAY['release_anchors']:
                 return []
-            return [Call(f'{self.anchoring}/release', ((self.anchoring, 'RELEASING'),))]
+            return [Call(f'{self.anchoring}/release', ((self.anchoring, S.ANCHORS_RELEASING[0]),))]
         if step.type == 'drill':
             return [action for drill in tools for action in (
                 SetParams(drill, (('goal_depth', float(step.depth)),)),
-                Call(f'{drill}/start', ((drill, 'APPROACHING'),)))]
+                Call(f'{drill}/start', ((drill, S.DRILL_WORKING[0]),)))]
         if step.type == 'scrape':
             # An area: the scraper works out its passes from its own pass geometry.
             values = [('area', float(step.area or 0.0))]
@@ -120,27 +129,21 @@ class Steps:
                 values.append(('pass_length', float(step.pass_length)))
             return [action for scraper in tools for action in (
                 SetParams(scraper, tuple(values)),
-                Call(f'{scraper}/start', ((scraper, 'POSITIONING'),)))]
+                Call(f'{scraper}/start', ((scraper, S.SCRAPER_WORKING[0]),)))]
         if step.type == 'material_line':
-            if obs.states.get(self.line) in ('RUNNING', 'HELD', 'CLEARING'):
+            if obs.states.get(self.line) in S.LINE_RUNNING:
                 return []
-            return [Call(f'{self.line}/start', ((self.line, 'RUNNING'),))]
+            return [Call(f'{self.line}/start', ((self.line, S.LINE_RUNNING[0]),))]
         if step.type == 'smelt':
             values = [('recipe', step.recipe),
                       ('charge_mass', float(step.charge) if step.charge else 0.0)]
             return [SetParams(self.smelter, tuple(values)),
-                    Call(f'{self.smelter}/start_batch', ((self.smelter, 'CHARGING'),))]
+                    Call(f'{self.smelter}/start_batch', ((self.smelter, S.FURNACE_WORKING[0]),))]
         return []
 
     def under_way(self, step, obs):
         """Return whether a step's tools are at it (or done with it) now."""
-        working = {'deploy_anchors': ('DEPLOYING', 'PROOF_TESTING', 'ANCHORED'),
-                   'release_anchors': ('RELEASING', 'STOWED'),
-                   'material_line': ('RUNNING', 'HELD', 'CLEARING'),
-                   'drill': ('APPROACHING', 'DRILLING', 'BACKING_OFF', 'RETRACTING', 'DONE'),
-                   'scrape': ('POSITIONING', 'LOWERING', 'CUTTING', 'RECOVERING', 'DUMPING',
-                              'STOWING', 'DONE'),
-                   'smelt': ('CHARGING', 'HEATING', 'SOAKING', 'TAPPING', 'COOLING', 'DONE')}
+        working = UNDER_WAY
         if step.type not in working:
             return True  # a wait: nothing to start
         return all(obs.states.get(tool) in working[step.type] for tool in self.tools(step))
@@ -154,24 +157,24 @@ class Steps:
         """Return ('running' | 'done' | 'failed', reason, progress text) of a step."""
         tools = self.tools(step)
         states = [obs.states.get(tool, '') for tool in tools]
-        faulted = [tool for tool, state in zip(tools, states) if state == 'FAULT']
+        faulted = [tool for tool, state in zip(tools, states) if state == S.FAULT]
         if faulted:
             return 'failed', f'{", ".join(faulted)} in FAULT (see its log)', ''
         text = ' '.join(f'{tool} {state or "?"}' for tool, state in zip(tools, states))
         if step.type == 'deploy_anchors':
-            done = states[0] == 'ANCHORED' and obs.safe_capacity > 0.0
+            done = states[0] == S.ANCHORED and obs.safe_capacity > 0.0
             return ('done' if done else 'running'), '', text
         if step.type == 'release_anchors':
-            return ('done' if states[0] == 'STOWED' else 'running'), '', text
+            return ('done' if states[0] == S.STOWED else 'running'), '', text
         if step.type in ('drill', 'scrape', 'smelt'):
-            stopped = [tool for tool, state in zip(tools, states) if state == 'IDLE']
+            stopped = [tool for tool, state in zip(tools, states) if state == S.IDLE]
             if stopped:
                 return 'failed', f'{", ".join(stopped)} stopped before finishing', text
-            return ('done' if all(s == 'DONE' for s in states) else 'running'), '', text
+            return ('done' if all(s == S.DONE for s in states) else 'running'), '', text
         if step.type == 'material_line':
-            if states[0] == 'STOPPED':
+            if states[0] == S.LINE_STOPPED:
                 return 'failed', f'{self.line} stopped', text
-            running = states[0] in ('RUNNING', 'HELD', 'CLEARING')
+            running = states[0] in S.LINE_RUNNING
             if step.until == 'running':
                 return ('done' if running else 'running'), '', text
             text += f' in transit {obs.in_transit:.3f} kg'

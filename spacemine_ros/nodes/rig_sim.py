@@ -31,7 +31,7 @@ from std_srvs.srv import SetBool, Trigger
 from spacemine_ros.core.models.anchors import load_anchor_types
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError, load_yaml
-from spacemine_ros.core.models.power import Brownout, power_config_from, PowerSystem
+from spacemine_ros.core.models.power import power_config_from, PowerSystem
 from spacemine_ros.core.models.material_config import load_material_config
 from spacemine_ros.core.models.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
@@ -127,15 +127,14 @@ class RigSimNode(Node):
         if anchor_type not in anchors:
             raise ConfigError(f'unknown anchor_type {anchor_type!r}; known: '
                               f'{", ".join(sorted(anchors))}')
-        self.power = PowerSystem(power_config_from(load_yaml(power_file).get('power', {}),
-                                                   power_file),
-                                 body.semi_major_axis, body.site.latitude, body.rotation_period)
+        power = PowerSystem(power_config_from(load_yaml(power_file).get('power', {}),
+                                              power_file),
+                            body.semi_major_axis, body.site.latitude, body.rotation_period)
         material = load_material_config(material_file)
         furnace = load_furnace_design(smelter_file)
         self.world = RigWorld(body, anchors[anchor_type], rig=rig, physics_dt=physics_dt,
                               seed=seed, capacity_spread=spread, command_timeout=command_timeout,
-                              material=material, furnace=furnace)
-        self.brownout = Brownout()
+                              material=material, furnace=furnace, power=power)
         self.checkpoints = WorldCheckpoints(self.record.data_dir, self.record.session)
         self.last_checkpoint = -math.inf
         self.restored_from = None  # the checkpoint's sim time, if this world is one
@@ -252,19 +251,17 @@ class RigSimNode(Node):
             header = read_header(checkpoints.path)
             if not (record.resume or (record.session and header['session'] == record.session)):
                 return
-            _, power = load_checkpoint(self.world, checkpoints.path)
+            load_checkpoint(self.world, checkpoints.path)
         except (CheckpointError, OSError) as error:
             if record.resume:
                 raise ConfigError(f'rig_sim: cannot resume the world: {error}') from None
             self.get_logger().error(f'world checkpoint not taken up: {error}; a fresh world')
             return
-        if isinstance(power, PowerSystem):
-            self.power = power
         # The clock goes on from the last period anyone saw: the controllers ignore a
         # period they have answered, so time must not run backwards.
         checkpointed = self.world.time
         self.world.time = max(checkpointed, checkpoints.last_time()) + self.control_period
-        self.power.time = self.world.time
+        self.world.power.time = self.world.time
         self.restored_from = checkpointed
         # Saved again at once, on the new clock: a restart before the next checkpoint
         # restores to this time, not the old one again, so every restore has its own time
@@ -280,7 +277,7 @@ class RigSimNode(Node):
             return
         self.last_checkpoint = self.world.time
         try:
-            self.checkpoints.save(self.world, self.power)
+            self.checkpoints.save(self.world)
         except OSError as error:  # the rig goes on; a restart would lose more
             self.get_logger().error(f'world checkpoint: {error}', throttle_duration_sec=30.0)
 
@@ -382,16 +379,14 @@ class RigSimNode(Node):
                 self.rejected_commands += 1
                 self.get_logger().error(f'HIL: world refused {refusal}',
                                         throttle_duration_sec=1.0)
-        self.world.step(self.control_period)
-        wanted = self.power.config.base_load + self.world.electrical_power()
-        got = self.power.step(self.control_period, wanted)
-        browned = self.brownout.update(wanted, got, self.power.available())
-        if browned != self.world.brownout:
-            self.world.set_brownout(browned)
-            if browned:
+        browned = self.world.brownout
+        self.world.advance(self.control_period)
+        if self.world.brownout != browned:
+            if self.world.brownout:
                 self.get_logger().error(
-                    f'brownout: the supply gave {got:.0f} W of the {wanted:.0f} W drawn; '
-                    'every drive stops until it can give that again')
+                    f'brownout: the supply gave {self.world.power.drawn:.0f} W of the '
+                    f'{self.world.brownout_state.wanted:.0f} W drawn; every drive stops '
+                    'until it can give that again')
             else:
                 self.get_logger().warning('power back: the drives are powered again')
         self.checkpoints.note_time(self.world.time)
@@ -462,7 +457,7 @@ class RigSimNode(Node):
         self.joint_pub.publish(joints)
 
     def _publish_power(self, stamp):
-        power = self.power
+        power = self.world.power
         self.power_pub.publish(Float64(data=float(power.available())))
         self.generation_pub.publish(Float64(data=float(power.generation())))
         self.draw_pub.publish(Float64(data=float(power.drawn)))

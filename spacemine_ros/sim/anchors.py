@@ -60,7 +60,10 @@ class AnchorsSim(SubsystemSim):
         self.indices = [world.joints[a.joint] for a in self.anchors]
         self.force_max = PEAK_OVER_RATED * max(
             joint.command['effort'].maximum for joint in spec.role_joints('anchor'))
-        self.last_tensions = [a.tension for a in self.anchors]  # busy(): proof loads ramp
+        # What the last physics step saw: a tension changed since (a proof load ramping)
+        # moves the rig, and what each motor was last set to (a motor keeps its setting).
+        self.stepped_tensions = [a.tension for a in self.anchors]
+        self.motor = [None] * len(self.anchors)
 
     def apply(self, command):
         """Set each anchor's embed target [m] (within the design's) and tension [N]."""
@@ -90,13 +93,13 @@ class AnchorsSim(SubsystemSim):
 
     def physics_step(self, dt, live):
         """Advance one physics step (the base class says what live means)."""
-        world = self.world
         drive = self.design.drive_speed
         engage_at = ENGAGE_FRACTION * self.design.embed_depth
-        for index, anchor in zip(self.indices, self.anchors):
+        self.stepped_tensions = [a.tension for a in self.anchors]
+        for number, (index, anchor) in enumerate(zip(self.indices, self.anchors)):
             if not anchor.armed:
                 anchor.velocity = 0.0
-                world.drive_joint(index, 0.0, 0.0, self.force_max)
+                self._drive(number, index, 0.0, 0.0)
                 if anchor.target <= 1e-6 and live:
                     anchor.armed, anchor.pulled_out = True, False
                 continue
@@ -104,12 +107,17 @@ class AnchorsSim(SubsystemSim):
             step = min(max(target - anchor.embed, -drive * dt), drive * dt)
             anchor.embed += step
             anchor.velocity = step / dt
-            world.drive_joint(index, anchor.embed, anchor.velocity, self.force_max)
+            self._drive(number, index, anchor.embed, anchor.velocity)
             if not anchor.engaged and anchor.embed >= engage_at and step >= 0.0 \
                     and self._bites(anchor, anchor.embed - engage_at):
                 self._engage(anchor)  # at its foot, whose pose the embed does not change
             elif anchor.engaged and anchor.embed < engage_at:
                 self._disengage(anchor)
+
+    def _drive(self, number, index, position, velocity):
+        if self.motor[number] != (position, velocity):
+            self.motor[number] = (position, velocity)
+            self.world.drive_joint(index, position, velocity, self.force_max)
 
     def _bites(self, anchor, gap):
         """Tell whether the anchor's foot is within gap [m] of the ground.
@@ -175,6 +183,7 @@ class AnchorsSim(SubsystemSim):
 
     def after_restore(self):
         """Engage again, at their feet, the anchors the checkpoint has engaged."""
+        self.motor = [None] * len(self.anchors)  # a restored world's motors are unset
         for anchor in self.anchors:
             if anchor.constraint >= 0:  # an id of the world that wrote the checkpoint
                 anchor.constraint = -1
@@ -184,8 +193,16 @@ class AnchorsSim(SubsystemSim):
         """Return {joint: (position, velocity, effort)} of its URDF joints."""
         return {a.joint: (a.embed, a.velocity, a.load) for a in self.anchors}
 
-    def busy(self):
-        """Return whether an anchor moves or its tension is changing (a proof load)."""
-        tensions = [a.tension for a in self.anchors]
-        changing, self.last_tensions = tensions != self.last_tensions, tensions
-        return changing or any(a.velocity != 0.0 for a in self.anchors)
+    def moving(self):
+        """Return whether an anchor moves, is told to, or its tension changes (a proof load).
+
+        A rod pulled out moves until its motor has it back at 0.
+        """
+        live = self.world.live(self)
+        for number, anchor in enumerate(self.anchors):
+            if anchor.velocity != 0.0 or (live and anchor.armed and anchor.target != anchor.embed):
+                return True
+            if not anchor.armed and self.world.joint_positions(
+                    [self.indices[number]])[0][0] > 1e-4:
+                return True
+        return [a.tension for a in self.anchors] != self.stepped_tensions

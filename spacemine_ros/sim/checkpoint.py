@@ -4,9 +4,9 @@ A checkpoint holds the rig multibody's state (base pose and velocity, every join
 position and velocity), what the world and each subsystem plugin keep (anchors and their
 engagement, the drills' holes, the scraper's arm and bucket, the material on every
 tool, conveyor and hopper with the totalizers, the terrain that was cut, the furnace's
-heat and charge) and whatever the caller adds (the power system). It is written
-atomically (temporary file, fsync, rename): a kill at any instant leaves the previous
-checkpoint or the new one.
+heat and charge, the power supply, whether the rigid body was asleep) and whatever the
+caller adds. It is written atomically (temporary file, fsync, rename): a kill at any
+instant leaves the previous checkpoint or the new one.
 
 The file is pickled (zlib-compressed), but it is read back with an unpickler that only
 builds the project's own classes, plain containers and numpy arrays and generators:
@@ -25,12 +25,12 @@ import zlib
 
 import pybullet
 
-FORMAT = 2  # 2: the conveyor carries its load as plug flow (intake, parcels)
+FORMAT = 3  # 3: the multi-rate world (its clock in physics steps, the power supply in it)
 MAGIC = b'SPACEMINE-WORLD\n'
 # What the world itself keeps that changes as it runs (the rest is built from config).
-WORLD_FIELDS = ('time', 'idle_since', 'max_displacement', 'initial_position',
-                '_previous_velocity', '_acceleration', '_material_clock', 'material',
-                'terrain', 'furnace_sim')
+WORLD_FIELDS = ('steps', 'idle_since', 'max_displacement', 'initial_position',
+                '_previous_velocity', '_acceleration', 'material', 'terrain', 'furnace_sim',
+                'power', 'brownout_state', 'brownout', 'awake', 'quiet_for', 'physics_steps')
 PLUGIN_SKIP = ('world', 'spec')  # references, rebuilt by the world itself
 SAFE_BUILTINS = {'dict', 'list', 'tuple', 'set', 'frozenset', 'complex', 'float', 'int',
                  'str', 'bytes', 'bytearray', 'bool', 'slice', 'range'}

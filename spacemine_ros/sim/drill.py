@@ -14,7 +14,7 @@ import math
 
 import pybullet
 
-from spacemine_ros.core.models.drilling import DragBit, DrillingProcess
+from spacemine_ros.core.models.drilling import BitLoad, DragBit, DrillingProcess
 from spacemine_ros.sim.subsystem import (
     DRIVE_EFFICIENCY, DRIVE_IDLE_POWER, PEAK_OVER_RATED, SubsystemSim)
 
@@ -48,6 +48,11 @@ class DrillSim(SubsystemSim):
         self.load = None  # the last step's bit load
         self.spindle_energy = 0.0  # J
         self.feed_energy = 0.0  # J
+        self.motors_set = False  # its motors hold a target (a new world's hold nothing)
+
+    def after_restore(self):
+        """Set the motors again (a restored world's motors start from nothing)."""
+        self.motors_set = False
 
     @property
     def thrust_max(self):
@@ -75,6 +80,21 @@ class DrillSim(SubsystemSim):
         world, cid = self.world, self.world.client
         if not live:
             self.hold()
+        if not self.moving():
+            # Feed and spindle stopped: the rock takes no load, the motors hold where
+            # they were last set (set here first if they never were).
+            if self.load is None or self.load.thrust or self.load.torque or \
+                    self.load.spindle_speed:
+                self.load = BitLoad()
+            if not self.motors_set:
+                self.motors_set = True
+                self.feed = world.joint_positions([self.feed_index])[0][0]
+                world.drive_joint(self.feed_index, self.feed, 0.0,
+                                  PEAK_OVER_RATED * self.thrust_max)
+                world.drive_joint(self.spindle_index, self.spindle_angle, 0.0,
+                                  PEAK_OVER_RATED * self.torque_max)
+            return
+        self.motors_set = True
         self.feed = world.joint_positions([self.feed_index])[0][0]  # where the motor got to
         depth = -self.tip()[2]
         load = self.process.step(dt, depth, self.feed_speed, self.thrust_limit,
@@ -125,14 +145,16 @@ class DrillSim(SubsystemSim):
         thrust, torque = (load.thrust, load.torque) if load else (0.0, 0.0)
         return {f'{self.name}/bit_wrench': (0.0, 0.0, thrust, 0.0, 0.0, torque)}
 
-    def busy(self):
-        """Return whether the feed or the spindle is commanded to move."""
-        return self.feed_speed != 0.0 or self.spindle_speed != 0.0
+    def moving(self):
+        """Return whether the feed or the spindle is commanded to move, or still does."""
+        load = self.load
+        return self.feed_speed != 0.0 or self.spindle_speed != 0.0 or \
+            self.feed_rate != 0.0 or (load is not None and load.spindle_speed != 0.0)
 
     def electrical_power(self):
         """Spindle and feed mechanical power through the drives' efficiency [W]."""
         load = self.load
-        if load is None or not self.busy():
+        if load is None or not (self.feed_speed != 0.0 or self.spindle_speed != 0.0):
             return 0.0
         mechanical = load.torque * abs(load.spindle_speed) + load.thrust * abs(
             load.rate_of_penetration)

@@ -125,12 +125,12 @@ class FurnacePlugin(SubsystemSim):
         self.furnace.stop()  # heater off and tap shut; the door stays as it was
 
     def period_step(self, dt, live):
-        """Advance one control period."""
+        """Advance one process step."""
         if not live:
             self.furnace.stop()
         self.furnace.step(dt)
 
-    def busy(self):
+    def working(self):
         """Return whether the heater is on or the door or tap open (a batch is running)."""
         furnace = self.world.furnace
         return furnace.heater_power > 0.0 or furnace.door_open or furnace.tap_open

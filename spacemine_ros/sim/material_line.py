@@ -3,8 +3,10 @@
 The flows themselves (tools' discharge, conveyor, separator, hoppers, feeders, losses)
 are sim.material's MaterialSystem, the world's one material path; this plugin is its
 drives: it takes their speeds (limited by config/material.yaml), stops them when
-commands stop, and advances the flows each material period, with the scraper's bucket
-emptying into the intake while it is tipped over it.
+commands stop, and advances the flows each process step, with the scraper's bucket
+emptying into the intake while it is tipped over it. Its drives are velocity-controlled
+motors: a screw turning at a steady speed does not move the rig, so the rigid body may
+sleep while the line runs, and the motors go on at their speeds when it wakes.
 """
 
 from spacemine_ros.core.models.material_config import IN_TRANSIT
@@ -24,7 +26,7 @@ class MaterialLineSim(SubsystemSim):
                              f'{", ".join(sorted(unknown))}')
         self.indices = [world.joints[name] for name in self.drives]
         self.angles = dict.fromkeys(self.drives, 0.0)
-        self.motor = {index: (0.0, 0.0) for index in self.indices}
+        self.motor = {index: None for index in self.indices}  # speed each motor was set to
         self.torque_max = PEAK_OVER_RATED * world.material_config.conveyor_drive.stall_torque
 
     def apply(self, command):
@@ -36,28 +38,32 @@ class MaterialLineSim(SubsystemSim):
         self.material.stop()
 
     def period_step(self, dt, live):
-        """Advance one control period."""
+        """Advance one process step."""
         world, material = self.world, self.material
         if not live:
             material.stop()
         material.step(dt, bucket_dumping=world.bucket_dumping())
-        for name, index in zip(self.drives, self.indices):
+        for name in self.drives:
             self.angles[name] += material.speeds[name] * dt
-            # Until the next period the motor turns the drive at its speed.
-            self.motor[index] = (self.angles[name], material.speeds[name])
 
     def physics_step(self, dt, live):
-        """Keep each drive's motor turning toward its angle (their reactions on the base)."""
-        world = self.world
-        for index, (angle, speed) in self.motor.items():
-            world.drive_joint(index, angle, speed, self.torque_max)
+        """Set each drive's motor to its speed when it changed (their reactions on the base)."""
+        world, speeds = self.world, self.material.speeds
+        for name, index in zip(self.drives, self.indices):
+            if self.motor[index] != speeds[name]:
+                self.motor[index] = speeds[name]
+                world.drive_speed(index, speeds[name], self.torque_max)
+
+    def after_restore(self):
+        """Set every motor again (a restored world's motors start from nothing)."""
+        self.motor = dict.fromkeys(self.indices)
 
     def electrical_power(self):
         """Every turning drive's idle draw [W] (the flows' lifting work is negligible)."""
         return DRIVE_IDLE_POWER * sum(1 for name in self.drives
                                       if self.material.speeds[name] != 0.0)
 
-    def busy(self):
+    def working(self):
         """Return whether material is on its way (a drive turning empty does no work)."""
         material = self.material
         moving = sum(material.ledger.mass(name) for name in IN_TRANSIT)

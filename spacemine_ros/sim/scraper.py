@@ -57,6 +57,7 @@ class ScraperSim(SubsystemSim):
         self.blocked = False
         self.live = False  # commanded in the last physics step (not stopped, not timed out)
         self.stopping = False  # told to hold: braking to rest, then holding there
+        self.held = None  # the pose its motors were last told to hold at rest
 
     def apply(self, command):
         """Take joint targets [rad] and speeds [rad/s]; the blade force limit [N].
@@ -87,6 +88,19 @@ class ScraperSim(SubsystemSim):
         """Advance one physics step (the base class says what live means)."""
         world = self.world
         self.live = live
+        if not self._will_move(live):
+            # At rest and told to stay (a target within HOLD_TOLERANCE is a hold): the
+            # blade pushes nothing and the motors hold the arm where the plan has it.
+            if self.stopping:
+                self.targets = dict(self.arm)
+            self.blade_force, self.blocked = NO_FORCE, False
+            held = tuple(self.arm[role] for role in ROLES)
+            if self.held != held:
+                self.held = held
+                for role, index in zip(ROLES, self.indices):
+                    world.drive_joint(index, self.arm[role], 0.0, HOLDING_TORQUE)
+            return
+        self.held = None
         if live and not self.stopping:
             candidate, limit = self._plan(self.targets, dt), self.force_limit
         else:  # stopped, or no command: brake to rest, the blade pushing nothing
@@ -213,14 +227,27 @@ class ScraperSim(SubsystemSim):
         return {f'{self.name}/blade_wrench': (*(float(f) for f in self.blade_force),
                                               0.0, 0.0, 0.0)}
 
-    def busy(self):
+    def _will_move(self, live):
+        """Tell whether the arm moves in the next step: it still turns, or has to go."""
+        return any(self.rates.values()) or (live and not self.stopping and self.driving(live))
+
+    def driving(self, live=None):
         """Return whether the commanded arm is on its way to a target (not just holding)."""
-        return self.live and max(abs(self.targets[role] - self.arm[role])
-                                 for role in ROLES) > HOLD_TOLERANCE
+        live = self.live if live is None else live
+        return live and max(abs(self.targets[role] - self.arm[role])
+                            for role in ROLES) > HOLD_TOLERANCE
+
+    def moving(self):
+        """Return whether the arm moves, is told to, or its blade pushes the ground."""
+        return self._will_move(self.world.live(self)) or any(self.blade_force)
+
+    def after_restore(self):
+        """Set the motors again (a restored world's motors start from nothing)."""
+        self.held = None
 
     def electrical_power(self):
         """Idle draw of the arm's drives while it moves, plus the blade's work [W]."""
-        if not self.busy():
+        if not self.driving():
             return 0.0
         return 3 * DRIVE_IDLE_POWER + float(np.linalg.norm(self.blade_force)) * BLADE_SPEED / \
             DRIVE_EFFICIENCY

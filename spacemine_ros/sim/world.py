@@ -6,9 +6,17 @@ a free multibody resting on its feet on a flat ground under the body's effective
 one plugin per subsystem (sim/anchors.py, drill.py, scraper.py, material_line.py,
 furnace.py), stepped in file order. The world owns what they share: the rig multibody,
 the terrain the tools cut, the material path (sim.material, under a mass ledger), the
-e-stop and the command timeout. Commands arrive decoded by the codec
-(core.rig_interface): command(subsystem, {joint: {field: value}}) or, from a
-JointState's arrays, command_arrays(topic, ...).
+power supply, the e-stop and each command's validity window. Commands arrive decoded by
+the codec (core.rig_interface): command(subsystem, {joint: {field: value}}, valid_for)
+or, from a JointState's arrays, command_arrays(topic, ...).
+
+The world is multi-rate. advance(dt) moves it on by dt: the process models (material
+path, furnace, power) in steps of at most process_dt, the rigid body (PyBullet, every
+physics_dt) only while it is awake: while a plugin moves it (moving()) or its base is
+not at rest, and for settle_time after. Asleep, the rig's pose, joints and contact
+forces stand still and cost nothing; any command that moves a drive, the e-stop or a
+brownout wakes it at once. always_step=True steps the rigid body throughout (the
+reference the multi-rate world is tested against).
 
 Every pybullet call passes this world's physicsClientId: several worlds can coexist.
 """
@@ -21,6 +29,7 @@ import numpy as np
 import pybullet
 
 from spacemine_ros.core.models.material_config import load_material_config
+from spacemine_ros.core.models.power import Brownout
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.core.models.thermal import load_furnace_design
 from spacemine_ros.core.validation import in_range, positive
@@ -36,8 +45,14 @@ from spacemine_ros.sim.subsystem import DRIVE_POSITION_GAIN
 from spacemine_ros.sim.terrain import Terrain
 
 BASE_HEIGHT = 0.6  # m, base_link above the ground with the feet on it (see the URDF)
-MATERIAL_PERIOD = 0.05  # s between updates of the material flows
+# s: the longest step of the process models. The furnace's shortest thermal time constant
+# is about 9 s (door open at 1850 K: heat capacity over dP/dT of its losses), the
+# separator's residence half a drum turn (1.6 s at 2 rad/s), a tipped bucket empties in
+# 0.5 s: a quarter second keeps each explicit step a small part of them.
+PROCESS_DT = 0.25
 IDLE_SPEED = 1e-5  # m/s of the base below which the rig stands still
+IDLE_TURN = 1e-5  # rad/s of the base below which it does not turn
+SETTLE_TIME = 0.5  # s with nothing moving before the rigid body sleeps
 PLUGINS = {'anchors': AnchorsSim, 'drill': DrillSim, 'scraper': ScraperSim,
            'material_line': MaterialLineSim, 'furnace': FurnacePlugin}
 
@@ -87,18 +102,36 @@ class RigWorld:
 
     def __init__(self, body, anchor_type, rig=None, physics_dt=0.005, seed=0,
                  capacity_spread=0.1, command_timeout=0.5, urdf_path=None, material=None,
-                 geometry=None, furnace=None):
+                 geometry=None, furnace=None, power=None, process_dt=PROCESS_DT,
+                 always_step=False, settle_time=SETTLE_TIME):
+        """Build the world.
+
+        command_timeout: how long a command holds when it says nothing of its own
+        validity [s]. power: the rig's PowerSystem (core.models.power), stepped with the
+        world (None: an unlimited supply). process_dt: the process models' longest step
+        [s], a whole number of physics steps. always_step: step the rigid body every
+        physics_dt whatever moves (the single-rate reference).
+        """
         self.body = body
         self.anchor_type = anchor_type
         self.rig_interface = rig or load_rig_interface(default_rig_file())
         self.physics_dt = positive('physics_dt', physics_dt, 's')
         self.command_timeout = positive('command_timeout', command_timeout, 's')
+        positive('process_dt', process_dt, 's')
+        self.process_steps = max(int(round(process_dt / self.physics_dt)), 1)
+        self.settle_time = in_range('settle_time', settle_time, 0.0, 60.0, 's')
+        self.always_step = bool(always_step)
         in_range('capacity_spread', capacity_spread, 0.0, 0.9)
         self.rng = np.random.default_rng(seed)
         self._spread = capacity_spread
-        self.time = 0.0
+        self.steps = 0  # physics steps since the start: the world's clock
         self.estop = False
         self.brownout = False  # the power supply cut the draw: no drive is powered
+        self.power = power
+        self.brownout_state = Brownout()
+        self.awake = True  # the rigid body steps (it settles on its feet first)
+        self.quiet_for = 0.0  # s the awake rigid body has had nothing moving
+        self.physics_steps = 0  # physics steps the rigid body has really taken
         self.base_height = BASE_HEIGHT
         self.gravity = body.gravity_vector()
         self.gravity_magnitude = float(np.linalg.norm(self.gravity))
@@ -142,13 +175,13 @@ class RigWorld:
         self.max_displacement = 0.0
         self.idle_since = 0.0  # sim time since which nothing has moved or worked
         self._pending_joints = {}  # joint index -> (position, velocity, force) to drive
+        self._pending_speeds = {}  # joint index -> (velocity, force): velocity motors
         # What the subsystems share: the terrain, the material path and the furnace.
         self.geometry = geometry
         self.material_config = material or load_material_config(
             share_path('config', 'material.yaml'))
         self.material = MaterialSystem(self.material_config, body)
         self.terrain = Terrain()
-        self._material_clock = 0.0
         self.furnace_sim = FurnaceSim(furnace or load_furnace_design(
             share_path('config', 'smelter.yaml')), self.material, body.semi_major_axis)
         self.plugins = {}
@@ -179,16 +212,33 @@ class RigWorld:
         return float(self.rng.uniform(1.0 - self._spread, 1.0 + self._spread))
 
     # Commands ------------------------------------------------------------------------------
-    def command(self, subsystem, command):
+    @property
+    def time(self):
+        """The world's clock [s]: a whole number of physics steps."""
+        return self.steps * self.physics_dt
+
+    @time.setter
+    def time(self, seconds):
+        self.steps = int(round(seconds / self.physics_dt))
+
+    def command(self, subsystem, command, valid_for=None):
         """Give a subsystem a decoded command {joint: {field: value}}.
 
-        ValueError (nothing changed) if the subsystem refuses it.
+        valid_for [s]: how long it holds; past that with nothing newer the subsystem
+        goes to its safe state (None: command_timeout). ValueError (nothing changed) if
+        the subsystem refuses it. A command that moves a drive wakes the rigid body.
         """
         plugin = self.plugins[subsystem]
         plugin.apply(command)
-        plugin.last_command_time = self.time
+        window = self.command_timeout if valid_for is None else valid_for
+        if not window >= 0.0:  # NaN included
+            raise ValueError(f'a command holds for a number of seconds >= 0, not {window}')
+        plugin.valid_until = self.time + window
+        if not self.awake and plugin.moving():
+            self.wake()
 
-    def command_arrays(self, topic, names, position=(), velocity=(), effort=()):
+    def command_arrays(self, topic, names, position=(), velocity=(), effort=(),
+                       valid_for=None):
         """Decode a JointState command for the subsystem of a topic and apply it.
 
         ValueError says why a command is refused; the subsystem then holds (a drive that
@@ -198,18 +248,31 @@ class RigWorld:
         if spec is None:
             raise ValueError(f'no subsystem is commanded on {topic}')
         try:
-            self.command(spec.name, spec.decode(names, position, velocity, effort))
+            self.command(spec.name, spec.decode(names, position, velocity, effort), valid_for)
         except ValueError:
             self.plugins[spec.name].hold()
+            self.wake()
             raise
 
     def set_estop(self, latched):
-        """Latch or release the emergency stop."""
-        self.estop = bool(latched)
+        """Latch or release the emergency stop (either wakes the rigid body)."""
+        if bool(latched) != self.estop:
+            self.estop = bool(latched)
+            self.wake()
 
     def set_brownout(self, browned_out):
         """Cut (or give back) every drive's power: the supply cannot meet the draw."""
-        self.brownout = bool(browned_out)
+        if bool(browned_out) != self.brownout:
+            self.brownout = bool(browned_out)
+            self.wake()
+
+    def wake(self):
+        """Step the rigid body again from now (a command, a fault, the e-stop)."""
+        self.quiet_for = 0.0
+        if not self.awake:
+            self.awake = True
+            for plugin in self.plugins.values():
+                plugin.wake()
 
     # What plugins use ---------------------------------------------------------------------------
     def drive_joint(self, index, position, velocity, force):
@@ -220,8 +283,19 @@ class RigWorld:
         """
         self._pending_joints[index] = (position, velocity, force)
 
+    def drive_speed(self, index, velocity, force):
+        """Queue a velocity-controlled drive (a screw or drum turning at a speed).
+
+        Its motor holds the speed [rad/s] with at most force [N m]: a process drive whose
+        angle matters to nobody, so it goes on turning where the rigid body slept.
+        """
+        self._pending_speeds[index] = (velocity, force)
+
     def flush_joints(self):
-        """Set every queued drive now, before the solver steps."""
+        """Set every queued drive now, before the solver steps.
+
+        A motor keeps its last setting: a drive that holds need not be set again.
+        """
         pending = self._pending_joints
         if pending:
             indices = list(pending)
@@ -233,6 +307,14 @@ class RigWorld:
                 positionGains=[DRIVE_POSITION_GAIN] * len(indices),
                 velocityGains=[1.0] * len(indices), physicsClientId=self.client)
             pending.clear()
+        speeds = self._pending_speeds
+        if speeds:
+            indices = list(speeds)
+            pybullet.setJointMotorControlArray(
+                self.rig, indices, pybullet.VELOCITY_CONTROL,
+                targetVelocities=[speeds[i][0] for i in indices],
+                forces=[speeds[i][1] for i in indices], physicsClientId=self.client)
+            speeds.clear()
 
     def joint_positions(self, indices):
         """Return the joints' positions and velocities now ([(q, qdot), ...])."""
@@ -290,32 +372,69 @@ class RigWorld:
         """Tell whether a scraper's tipped bucket is over the conveyor intake."""
         return any(scraper.dumping for scraper in self.scrapers)
 
-    def _live(self, plugin):
-        return not (self.estop or self.brownout) and \
-            self.time - plugin.last_command_time <= self.command_timeout
+    def live(self, plugin):
+        """Tell whether a plugin is commanded now: its command holds, no e-stop, no brownout."""
+        return not (self.estop or self.brownout) and self.time <= plugin.valid_until + 1e-9
+
+    def moving(self):
+        """Tell whether something moves the rigid body now (a plugin, or its base)."""
+        if any(plugin.moving() for plugin in self.plugins.values()):
+            return True
+        linear, angular = pybullet.getBaseVelocity(self.rig, physicsClientId=self.client)
+        return math.hypot(*linear) > IDLE_SPEED or math.hypot(*angular) > IDLE_TURN
+
+    def working(self):
+        """Tell whether anything of the rig works now (moves, carries, heats)."""
+        return self.awake or any(plugin.working() for plugin in self.plugins.values())
 
     # Stepping ------------------------------------------------------------------------------
-    def step(self, duration):
-        """Advance the world by duration [s] in physics steps."""
+    def advance(self, duration):
+        """Advance the world by duration [s] (a whole number of physics steps, at least one).
+
+        The process models step at most process_dt at a time, in equal whole numbers of
+        physics steps; the rigid body steps every physics_dt while it is awake (or
+        always, with always_step) and sleeps once nothing has moved for settle_time.
+        """
         steps = max(int(round(duration / self.physics_dt)), 1)
-        for _ in range(steps):
-            self._physics_step()
-        moving = math.hypot(*self._previous_velocity) > IDLE_SPEED
-        if moving or any(plugin.busy() for plugin in self.plugins.values()):
+        slices = -(-steps // self.process_steps)  # ceil
+        done = 0
+        for index in range(slices):
+            size = (steps - done) // (slices - index)
+            done += size
+            self._slice(size)
+        if self.working():
             self.idle_since = self.time
+
+    def _slice(self, steps):
+        """Advance `steps` physics steps and then the process models by as much."""
+        dt = self.physics_dt
+        if not self.awake and (self.always_step or self.moving()):
+            self.wake()
+        if self.awake or self.always_step:
+            for _ in range(steps):
+                self._physics_step()
+        else:
+            self.steps += steps
+        live = {name: self.live(plugin) for name, plugin in self.plugins.items()}
+        self._step_process(steps * dt, live)
+        if self.awake:
+            if self.moving():
+                self.quiet_for = 0.0
+            else:
+                self.quiet_for += steps * dt
+                if self.quiet_for >= self.settle_time - 1e-9 and not self.always_step:
+                    self.awake = False
+                    self._acceleration = (0.0, 0.0, 0.0)
 
     def _physics_step(self):
         dt = self.physics_dt
-        live = {name: self._live(plugin) for name, plugin in self.plugins.items()}
+        live = {name: self.live(plugin) for name, plugin in self.plugins.items()}
         for name, plugin in self.plugins.items():
             plugin.physics_step(dt, live[name])
         self.flush_joints()
         pybullet.stepSimulation(physicsClientId=self.client)
-        self.time += dt
-        self._material_clock += dt
-        if self._material_clock >= MATERIAL_PERIOD - 1e-12:
-            self._step_material(self._material_clock, live)
-            self._material_clock = 0.0
+        self.steps += 1
+        self.physics_steps += 1
         # Small vectors in plain floats: numpy's per-call cost dominates at this size.
         velocity = pybullet.getBaseVelocity(self.rig, physicsClientId=self.client)[0]
         self._acceleration = tuple((v - p) / dt for v, p in zip(velocity,
@@ -325,6 +444,13 @@ class RigWorld:
 
         for name, plugin in self.plugins.items():
             plugin.after_physics(dt, live[name])
+
+    def _step_process(self, dt, live):
+        self._step_material(dt, live)
+        if self.power is not None:
+            wanted = self.power.config.base_load + self.electrical_power()
+            got = self.power.step(dt, wanted)
+            self.set_brownout(self.brownout_state.update(wanted, got, self.power.available()))
 
     def _step_material(self, dt, live):
         material = self.material

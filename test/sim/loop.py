@@ -109,7 +109,7 @@ class Loop:
         commands.furnace(world, smelt.heater_power, smelt.door_open, smelt.tap_open)
         self.thrust_vs_capacity.append((thrusts, capacity))
         self.tool_load_vs_budget.append((thrusts + blade, budget))
-        world.step(PERIOD)
+        world.advance(PERIOD)
 
     def run_until(self, done, seconds):
         for _ in range(int(seconds / PERIOD)):

@@ -184,7 +184,7 @@ def test_a_checkpoint_from_another_process_is_taken_up(bodies, anchor_types, tmp
               'from spacemine_ros.sim.checkpoint import save_checkpoint; '
               "body = load_body('config/bodies.yaml', 'eros'); "
               "world = RigWorld(body, load_anchor_types('config/anchors.yaml')['screw']); "
-              'world.step(1.0); save_checkpoint(world, sys.argv[1])')
+              'world.advance(1.0); save_checkpoint(world, sys.argv[1])')
     subprocess.run([sys.executable, '-c', script, str(path)], cwd=ROOT, check=True,
                    env=dict(os.environ, PYTHONHASHSEED='12345'))
     world = RigWorld(bodies['eros'], anchor_types['screw'])

@@ -34,7 +34,7 @@ def test_link_frames_follow_the_joints_as_pybullet_has_them(bodies, anchor_types
             commands.scraper(world, {'slew': 0.4, 'shoulder': 0.6, 'elbow': 1.0,
                                      'wrist': 0.8}, 100.0)
             commands.drill(world, 0.02, 100.0, 5.0)
-            world.step(0.05)
+            world.advance(0.05)
         readings = world.readings()
         positions = dict(zip(readings.joint_names, readings.joint_positions))
         transforms = static_transforms(joints) + moving_transforms(joints, positions)

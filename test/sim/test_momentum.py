@@ -45,7 +45,7 @@ def worst_momentum(world, parts, seconds=6.0):
     start = world.momentum()[1]
     for step in range(int(seconds / PERIOD)):
         move(world, step, parts)
-        world.step(PERIOD)
+        world.advance(PERIOD)
         _, _, momentum = world.momentum()
         moving = world.momentum(gross=True)[2]
         if moving > 1e-6:
@@ -86,7 +86,7 @@ def test_an_unanchored_rig_is_pushed_off_exactly_as_newton_says(bodies, anchor_t
         gravity = world.gravity[2]
         for _ in range(int(3.0 / PERIOD)):  # settle on the ground
             commands.anchors(world, [0.0] * 4, [0.0] * 4)
-            world.step(PERIOD)
+            world.advance(PERIOD)
         mass, _, _ = world.momentum()
         records = []
         for _ in range(int(20.0 / PERIOD)):
@@ -94,7 +94,7 @@ def test_an_unanchored_rig_is_pushed_off_exactly_as_newton_says(bodies, anchor_t
             commands.drill(world, 0.01, 100.0, 10.0)
             thrust, on_ground = 0.0, False
             for _ in range(int(round(PERIOD / world.physics_dt))):
-                world.step(world.physics_dt)
+                world.advance(world.physics_dt)
                 thrust += world.drills[0].load.thrust * world.physics_dt
                 on_ground = on_ground or bool(pybullet.getContactPoints(
                     world.rig, world.ground, physicsClientId=world.client))

@@ -29,7 +29,7 @@ def test_drilling_unanchored_pushes_the_rig_off_the_surface(bennu, anchor_types)
         for _ in range(int(20.0 / PERIOD)):
             commands.anchors(world, [0.0] * 4, [0.0] * 4)
             commands.drill(world, 0.01, 100.0, 10.0)
-            world.step(PERIOD)
+            world.advance(PERIOD)
         position, _ = world.base_pose()
         assert position[2] - 0.6 > 0.1  # lifted by more than 10 cm
         assert world.displacement() > 0.1
@@ -40,7 +40,7 @@ def test_rig_at_rest_stays_put_in_micro_gravity(bennu, anchor_types):
     with world_for(bennu, anchor_types) as world:
         for _ in range(int(10.0 / PERIOD)):
             commands.drill(world, 0.0, 0.0, 0.0)
-            world.step(PERIOD)
+            world.advance(PERIOD)
         assert world.displacement() < 1e-4
 
 
@@ -90,7 +90,7 @@ def test_overload_pulls_an_anchor_out_and_the_sim_reports_it(bennu, anchor_types
         # Push far beyond the four anchors' 640 N, bypassing the drill controller.
         for _ in range(int(5.0 / PERIOD)):
             commands.drill(world, 0.01, 2000.0, 0.0)
-            world.step(PERIOD)
+            world.advance(PERIOD)
         readings = world.readings()
         assert not all(readings.anchor_engaged)
         loop.anchoring.update(readings.time, readings.anchor_embeds, readings.anchor_loads,
@@ -153,29 +153,29 @@ def test_bad_commands_are_refused_and_the_subsystem_holds(bennu, anchor_types):
 def test_command_timeout_and_estop_stop_the_drill(bennu, anchor_types):
     with world_for(bennu, anchor_types, command_timeout=0.2) as world:
         commands.drill(world, 0.02, 50.0, 5.0)
-        world.step(1.0)  # no fresh command for 1 s
+        world.advance(1.0)  # no fresh command for 1 s
         load = world.plugins['drill'].load
         assert load.spindle_speed == 0.0 and load.feed_advance == 0.0
         commands.drill(world, 0.02, 50.0, 5.0)
         world.set_estop(True)
-        world.step(PERIOD)
+        world.advance(PERIOD)
         assert world.plugins['drill'].load.spindle_speed == 0.0
 
 
 def test_a_brownout_stops_every_drive_until_power_is_back(bennu, anchor_types):
     with world_for(bennu, anchor_types) as world:
         commands.drill(world, 0.02, 50.0, 5.0)
-        world.step(PERIOD)
+        world.advance(PERIOD)
         assert world.electrical_power() > 0.0
         world.set_brownout(True)
         for _ in range(5):
             commands.drill(world, 0.02, 50.0, 5.0)  # commanded, but not powered
-            world.step(PERIOD)
+            world.advance(PERIOD)
         assert world.plugins['drill'].load.spindle_speed == 0.0
         assert world.electrical_power() == 0.0
         world.set_brownout(False)
         commands.drill(world, 0.02, 50.0, 5.0)
-        world.step(PERIOD)
+        world.advance(PERIOD)
         assert world.electrical_power() > 0.0
 
 
@@ -197,7 +197,7 @@ def swing(loop, pose, seconds, commanded=True):
         anchors = loop.anchoring.commands()
         commands.anchors(world, [a.embed_depth for a in anchors], [a.tension for a in anchors])
         for _ in range(int(round(PERIOD / world.physics_dt))):
-            world.step(world.physics_dt)
+            world.advance(world.physics_dt)
             peak_load = max(peak_load, max(world.anchor_plugin.anchors,
                                            key=lambda a: a.load).load)
             peak_blade = max(peak_blade, max(abs(f) for f in arm.blade_force))
@@ -244,11 +244,11 @@ def test_an_estopped_scraper_arm_stops_and_a_hold_at_its_pose_draws_nothing(benn
         for _ in range(10):
             commands.scraper(world, {'slew': 0.5, 'shoulder': 0.3, 'elbow': -0.3,
                                      'wrist': 0.0}, 0.0)
-            world.step(PERIOD)
+            world.advance(PERIOD)
         assert world.electrical_power() > 0.0  # on its way
         world.set_estop(True)  # its targets still stand, but nothing drives it
-        world.step(PERIOD)
-        assert world.electrical_power() == 0.0 and not arm.busy()
+        world.advance(PERIOD)
+        assert world.electrical_power() == 0.0 and not arm.driving()
         world.set_estop(False)
         # What a stopped controller sends: the measured pose, a motor's following error
         # away from the plan.
@@ -257,5 +257,5 @@ def test_an_estopped_scraper_arm_stops_and_a_hold_at_its_pose_draws_nothing(benn
             measured = {role: readings.joint_positions[readings.joint_names.index(name)]
                         for role, name in arm.names.items()}
             commands.scraper(world, measured, 0.0)
-            world.step(PERIOD)
-        assert world.electrical_power() == 0.0 and not arm.busy()
+            world.advance(PERIOD)
+        assert world.electrical_power() == 0.0 and not arm.driving()

@@ -113,7 +113,7 @@ def test_the_world_never_overflows_a_hopper_even_without_backpressure(bodies, an
         ledger.excavate('conveyor', {s: 4.0 * f for s, f in world.material.composition.items()})
         for _ in range(int(60.0 / PERIOD)):
             commands.material(world, {'conveyor_screw': 10.0, 'separator_drum': 5.0})
-            world.step(PERIOD)
+            world.advance(PERIOD)
         assert ledger.mass('hopper_silicate') == pytest.approx(1.0)
         ledger.check()
         assert ledger.excavated_total == pytest.approx(4.0)

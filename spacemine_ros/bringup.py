@@ -130,6 +130,8 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     port_dir = (hil_dir or hil_port_dir(namespace, run)) if backend == 'hil' else ''
     if backend in ('sim', 'hil'):
         sim = {**common, 'use_sim_time': False, **record}  # the simulation is the clock
+        if backend == 'sim':
+            sim['lockstep_supervisor'] = True  # the graph's supervisor is in its lockstep
         if backend == 'hil':
             sim.update(hil=True, lockstep=False, hil_port_dir=port_dir)
         nodes.append(NodeSpec('rig_sim', 'rig_sim', 'spacemine_ros.nodes.rig_sim',
@@ -155,6 +157,10 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
                   'watched_nodes': [backend_node] + [s.controller for s in subsystems],
                   'watched_streams': ['joint_states', 'odom'] if backend == 'sim'
                   else ['joint_states']}
+    if backend == 'sim':
+        # The lockstep world publishes when a participant is due: once a simulated second
+        # (rig_sim's idle_step) at the least, every control period while a drive moves.
+        supervisor['stream_rate'] = 1.0
     supervisor.update({key: value for key, value in (
         ('plan', plan), ('autostart', bool(autostart))) if value})
     nodes.append(NodeSpec('supervisor', 'supervisor', 'spacemine_ros.nodes.supervisor',

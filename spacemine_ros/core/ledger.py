@@ -237,6 +237,20 @@ class Ledger:
                 accounts[entry.source][species] -= mass
             accounts[entry.destination][species] += mass
 
+    def __getstate__(self):
+        """Return the balances to pickle, the record folded into the checkpoint.
+
+        The record is an audit trail kept in memory (transfers that must last go to
+        on_transfer's log as they happen): a pickled ledger, a world's checkpoint, carries
+        its balances and its count, not up to record_limit transfers.
+        """
+        state = dict(vars(self))
+        state['checkpoint'] = ({name: dict(held) for name, held in self.accounts.items()},
+                               dict(self.excavated))
+        state['record'] = deque(maxlen=self.record.maxlen)
+        state['on_transfer'] = None
+        return state
+
     def check(self):
         """Raise LedgerViolation if any quantity is negative or the books do not balance."""
         for name, held in self.accounts.items():

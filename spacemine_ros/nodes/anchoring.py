@@ -8,7 +8,6 @@ capacity), so no tool reads another.
 """
 
 import dataclasses
-import math
 import sys
 
 from nav_msgs.msg import Odometry
@@ -16,14 +15,15 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
+from spacemine_ros.core.control.adapters import AnchorsAdapter, InputError, Joints
 from spacemine_ros.core.control.anchoring import (
     AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
 from spacemine_ros.core.models.anchors import choose_anchor, load_anchor_types
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.control.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    changed_params, COMMAND_QOS, config_file, ControllerNode, declare, declare_tunables,
-    rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
+    changed_params, config_file, ControllerNode, declare, declare_tunables, rig_subsystem,
+    SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
 
 # name: (description, low, high) of each tunable AnchoringParams field
 TUNABLES = {
@@ -47,8 +47,8 @@ class AnchoringNode(ControllerNode):
 
     def __init__(self, **kwargs):
         super().__init__('anchoring', **kwargs)
-        self.rig, self.spec = rig_subsystem(self, 'anchors')
-        self.anchor_joints = [j.name for j in self.spec.role_joints('anchor')]
+        self.rig, spec = rig_subsystem(self, 'anchors')
+        self.adapter = AnchorsAdapter(spec)
         body_key = declare(self, 'body', 'bennu', 'Body preset (sets substrate and gravity)',
                            read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
@@ -71,7 +71,7 @@ class AnchoringNode(ControllerNode):
                                          nominal_capacity=nominal, **values).validate()
         except ValueError as error:
             raise ValueError(f'anchoring parameters: {error}') from None
-        self.controller = AnchoringController(len(self.anchor_joints), params)
+        self.controller = AnchoringController(len(self.adapter.joints), params)
         self.nominal = nominal
         # The proofs of the controller before this one (a restart): anchors still where
         # it left them need no new proof test (core.control.anchoring, _adopt).
@@ -79,8 +79,7 @@ class AnchoringNode(ControllerNode):
         if self.memory.problem:
             self.get_logger().warning(self.memory.problem)
 
-        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
-                                                 COMMAND_QOS)
+        self.commands_on(spec)
         self.capacity_pub = self.create_publisher(Float64, '~/safe_capacity', STATE_QOS)
         self.published_capacity = None
         # The force budget: one request, load and allowance topic per tool.
@@ -133,11 +132,17 @@ class AnchoringNode(ControllerNode):
 
     # The force budget ----------------------------------------------------------------------
     def _on_request(self, tool, message):
+        pace = self.pace()
         self.budget.request(tool, message.data)
         self._grant()
+        if self.pace() != pace:
+            self.wake()  # a tool at work: the anchors are watched every control period
 
     def _on_load(self, tool, message):
+        pace = self.pace()
         self.budget.report_load(tool, message.data)
+        if self.pace() != pace:
+            self.wake()
         total = self.budget.total_load
         self.peak_tool_load = max(self.peak_tool_load, total)
         capacity = self.controller.safe_capacity
@@ -177,38 +182,35 @@ class AnchoringNode(ControllerNode):
             return
         self._tick(self.ticks.add('odom', stamp_to_seconds(message.header.stamp), message))
 
+    def pace(self):
+        """Return the pace: moving while deploying, proving, releasing or loaded by a tool."""
+        loaded = any(force > 0.0 for force in self.budget.requests.values()) or \
+            self.budget.total_load > 0.0
+        return self.adapter.pace(self.controller, loaded)
+
     def _tick(self, tick):
         if tick is None:
             return
         stamp, inputs = tick
         joints, odom = inputs['joints'], inputs['odom']
-        index = {name: i for i, name in enumerate(joints.name)}
+        if not self.due(joints.header.stamp):
+            return
         try:
-            rows = [index[name] for name in self.anchor_joints]
-        except KeyError as error:
-            self.get_logger().error(f'joint_states lacks {error}', throttle_duration_sec=5.0)
+            embeds, loads = self.adapter.readings(
+                Joints(joints.name, joints.position, joints.velocity, joints.effort))
+        except InputError as error:
+            # A drive that cannot be read: send nothing, so the last command runs out and
+            # the backend makes the anchors safe; the controller resumes on good readings.
+            self.get_logger().error(f'anchor readings: {error}: anchors left to their '
+                                    "drives' safe state", throttle_duration_sec=5.0)
             return
         position = odom.pose.pose.position
-        embeds = [joints.position[r] for r in rows]
-        loads = [joints.effort[r] for r in rows]
-        if not all(math.isfinite(v) for v in embeds + loads):
-            # A drive that cannot be read: send nothing, so every backend's command
-            # timeout makes the anchors safe; the controller resumes on good readings.
-            self.get_logger().error('non-finite anchor readings: anchors left to the '
-                                    "drives' command timeout", throttle_duration_sec=5.0)
-            return
         commands = self.controller.update(stamp, embeds, loads,
                                           (position.x, position.y, position.z))
         problem = self.memory.remember(**self.controller.record())  # when it changes
         if problem:
             self.get_logger().error(problem, throttle_duration_sec=30.0)
-        out = JointState()
-        out.header.stamp = joints.header.stamp
-        out.name = list(self.anchor_joints)
-        out.position = [c.embed_depth for c in commands]
-        out.velocity = [0.0] * len(commands)
-        out.effort = [c.tension for c in commands]
-        self.command_pub.publish(out)
+        self.send(joints.header.stamp, self.adapter.command(commands))
         self.publish_state()
 
     # Status --------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool, Float64, String
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.control import states
+from spacemine_ros.core.control.adapters import Periods
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.params_files import (
     describe_type_error, load_params_file, params_files_in, problems_for_node)
@@ -45,6 +47,12 @@ LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
 
 SITE_DESCRIPTION = ('Work site as LAT,LON in degrees, planetocentric (empty: the body '
                     "preset's)")
+# The supervisor's answers in the lockstep simulation (sensor_msgs/TimeReference: the
+# period answered and the next time it needs the world to stop).
+LOCKSTEP_TOPIC = 'supervisor/lockstep'
+# s a command holds off the lockstep simulation (real time: its next one comes within a
+# control period, and a late one must not stop a drive).
+REALTIME_WINDOW = 0.5
 
 
 def declare(node, name, default, description, low=None, high=None, read_only=False):
@@ -263,8 +271,35 @@ def arguments_of(parameters, expected):
 
 
 def stamp_to_seconds(stamp):
-    """Seconds of a builtin_interfaces/Time."""
+    """Seconds of a builtin_interfaces/Time (or Duration)."""
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def command_message(spec, decoded, stamp, valid_for):
+    """Return a subsystem's command as a trajectory_msgs/JointTrajectory of one point.
+
+    decoded: {joint: {field: value}} (core.control.adapters), encoded by the rig file's
+    codec; stamp: the period it answers; valid_for [s]: how long it holds (the point's
+    time_from_start): with nothing newer by then the backend stops the drives.
+    """
+    names, position, velocity, effort = spec.encode(decoded)
+    point = JointTrajectoryPoint(positions=position, velocities=velocity, effort=effort)
+    seconds_to_stamp(valid_for, point.time_from_start)
+    message = JointTrajectory(joint_names=names, points=[point])
+    message.header.stamp = stamp
+    return message
+
+
+def command_arrays(message):
+    """Return (names, position, velocity, effort, valid_for [s]) of a command message.
+
+    ValueError unless it holds exactly one point (what the rig's drives take).
+    """
+    if len(message.points) != 1:
+        raise ValueError(f'a command holds one trajectory point, not {len(message.points)}')
+    point = message.points[0]
+    return (message.joint_names, point.positions, point.velocities, point.effort,
+            stamp_to_seconds(point.time_from_start))
 
 
 def seconds_to_stamp(seconds, stamp):
@@ -391,10 +426,18 @@ class ControllerNode(Node):
     - The rig-wide e-stop (`estop`, std_msgs/Bool, latched): when it latches, what is
       under way faults (input_lost) and the actuators get their stop command; nothing
       starts again until it is released (starts are refused with the reason).
+    - Its pace in the lockstep simulation (use_sim_time): it acts on a period only when
+      due (due()), a period of its pace after the one it last answered, and each command
+      (send(): trajectory_msgs/JointTrajectory on its subsystem's command topic) holds
+      until then, which tells the world when it is next due. A request that changes its
+      state (a service call) sends the command again with the new pace's window at once
+      (wake()), so the world stops in time for it. Off the simulation it acts on every
+      reading and a command holds REALTIME_WINDOW.
 
     A subclass implements condition() -> (state, reason, level), status_values(),
-    input_lost(reason) -> bool, stop_actuators(), and settings_from()/use_settings() if
-    it has parameters that change at run time; it calls ready() at the end of __init__.
+    input_lost(reason) -> bool, stop_actuators(), pace() and settings_from()/use_settings()
+    if it has parameters that change at run time; it calls commands_on(spec) and, at the end
+    of __init__, ready().
     """
 
     def __init__(self, name, **kwargs):
@@ -409,6 +452,68 @@ class ControllerNode(Node):
         self.record = rig_record(self)
         # What the controller cannot read back from the rig after a restart of its own.
         self.memory = self.record.memory(self.get_name())
+        defaults = Periods()
+        self.periods = Periods(*(declare(
+            self, f'period_{pace}', getattr(defaults, pace), f'Lockstep: how often the '
+            f'controller acts while {what} [s]', 0.001, 60.0, read_only=True)
+            for pace, what in (('moving', 'a drive of it moves'),
+                               ('working', 'a process of it works'),
+                               ('idle', 'nothing is under way'))))
+        try:
+            self.periods.validate()
+        except ValueError as error:
+            raise ValueError(f'{self.get_name()}: {error}') from None
+        self.lockstep = bool(self.get_parameter('use_sim_time').value)
+        self.spec = None
+        self.command_pub = None
+        self.next_tick = -math.inf  # rig time this controller is next due in lockstep
+        self.seen = None  # the stamp of the latest period it received
+        self.sent = None  # the last command it sent ({joint: {field: value}})
+
+    # Commands and pace ------------------------------------------------------------------------
+    def commands_on(self, spec):
+        """Publish this controller's commands for a subsystem of the rig file."""
+        self.spec = spec
+        self.command_pub = self.create_publisher(JointTrajectory, spec.command_topic,
+                                                 COMMAND_QOS)
+
+    def pace(self):
+        """Return the Pace its controller needs in its state now (core.control.adapters)."""
+        raise NotImplementedError
+
+    def window(self, stamp):
+        """Return how long a command for the period at stamp holds [s].
+
+        In lockstep, to the next tick of its pace (core.control.adapters.Periods).
+        """
+        if not self.lockstep:
+            return max(self.periods.of(self.pace()), REALTIME_WINDOW)
+        return self.periods.until_next(self.pace(), stamp_to_seconds(stamp))
+
+    def due(self, stamp):
+        """Return whether to act on the period stamped `stamp` (a builtin_interfaces/Time).
+
+        Call it once per new period (after new_period()): it also notes what it saw.
+        """
+        self.seen = stamp
+        return not self.lockstep or stamp_to_seconds(stamp) >= self.next_tick - 1e-9
+
+    def send(self, stamp, command):
+        """Publish a command ({joint: {field: value}}) for the period stamped `stamp`."""
+        window = self.window(stamp)
+        self.command_pub.publish(command_message(self.spec, command, stamp, window))
+        self.sent = command
+        self.next_tick = stamp_to_seconds(stamp) + window
+
+    def wake(self):
+        """Send the last command again with the window of the pace it needs now.
+
+        After a request that changed what it does: the lockstep world learns at once
+        when it is due (a drill told to start needs the next control period, not the end
+        of its idle one).
+        """
+        if self.lockstep and self.sent is not None and self.seen is not None:
+            self.send(self.seen, self.sent)
 
     # Parameters -----------------------------------------------------------------------------
     def declare_params(self, defaults, tunables):
@@ -532,10 +637,14 @@ class ControllerNode(Node):
         return level, reason or state, values
 
     def respond(self, response, result, action):
-        """Fill a Trigger response from (success, message), log it, publish the state."""
+        """Fill a Trigger response from (success, message), log it, publish the state.
+
+        The command goes out again with its new pace (wake()) before the answer does.
+        """
         response.success, response.message = result
         log_outcome(self, response.success, f'{action}: {response.message}')
         self.publish_state()
+        self.wake()
         return response
 
     def stop_actuators(self):

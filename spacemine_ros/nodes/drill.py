@@ -4,17 +4,17 @@ One node per drill subsystem of the rig file (its name is the subsystem's contro
 the feed and spindle joints are the subsystem's by role.
 """
 
-import math
 import sys
 
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from spacemine_ros.core.control.drill import DrillController, DrillMeasurement, DrillParams
+from spacemine_ros.core.control.adapters import DrillAdapter, InputError, Joints
+from spacemine_ros.core.control.drill import DrillController, DrillParams
 from spacemine_ros.core.memory import checked_float
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, rig_subsystem, SENSOR_QOS,
-    spin_node, stamp_to_seconds, Telemetry)
+    AnchoringStatus, changed_params, ControllerNode, rig_subsystem, SENSOR_QOS, spin_node,
+    stamp_to_seconds, Telemetry)
 
 # name: (description, low, high) of each DrillParams field exposed as a parameter
 TUNABLES = {
@@ -52,8 +52,8 @@ class DrillNode(ControllerNode):
 
     def __init__(self, **kwargs):
         super().__init__('drill', **kwargs)
-        self.rig, self.spec = rig_subsystem(self, 'drill')
-        self.feed, self.spindle = self.spec.joint('feed').name, self.spec.joint('spindle').name
+        self.rig, spec = rig_subsystem(self, 'drill')
+        self.adapter = DrillAdapter(spec)
         self.controller = DrillController(self.declare_params(DrillParams(), TUNABLES))
         # Where the bit met the surface: once it is in the hole the feed encoder cannot
         # tell, so a restarted drill takes it from its record (depth stays below the
@@ -67,10 +67,9 @@ class DrillNode(ControllerNode):
             self.get_logger().info(f'surface at feed position {surface:.4f} m (from the '
                                    'record of this shift)')
         # Anchor status first: when it and a tick are both waiting, it is handled first.
-        self.anchoring = AnchoringStatus(self, self.rig, self.spec.name)
+        self.anchoring = AnchoringStatus(self, self.rig, spec.name)
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
-        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
-                                                 COMMAND_QOS)
+        self.commands_on(spec)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
         self.create_service(Trigger, '~/start', self._on_start)
         self.create_service(Trigger, '~/abort', self._on_abort)
@@ -99,32 +98,28 @@ class DrillNode(ControllerNode):
         return self.respond(response, result, 'abort')
 
     # Control -------------------------------------------------------------------------------
+    def pace(self):
+        """Return the pace: moving while it approaches, drills, backs off or retracts."""
+        return self.adapter.pace(self.controller)
+
     def _on_joints(self, message):
         self.inputs.saw('joint_states')
         stamp = stamp_to_seconds(message.header.stamp)
-        index = {name: i for i, name in enumerate(message.name)}
+        if not self.new_period(stamp) or not self.due(message.header.stamp):
+            return
         try:
-            feed, spindle = index[self.feed], index[self.spindle]
-            measurement = DrillMeasurement(
-                time=stamp, feed_position=message.position[feed],
-                spindle_speed=message.velocity[spindle], thrust=message.effort[feed],
-                torque=message.effort[spindle])
-        except (KeyError, IndexError) as error:
-            self.get_logger().error(f'joint_states lacks {self.spec.name} joints ({error}); '
-                                    'drill stopped', throttle_duration_sec=5.0)
-            return
-        if not self.new_period(stamp):
-            return
-        if not all(math.isfinite(v) for v in (measurement.feed_position, measurement.thrust,
-                                              measurement.torque, measurement.spindle_speed)):
-            self.get_logger().error('non-finite drill measurement; aborting',
+            measurement = self.adapter.measurement(
+                stamp, Joints(message.name, message.position, message.velocity, message.effort))
+        except InputError as error:
+            # Unreadable drives: the job stops, and with no command the last runs out.
+            self.get_logger().error(f'{self.adapter.spec.name}: {error}; drill stopped',
                                     throttle_duration_sec=5.0)
-            self.controller.abort('non-finite measurement')
+            self.controller.abort(f'unreadable drill: {error}')
+            self.publish_state()
             return
         command = self.controller.update(measurement, self.anchoring.anchored,
                                          self.anchoring.allowance, self.anchoring.budget)
-        self.command_pub.publish(self._command(message.header.stamp, command.feed_speed,
-                                               command.thrust_limit, command.spindle_speed))
+        self.send(message.header.stamp, self.adapter.command(command))
         self.anchoring.request(self.controller.request)
         self.anchoring.report_load(measurement.thrust)
         controller = self.controller
@@ -138,17 +133,6 @@ class DrillNode(ControllerNode):
             'specific_energy': controller.specific_energy or 0.0, 'energy': controller.energy},
             force=self.state_changes())
         self.publish_state()
-
-    def _command(self, stamp, feed_speed, thrust_limit, spindle_speed,
-                 spindle_torque=math.nan):
-        # spindle_torque NaN: not commanded (the drive keeps its own limit).
-        out = JointState()
-        out.header.stamp = stamp
-        out.name = [self.feed, self.spindle]
-        out.position = [math.nan, math.nan]
-        out.velocity = [float(feed_speed), float(spindle_speed)]
-        out.effort = [float(thrust_limit), float(spindle_torque)]
-        return out
 
     # Status --------------------------------------------------------------------------------
     def status_values(self):
@@ -164,8 +148,7 @@ class DrillNode(ControllerNode):
     def stop_actuators(self):
         """Publish a zero command and give the force back (used on shutdown)."""
         # No force and no torque allowed at all.
-        self.command_pub.publish(self._command(self.get_clock().now().to_msg(), 0.0, 0.0, 0.0,
-                                               spindle_torque=0.0))
+        self.send(self.seen or self.get_clock().now().to_msg(), self.adapter.stop())
         self.anchoring.request(0.0)
         self.anchoring.report_load(0.0)
 

@@ -22,6 +22,7 @@ from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import Node as LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import JointState, Temperature
+from trajectory_msgs.msg import JointTrajectory
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import SetBool
 
@@ -32,7 +33,8 @@ from spacemine_ros.hardware.ports import parse_ports, resolve_ports
 from spacemine_ros.hardware.profiles import check_parity
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, LEVELS, rig_files, SENSOR_QOS, spin_node, STATE_QOS)
+    COMMAND_QOS, command_arrays, config_file, declare, LEVELS, rig_files, SENSOR_QOS, spin_node,
+    STATE_QOS)
 
 SAFE_WAIT = 2.0  # s a transition waits for the safe values to be confirmed
 
@@ -152,7 +154,7 @@ class FieldBusNode(LifecycleNode):
                     types[output.type], output.topic, SENSOR_QOS)
         for topic in self.bus.by_topic:
             self.subscriptions_.append(self.create_subscription(
-                JointState, topic, lambda msg, topic=topic: self._on_command(topic, msg),
+                JointTrajectory, topic, lambda msg, topic=topic: self._on_command(topic, msg),
                 COMMAND_QOS))
 
     def on_activate(self, state):
@@ -236,11 +238,21 @@ class FieldBusNode(LifecycleNode):
     def _on_command(self, topic, message):
         if self.bus is None:
             return
-        refused = self.bus.command(topic, message.name, message.position, message.velocity,
-                                   message.effort)
+        # The devices keep their own command timeout (their profiles'): a command's
+        # window does not stretch it.
+        try:
+            names, position, velocity, effort, _ = command_arrays(message)
+        except ValueError as error:
+            self.get_logger().error(f'{topic}: {error}; its devices held safe',
+                                    throttle_duration_sec=5.0)
+            names, position, velocity, effort = self._all_joints(topic), [], [], []
+        refused = self.bus.command(topic, names, position, velocity, effort)
         for joint, reason in refused:
             self.get_logger().error(f'{topic}: {joint} refused ({reason}); held safe',
                                     throttle_duration_sec=5.0)
+
+    def _all_joints(self, topic):
+        return list(self.bus.by_topic.get(topic, {}))
 
     def _on_rig_estop(self, message):
         if bool(message.data) == self.rig_estop:

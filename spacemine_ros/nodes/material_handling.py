@@ -26,11 +26,12 @@ from std_srvs.srv import Trigger
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.models.material_config import load_material_config
+from spacemine_ros.core.control.adapters import InputError, Joints, LineAdapter
 from spacemine_ros.core.control.material_handling import (
-    build_line, LineMeasurement, LineParams, LineState, TotalizerBooks)
+    build_line, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.core.mission.mission_store import TransferLog
 from spacemine_ros.nodes.common import (
-    arguments_of, changed_params, COMMAND_QOS, config_file, ControllerNode, declare,
+    arguments_of, changed_params, config_file, ControllerNode, declare,
     rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS,
     Telemetry)
 
@@ -68,10 +69,9 @@ class MaterialHandlingNode(ControllerNode):
 
     def __init__(self, **kwargs):
         super().__init__('material_handling', **kwargs)
-        self.rig, self.spec = rig_subsystem(self, 'material_line')
-        self.conveyor = self.spec.joint('conveyor').name
-        self.separator = self.spec.joint('separator').name
-        self.feeders = {j.extra.get('hopper', ''): j.name for j in self.spec.role_joints('feeder')}
+        self.rig, spec = rig_subsystem(self, 'material_line')
+        self.adapter = LineAdapter(spec)
+        self.feeders = self.adapter.feeders
         body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                            read_only=True)
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
@@ -125,8 +125,7 @@ class MaterialHandlingNode(ControllerNode):
         self.restored_at = None
         self.create_subscription(Float64, 'world/restored', self._on_world_restored,
                                  STATE_QOS)
-        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
-                                                 COMMAND_QOS)
+        self.commands_on(spec)
         self.ledger_pubs = {name: self.create_publisher(Float64, f'material/ledger/{name}',
                                                         STATE_QOS)
                             for name in list(self.config.accounts) + ['excavated', 'balance']}
@@ -249,10 +248,14 @@ class MaterialHandlingNode(ControllerNode):
         if math.isfinite(message.data):
             self.masses[account] = message.data
 
+    def pace(self):
+        """Return the pace: working while the line runs or feeds the furnace."""
+        return self.adapter.pace(self.line)
+
     def _on_joints(self, message):
         self.inputs.saw('joint_states')
         stamp = stamp_to_seconds(message.header.stamp)
-        if not self.new_period(stamp):
+        if not self.new_period(stamp) or not self.due(message.header.stamp):
             return
         if not self.fault and self.books.heard_all():
             self.fault = self.books.update(stamp, self.masses, self.tolerance)
@@ -260,43 +263,23 @@ class MaterialHandlingNode(ControllerNode):
                 self.get_logger().error(f'ledger fault: {self.fault}; line stopped')
                 self.line.stop()
             self._log_transfers()
-        index = {name: i for i, name in enumerate(message.name)}
         try:
-            torque = message.effort[index[self.conveyor]]
-        except (KeyError, IndexError):
-            torque = math.nan
-        if not math.isfinite(torque):
-            self.get_logger().error('no conveyor torque in joint_states; line stopped',
-                                    throttle_duration_sec=5.0)
+            torque = self.adapter.conveyor_torque(
+                Joints(message.name, message.position, message.velocity, message.effort))
+        except InputError as error:
+            self.get_logger().error(f'{error}; line stopped', throttle_duration_sec=5.0)
             self.line.stop()
-        point = 'conveyor_discharge'
-        measurement = LineMeasurement(
-            time=stamp, conveyor_torque=torque if math.isfinite(torque) else 0.0,
-            conveyor_load=self.masses.get('conveyor', self.ledger.mass('conveyor')),
-            conveyor_discharged=self.books.reading(point, 'delivered')
-            + self.books.reading(point, 'lost'),
-            hopper_masses={h: self.masses.get(h, self.ledger.mass(h))
-                           for h in self.config.hoppers},
-            fed=sum(self.books.reading(name, 'delivered')
-                    for name in self.config.transfer_points if name.startswith('feed_')))
+            torque = 0.0
+        measurement = self.adapter.measurement(stamp, torque, self.books, self.masses,
+                                               self.config.hoppers)
         command = self.line.update(measurement)
-        self.command_pub.publish(self._command(message.header.stamp, command.conveyor,
-                                               command.separator, command.feeders or {}))
+        self.send(message.header.stamp, self.adapter.command(command))
         values = {f'fill/{h}': measurement.hopper_masses[h] / self.config.capacities[h]
                   for h in self.config.hoppers}
         values['conveyor_flow'] = self.line.flow
         self.telemetry.publish(stamp, values)
         self._publish_ledger(stamp)
         self.publish_state()
-
-    def _command(self, stamp, conveyor, separator, feeders):
-        out = JointState()
-        out.header.stamp = stamp
-        speeds = {self.conveyor: conveyor, self.separator: separator}
-        speeds.update({joint: feeders.get(hopper, 0.0) for hopper, joint in self.feeders.items()})
-        out.name = list(speeds)
-        out.velocity = [float(v) for v in speeds.values()]
-        return out
 
     def _publish_ledger(self, stamp):
         # Latched, sent when changed, at most once per telemetry period, once booked.
@@ -344,7 +327,7 @@ class MaterialHandlingNode(ControllerNode):
 
     def stop_actuators(self):
         """Stop every drive (used on shutdown)."""
-        self.command_pub.publish(self._command(self.get_clock().now().to_msg(), 0.0, 0.0, {}))
+        self.send(self.seen or self.get_clock().now().to_msg(), self.adapter.stop())
 
 
 def main(args=None):

@@ -5,12 +5,18 @@ one simulated subsystem per entry), publishes the rig's clock (`clock` in its
 namespace) and sensor topics, and obeys every subsystem's command topic, decoded by the
 rig file's codec.
 
-Lockstep mode (default): after publishing the sensors for time t the world waits until
-every topic in lockstep_topics has delivered its command stamped t, then advances one
-control period. The trajectory therefore does not depend on how fast the machine or the
-controllers are. If a controller stays silent for lockstep_timeout wall seconds the world
-advances anyway (with a warning), and the command timeout stops that actuator.
-Real-time mode: the world advances on a wall-clock timer.
+Lockstep mode (default) is event-driven: each participant (every subsystem's controller,
+on its command topic, and the supervisor, on supervisor/lockstep) says with each answer
+until when it needs nothing: a command holds for its validity window (its trajectory
+point's time_from_start), the supervisor names its next time (sensor_msgs/TimeReference).
+After publishing the sensors for time t the world waits for every participant due at t,
+then advances straight to the next time one of them is due (at least control_period, at
+most max_step while any actuator works, so an e-stop is obeyed within that, or idle_step
+when nothing does), and publishes the clock and the sensors there. The trajectory
+therefore does not depend on how fast the machine or the controllers are. A participant
+silent for lockstep_timeout wall seconds is no longer waited for until it answers again
+(its command runs out and its actuator stops). Real-time mode: the world advances on a
+wall-clock timer.
 """
 
 import math
@@ -24,9 +30,10 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import BatteryState, Imu, JointState, Temperature
+from sensor_msgs.msg import BatteryState, Imu, JointState, Temperature, TimeReference
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import SetBool, Trigger
+from trajectory_msgs.msg import JointTrajectory
 
 from spacemine_ros.core.models.anchors import load_anchor_types
 from spacemine_ros.core.models.body import load_body
@@ -37,8 +44,9 @@ from spacemine_ros.core.models.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, Diagnostics, reject_non_finite, rig_files, rig_record,
-    seconds_to_stamp, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
+    COMMAND_QOS, command_arrays, config_file, declare, Diagnostics, LOCKSTEP_TOPIC,
+    reject_non_finite, rig_files, rig_record, seconds_to_stamp, SENSOR_QOS, SITE_DESCRIPTION,
+    spin_node, stamp_to_seconds, STATE_QOS)
 from spacemine_ros.sim.checkpoint import (
     CheckpointError, load_checkpoint, read_header, WorldCheckpoints)
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
@@ -83,9 +91,18 @@ class RigSimNode(Node):
                                 'period (deterministic) instead of running in real time',
                                 read_only=True)
         self.lockstep_topics = [t for t in declare(
-            self, 'lockstep_topics', [''], 'Command topics the world waits for each period '
-            'in lockstep mode (empty: every subsystem of the rig file)', read_only=True) if t]
+            self, 'lockstep_topics', [''], 'Command topics of the controllers the world waits '
+            'for in lockstep mode (empty: every subsystem of the rig file)',
+            read_only=True) if t]
         self.lockstep_topics = self.lockstep_topics or rig.command_topics
+        if declare(self, 'lockstep_supervisor', False, 'Lockstep: wait for the supervisor '
+                   f'too, on {LOCKSTEP_TOPIC} (the graph of bringup has one)', read_only=True):
+            self.lockstep_topics = [*self.lockstep_topics, LOCKSTEP_TOPIC]
+        self.max_step = declare(self, 'max_step', 0.25, 'Lockstep: longest advance while any '
+                                'actuator works or the rigid body moves [s] (an e-stop is '
+                                'obeyed within it)', 0.001, 10.0, read_only=True)
+        self.idle_step = declare(self, 'idle_step', 1.0, 'Lockstep: longest advance while '
+                                 'nothing works [s]', 0.001, 60.0, read_only=True)
         self.lockstep_timeout = declare(self, 'lockstep_timeout', 2.0, 'Wall seconds to wait '
                                         'for a silent controller before advancing', 0.01, 60.0)
         self.realtime_factor = declare(self, 'realtime_factor', 1.0, 'Sim seconds per wall '
@@ -97,8 +114,9 @@ class RigSimNode(Node):
         self.idle_after = declare(self, 'idle_after', 5.0, 'Sim seconds with nothing moving '
                                   'or working before the rig counts as idle', 0.0, 3600.0,
                                   read_only=True)
-        command_timeout = declare(self, 'command_timeout', 0.5, 'Sim seconds without a '
-                                  'command before that actuator is stopped [s]', 0.01, 10.0)
+        command_timeout = declare(self, 'command_timeout', 0.5, 'Sim seconds a command '
+                                  'holds when it gives no validity window of its own [s]',
+                                  0.01, 10.0)
         devices_file = config_file(self, 'devices_file', 'devices.yaml',
                                    'Device profiles YAML')
         self.hil_mode = declare(self, 'hil', False, 'Hardware in the loop: serve the '
@@ -108,7 +126,7 @@ class RigSimNode(Node):
                                'one per bus (empty: the pty paths themselves)',
                                read_only=True)
         self.checkpoint_period = declare(
-            self, 'checkpoint_period', 1.0, 'Sim seconds between two checkpoints of the world '
+            self, 'checkpoint_period', 5.0, 'Sim seconds between two checkpoints of the world '
             "in the rig's data directory, from which a restarted simulation goes on (0: "
             'none)', 0.0, 3600.0, read_only=True)
         self.record = rig_record(self)
@@ -198,8 +216,11 @@ class RigSimNode(Node):
         if not self.hil_mode:  # in HIL the commands reach the world through the devices
             for command_topic in rig.command_topics:
                 self.create_subscription(
-                    JointState, command_topic,
+                    JointTrajectory, command_topic,
                     lambda message, t=command_topic: self._on_command(t, message), COMMAND_QOS)
+            if LOCKSTEP_TOPIC in self.lockstep_topics:
+                self.create_subscription(TimeReference, LOCKSTEP_TOPIC, self._on_lockstep,
+                                         COMMAND_QOS)
         # Latched: the world went back to its checkpoint (what was booked since must be
         # booked again: material_handling's ledger).
         self.restored_pub = self.create_publisher(Float64, 'world/restored', STATE_QOS)
@@ -212,6 +233,10 @@ class RigSimNode(Node):
             self.create_subscription(Bool, 'estop', self._on_rig_estop, STATE_QOS)
         self.create_service(Trigger, '~/inject_clog', self._on_inject_clog)
 
+        # Lockstep: when each participant is next due (sim time), those it waits for now,
+        # and those that fell silent (not waited for until they answer again).
+        self.deadlines = dict.fromkeys(self.lockstep_topics, self.world.time)
+        self.silent = set()
         self.awaiting = set(self.lockstep_topics)
         self.waiting_since = time.monotonic()
         self.wall_start = time.monotonic()
@@ -277,7 +302,8 @@ class RigSimNode(Node):
             return
         self.last_checkpoint = self.world.time
         try:
-            self.checkpoints.save(self.world)
+            # Forced (a restore, a stop): on disk before it returns.
+            self.checkpoints.save(self.world, wait=force)
         except OSError as error:  # the rig goes on; a restart would lose more
             self.get_logger().error(f'world checkpoint: {error}', throttle_duration_sec=30.0)
 
@@ -323,40 +349,83 @@ class RigSimNode(Node):
         self.get_logger().warning(response.message)
         return response
 
-    # Commands ------------------------------------------------------------------------------
+    # Commands and the lockstep -----------------------------------------------------------
     def _on_command(self, topic, message):
         try:
-            self.world.command_arrays(topic, message.name, message.position, message.velocity,
-                                      message.effort)
+            names, position, velocity, effort, window = command_arrays(message)
+            window = window if window > 0.0 else None  # none given: command_timeout
+            self.world.command_arrays(topic, names, position, velocity, effort, window)
         except ValueError as error:  # the subsystem holds; nothing half-applied
             self.rejected_commands += 1
             self.get_logger().error(f'rejected {topic}: {error}; held safe',
                                     throttle_duration_sec=1.0)
-        if self.lockstep and topic in self.awaiting and \
-                stamp_to_seconds(message.header.stamp) >= self.world.time - 1e-9:
+            window = None
+        stamp = stamp_to_seconds(message.header.stamp)
+        self._answered(topic, stamp, stamp + (window or self.control_period))
+
+    def _on_lockstep(self, message):
+        stamp = stamp_to_seconds(message.header.stamp)
+        self._answered(LOCKSTEP_TOPIC, stamp, stamp_to_seconds(message.time_ref))
+
+    def _answered(self, topic, stamp, until):
+        """Note a participant's answer stamped `stamp` that needs nothing before `until`.
+
+        An answer to this period (or a later one) lets the world go on once every one
+        due has come. One stamped before it comes from a participant that has not seen
+        this period yet (a controller woken by a request between two periods, its pace
+        changed): it is waited for at this period if its new time has come (it answers
+        this period when it sees it), and not if its new time is later.
+        """
+        if not self.lockstep or topic not in self.deadlines:
+            return
+        now = self.world.time
+        self.deadlines[topic] = max(until, stamp + 1e-9)
+        self.silent.discard(topic)
+        if stamp < now - 1e-9 and self.deadlines[topic] <= now + 1e-9:
+            self.awaiting.add(topic)
+        else:
             self.awaiting.discard(topic)
-            if not self.awaiting:
-                self._advance_when_due()
+        if not self.awaiting:
+            self._advance_when_due()
+
+    def _next_step(self):
+        """Return how far the world goes on next [s]: to the first participant due."""
+        now = self.world.time
+        waiting = [d for topic, d in self.deadlines.items() if topic not in self.silent]
+        world = self.world
+        busy = world.awake or world.working() or world.electrical_power() > 0.0
+        longest = self.max_step if busy else self.idle_step
+        return min(max(min(waiting, default=now + longest) - now, self.control_period),
+                   longest)
 
     def _advance_when_due(self):
-        """Advance now, or, if the rig is idle and ahead of its idle pace, at the watchdog."""
-        factor = self.idle_realtime_factor
-        if factor <= 0.0 or self.world.idle_for() < self.idle_after:
-            self.pace_origin = None
+        """Advance now (again while no participant is due), or wait for the idle pace.
+
+        With every participant silent the world goes on one period per watchdog tick,
+        never in a loop that would keep this callback from returning.
+        """
+        while True:
+            factor = self.idle_realtime_factor
+            if factor > 0.0 and self.world.idle_for() >= self.idle_after:
+                now = time.monotonic()
+                if self.pace_origin is None:
+                    self.pace_origin = (now, self.world.time)
+                wall, sim = self.pace_origin
+                if now < wall + (self.world.time - sim) / factor:
+                    self.paced = True  # the watchdog advances when it is due
+                    return
+            else:
+                self.pace_origin = None
             self._advance()
-            return
-        now = time.monotonic()
-        if self.pace_origin is None:
-            self.pace_origin = (now, self.world.time)
-        wall, sim = self.pace_origin
-        if now >= wall + (self.world.time - sim) / factor:
-            self._advance()
-        else:
-            self.paced = True  # the watchdog advances when it is due
+            if self.awaiting or set(self.deadlines) <= self.silent:
+                return
 
     def _lockstep_watchdog(self):
         if self.paced:
             self.paced = False
+            self._advance_when_due()
+            return
+        if not self.awaiting:  # nobody to wait for (every participant silent)
             self._advance_when_due()
             return
         waited = time.monotonic() - self.waiting_since
@@ -367,10 +436,12 @@ class RigSimNode(Node):
         elif waited > self.lockstep_timeout:
             self.stalls += 1
             self.get_logger().warning(
-                f'no command from {", ".join(sorted(self.awaiting))} for '
-                f'{self.lockstep_timeout:g} s: advancing without it',
+                f'no answer from {", ".join(sorted(self.awaiting))} for '
+                f'{self.lockstep_timeout:g} s: going on without it until it answers again',
                 throttle_duration_sec=10.0)
-            self._advance()
+            self.silent |= self.awaiting
+            self.awaiting = set()
+            self._advance_when_due()
 
     # Stepping ------------------------------------------------------------------------------
     def _advance(self):
@@ -380,7 +451,7 @@ class RigSimNode(Node):
                 self.get_logger().error(f'HIL: world refused {refusal}',
                                         throttle_duration_sec=1.0)
         browned = self.world.brownout
-        self.world.advance(self.control_period)
+        self.world.advance(self._next_step() if self.lockstep else self.control_period)
         if self.world.brownout != browned:
             if self.world.brownout:
                 self.get_logger().error(
@@ -391,7 +462,9 @@ class RigSimNode(Node):
                 self.get_logger().warning('power back: the drives are powered again')
         self.checkpoints.note_time(self.world.time)
         self._checkpoint()
-        self.awaiting = set(self.lockstep_topics)
+        now = self.world.time
+        self.awaiting = {topic for topic, due in self.deadlines.items()
+                         if due <= now + 1e-9 and topic not in self.silent}
         self.waiting_since = time.monotonic()
         self._publish_sensors()
 

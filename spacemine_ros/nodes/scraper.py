@@ -13,13 +13,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
+from spacemine_ros.core.control.adapters import InputError, Joints, ScraperAdapter
+from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperController, ScraperParams
 from spacemine_ros.core.memory import RecordTimeline
-from spacemine_ros.core.control.scraper import (
-    ROLES, ScrapeRequest, ScraperController, ScraperMeasurement, ScraperParams)
 from spacemine_ros.core.control.ticks import TickAssembler
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, changed_params, COMMAND_QOS, ControllerNode, declare, declare_tunables,
-    rig_subsystem, SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
+    AnchoringStatus, changed_params, ControllerNode, declare, declare_tunables, rig_subsystem,
+    SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
 REQUEST = {
@@ -66,8 +66,8 @@ class ScraperNode(ControllerNode):
 
     def __init__(self, **kwargs):
         super().__init__('scraper', **kwargs)
-        self.rig, self.spec = rig_subsystem(self, 'scraper')
-        self.joints = {role: self.spec.joint(role).name for role in ROLES}
+        self.rig, spec = rig_subsystem(self, 'scraper')
+        self.adapter = ScraperAdapter(spec)
         self.controller = ScraperController(self.declare_params(ScraperParams(), TUNABLES))
         # The job of the controller before this one (a restart): started again, it goes
         # on from the pass and radius it had reached instead of cutting them again.
@@ -85,7 +85,7 @@ class ScraperNode(ControllerNode):
         self.bucket_mass = 0.0
         self.ticked_at = 0.0  # s, the rig's time of the last control period
 
-        self.anchoring = AnchoringStatus(self, self.rig, self.spec.name)
+        self.anchoring = AnchoringStatus(self, self.rig, spec.name)
         self.create_subscription(Float64, 'material/scraper_cut/delivered', self._on_collected,
                                  SENSOR_QOS)
         self.create_subscription(Float64, 'material/scraper/mass', self._on_bucket,
@@ -93,10 +93,9 @@ class ScraperNode(ControllerNode):
         # One control period needs the joints and the blade force of the same instant.
         self.ticks = TickAssembler(('joints', 'blade'))
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
-        self.create_subscription(WrenchStamped, f'{self.spec.name}/blade_wrench',
-                                 self._on_blade, SENSOR_QOS)
-        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
-                                                 COMMAND_QOS)
+        self.create_subscription(WrenchStamped, self.adapter.blade_topic, self._on_blade,
+                                 SENSOR_QOS)
+        self.commands_on(spec)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
         self.create_service(Trigger, '~/start', self._on_start)
         self.create_service(Trigger, '~/abort', self._on_abort)
@@ -178,48 +177,39 @@ class ScraperNode(ControllerNode):
     def _on_blade(self, message):
         self._tick(self.ticks.add('blade', stamp_to_seconds(message.header.stamp), message))
 
+    def pace(self):
+        """Return the pace: moving while a job is under way."""
+        return self.adapter.pace(self.controller)
+
     def _tick(self, tick):
         if tick is None:
             return
         stamp, inputs = tick
         joints, blade = inputs['joints'], inputs['blade'].wrench.force
-        index = {name: i for i, name in enumerate(joints.name)}
+        if not self.due(joints.header.stamp):
+            return
         try:
-            positions = {role: joints.position[index[name]] for role, name in self.joints.items()}
-        except (KeyError, IndexError) as error:
-            self.get_logger().error(f'joint_states lacks scraper joints ({error}); arm held',
+            measurement = self.adapter.measurement(
+                stamp, Joints(joints.name, joints.position, joints.velocity, joints.effort),
+                (blade.x, blade.y, blade.z), self.bucket_mass)
+        except InputError as error:
+            self.get_logger().error(f'scraper readings: {error}; stopping',
                                     throttle_duration_sec=5.0)
+            self.controller.abort(f'unreadable arm: {error}')
+            self.publish_state()
             return
-        force = math.sqrt(blade.x ** 2 + blade.y ** 2 + blade.z ** 2)
-        if not all(math.isfinite(v) for v in list(positions.values()) + [force]):
-            self.get_logger().error('non-finite scraper measurement; stopping',
-                                    throttle_duration_sec=5.0)
-            self.controller.abort('non-finite measurement')
-            return
-        command = self.controller.update(
-            ScraperMeasurement(stamp, positions, force, self.bucket_mass),
-            self.anchoring.anchored, self.anchoring.allowance)
-        self.command_pub.publish(self._command(
-            joints.header.stamp, command.positions,
-            {role: command.velocities.get(role, 0.0) for role in ROLES}, command.force_limit))
+        command = self.controller.update(measurement, self.anchoring.anchored,
+                                         self.anchoring.allowance)
+        self.send(joints.header.stamp, self.adapter.command(command))
         self.anchoring.request(self.controller.request_force)
-        self.anchoring.report_load(force)
+        self.anchoring.report_load(measurement.blade_force)
         self.ticked_at = stamp
         self._remember()  # written when it changes: a few times a pass
         self.telemetry.publish(stamp, {
-            'blade_force': force, 'force_limit': command.force_limit,
+            'blade_force': measurement.blade_force, 'force_limit': command.force_limit,
             'collected_mass': self.collected, 'cut_depth': self.controller.depth},
             force=self.state_changes())
         self.publish_state()
-
-    def _command(self, stamp, positions, velocities, force_limit):
-        out = JointState()
-        out.header.stamp = stamp
-        out.name = [self.joints[role] for role in ROLES]
-        out.position = [float(positions[role]) for role in ROLES]
-        out.velocity = [float(velocities[role]) for role in ROLES]
-        out.effort = [float(force_limit)] * len(ROLES)  # the blade force limit
-        return out
 
     # Status --------------------------------------------------------------------------------
     def status_values(self):
@@ -240,8 +230,7 @@ class ScraperNode(ControllerNode):
         last = self.controller.last
         if last is None:
             return
-        self.command_pub.publish(self._command(self.get_clock().now().to_msg(), last.joints,
-                                               dict.fromkeys(ROLES, 0.0), 0.0))
+        self.send(self.seen or self.get_clock().now().to_msg(), self.adapter.hold(last.joints))
 
 
 def main(args=None):

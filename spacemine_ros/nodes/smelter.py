@@ -12,17 +12,17 @@ import sys
 
 from rcl_interfaces.srv import SetParametersAtomically
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import JointState, Temperature
+from sensor_msgs.msg import Temperature
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError, load_yaml
-from spacemine_ros.core.control.smelter import (
-    BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
+from spacemine_ros.core.control.adapters import FurnaceAdapter
+from spacemine_ros.core.control.smelter import BatchController, Phase, recipes_from, SmelterParams
 from spacemine_ros.core.models.thermal import furnace_design_from
 from spacemine_ros.nodes.common import (
-    changed_params, COMMAND_QOS, config_file, ControllerNode, declare, rig_subsystem, SENSOR_QOS,
+    changed_params, config_file, ControllerNode, declare, rig_subsystem, SENSOR_QOS,
     SITE_DESCRIPTION, spin_node, stamp_to_seconds, Telemetry)
 
 TUNABLES = {
@@ -54,8 +54,8 @@ class SmelterNode(ControllerNode):
 
     def __init__(self, **kwargs):
         super().__init__('smelter', **kwargs)
-        self.rig, self.spec = rig_subsystem(self, 'furnace')
-        self.actuators = [self.spec.joint(role).name for role in ('heater', 'door', 'tap')]
+        self.rig, spec = rig_subsystem(self, 'furnace')
+        self.adapter = FurnaceAdapter(spec)
         line = self.rig.by_kind('material_line')
         body_key = declare(self, 'body', 'bennu', 'Body preset from the bodies file',
                            read_only=True)
@@ -91,17 +91,15 @@ class SmelterNode(ControllerNode):
         self.melt_fraction = 0.0
         self.last_temperature = math.nan
 
-        name = self.spec.name
-        self.create_subscription(Float64, f'{name}/melt_fraction', self._on_melt, SENSOR_QOS)
+        self.create_subscription(Float64, self.adapter.melt_topic, self._on_melt, SENSOR_QOS)
         for account in ('furnace', 'hopper_metal', 'hopper_silicate', 'products', 'slag',
                         'volatiles'):
             self.create_subscription(
                 Float64, f'material/{account}/mass',
                 lambda message, account=account: self._on_mass(account, message), SENSOR_QOS)
-        self.create_subscription(Temperature, f'{name}/temperature', self._on_temperature,
-                                 SENSOR_QOS)
-        self.command_pub = self.create_publisher(JointState, self.spec.command_topic,
-                                                 COMMAND_QOS)
+        self.create_subscription(Temperature, self.adapter.temperature_topic,
+                                 self._on_temperature, SENSOR_QOS)
+        self.commands_on(spec)
         self.temperature_pub = self.create_publisher(Temperature, '~/temperature', 10)
         self.setpoint_pub = self.create_publisher(Temperature, '~/setpoint', 10)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
@@ -112,7 +110,7 @@ class SmelterNode(ControllerNode):
         self.charge_client = self.create_client(
             SetParametersAtomically,
             f'{line[0].controller if line else "material_handling"}/charge_furnace')
-        self.ready([f'{name}/temperature'])
+        self.ready([self.adapter.temperature_topic])
 
     # Parameters and services --------------------------------------------------------------
     def settings_from(self, parameters):
@@ -137,10 +135,8 @@ class SmelterNode(ControllerNode):
         recipe = self.controller.recipes[self.recipe]
         if time is None:
             time = self.controller.last.time if self.controller.last else 0.0
-        return SmelterMeasurement(
-            time=time, temperature=self.last_temperature,
-            melt_fraction=self.melt_fraction, furnace_mass=self.masses.get('furnace', 0.0),
-            hopper_mass=self.masses.get(recipe.source_hopper, 0.0))
+        return self.adapter.measurement(time, self.last_temperature, self.melt_fraction,
+                                        self.masses, recipe.source_hopper)
 
     def _on_start(self, request, response):
         missing = self.refused_before_inputs()  # nothing heard yet: say so, not 'reads nan'
@@ -193,18 +189,21 @@ class SmelterNode(ControllerNode):
         if math.isfinite(message.data):
             self.masses[account] = message.data
 
+    def pace(self):
+        """Return the pace: working while a batch is under way."""
+        return self.adapter.pace(self.controller)
+
     def _on_temperature(self, message):
-        self.inputs.saw(f'{self.spec.name}/temperature')
+        self.inputs.saw(self.adapter.temperature_topic)
         stamp = stamp_to_seconds(message.header.stamp)
-        if not self.new_period(stamp):
+        if not self.new_period(stamp) or not self.due(message.header.stamp):
             return
         self.last_temperature = message.temperature  # NaN included: the interlock decides
         command = self.controller.update(self._measurement(stamp))
         problem = self.memory.remember(**self.controller.record())  # on a change of phase
         if problem:
             self.get_logger().error(problem, throttle_duration_sec=30.0)
-        self.command_pub.publish(self._command(message.header.stamp, command.heater_power,
-                                               command.door_open, command.tap_open))
+        self.send(message.header.stamp, self.adapter.command(command))
         if self.telemetry.publish(stamp, {
                 'power': command.heater_power, 'progress': self.controller.progress,
                 'batch_energy': self.controller.energy,
@@ -218,14 +217,6 @@ class SmelterNode(ControllerNode):
             setpoint.temperature = float(self.controller.setpoint)
             self.setpoint_pub.publish(setpoint)
         self.publish_state()
-
-    def _command(self, stamp, heater_power, door_open, tap_open):
-        out = JointState()
-        out.header.stamp = stamp
-        out.name = list(self.actuators)
-        out.position = [math.nan, 1.0 if door_open else 0.0, 1.0 if tap_open else 0.0]
-        out.effort = [float(heater_power), math.nan, math.nan]
-        return out
 
     # Status --------------------------------------------------------------------------------
     def condition(self):
@@ -247,8 +238,7 @@ class SmelterNode(ControllerNode):
 
     def stop_actuators(self):
         """Heater off, door and tap shut (used on shutdown)."""
-        self.command_pub.publish(self._command(self.get_clock().now().to_msg(), 0.0, False,
-                                               False))
+        self.send(self.seen or self.get_clock().now().to_msg(), self.adapter.stop())
 
 
 def main(args=None):

@@ -7,6 +7,14 @@ diagnostics and the sensor streams it depends on (steady clock, so a stopped
 simulation is noticed too), latches the rig-wide e-stop (`estop`, std_msgs/Bool,
 transient local) and records everything in the mission store (SQLite, WAL).
 
+In the lockstep simulation (use_sim_time) the supervisor is one of the world's
+participants: it acts on a period of the rig's clock when due (every period_working
+seconds while a plan is under way, period_idle otherwise), sends the mission's actions,
+and answers the period on ~/lockstep (sensor_msgs/TimeReference: the period and when it
+is next due) once their results are in, so a plan's steps follow each other at the same
+simulated instants however fast the machine. Off the simulation it acts on a wall-clock
+timer. Liveness is judged on the steady clock in both.
+
 Operator commands: ~/command (rcl_interfaces/SetParametersAtomically) with parameters
 `command` (load_plan, start, pause, resume, abort, estop, reset), `issued_at` (seconds on
 the rig's clock), `valid_for` (seconds) and, for load_plan, `plan` (a file or a name in
@@ -26,12 +34,13 @@ from rcl_interfaces.srv import SetParameters, SetParametersAtomically
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
-from sensor_msgs.msg import BatteryState, JointState
+from sensor_msgs.msg import BatteryState, JointState, TimeReference
 from std_msgs.msg import Bool, Float64, String
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.control import states
+from spacemine_ros.core.control.adapters import Pace, Periods
 from spacemine_ros.core.models.material_config import IN_TRANSIT
 from spacemine_ros.core.mission.mission_store import MissionStore
 from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
@@ -40,8 +49,8 @@ from spacemine_ros.core.models.power import power_config_from, PowerConfig
 from spacemine_ros.core.mission.streams import joint_state_problem, odometry_problem, StreamMonitor
 from spacemine_ros.core.mission.supervisor import Call, Mission, Observation, OPERATOR
 from spacemine_ros.nodes.common import (
-    config_file, declare, Diagnostics, LEVELS, rig_files, rig_record, SENSOR_QOS,
-    stamp_to_seconds, STATE_QOS)
+    COMMAND_QOS, config_file, declare, Diagnostics, LEVELS, rig_files, rig_record,
+    seconds_to_stamp, SENSOR_QOS, stamp_to_seconds, STATE_QOS)
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.paths import share_path
 
@@ -174,6 +183,21 @@ class SupervisorNode(Node):
         self._publish_estop(self.mission.state == 'estopped')
         self.last_published = None
         self._publish()
+        # The lockstep simulation: the rig's clock at the period acted on, when it is next
+        # due, and the period it still owes an answer (its actions' results not in yet).
+        defaults = Periods()
+        self.periods = Periods(
+            defaults.moving,
+            declare(self, 'period_working', defaults.working, 'Lockstep: how often the '
+                    'supervisor acts while a plan is under way [s]', 0.001, 60.0,
+                    read_only=True),
+            declare(self, 'period_idle', defaults.idle, 'Lockstep: how often it acts '
+                    'otherwise [s]', 0.001, 60.0, read_only=True))
+        self.lockstep = bool(self.get_parameter('use_sim_time').value)
+        self.lockstep_pub = self.create_publisher(TimeReference, '~/lockstep', COMMAND_QOS)
+        self.period_time = None
+        self.next_tick = -math.inf
+        self.owed = None
         self.last_tick = self._steady()
         self.create_timer(TICK_PERIOD, self._tick, clock=self.steady)
 
@@ -182,6 +206,9 @@ class SupervisorNode(Node):
         return self.steady.now().nanoseconds * 1e-9
 
     def _now(self):
+        """Return the rig's time: the period acted on in lockstep, else its clock now."""
+        if self.lockstep and self.period_time is not None:
+            return self.period_time
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _check_parameters(self, parameters):
@@ -197,6 +224,8 @@ class SupervisorNode(Node):
 
     def _on_stream(self, name, message):
         self._heard(f'stream {name}')
+        if name == 'joint_states' and self.lockstep:
+            self._on_period(message.header.stamp)
         if name == 'joint_states':
             problem = joint_state_problem(message.name, message.position, message.velocity,
                                           message.effort, self.state_joints)
@@ -395,7 +424,36 @@ class SupervisorNode(Node):
         return base + (0.0 if kind is None else min(self.power_shares.demands()[kind], 100.0))
 
     # The loop -------------------------------------------------------------------------------
+    def pace(self):
+        """Return the supervisor's pace: working while a plan is under way, else idle."""
+        return Pace.WORKING if self.mission.state in ('running', 'paused', 'holding') \
+            else Pace.IDLE
+
+    def _on_period(self, stamp):
+        """Act on a period of the lockstep world if due; answer it once the actions are in."""
+        time = stamp_to_seconds(stamp)
+        if self.owed is not None or time < self.next_tick - 1e-9:
+            return
+        if self.period_time is not None and time <= self.period_time:
+            return  # a period published again
+        self.period_time, self.owed = time, stamp
+        self._act()
+        self._answer()
+
+    def _answer(self):
+        """Answer the period owed once no action of the mission is outstanding."""
+        if self.owed is None or self.pending is not None:
+            return
+        owed = stamp_to_seconds(self.owed)
+        self.next_tick = owed + self.periods.until_next(self.pace(), owed)
+        answer = TimeReference(source=self.get_name())
+        answer.header.stamp = self.owed
+        seconds_to_stamp(self.next_tick, answer.time_ref)
+        self.lockstep_pub.publish(answer)
+        self.owed = None
+
     def _tick(self):
+        """Judge liveness, retry calls that wait (steady clock); act here off lockstep."""
         mission = self.mission
         now = self._steady()
         gap = now - self.last_tick
@@ -416,19 +474,7 @@ class SupervisorNode(Node):
                 # until it is in.
                 self.states[name] = ''
                 self._subscribe_state(name)
-        obs = self.observation()
-        mission.liveness(lost, obs.time)
-        if self.autostart and mission.state == 'ready' and not lost and \
-                len(self.seen_once) == len(self.heard):
-            self.autostart = False
-            now = self._now()
-            mission.command('start', now, 60.0, now)
-        if self.resume_when_alive and mission.state == 'paused' and \
-                not lost and len(self.seen_once) == len(self.heard):
-            self.resume_when_alive = False
-            now = self._now()
-            mission.command('resume', now, 60.0, now)
-        mission.tick(obs)
+        mission.liveness(lost, self._now())
         self._send_stops()
         if self.pending is not None and self._steady() - self.pending[2] > ACTION_TIMEOUT:
             # A call nobody answers (a controller hung or restarting) fails the action,
@@ -441,13 +487,35 @@ class SupervisorNode(Node):
             # try goes through a new one.
             self._drop_client(action)
             mission.action_done(action, False, f'no answer in {ACTION_TIMEOUT:g} s' if future
-                                else f'not available in {ACTION_TIMEOUT:g} s', obs.time)
+                                else f'not available in {ACTION_TIMEOUT:g} s', self._now())
+            self._answer()
         if self.pending is not None and self.pending[1] is None:
             # Its service not found yet: try again, unless the mission gave it up meanwhile.
             if mission.outstanding is self.pending[0]:
                 self._send(*self.pending[::2])
             else:
                 self.pending = None
+                self._answer()
+        if not self.lockstep:
+            self._act()
+        self._after_change()
+
+    def _act(self):
+        """Advance the mission with what the rig looks like now and send its next action."""
+        mission = self.mission
+        lost = sorted(mission.lost)
+        alive = not lost and len(self.seen_once) == len(self.heard)
+        if self.autostart and mission.state == 'ready' and alive:
+            self.autostart = False
+            now = self._now()
+            mission.command('start', now, 60.0, now)
+        if self.resume_when_alive and mission.state == 'paused' and alive:
+            self.resume_when_alive = False
+            now = self._now()
+            mission.command('resume', now, 60.0, now)
+        obs = self.observation()
+        mission.tick(obs)
+        self._send_stops()
         if self.pending is None:
             action = mission.next_action(obs)
             if action is not None:
@@ -497,6 +565,7 @@ class SupervisorNode(Node):
             response = future.result()
         except Exception as error:  # noqa: B902 - a failed call is a refused action
             self.mission.action_done(action, False, str(error), self._now())
+            self._answer()
             return
         if isinstance(action, Call):
             success, message = response.success, response.message
@@ -506,6 +575,13 @@ class SupervisorNode(Node):
         else:
             success, message = response.result.successful, response.result.reason
         self.mission.action_done(action, success, message, self._now())
+        if self.lockstep and self.owed is not None:
+            # The next action of the same period goes at once (a parameter set, then the
+            # start it prepares); the period is answered when none is left.
+            next_action = self.mission.next_action(self.observation())
+            if next_action is not None:
+                self._send(next_action)
+            self._answer()
         self._after_change()
 
     def _send_stops(self):

@@ -21,6 +21,7 @@ import math
 import os
 import pickle
 import struct
+import threading
 import zlib
 
 import pybullet
@@ -142,10 +143,21 @@ def restore_world_state(world, state):
 
 def save_checkpoint(world, path, session='', extra=None):
     """Write the world's checkpoint to path atomically."""
-    payload = zlib.compress(pickle.dumps(world_state(world, extra),
-                                         protocol=pickle.HIGHEST_PROTOCOL), 1)
-    header = pickle.dumps({'format': FORMAT, 'fingerprint': fingerprint(world),
-                           'session': session, 'time': world.time}, protocol=4)
+    _write(path, *_snapshot(world, session, extra, fingerprint(world)))
+
+
+def _snapshot(world, session, extra, known_fingerprint):
+    """Return (header, pickled state) of a world now: the part that must be taken at once."""
+    state = pickle.dumps(world_state(world, extra), protocol=pickle.HIGHEST_PROTOCOL)
+    header = pickle.dumps({'format': FORMAT, 'fingerprint': known_fingerprint,
+                           'session': session,
+                           'time': world.time}, protocol=4)
+    return header, state
+
+
+def _write(path, header, state):
+    """Compress and write a snapshot to path atomically (temporary file, fsync, rename)."""
+    payload = zlib.compress(state, 1)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f'{path}.{os.getpid()}.tmp'
     with open(temporary, 'wb') as stream:
@@ -203,10 +215,12 @@ def load_checkpoint(world, path):
 class WorldCheckpoints:
     """A rig's world checkpoint and its clock, in the rig's data directory.
 
-    The checkpoint is written every so often (it costs a few milliseconds); the time of
-    every period is written in place to a small clock file (no fsync: what a killed
-    process wrote is the kernel's and survives it), so a restored world's clock goes on
-    from the last period rather than from the checkpoint's.
+    The checkpoint is written every so often: the world's state is taken at once (a
+    pickle, about a millisecond) and compressed, written and synced by a writer thread,
+    off the simulation's path (the newest snapshot wins if the disk is slower than the
+    simulation). The time of every period is written in place to a small clock file (no
+    fsync: what a killed process wrote is the kernel's and survives it), so a restored
+    world's clock goes on from the last period rather than from the checkpoint's.
     """
 
     CLOCK = struct.Struct('<d')
@@ -216,10 +230,61 @@ class WorldCheckpoints:
         self.clock_path = os.path.join(data_dir, 'world.clock')
         self.session = session
         self._clock = None  # file descriptor
+        self._fingerprint = None  # the world's: its configuration does not change
+        self._pending = None  # the snapshot the writer is to write next
+        self._error = None  # what the writer could not write (raised at the next save)
+        self._wake = threading.Condition()
+        self._writer = None
 
-    def save(self, world, extra=None):
-        """Write a checkpoint of the world now (extra: what else to restore with it)."""
-        save_checkpoint(world, self.path, self.session, extra)
+    def save(self, world, extra=None, wait=False):
+        """Checkpoint the world now (extra: what else to restore with it).
+
+        The snapshot is taken here; the writer thread writes it. wait: return once it is
+        on disk (a stop). OSError: what the writer could not write last time (or now).
+        """
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(world)
+        snapshot = _snapshot(world, self.session, extra, self._fingerprint)
+        error, self._error = self._error, None
+        if wait:
+            self._flush()
+            _write(self.path, *snapshot)
+        else:
+            with self._wake:
+                self._pending = snapshot
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._write_loop, daemon=True,
+                                                    name='world-checkpoints')
+                    self._writer.start()
+                self._wake.notify()
+        if error is not None:
+            raise error
+
+    def _write_loop(self):
+        while True:
+            with self._wake:
+                while self._pending is None:
+                    self._wake.wait()
+                snapshot = self._pending
+                if snapshot == 'stop':
+                    self._pending = None
+                    self._wake.notify_all()
+                    return
+            try:
+                _write(self.path, *snapshot)
+            except OSError as error:
+                self._error = error
+            with self._wake:
+                if self._pending is snapshot:
+                    self._pending = None
+                self._wake.notify_all()
+
+    def _flush(self):
+        """Wait until the writer has written what it was given."""
+        with self._wake:
+            while self._pending is not None and self._writer is not None and \
+                    self._writer.is_alive():
+                self._wake.wait(1.0)
 
     def note_time(self, time):
         """Record the time of the period just published."""
@@ -238,7 +303,14 @@ class WorldCheckpoints:
         return time if math.isfinite(time) else 0.0
 
     def close(self):
-        """Close the clock file."""
+        """Write what is pending, stop the writer, close the clock file."""
+        self._flush()
+        if self._writer is not None:
+            with self._wake:
+                self._pending = 'stop'
+                self._wake.notify_all()
+            self._writer.join(timeout=10.0)
+            self._writer = None
         if self._clock is not None:
             os.close(self._clock)
             self._clock = None

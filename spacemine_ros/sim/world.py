@@ -229,11 +229,13 @@ class RigWorld:
         the subsystem refuses it. A command that moves a drive wakes the rigid body.
         """
         plugin = self.plugins[subsystem]
-        plugin.apply(command)
         window = self.command_timeout if valid_for is None else valid_for
         if not window >= 0.0:  # NaN included
             raise ValueError(f'a command holds for a number of seconds >= 0, not {window}')
+        plugin.apply(command)
         plugin.valid_until = self.time + window
+        if self.estop or self.brownout:
+            plugin.hold()  # taken, but nothing moves or heats while latched or unpowered
         if not self.awake and plugin.moving():
             self.wake()
 
@@ -255,16 +257,28 @@ class RigWorld:
             raise
 
     def set_estop(self, latched):
-        """Latch or release the emergency stop (either wakes the rigid body)."""
+        """Latch or release the emergency stop (either wakes the rigid body).
+
+        Latched, every subsystem goes to its safe state at once: heater off, drives told
+        to stop (an arm brakes to rest), before the world moves on.
+        """
         if bool(latched) != self.estop:
             self.estop = bool(latched)
+            if self.estop:
+                self._hold_all()
             self.wake()
 
     def set_brownout(self, browned_out):
         """Cut (or give back) every drive's power: the supply cannot meet the draw."""
         if bool(browned_out) != self.brownout:
             self.brownout = bool(browned_out)
+            if self.brownout:
+                self._hold_all()
             self.wake()
+
+    def _hold_all(self):
+        for plugin in self.plugins.values():
+            plugin.hold()
 
     def wake(self):
         """Step the rigid body again from now (a command, a fault, the e-stop)."""

@@ -20,9 +20,9 @@ import time
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
@@ -55,8 +55,10 @@ class SimSide:
                 String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
         self.operator.create_subscription(Float64, 'drill/depth',
                                           lambda m: self.depth.__setitem__(0, m.data), 10)
-        self.operator.create_subscription(JointState, 'drill/command',
-                                          self.commands.append, COMMAND_QOS)
+        # The drill's commands, each one trajectory point (names, then the point).
+        self.operator.create_subscription(
+            JointTrajectory, 'drill/command',
+            lambda m: self.commands.append(m.points[0]), COMMAND_QOS)
 
     def spin_until(self, done, limit):
         return wait_for(done, limit, step=lambda: self.executor.spin_once(timeout_sec=0.05))
@@ -152,7 +154,7 @@ def test_a_signal_to_the_launcher_mid_drill_leaves_every_drive_safe(sim_side, st
         assert drives_safe(sim_side), launched.text[-3000:]
         assert 'actuators safe (confirmed)' in launched.text
         last = sim_side.commands[-1]  # the drill's own last word was a stop
-        assert list(last.velocity) == [0.0, 0.0] and list(last.effort) == [0.0, 0.0]
+        assert list(last.velocities) == [0.0, 0.0] and list(last.effort) == [0.0, 0.0]
     finally:
         launched.kill()
 
@@ -165,7 +167,7 @@ def test_signals_to_single_node_processes_mid_drill(sim_side):
         drill = launched.pid('drill')
         os.kill(drill, signal.SIGTERM)
         assert sim_side.spin_until(lambda: sim_side.commands and list(
-            sim_side.commands[-1].velocity) == [0.0, 0.0], 60.0)
+            sim_side.commands[-1].velocities) == [0.0, 0.0], 60.0)
         spindle, feed = sim_side.device('spindle'), sim_side.device('feed')
         assert sim_side.spin_until(lambda: spindle.get('speed_ref') == 0.0 and
                                    feed.get('velocity_ref') == 0.0, 60.0)

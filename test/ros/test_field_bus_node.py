@@ -12,6 +12,7 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 import yaml
 
 from spacemine_ros.hardware.hil import HilRig
@@ -46,7 +47,7 @@ class Bench:
         self.operator.create_subscription(DiagnosticArray, '/diagnostics',
                                           self.diagnostics.append, 10)
         self.last_command = -math.inf
-        self.command_pub = self.operator.create_publisher(JointState, 'drill/command',
+        self.command_pub = self.operator.create_publisher(JointTrajectory, 'drill/command',
                                                           COMMAND_QOS)
 
     def spin_until(self, done, limit=10.0):
@@ -59,8 +60,8 @@ class Bench:
         if now - self.last_command < 0.05:
             return
         self.last_command = now
-        message = JointState(name=['drill_feed', 'drill_spindle'], velocity=[0.005, spindle],
-                             effort=[80.0, 0.0])
+        message = JointTrajectory(joint_names=['drill_feed', 'drill_spindle'], points=[
+            JointTrajectoryPoint(velocities=[0.005, spindle], effort=[80.0, 0.0])])
         self.command_pub.publish(message)
 
     def state(self):

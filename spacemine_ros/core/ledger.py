@@ -56,7 +56,14 @@ class Ledger:
     """Accounts of material by species, with capacities and an append-only record."""
 
     def __init__(self, accounts, species, capacities=None, record_limit=RECORD_LIMIT,
-                 on_transfer=None):
+                 on_transfer=None, check_each=True):
+        """Open the books.
+
+        check_each: check the balance after every transfer (ValueError at once); a
+        caller that moves material in bursts (the simulation's process step) may check
+        once after each burst instead (check()). Each transfer's own amounts are always
+        checked as it is made.
+        """
         self.species = tuple(species)
         if not self.species or len(set(self.species)) != len(self.species):
             raise ValueError('species must be a non-empty list of unique names')
@@ -81,6 +88,7 @@ class Ledger:
         self.checkpoint = ({name: dict(held) for name, held in self.accounts.items()},
                            dict(self.excavated))
         self.on_transfer = on_transfer
+        self.check_each = check_each
         self.rejected = 0
         self.last_rejection = ''
 
@@ -222,7 +230,8 @@ class Ledger:
         if len(self.record) == self.record.maxlen:
             self._fold(self.record[0])
         self.record.append(entry)
-        self.check()
+        if self.check_each:
+            self.check()
         if self.on_transfer is not None:
             self.on_transfer(entry)
         return entry

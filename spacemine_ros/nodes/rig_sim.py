@@ -47,8 +47,7 @@ from spacemine_ros.nodes.common import (
     COMMAND_QOS, command_arrays, config_file, declare, Diagnostics, LOCKSTEP_TOPIC,
     reject_non_finite, rig_files, rig_record, seconds_to_stamp, SENSOR_QOS, SITE_DESCRIPTION,
     spin_node, stamp_to_seconds, STATE_QOS)
-from spacemine_ros.sim.checkpoint import (
-    CheckpointError, load_checkpoint, read_header, WorldCheckpoints)
+from spacemine_ros.sim.checkpoint import CheckpointError, take_up_checkpoint, WorldCheckpoints
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
 from spacemine_ros.sim.world import RigWorld
 
@@ -273,20 +272,15 @@ class RigSimNode(Node):
                                           'a fresh world')
             return
         try:
-            header = read_header(checkpoints.path)
-            if not (record.resume or (record.session and header['session'] == record.session)):
-                return
-            load_checkpoint(self.world, checkpoints.path)
+            checkpointed = take_up_checkpoint(self.world, checkpoints, self.control_period,
+                                              record.session, record.resume)
         except (CheckpointError, OSError) as error:
             if record.resume:
                 raise ConfigError(f'rig_sim: cannot resume the world: {error}') from None
             self.get_logger().error(f'world checkpoint not taken up: {error}; a fresh world')
             return
-        # The clock goes on from the last period anyone saw: the controllers ignore a
-        # period they have answered, so time must not run backwards.
-        checkpointed = self.world.time
-        self.world.time = max(checkpointed, checkpoints.last_time()) + self.control_period
-        self.world.power.time = self.world.time
+        if checkpointed is None:
+            return
         self.restored_from = checkpointed
         # Saved again at once, on the new clock: a restart before the next checkpoint
         # restores to this time, not the old one again, so every restore has its own time
@@ -530,10 +524,16 @@ class RigSimNode(Node):
         self.joint_pub.publish(joints)
 
     def _publish_power(self, stamp):
+        # Each only while someone takes it (the supervisor takes what is available and
+        # the battery; a recorder or an echo takes them all, from the next period on).
         power = self.world.power
-        self.power_pub.publish(Float64(data=float(power.available())))
-        self.generation_pub.publish(Float64(data=float(power.generation())))
-        self.draw_pub.publish(Float64(data=float(power.drawn)))
+        for publisher, value in ((self.power_pub, power.available),
+                                 (self.generation_pub, power.generation),
+                                 (self.draw_pub, lambda: power.drawn)):
+            if publisher.get_subscription_count():
+                publisher.publish(Float64(data=float(value())))
+        if not self.battery_pub.get_subscription_count():
+            return
         battery = BatteryState(
             charge=power.charge / 3600.0 / BATTERY_VOLTAGE,  # Ah
             capacity=power.config.battery_capacity / 3600.0 / BATTERY_VOLTAGE,

@@ -75,6 +75,9 @@ class SupervisorNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('supervisor', **kwargs)
+        # In the lockstep simulation its time is that of the period it acts on.
+        self.lockstep = bool(self.get_parameter('use_sim_time').value)
+        self.period_time = None
         self.rig, _ = rig_files(self)
         self.body = declare(self, 'body', 'bennu', 'Body the rig is on (plans written for '
                             'another are refused)', read_only=True)
@@ -193,9 +196,7 @@ class SupervisorNode(Node):
                     read_only=True),
             declare(self, 'period_idle', defaults.idle, 'Lockstep: how often it acts '
                     'otherwise [s]', 0.001, 60.0, read_only=True))
-        self.lockstep = bool(self.get_parameter('use_sim_time').value)
         self.lockstep_pub = self.create_publisher(TimeReference, '~/lockstep', COMMAND_QOS)
-        self.period_time = None
         self.next_tick = -math.inf
         self.owed = None
         self.last_tick = self._steady()

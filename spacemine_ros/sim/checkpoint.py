@@ -212,6 +212,28 @@ def load_checkpoint(world, path):
     return header, restore_world_state(world, state)
 
 
+def take_up_checkpoint(world, checkpoints, control_period, session='', resume=False):
+    """Restore a world from a rig's checkpoint if this start takes it up.
+
+    resume takes up whatever start wrote it; otherwise only a checkpoint of this start
+    (a respawn: same session). The clock goes on from the last period anyone saw, one
+    control period on: controllers ignore a period they have answered, so time must not
+    run backwards. Returns the checkpoint's time, or None if there is none to take up.
+    CheckpointError or OSError if it cannot be read (the world unchanged).
+    """
+    if not os.path.exists(checkpoints.path):
+        return None
+    header = read_header(checkpoints.path)
+    if not (resume or (session and header['session'] == session)):
+        return None
+    load_checkpoint(world, checkpoints.path)
+    checkpointed = world.time
+    world.time = max(checkpointed, checkpoints.last_time()) + control_period
+    if world.power is not None:
+        world.power.time = world.time
+    return checkpointed
+
+
 class WorldCheckpoints:
     """A rig's world checkpoint and its clock, in the rig's data directory.
 

@@ -1,7 +1,8 @@
 """The material path in the simulation: what physically happens to every kilogram.
 
 A core Ledger (by species) is the simulation's truth; every physical flow is one of its
-transfers, so the ledger check after each one catches any model error at once. Each
+transfers, each checked as it is made, and the balance is checked after every process
+step, so a model error shows within the step it happens in. Each
 transfer point keeps two totalizers, as belt scales do: kilograms delivered and
 kilograms lost (thrown through an opening in the shroud fast enough to escape from the
 site: core.models.conveying.LaunchSite, with the ground's own motion and each point's launch
@@ -40,7 +41,10 @@ class MaterialSystem:
                               f'{", ".join(missing)} (in {body.name}\'s composition)')
         # The bed on the drum is the body's regolith.
         self.separator = replace(config.separator, bulk_density=self.bulk_density)
-        self.ledger = Ledger(config.accounts, self.species, config.capacities)
+        # Its balance is checked once per process step (check_balance), after every flow
+        # of the step: a model error still shows within the step it happens in.
+        self.ledger = Ledger(config.accounts, self.species, config.capacities,
+                             check_each=False)
         self.delivered = dict.fromkeys(config.transfer_points, 0.0)  # kg, totalizers
         self.lost = dict.fromkeys(config.transfer_points, 0.0)
         self.time = 0.0

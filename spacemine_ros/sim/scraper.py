@@ -77,20 +77,22 @@ class ScraperSim(SubsystemSim):
 
     def tip_position(self, arm=None):
         """Blade tip in the world frame [m] for arm joint positions (default: current)."""
-        arm = arm or self.arm
+        return np.array(self._tip(arm or self.arm))
+
+    def _tip(self, arm):
+        """Return the blade tip (x, y, z) in the world frame [m] (plain floats)."""
         local = self.geometry.forward(arm['slew'], arm['shoulder'], arm['elbow'])
         local = (local[0], local[1], local[2] - self.geometry.base_height)  # base frame
         position, orientation = self.world.base_pose()
-        return np.array(pybullet.multiplyTransforms(position, orientation, local,
-                                                    (0, 0, 0, 1))[0])
+        return pybullet.multiplyTransforms(position, orientation, local, (0, 0, 0, 1))[0]
 
     def physics_step(self, dt, live):
         """Advance one physics step (the base class says what live means)."""
         world = self.world
         self.live = live
         if not self._will_move(live):
-            # At rest and told to stay (a target within HOLD_TOLERANCE is a hold): the
-            # blade pushes nothing and the motors hold the arm where the plan has it.
+            # At rest and told to stay: the blade pushes nothing and the motors hold the
+            # arm where the plan has it.
             if self.stopping:
                 self.targets = dict(self.arm)
             self.blade_force, self.blocked = NO_FORCE, False
@@ -118,7 +120,7 @@ class ScraperSim(SubsystemSim):
                               HOLDING_TORQUE)
         if any(self.blade_force):
             pybullet.applyExternalForce(world.rig, self.blade_link, list(self.blade_force),
-                                        list(self.tip_position()), pybullet.WORLD_FRAME,
+                                        self._tip(self.arm), pybullet.WORLD_FRAME,
                                         physicsClientId=world.client)
 
     def _plan(self, targets, dt):
@@ -162,19 +164,25 @@ class ScraperSim(SubsystemSim):
         self.rates = {role: self.rates[role] + change[role] for role in ROLES}
 
     def _move(self, candidate, limit, dt):
+        # Plain floats: this runs every physics step of a moving arm (numpy's cost per
+        # call on three numbers is many times the arithmetic).
         world = self.world
         terrain, blade = world.terrain, world.material_config.blade
-        tip, new_tip = self.tip_position(), self.tip_position(candidate)
-        motion = new_tip - tip
-        horizontal = np.array([motion[0], motion[1], 0.0])
-        travel = float(np.linalg.norm(horizontal))
+        tip, new_tip = self._tip(self.arm), self._tip(candidate)
+        mx, my = new_tip[0] - tip[0], new_tip[1] - tip[1]
+        travel = math.sqrt(mx * mx + my * my)
         slew = candidate['slew']
-        across = np.array([-math.sin(slew), math.cos(slew)])  # blade width direction
+        across = (-math.sin(slew), math.cos(slew))  # blade width direction
         cells = terrain.blade_cells(new_tip, across, blade.width)
-        direction = horizontal / travel if travel > 1e-12 else np.zeros(3)
-        ahead = terrain.blade_cells(new_tip + direction * terrain.resolution, across, blade.width)
-        depth = terrain.depth_at(ahead, new_tip[2]) if travel > 1e-12 else \
-            terrain.depth_at(cells, new_tip[2])
+        moving = travel > 1e-12
+        dx, dy = (mx / travel, my / travel) if moving else (0.0, 0.0)
+        if moving:
+            ahead = terrain.blade_cells((new_tip[0] + dx * terrain.resolution,
+                                         new_tip[1] + dy * terrain.resolution), across,
+                                        blade.width)
+            depth = terrain.depth_at(ahead, new_tip[2])
+        else:
+            depth = terrain.depth_at(cells, new_tip[2])
         regolith = world.body.regolith
         force = cutting_force(depth, travel / dt, world.gravity_magnitude, regolith.density,
                               regolith.cohesion, regolith.friction_angle, blade)
@@ -186,14 +194,14 @@ class ScraperSim(SubsystemSim):
             for role in ROLES:
                 if role != 'wrist':
                     self.rates[role] = 0.0
-            push = direction if travel > 1e-12 else np.array([0.0, 0.0, -1.0])
-            self.blade_force = -push * limit if depth > 0.0 or blocked else np.zeros(3)
+            push = (dx, dy, 0.0) if moving else (0.0, 0.0, -1.0)
+            self.blade_force = (-push[0] * limit, -push[1] * limit, -push[2] * limit) \
+                if depth > 0.0 or blocked else NO_FORCE
             candidate = {role: (candidate[role] if role == 'wrist' else self.arm[role])
                          for role in ROLES}
         else:
             self._cut(cells, new_tip, travel / dt)
-            self.blade_force = -direction * force.draught + np.array([0.0, 0.0,
-                                                                      -force.vertical])
+            self.blade_force = (-dx * force.draught, -dy * force.draught, -force.vertical)
         self.arm = candidate
 
     def _cut(self, cells, tip, speed):
@@ -228,8 +236,17 @@ class ScraperSim(SubsystemSim):
                                               0.0, 0.0, 0.0)}
 
     def _will_move(self, live):
-        """Tell whether the arm moves in the next step: it still turns, or has to go."""
-        return any(self.rates.values()) or (live and not self.stopping and self.driving(live))
+        """Tell whether the arm moves in the next step: it still turns, or is sent on.
+
+        Sent on: commanded, a joint not at its target and given a speed to get there (a
+        hold is a command with no speed: the plan could not move the arm toward it).
+        """
+        if any(self.rates.values()):
+            return True
+        if not live or self.stopping:
+            return False
+        return any(self.speeds[role] > 0.0 and abs(self.targets[role] - self.arm[role]) > 1e-12
+                   for role in ROLES)
 
     def driving(self, live=None):
         """Return whether the commanded arm is on its way to a target (not just holding)."""

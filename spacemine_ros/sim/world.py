@@ -483,6 +483,7 @@ class RigWorld:
             ran = ran or isinstance(plugin, MaterialLineSim)
         if not ran:  # a rig without a material line: the flows still move
             material.step(dt, bucket_dumping=self.bucket_dumping())
+        material.ledger.check()  # every flow of this step balanced (LedgerViolation if not)
 
     # Sensors -------------------------------------------------------------------------------
     def readings(self):

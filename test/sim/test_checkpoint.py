@@ -11,14 +11,12 @@ import pytest
 from spacemine_ros.core.control.anchoring import AnchoringState
 from spacemine_ros.core.control.drill import DrillState
 from spacemine_ros.core.memory import RecordTimeline
-from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperState
+from spacemine_ros.core.control.scraper import ScraperState
 from spacemine_ros.sim.checkpoint import (
     CheckpointError, load_checkpoint, MAGIC, read_header, save_checkpoint)
 from spacemine_ros.sim.world import RigWorld
 from test.conftest import ROOT
-from test.sim.loop import Loop
-
-CONTROLLERS = ('anchoring', 'budget', 'drills', 'scraper', 'line', 'smelter')
+from test.sim.rig import anchor, rig_on
 
 
 def state_of(world):
@@ -31,52 +29,63 @@ def state_of(world):
             'joints': readings.joint_positions}
 
 
-def twin_loop(loop, world):
-    """Return a Loop on another world with copies of the controllers as they are now."""
-    twin = Loop(world)
-    for name in CONTROLLERS:
-        setattr(twin, name, copy.deepcopy(getattr(loop, name)))
-    twin.drill = next(iter(twin.drills.values()))
+def twin_rig(rig, world):
+    """Return a headless rig on another world with copies of the units as they are now."""
+    twin = rig_on(world, drill={'goal_depth': 0.04})
+    for name, unit in rig.units.items():
+        copied = twin.units[name]
+        for attribute in ('controller', 'next_tick', 'sent', 'budget', 'books', 'fault',
+                          'ledger_at', 'request', 'area', 'timeline', 'ticked_at'):
+            if hasattr(unit, attribute):
+                setattr(copied, attribute, copy.deepcopy(getattr(unit, attribute)))
+    twin.supervisor_tick = rig.supervisor_tick
+    twin.ledger.update(rig.ledger)
     return twin
+
+
+def scraper(rig):
+    """Return the scraper controller of a rig."""
+    return rig.unit('scraper').controller
 
 
 @pytest.fixture
 def working(bodies, anchor_types, tmp_path):
     """Give a Bennu rig anchored, its hole drilled and a scraping pass half done."""
     world = RigWorld(bodies['bennu'], anchor_types['microspine'])
-    loop = Loop(world, goal_depth=0.04).anchor()
-    assert loop.line.start()[0]
-    assert loop.drill.start(True, loop.anchoring.tool_budget)[0]
-    assert loop.run_until(lambda: loop.drill.state == DrillState.DONE, 300.0)
-    request = ScrapeRequest(passes=1, cut_depth=0.02, pass_length=0.3)
-    assert loop.scraper.start(request, True, loop.anchoring.tool_budget)[0]
-    assert loop.run_until(lambda: loop.scraper.state == ScraperState.CUTTING, 120.0)
-    loop.run_until(lambda: False, 2.0)
-    yield loop, str(tmp_path / 'world.checkpoint')
+    rig = anchor(rig_on(world, drill={'goal_depth': 0.04}))
+    assert rig.call('material_handling', 'start')[0]
+    assert rig.call('drill', 'start')[0]
+    drill = rig.unit('drill').controller
+    assert rig.run_until(lambda: drill.state == DrillState.DONE, 300.0)
+    assert rig.set('scraper', passes=1, cut_depth=0.02, pass_length=0.3)[0]
+    assert rig.call('scraper', 'start')[0]
+    assert rig.run_until(lambda: scraper(rig).state == ScraperState.CUTTING, 120.0)
+    rig.run_until(lambda: False, 2.0)
+    yield rig, str(tmp_path / 'world.checkpoint')
     world.close()
 
 
 def test_a_restored_world_goes_on_as_the_one_that_wrote_it(working, bodies, anchor_types):
-    loop, path = working
-    save_checkpoint(loop.world, path, session='s1', extra={'battery': 0.5})
+    rig, path = working
+    save_checkpoint(rig.world, path, session='s1', extra={'battery': 0.5})
     restored = RigWorld(bodies['bennu'], anchor_types['microspine'])
     try:
         header, extra = load_checkpoint(restored, path)
         assert header['session'] == 's1' and extra == {'battery': 0.5}
-        before, now = state_of(loop.world), state_of(restored)
+        before, now = state_of(rig.world), state_of(restored)
         assert now['masses'] == before['masses'] and now['time'] == before['time']
         assert now['base'] == pytest.approx(before['base'], abs=1e-12)
         assert now['joints'] == pytest.approx(before['joints'], abs=1e-12)
         assert now['engaged'] == before['engaged'] == [True] * 4
-        twin = twin_loop(loop, restored)
-        for each in (loop, twin):
-            assert each.run_until(lambda each=each: each.scraper.state == ScraperState.DONE,
+        twin = twin_rig(rig, restored)
+        for each in (rig, twin):
+            assert each.run_until(lambda each=each: scraper(each).state == ScraperState.DONE,
                                   300.0)
             each.run_until(lambda: False, 20.0)
-        original, again = state_of(loop.world), state_of(restored)
+        original, again = state_of(rig.world), state_of(restored)
         assert again['time'] == pytest.approx(original['time'])
         assert again['engaged'] == original['engaged'] == [True] * 4
-        assert twin.anchoring.state == AnchoringState.ANCHORED
+        assert twin.anchoring.controller.state == AnchoringState.ANCHORED
         # The same material everywhere, to well within the ledger's resolution (the
         # solver's warm start is not in a checkpoint: the paths differ by round-off).
         for account, mass in original['masses'].items():
@@ -94,33 +103,36 @@ def test_a_job_goes_back_with_a_world_restored_behind_it_and_cuts_what_was_undon
     # rig_sim killed mid-pass: its world comes back from a checkpoint up to a period
     # old while the scraper saw the pass go further. The scraper's record of that
     # instant (what its node keeps for the last minute) takes the job back with the world.
-    loop, path = working
+    rig, path = working
     timeline = RecordTimeline()
 
     def run(each, seconds):
-        for _ in range(int(seconds / 0.05)):
+        end = each.world.time + seconds
+        while each.world.time < end - 1e-9:
             each.step()
-            timeline.note(each.world.time, each.scraper.record())
-    run(loop, 0.5)
-    save_checkpoint(loop.world, path)
-    restored_to = loop.world.time
-    run(loop, 0.95)  # the pass goes on; the world that saw it is then lost
+            timeline.note(each.world.time, scraper(each).record())
+    run(rig, 0.5)
+    save_checkpoint(rig.world, path)
+    restored_to = rig.world.time
+    run(rig, 0.95)  # the pass goes on; the world that saw it is then lost
     restored = RigWorld(bodies['bennu'], anchor_types['microspine'])
     try:
         load_checkpoint(restored, path)
-        twin = twin_loop(loop, restored)
-        for each in (loop, twin):
+        twin = twin_rig(rig, restored)
+        for each in (rig, twin):
             if each is twin:  # silent inputs fault it; the supervisor resets and starts
-                assert twin.scraper.input_lost('rig_sim silent') and twin.scraper.reset()[0]
-                ahead = twin.scraper.record()['radius']
-                assert 'pass 1 from' in twin.scraper.rewind(timeline.rewind(restored_to))
-                assert twin.scraper.record()['radius'] > ahead  # went back toward the start
-                request = twin.scraper.progress['request']
-                assert twin.scraper.start(request, True, twin.anchoring.tool_budget)[0]
-            assert each.run_until(lambda each=each: each.scraper.state == ScraperState.DONE,
+                cut = scraper(twin)
+                assert cut.input_lost('rig_sim silent') and cut.reset()[0]
+                ahead = cut.record()['radius']
+                assert 'pass 1 from' in cut.rewind(timeline.rewind(restored_to))
+                assert cut.record()['radius'] > ahead  # went back toward the start
+                twin.unit('scraper').request = cut.progress['request']
+                twin.unit('scraper').area = 0.0
+                assert twin.call('scraper', 'start')[0]
+            assert each.run_until(lambda each=each: scraper(each).state == ScraperState.DONE,
                                   300.0)
             each.run_until(lambda: False, 10.0)
-        original, again = state_of(loop.world), state_of(restored)
+        original, again = state_of(rig.world), state_of(restored)
         # The volume cut is the uninterrupted pass's (the blade re-enters at the 2 cm
         # record, so its plunge can differ by a sliver), and all of it is in the line.
         assert again['cut'] == pytest.approx(original['cut'], rel=0.02)
@@ -133,8 +145,8 @@ def test_a_job_goes_back_with_a_world_restored_behind_it_and_cuts_what_was_undon
 
 def test_a_checkpoint_of_another_world_is_refused_and_changes_nothing(
         working, bodies, anchor_types):
-    loop, path = working
-    save_checkpoint(loop.world, path)
+    rig, path = working
+    save_checkpoint(rig.world, path)
     other = RigWorld(bodies['psyche'], anchor_types['screw'])
     try:
         before = state_of(other)
@@ -146,8 +158,8 @@ def test_a_checkpoint_of_another_world_is_refused_and_changes_nothing(
 
 
 def test_a_checkpoint_is_data_never_code(working, bodies, anchor_types, tmp_path):
-    loop, path = working
-    save_checkpoint(loop.world, path)
+    rig, path = working
+    save_checkpoint(rig.world, path)
     header = read_header(path)
     marker = tmp_path / 'ran'
 

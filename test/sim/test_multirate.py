@@ -5,7 +5,7 @@ import pytest
 from spacemine_ros.sim.checkpoint import restore_world_state, world_state
 from spacemine_ros.sim.world import RigWorld
 from test.sim import commands
-from test.sim.loop import Loop
+from test.sim.rig import anchor, rig_on
 
 PERIOD = 0.05
 
@@ -14,7 +14,7 @@ PERIOD = 0.05
 def anchored(bodies, anchor_types):
     """Return an anchored rig on Bennu, its tools and line stopped."""
     world = RigWorld(bodies['bennu'], anchor_types['microspine'])
-    Loop(world).anchor()
+    anchor(rig_on(world))
     yield world
     world.close()
 

@@ -11,8 +11,10 @@ from spacemine_ros.core.models.drilling import StrataColumn, Stratum
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.core.rig_interface import interface_from
 from spacemine_ros.sim.world import default_rig_file, RigWorld
-from test.sim.loop import Loop, PERIOD
 from test.sim import commands
+from test.sim.rig import anchor, anchoring, rig_on, tool_loads
+
+PERIOD = 0.05  # s: the rig's control period
 
 
 @pytest.fixture
@@ -46,17 +48,19 @@ def test_rig_at_rest_stays_put_in_micro_gravity(bennu, anchor_types):
 
 def test_anchored_rig_stays_within_millimetres_while_the_bit_reaches_depth(bennu, anchor_types):
     with world_for(bennu, anchor_types) as world:
-        loop = Loop(world, goal_depth=0.15).anchor()
+        rig = anchor(rig_on(world, drill={'goal_depth': 0.15}))
         start = world.displacement()
-        assert loop.drill.start(True, loop.anchoring.tool_budget)[0]
-        assert loop.run_until(lambda: loop.drill.state in (DrillState.DONE, DrillState.FAULT),
-                              300.0)
-        assert loop.drill.state == DrillState.DONE
+        drill = rig.unit('drill').controller
+        assert rig.call('drill', 'start')[0]
+        samples = []
+        assert rig.run_until(lambda: drill.state in (DrillState.DONE, DrillState.FAULT),
+                             300.0, on_step=tool_loads(samples))
+        assert drill.state == DrillState.DONE
         assert world.drill.hole_depth >= 0.15
         assert world.max_displacement - start < 0.002
-        assert loop.anchoring.state == AnchoringState.ANCHORED
+        assert anchoring(rig).state == AnchoringState.ANCHORED
         # Thrust never exceeded the safe capacity (or the drill's share of it).
-        drilling = [(t, c) for t, c in loop.thrust_vs_capacity if t > 0]
+        drilling = [(t, c) for t, _, c, _ in samples if t > 0]
         assert drilling and all(t <= 0.8 * c + 1e-6 for t, c in drilling)
 
 
@@ -67,12 +71,13 @@ def test_a_jam_in_the_rig_is_detected_backed_off_and_cleared(bennu, anchor_types
         Stratum('boulder_core', 0.08, 2.0, 2.5e6, 0.6, 1800.0)])
     jammed = dataclasses.replace(bennu, strata=strata)
     with world_for(jammed, anchor_types) as world:
-        loop = Loop(world, goal_depth=0.1).anchor()
-        loop.drill.start(True, loop.anchoring.tool_budget)
-        loop.run_until(lambda: loop.drill.state in (DrillState.DONE, DrillState.FAULT), 300.0)
-        assert loop.drill.state == DrillState.DONE
-        assert loop.drill.retries >= 1
-        assert loop.anchoring.state == AnchoringState.ANCHORED
+        rig = anchor(rig_on(world, drill={'goal_depth': 0.1}))
+        drill = rig.unit('drill').controller
+        assert rig.call('drill', 'start')[0]
+        rig.run_until(lambda: drill.state in (DrillState.DONE, DrillState.FAULT), 300.0)
+        assert drill.state == DrillState.DONE
+        assert drill.retries >= 1
+        assert anchoring(rig).state == AnchoringState.ANCHORED
 
 
 def rig_with(change):
@@ -86,16 +91,16 @@ def test_overload_pulls_an_anchor_out_and_the_sim_reports_it(bennu, anchor_types
     def strong_feed(data):  # a feed drive that can push 2000 N
         data['subsystems']['drill']['joints'][0]['command']['effort']['max'] = 2000.0
     with world_for(bennu, anchor_types, capacity_spread=0.0, rig=rig_with(strong_feed)) as world:
-        loop = Loop(world).anchor()
+        rig = anchor(rig_on(world))
         # Push far beyond the four anchors' 640 N, bypassing the drill controller.
         for _ in range(int(5.0 / PERIOD)):
             commands.drill(world, 0.01, 2000.0, 0.0)
             world.advance(PERIOD)
         readings = world.readings()
         assert not all(readings.anchor_engaged)
-        loop.anchoring.update(readings.time, readings.anchor_embeds, readings.anchor_loads,
+        anchoring(rig).update(readings.time, readings.anchor_embeds, readings.anchor_loads,
                               readings.base_position)
-        assert loop.anchoring.state == AnchoringState.FAULT
+        assert anchoring(rig).state == AnchoringState.FAULT
 
 
 @pytest.mark.parametrize('height, anchored', [(0.05, False), (0.003, True)])
@@ -109,17 +114,18 @@ def test_anchors_bite_only_the_ground_within_their_reach(bennu, anchor_types, he
         pybullet.resetBasePositionAndOrientation(
             world.rig, (position[0], position[1], position[2] + height), orientation,
             physicsClientId=world.client)
-        loop = Loop(world, anchoring={'deploy_timeout': 10.0})
-        loop.anchoring.deploy()
-        loop.run_until(lambda: loop.anchoring.state in (AnchoringState.FAULT,
-                                                        AnchoringState.ANCHORED), 60.0)
+        rig = rig_on(world, anchoring={'deploy_timeout': 10.0})
+        assert rig.call('anchoring', 'deploy')[0]
+        controller = anchoring(rig)
+        rig.run_until(lambda: controller.state in (AnchoringState.FAULT,
+                                                   AnchoringState.ANCHORED), 60.0)
         if anchored:
-            assert loop.anchoring.state == AnchoringState.ANCHORED
+            assert controller.state == AnchoringState.ANCHORED
             assert all(world.readings().anchor_engaged)
         else:
             # Out in nothing, the proof load draws each try back out: never anchored.
-            assert loop.anchoring.state == AnchoringState.FAULT
-            assert 'failed its proof test' in loop.anchoring.fault_reason
+            assert controller.state == AnchoringState.FAULT
+            assert 'failed its proof test' in controller.fault_reason
             assert not any(world.readings().anchor_engaged)
 
 
@@ -127,9 +133,9 @@ def test_same_config_and_commands_give_the_same_result(bennu, anchor_types):
     results = []
     for _ in range(2):
         with world_for(bennu, anchor_types, seed=3) as world:
-            loop = Loop(world).anchor()
-            loop.drill.start(True, loop.anchoring.tool_budget)
-            loop.run_until(lambda: False, 10.0)
+            rig = anchor(rig_on(world))
+            assert rig.call('drill', 'start')[0]
+            rig.run_until(lambda: False, 10.0)
             results.append((world.base_pose(), world.drill.hole_depth,
                             [a.capacity_factor for a in world.anchors]))
     assert results[0] == results[1]
@@ -179,22 +185,22 @@ def test_a_brownout_stops_every_drive_until_power_is_back(bennu, anchor_types):
         assert world.electrical_power() > 0.0
 
 
-def swing(loop, pose, seconds, commanded=True):
-    """Step the anchored loop's world, physics step by physics step, for seconds.
+def swing(rig, pose, seconds, commanded=True):
+    """Step the anchored rig's world, physics step by physics step, for seconds.
 
     The arm is commanded to pose (if commanded) as the scraper controller commands it:
     joint speeds in proportion to what each has to go, the fastest at full speed. The
     anchors get their controller's commands. Returns the peak anchor load [N] and the
     blade's peak force [N].
     """
-    world, arm = loop.world, loop.world.plugins['scraper']
+    world, arm = rig.world, rig.world.plugins['scraper']
     peak_load = peak_blade = 0.0
     farthest = max(abs(pose[role] - arm.arm[role]) for role in pose)
     speeds = {role: 0.5 * abs(pose[role] - arm.arm[role]) / farthest for role in pose}
     for _ in range(int(round(seconds / PERIOD))):
         if commanded:
             commands.scraper(world, pose, 0.0, speeds)
-        anchors = loop.anchoring.commands()
+        anchors = anchoring(rig).commands()
         commands.anchors(world, [a.embed_depth for a in anchors], [a.tension for a in anchors])
         for _ in range(int(round(PERIOD / world.physics_dt))):
             world.advance(world.physics_dt)
@@ -214,17 +220,17 @@ def test_an_estop_brakes_the_swinging_arm_at_its_drives_acceleration_and_the_anc
     """
     from spacemine_ros.sim.scraper import ARM_ACCELERATION
     with world_for(bennu, anchor_types) as world:
-        loop = Loop(world).anchor()
+        rig = anchor(rig_on(world))
         arm = world.plugins['scraper']
         pose = {'slew': 0.8, 'shoulder': -0.5, 'elbow': 0.0, 'wrist': 0.0}  # up, aside
-        start_load, start_blade = swing(loop, pose, 0.8)  # accelerating all the way
+        start_load, start_blade = swing(rig, pose, 0.8)  # accelerating all the way
         fastest = max(abs(rate) for rate in arm.rates.values())
         assert fastest == pytest.approx(0.8 * ARM_ACCELERATION, rel=0.02)
         lead = max(arm.rates, key=lambda role: abs(arm.rates[role]))  # the most to go
         before = arm.arm[lead]
         world.set_estop(True)
         braking = fastest / ARM_ACCELERATION
-        stop_load, stop_blade = swing(loop, pose, braking + 0.2, commanded=False)
+        stop_load, stop_blade = swing(rig, pose, braking + 0.2, commanded=False)
         assert start_blade == stop_blade == 0.0  # nothing but the arm's own inertia
         assert not any(arm.rates.values())
         # The joint with the most to go ran on by its braking distance.

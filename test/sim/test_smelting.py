@@ -4,7 +4,7 @@ import pytest
 
 from spacemine_ros.core.control.smelter import Phase
 from spacemine_ros.sim.world import RigWorld
-from test.sim.loop import Loop, smelter_measurement
+from test.sim.rig import rig_on
 
 # (body, anchor design, recipe, source hopper, what is in the hopper)
 CASES = {
@@ -22,16 +22,18 @@ def test_a_batch_turns_hopper_material_into_products_and_the_ledger_balances(
     body = bodies[key]
     mix = mix or body.composition  # tailings of a C-type: its bulk composition
     with RigWorld(body, anchor_types[anchor]) as world:
-        loop = Loop(world)
+        rig = rig_on(world, smelter={'recipe': recipe})
+        smelter = rig.unit('smelter').controller
         ledger = world.material.ledger
         ledger.excavate(hopper, {s: 2.0 * f for s, f in mix.items() if s in ledger.species})
-        accepted, message = loop.smelter.start(
-            recipe, smelter_measurement(loop.smelter, world.readings(), hopper))
+        rig.line.books.ledger.excavate(hopper, {'regolith': 2.0})  # there before its books
+        rig.step()  # the smelter's first readings
+        accepted, message = rig.call('smelter', 'start_batch')
         assert accepted, message
-        assert loop.run_until(lambda: loop.smelter.phase in (Phase.DONE, Phase.FAULT), 2000.0)
-        assert loop.smelter.phase == Phase.DONE, loop.smelter.reason
+        assert rig.run_until(lambda: smelter.phase in (Phase.DONE, Phase.FAULT), 2000.0)
+        assert smelter.phase == Phase.DONE, smelter.reason
         ledger.check()
-        charge = loop.smelter.recipe.charge_mass
+        charge = smelter.recipe.charge_mass
         assert ledger.mass(hopper) == pytest.approx(2.0 - charge, abs=0.01)
         out = ledger.mass('products') + ledger.mass('slag') + ledger.mass('volatiles')
         assert out == pytest.approx(charge, abs=0.01)

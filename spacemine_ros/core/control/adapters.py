@@ -37,12 +37,14 @@ class Periods:
     """The period of each pace [s] (the lockstep world advances to the next one due).
 
     moving is the rig's control period. working suits processes whose time constants are
-    seconds or more (the furnace's shortest is about 9 s, a clog is judged over 1 s) and
-    keeps an e-stop arriving at any instant within half a second of simulated time.
+    seconds or more: the furnace's shortest is about 9 s (heat capacity over the slope of
+    its losses, door open at 1850 K), a clog is judged over a second, the separator's
+    residence is half a drum turn (1.6 s at 2 rad/s). A drive that must stop on a reading
+    (a feeder dosing the furnace) runs at the moving pace while it does.
     """
 
     moving: float = 0.05
-    working: float = 0.25
+    working: float = 0.5
     idle: float = 1.0
 
     def of(self, pace):
@@ -250,9 +252,14 @@ class LineAdapter:
 
     @staticmethod
     def pace(line):
-        """Return the pace: working while the line runs (or feeds the furnace)."""
-        if line.state in (LineState.RUNNING, LineState.HELD, LineState.CLEARING) or \
-                line.feed_request is not None:
+        """Return the pace: moving while it feeds the furnace, working while it runs.
+
+        A feed stops on its totalizer's reading: at a working pace it would run on for up
+        to a period's flow past the charge asked for.
+        """
+        if line.feed_request is not None:
+            return Pace.MOVING
+        if line.state in (LineState.RUNNING, LineState.HELD, LineState.CLEARING):
             return Pace.WORKING
         return Pace.IDLE
 

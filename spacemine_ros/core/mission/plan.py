@@ -209,3 +209,30 @@ def check_against_rig(plan, rig, body=''):
             if unknown:
                 raise PlanError(f'{where}: scrapers: {", ".join(sorted(unknown))} not on the '
                                 'rig')
+
+
+def varied(plan, depth=None, passes=None, smelt=True):
+    """Return the plan with its drill depths and scraper passes changed, or its smelting cut.
+
+    depth [m]: every drill step's; passes: every scrape step's (0 drops scraping); smelt
+    False drops the smelter batches and the waits for their power. PlanError if the
+    result is not a valid plan.
+    """
+    data = plan.model_dump(mode='json', exclude_defaults=True)
+    steps = []
+    for index, step in enumerate(data['steps']):
+        kind = step['type']
+        if kind == 'drill' and depth is not None:
+            step['depth'] = float(depth)
+        if kind == 'scrape' and passes is not None:
+            if passes == 0:
+                continue
+            step['passes'] = int(passes)
+            step.pop('area', None)
+        if not smelt and (kind == 'smelt' or (
+                kind == 'wait' and index + 1 < len(data['steps'])
+                and data['steps'][index + 1]['type'] == 'smelt')):
+            continue
+        steps.append(step)
+    data['steps'] = steps
+    return plan_from(data, plan.name)

@@ -14,6 +14,7 @@ over the directions each source throws its grains (LaunchPattern).
 """
 
 from dataclasses import dataclass, field
+import functools
 import math
 
 import numpy as np
@@ -259,8 +260,7 @@ class LaunchSite:
         positive('speed_ratio', speed_ratio)
         if exit_speed == 0.0:
             return 0.0
-        least = self.least_speeds(_directions(pattern))
-        return float(np.mean(np.exp(-least / (speed_ratio * exit_speed))))
+        return _escaping(self, exit_speed, pattern, speed_ratio)
 
     def max_exit_speed(self, loss_limit, pattern=HEMISPHERE, speed_ratio=1.0):
         """Fastest mean exit speed that keeps the escaping share at or below loss_limit."""
@@ -277,6 +277,14 @@ class LaunchSite:
             else:
                 high = middle
         return low
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaping(site, exit_speed, pattern, speed_ratio):
+    # A transfer point throws at a handful of speeds (its drive's, its fixed one), and
+    # every flow through it asks again: remembered per site, speed and pattern.
+    least = site.least_speeds(_directions(pattern))
+    return float(np.mean(np.exp(-least / (speed_ratio * exit_speed))))
 
 
 _DIRECTIONS = {}

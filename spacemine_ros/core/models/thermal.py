@@ -301,6 +301,10 @@ class FurnaceThermal:
             slope = self._heat_capacity(temperature)
             step = error / slope if slope > 0.0 else math.inf
             candidate = temperature - step
+            if abs(candidate - temperature) <= 1e-12 * max(1.0, temperature):
+                # Converged: a last step of rounding size may fall a hair outside the
+                # bracket, which must not send it bisecting the whole of it.
+                return min(max(candidate, low), high)
             if not low < candidate < high:
                 candidate = 0.5 * (low + high)
             if abs(candidate - temperature) <= 1e-12 * max(1.0, temperature) or high - low <= 0.0:

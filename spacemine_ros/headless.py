@@ -1,0 +1,918 @@
+"""A whole shift without ROS: the rig's controllers, supervisor and world in one process.
+
+The same controllers (core.control), the same supervisor's mission and power sharing
+(core.mission) and the same multi-rate world (sim.world) as the ROS graph, glued by the
+same per-subsystem adapters (core.control.adapters) instead of topics, and stepped in the
+same event-driven lockstep: at each instant the world stops at, every controller due
+there acts (each on the period of its pace, on the same grid as the graph's), then the
+supervisor if it is due, and the world goes straight on to the next instant one of them
+is due. It is the engine of campaigns: thousands of shifts, each one a function of its
+configuration and seed.
+
+    from spacemine_ros.headless import Shift
+    figures = Shift(body='bennu', plan='bennu_shift').run()   # the summary's figures
+
+`spacemine-shift --headless` runs it from the command line. With a data directory it
+keeps what the graph's nodes keep (each controller's record, the mission's, the world's
+checkpoint), so a shift stopped at any instant goes on from there with resume=True, as a
+rig killed and restarted does. No rclpy.
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+from spacemine_ros.bringup import CONTROLLERS, default_params_file, rig_file_path
+from spacemine_ros.core.config import ConfigError, load_yaml
+from spacemine_ros.core.control.adapters import adapter_for, Joints, Pace, Periods
+from spacemine_ros.core.control.anchoring import (
+    AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
+from spacemine_ros.core.control.drill import DrillController, DrillParams
+from spacemine_ros.core.control.material_handling import (
+    build_line, LineParams, LineState, TotalizerBooks)
+from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperController, ScraperParams
+from spacemine_ros.core.control.smelter import BatchController, recipes_from, SmelterParams
+from spacemine_ros.core.memory import checked_float, NodeMemory, RecordTimeline
+from spacemine_ros.core.mission.mission_store import MissionStore
+from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
+from spacemine_ros.core.mission.power import active_consumers, PowerShares
+from spacemine_ros.core.mission.supervisor import Call, Mission, Observation
+from spacemine_ros.core.models.anchors import choose_anchor, load_anchor_types
+from spacemine_ros.core.models.body import load_body
+from spacemine_ros.core.models.material_config import IN_TRANSIT, load_material_config
+from spacemine_ros.core.models.power import power_config_from, PowerSystem
+from spacemine_ros.core.models.thermal import furnace_design_from
+from spacemine_ros.core.rig_interface import load_rig_interface
+from spacemine_ros.params_files import load_params_file
+from spacemine_ros.paths import share_path
+from spacemine_ros.sim.checkpoint import take_up_checkpoint, WorldCheckpoints
+from spacemine_ros.sim.world import RigWorld
+from spacemine_ros.summary import ShiftRecord, site_figures, step_timeline, summary
+
+# Accounts a rig weighs (its mass sensors: bucket load cell, belt scale, hopper and
+# furnace load cells); the rest only its totalizers tell (rig_sim publishes these).
+MEASURED_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
+                     'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles')
+TELEMETRY_PERIOD = 0.5  # s: how often a controller reports its figures (the nodes' default)
+ENDED = ('completed', 'aborted')
+DEFAULT_RECIPES = {'C': 'volatile_extraction', 'S': 'metal_smelting', 'M': 'metal_smelting'}
+
+
+class ShiftError(RuntimeError):
+    """A shift that cannot be set up or go on; the message says why."""
+
+
+def _fields(cls, values):
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def _changed(params, values):
+    """Return params with the values changed, validated (ValueError: refused)."""
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(params)})
+    if unknown:
+        raise ValueError(f'no parameter {", ".join(unknown)}')
+    return dataclasses.replace(params, **values).validate() if values else params
+
+
+class _NoMemory:
+    """A record that keeps nothing (a run without a data directory)."""
+
+    problem = ''
+
+    def recall(self):
+        return {}
+
+    def remember(self, **values):
+        return ''
+
+
+class Unit:
+    """One subsystem of the rig: its controller, its adapter, when it is next due."""
+
+    def __init__(self, engine, spec, settings):
+        self.engine = engine
+        self.spec = spec
+        self.name = spec.controller
+        self.adapter = adapter_for(spec)
+        self.settings = settings  # its parameters, as the node would have them
+        self.memory = engine.memory(self.name)
+        self.next_tick = -math.inf
+        self.sent = None  # its last command ({joint: {field: value}})
+        self.telemetry_at = None  # when it last reported its figures
+        self.reported_state = None
+
+    def pace(self):
+        """Return the Pace its controller needs now."""
+        raise NotImplementedError
+
+    def state(self):
+        """Return the state it publishes."""
+        return self.controller.state.value
+
+    def due(self, time):
+        """Return whether it acts at time [s]."""
+        return time >= self.next_tick - 1e-9
+
+    def send(self, time, command):
+        """Give the world its command for the period at time, holding to its next tick."""
+        window = self.engine.periods.until_next(self.pace(), time)
+        self.engine.world.command(self.spec.name, command, valid_for=window)
+        self.sent = command
+        self.next_tick = time + window
+
+    def wake(self, time):
+        """Renew its command with its pace's window (a request changed what it does)."""
+        if self.sent is not None:
+            self.send(time, self.sent)
+
+    def telemetry_due(self, time, force=False):
+        """Return whether it reports its figures now (at most every TELEMETRY_PERIOD)."""
+        if force or self.telemetry_at is None or \
+                not self.telemetry_at <= time < self.telemetry_at + TELEMETRY_PERIOD:
+            self.telemetry_at = time
+            return True
+        return False
+
+    def set(self, values):
+        """Set parameters (atomically); return (accepted, reason)."""
+        return False, f'{self.name} takes no parameters here'
+
+    def call(self, name, time):
+        """Call one of its services; return (success, message)."""
+        method = getattr(self, f'on_{name}', None)
+        if method is None:
+            return False, f'{self.name} has no service {name}'
+        return method(time)
+
+    def stop(self, time):
+        """Leave its actuators safe."""
+        self.send(time, self.adapter.stop())
+
+
+class AnchoringUnit(Unit):
+    """The anchors: the anchoring sequence and the tools' force budget."""
+
+    def __init__(self, engine, spec, settings):
+        super().__init__(engine, spec, settings)
+        body, types = engine.body, engine.anchor_types
+        requested = engine.anchor_type
+        design = types.get(requested or body.site.anchor_type)
+        defaults = AnchoringParams(embed_depth=design.embed_depth if design else 0.01,
+                                   nominal_capacity=1.0)
+        values = {**dataclasses.asdict(defaults), **_fields(AnchoringParams, settings)}
+        _, design, nominal = choose_anchor(types, body, requested, values['proof_fraction'],
+                                           values['preload'])
+        values.update(embed_depth=design.embed_depth, nominal_capacity=nominal)
+        params = AnchoringParams(**values).validate()
+        self.controller = AnchoringController(len(self.adapter.joints), params)
+        self.controller.recall(self.memory.recall())
+        self.budget = ForceBudget(engine.rig.budget_tools)
+
+    def pace(self):
+        """Return its pace: moving while deploying, proving, releasing or loaded."""
+        loaded = any(force > 0.0 for force in self.budget.requests.values()) or \
+            self.budget.total_load > 0.0
+        return self.adapter.pace(self.controller, loaded)
+
+    @property
+    def anchored(self):
+        """Tell whether the rig is anchored."""
+        return self.controller.state == AnchoringState.ANCHORED
+
+    def allowance(self, tool):
+        """Return the force a tool may put on the anchors now [N]."""
+        return self.budget.allowances(self.controller.tool_budget)[tool]
+
+    def tool(self, tool, request=None, load=None, time=None):
+        """Take a tool's request and load [N]; a change of pace renews its command."""
+        pace = self.pace()
+        if request is not None:
+            self.budget.request(tool, request)
+        if load is not None:
+            self.budget.report_load(tool, load)
+        if time is not None and self.pace() != pace:
+            self.wake(time)
+
+    def tick(self, time, readings, joints):
+        embeds, loads = self.adapter.readings(joints)
+        commands = self.controller.update(time, embeds, loads, readings.base_position)
+        self.memory.remember(**self.controller.record())
+        self.send(time, self.adapter.command(commands))
+
+    def stop(self, time):
+        """Nothing to send: anchors hold where they are (the drives' safe state)."""
+
+    def set(self, values):
+        try:
+            self.controller.params = _changed(self.controller.params, values)
+        except ValueError as error:
+            return False, str(error)
+        return True, ''
+
+    def on_deploy(self, time):
+        return self.controller.deploy()
+
+    def on_release(self, time):
+        return self.controller.release()
+
+
+class DrillUnit(Unit):
+    """A drill head: drills to its goal depth within its allowance."""
+
+    def __init__(self, engine, spec, settings):
+        super().__init__(engine, spec, settings)
+        self.controller = DrillController(DrillParams(**_fields(DrillParams, settings)))
+        stroke = self.controller.params.feed_stroke
+        surface = checked_float(self.memory.recall(), 'surface_position', -stroke, stroke)
+        if surface is not None:
+            self.controller.surface_position = surface
+
+    def pace(self):
+        """Return its pace: moving while it approaches, drills, backs off or retracts."""
+        return self.adapter.pace(self.controller)
+
+    def tick(self, time, readings, joints):
+        anchoring = self.engine.anchoring
+        measurement = self.adapter.measurement(time, joints)
+        command = self.controller.update(measurement, anchoring.anchored,
+                                         anchoring.allowance(self.spec.name),
+                                         anchoring.controller.tool_budget)
+        self.send(time, self.adapter.command(command))
+        anchoring.tool(self.spec.name, self.controller.request, measurement.thrust, time)
+        if self.controller.surface_position is not None:
+            self.memory.remember(surface_position=self.controller.surface_position)
+        self.engine.record.depth(self.name, self.controller.depth)
+        self.engine.record.drill_energy[self.name] = self.controller.energy
+
+    def set(self, values):
+        try:
+            self.controller.params = _changed(self.controller.params, values)
+        except ValueError as error:
+            return False, str(error)
+        return True, ''
+
+    def on_start(self, time):
+        anchoring = self.engine.anchoring
+        result = self.controller.start(anchoring.anchored, anchoring.controller.tool_budget)
+        anchoring.tool(self.spec.name, request=self.controller.request, time=time)
+        return result
+
+    def on_abort(self, time):
+        result = self.controller.abort()
+        self.engine.anchoring.tool(self.spec.name, request=self.controller.request, time=time)
+        return result
+
+
+class ScraperUnit(Unit):
+    """A scraper arm: runs its passes within its allowance."""
+
+    def __init__(self, engine, spec, settings):
+        super().__init__(engine, spec, settings)
+        self.controller = ScraperController(ScraperParams(**_fields(ScraperParams, settings)))
+        recalled = self.memory.recall()
+        self.controller.recall(recalled)
+        self.timeline = RecordTimeline()
+        self.timeline.take_up(recalled.get('timeline'))
+        self.request = ScrapeRequest(**_fields(ScrapeRequest, settings))
+        self.area = float(settings.get('area', 0.0))
+        self.ticked_at = 0.0
+
+    def pace(self):
+        """Return its pace: moving while a job is under way."""
+        return self.adapter.pace(self.controller)
+
+    def tick(self, time, readings, joints):
+        anchoring = self.engine.anchoring
+        blade = readings.sensors[self.adapter.blade_topic][:3]
+        measurement = self.adapter.measurement(time, joints, blade,
+                                               self.engine.masses.get('scraper', 0.0))
+        command = self.controller.update(measurement, anchoring.anchored,
+                                         anchoring.allowance(self.spec.name))
+        self.send(time, self.adapter.command(command))
+        anchoring.tool(self.spec.name, self.controller.request_force, measurement.blade_force,
+                       time)
+        self.ticked_at = time
+        self._remember()
+
+    def _remember(self):
+        record = self.controller.record()
+        self.timeline.note(self.ticked_at, record)
+        self.memory.remember(**record, timeline=self.timeline.to_json())
+
+    def restored(self, checkpoint_time):
+        """Take the job back to where it stood at a world checkpoint's time."""
+        if checkpoint_time == self.timeline.restored_at:
+            return
+        self.timeline.restored_at = checkpoint_time
+        record = self.timeline.rewind(checkpoint_time)
+        if record is not None:
+            self.controller.rewind(record)
+        self._remember()
+
+    def set(self, values):
+        job = _fields(ScrapeRequest, values)
+        area = float(values.get('area', self.area))
+        rest = {k: v for k, v in values.items() if k not in job and k != 'area'}
+        try:
+            params = _changed(self.controller.params, rest)
+            request = dataclasses.replace(self.request, **job)
+            if job or area != self.area:  # refuse a job the arm cannot do
+                (request.covering(area) if area > 0.0 else request).plan(
+                    self.controller.geometry)
+        except ValueError as error:
+            return False, str(error)
+        self.controller.params, self.request, self.area = params, request, area
+        return True, ''
+
+    def on_start(self, time):
+        anchoring = self.engine.anchoring
+        job = self.request.covering(self.area) if self.area > 0.0 else \
+            dataclasses.replace(self.request)
+        result = self.controller.start(job, anchoring.anchored, anchoring.controller.tool_budget)
+        anchoring.tool(self.spec.name, request=self.controller.request_force, time=time)
+        return result
+
+    def on_abort(self, time):
+        result = self.controller.abort()
+        self.engine.anchoring.tool(self.spec.name, request=self.controller.request_force,
+                                   time=time)
+        return result
+
+    def on_reset(self, time):
+        return self.controller.reset()
+
+    def stop(self, time):
+        last = self.controller.last
+        if last is not None:
+            self.send(time, self.adapter.hold(last.joints))
+
+
+class LineUnit(Unit):
+    """The material line and the rig's ledger, kept from its totalizers."""
+
+    def __init__(self, engine, spec, settings):
+        super().__init__(engine, spec, settings)
+        config = engine.material_config
+        params = LineParams(**_fields(LineParams, settings))
+        body = engine.body
+        self.controller = build_line(config, params, body.launch_site(), body.regolith.density,
+                                     body.effective_gravity())
+        self.config = config
+        self.books = TotalizerBooks(config)
+        self.tolerance = float(settings.get('ledger_tolerance', 0.05))
+        self.fault = ''
+        self.ledger_at = None
+
+    def state(self):
+        return LineState.FAULT.value if self.fault else self.controller.state.value
+
+    def pace(self):
+        """Return its pace: working while the line runs or feeds the furnace."""
+        return self.adapter.pace(self.controller)
+
+    def tick(self, time, readings, joints):
+        books = self.books
+        books.totals.update({(p, 'delivered'): v for p, v in readings.delivered.items()})
+        books.totals.update({(p, 'lost'): v for p, v in readings.lost.items()})
+        masses = self.engine.masses
+        if not self.fault and books.heard_all():
+            self.fault = books.update(time, masses, self.tolerance)
+            if self.fault:
+                self.controller.stop()
+        torque = self.adapter.conveyor_torque(joints)
+        measurement = self.adapter.measurement(time, torque, books, masses, self.config.hoppers)
+        command = self.controller.update(measurement)
+        self.send(time, self.adapter.command(command))
+        if books.heard_all() and (self.ledger_at is None or
+                                  not self.ledger_at <= time < self.ledger_at + TELEMETRY_PERIOD):
+            self.ledger_at = time
+            totals = books.ledger.totals()
+            totals['balance'] = totals['excavated'] - sum(
+                v for k, v in totals.items() if k != 'excavated')
+            self.engine.ledger.update(totals)
+
+    def restored(self):
+        """Book again from the totalizers of a world gone back to its checkpoint."""
+        self.books.rebuild()
+        if self.fault:
+            self.fault = ''
+            self.controller.state = LineState.STOPPED
+
+    def set(self, values):
+        try:
+            params = _changed(self.controller.params, _fields(LineParams, values))
+            rest = {k: v for k, v in values.items() if k not in _fields(LineParams, values)}
+            if set(rest) - {'ledger_tolerance'}:
+                raise ValueError(f'no parameter {", ".join(sorted(rest))}')
+        except ValueError as error:
+            return False, str(error)
+        self.controller.params = params
+        self.tolerance = float(rest.get('ledger_tolerance', self.tolerance))
+        return True, ''
+
+    def on_start(self, time):
+        if self.fault:
+            return False, f'ledger fault: {self.fault}'
+        return self.controller.start()
+
+    def on_stop(self, time):
+        return self.controller.stop()
+
+    def on_reset(self, time):
+        if self.fault:
+            self.fault = ''
+            self.controller.state = LineState.STOPPED
+            return True, 'ledger fault cleared; line stopped'
+        return self.controller.reset()
+
+    def charge(self, hopper, mass):
+        """Feed mass [kg] from a hopper to the furnace (the smelter's charge_furnace)."""
+        ledger = self.books.ledger
+        return self.controller.request_feed(hopper, mass,
+                                            self.engine.masses.get(hopper, ledger.mass(hopper)),
+                                            ledger.room('furnace'))
+
+
+class SmelterUnit(Unit):
+    """The furnace's batch controller."""
+
+    def __init__(self, engine, spec, settings):
+        super().__init__(engine, spec, settings)
+        data = load_yaml(engine.files['smelter_file'])
+        design = furnace_design_from(data)
+        self.recipes = recipes_from(data)
+        self.default_recipe = DEFAULT_RECIPES[engine.body.composition_class]
+        self.recipe = settings.get('recipe') or self.default_recipe
+        if self.recipe not in self.recipes:
+            raise ConfigError(f'smelter: unknown recipe {self.recipe!r}; recipes: '
+                              f'{", ".join(sorted(self.recipes))}')
+        self.charge_mass = float(settings.get('charge_mass', 0.0))
+        params = SmelterParams(**_fields(SmelterParams, settings))
+        self.controller = BatchController(params, design, dict(self.recipes),
+                                          engine.body.semi_major_axis)
+        self.controller.recall(self.memory.recall())
+        self.temperature, self.melt = math.nan, 0.0
+
+    def state(self):
+        return self.controller.phase.value
+
+    def pace(self):
+        """Return its pace: working while a batch is under way."""
+        return self.adapter.pace(self.controller)
+
+    def _measurement(self, time):
+        return self.adapter.measurement(time, self.temperature, self.melt, self.engine.masses,
+                                        self.controller.recipes[self.recipe].source_hopper)
+
+    def tick(self, time, readings, joints):
+        sensors = readings.sensors
+        self.temperature = sensors[self.adapter.temperature_topic][0]
+        self.melt = sensors[self.adapter.melt_topic][0]
+        published = self.state()
+        command = self.controller.update(self._measurement(time))
+        self.memory.remember(**self.controller.record())
+        self.send(time, self.adapter.command(command))
+        record = self.engine.record
+        if self.telemetry_due(time, force=self.state() != published):
+            # As the graph's operator sees it: the phase published before this period,
+            # the reading of this one and the setpoint it led to.
+            record.setpoint = self.controller.setpoint
+            record.furnace(time, self.temperature)
+            record.batch_energy = self.controller.energy
+
+    def set(self, values):
+        recipe, charge = self.recipe, self.charge_mass
+        try:
+            rest = dict(values)
+            if 'recipe' in rest:
+                recipe = rest.pop('recipe') or self.default_recipe
+                if recipe not in self.controller.recipes:
+                    raise ValueError(f'unknown recipe {recipe!r}; recipes: '
+                                     f'{", ".join(sorted(self.controller.recipes))}')
+            if 'charge_mass' in rest:
+                charge = float(rest.pop('charge_mass'))
+                if not 0.0 <= charge <= 100.0:
+                    raise ValueError(f'charge_mass must be within 0..100 kg, got {charge}')
+            params = _changed(self.controller.params, rest)
+        except ValueError as error:
+            return False, str(error)
+        self.controller.params, self.recipe, self.charge_mass = params, recipe, charge
+        return True, ''
+
+    def on_start_batch(self, time):
+        if 'furnace' not in self.engine.masses or not math.isfinite(self.temperature):
+            return False, 'no reading of the furnace yet'
+        recipe = self.recipes[self.recipe]
+        if self.charge_mass > 0.0:
+            recipe = dataclasses.replace(recipe, charge_mass=self.charge_mass)
+        self.controller.recipes[self.recipe] = recipe
+        result = self.controller.start(self.recipe, self._measurement(time))
+        if result[0] and self.controller.feed_request is not None:
+            hopper, mass = self.controller.feed_request
+            self.controller.feed_request = None
+            line = self.engine.line
+            accepted, reason = line.charge(hopper, mass) if line else (
+                False, 'no material line')
+            if line is not None:
+                line.wake(time)
+            if not accepted:
+                self.controller.abort(f'the material line refused the charge: {reason}')
+        return result
+
+    def on_abort(self, time):
+        return self.controller.abort()
+
+    def on_cool_down(self, time):
+        return self.controller.cool_down()
+
+    def on_reset(self, time):
+        return self.controller.reset()
+
+
+UNITS = {'anchors': AnchoringUnit, 'drill': DrillUnit, 'scraper': ScraperUnit,
+         'material_line': LineUnit, 'furnace': SmelterUnit}
+
+
+class Shift:
+    """A shift of a rig run by its supervisor, headless (see the module's docstring).
+
+    body, site, anchor_type, rig: as spacemine-shift's options; plan: a plan file, a name
+    in config/plans/ or a core.mission.plan.Plan; params_file: the nodes' parameters
+    (config/rig.yaml); overrides: {node: {parameter: value}} on top of it; seed and the
+    rest of rig_sim's parameters come from its section there. always_step: the rigid body
+    steps every physics step (the reference the multi-rate world is checked against).
+    data_dir: keep the records a restart takes up; resume: take them up.
+    """
+
+    def __init__(self, body='bennu', plan='bennu_shift', rig='', site='', anchor_type='',
+                 params_file=None, overrides=None, always_step=False, data_dir=None,
+                 resume=False, session='headless', world=None):
+        overrides = overrides or {}
+        entries = load_params_file(params_file or default_params_file())
+        sim = self._section(entries, 'rig_sim', 'rig_sim', overrides)
+        self.files = {name: sim.get(name) or share_path('config', default) for name, default in (
+            ('bodies_file', 'bodies.yaml'), ('anchors_file', 'anchors.yaml'),
+            ('power_file', 'power.yaml'), ('material_file', 'material.yaml'),
+            ('smelter_file', 'smelter.yaml'))}
+        self.anchor_types = load_anchor_types(self.files['anchors_file'])
+        self.control_period = float(sim.get('control_period', 0.05))
+        # The graph's world stops at least every max_step while anything works, so that an
+        # e-stop sent at any wall instant is obeyed within it; here one is obeyed at the
+        # instant it is given, and the world goes straight to the next controller due.
+        self.max_step = math.inf
+        self.idle_step = float(sim.get('idle_step', 1.0))
+        supervisor = self._section(entries, 'supervisor', 'supervisor', overrides)
+        defaults = Periods()
+        self.periods = Periods(self.control_period,
+                               float(supervisor.get('period_working', defaults.working)),
+                               float(supervisor.get('period_idle', defaults.idle))).validate()
+        if world is not None:  # a world made by the caller (the simulation's tests)
+            self.world, self.rig, self.body = world, world.rig_interface, world.body
+            self.body_key, self.site = world.body.name.lower(), site
+            self.anchor_type = world.anchor_type.name
+            self.anchor_types.setdefault(self.anchor_type, world.anchor_type)
+            self.material_config = world.material_config
+        else:
+            self.rig = load_rig_interface(rig_file_path(rig))
+            self.body_key, self.site = body, site
+            self.body = load_body(self.files['bodies_file'], body, site)
+            self.anchor_type = anchor_type or sim.get('anchor_type', '')
+            design = self.anchor_types.get(self.anchor_type or self.body.site.anchor_type)
+            if design is None:
+                raise ConfigError(f'unknown anchor_type {self.anchor_type!r}; known: '
+                                  f'{", ".join(sorted(self.anchor_types))}')
+            self.material_config = load_material_config(self.files['material_file'])
+            power = PowerSystem(power_config_from(
+                load_yaml(self.files['power_file']).get('power', {}), self.files['power_file']),
+                self.body.semi_major_axis, self.body.site.latitude, self.body.rotation_period)
+            self.world = RigWorld(
+                self.body, design, rig=self.rig, physics_dt=float(sim.get('physics_dt', 0.005)),
+                seed=int(sim.get('seed', 0)),
+                capacity_spread=float(sim.get('capacity_spread', 0.1)),
+                command_timeout=float(sim.get('command_timeout', 0.5)),
+                material=self.material_config,
+                furnace=furnace_design_from(load_yaml(self.files['smelter_file'])), power=power,
+                always_step=always_step)
+        self.data_dir, self.session, self.resume = data_dir, session, resume
+        self.checkpoints = WorldCheckpoints(data_dir, session) if data_dir else None
+        self.checkpoint_period = float(sim.get('checkpoint_period', 5.0))
+        self.last_checkpoint = -math.inf
+        self.record = ShiftRecord.for_rig(self.rig)
+        self.ledger = self.record.ledger  # the rig's ledger as the line publishes it
+        self.masses = {}
+        self.units = {}
+        try:
+            for spec in self.rig.subsystems.values():
+                section = CONTROLLERS[spec.kind][3]
+                settings = self._section(entries, section, spec.controller, overrides)
+                self.units[spec.name] = UNITS[spec.kind](self, spec, settings)
+        except ValueError as error:  # ConfigError included
+            self.world.close()
+            raise ShiftError(str(error)) from None
+        self.by_controller = {unit.name: unit for unit in self.units.values()}
+        self.anchoring = next(u for u in self.units.values() if isinstance(u, AnchoringUnit))
+        self.line = next((u for u in self.units.values() if isinstance(u, LineUnit)), None)
+        power = self.world.power
+        self.power_shares = PowerShares(power.config if power else power_config_from({}),
+                                        self.rig)
+        self.store = MissionStore(os.path.join(data_dir, 'mission.sqlite')) if data_dir \
+            else None
+        self.mission = Mission(self.rig, self._on_event)
+        self.events = []
+        self.steps = []  # (step number, type, sim time, wall time) as each began
+        self.supervisor_tick = -math.inf
+        self.restored_from = None
+        if resume and data_dir:
+            self._take_up()
+        if self.mission.plan is None and plan is not None:
+            self._load(plan)
+        elif self.mission.plan is None and resume:
+            raise ShiftError(f'nothing to resume in {data_dir}')
+        self.wall = 0.0
+
+    # Set-up --------------------------------------------------------------------------------
+    @staticmethod
+    def _section(entries, kind, node, overrides):
+        """Return a node's parameters as its params file gives them, overrides on top."""
+        return {**entries.get('/**', {}), **entries.get(f'/**/{kind}', {}),
+                **entries.get(f'/**/{node}', {}), **overrides.get(node, {})}
+
+    def memory(self, name):
+        """Return the record a controller keeps across a restart (none without a data dir)."""
+        if not self.data_dir:
+            return _NoMemory()
+        return NodeMemory(self.data_dir, name, self.session, self.resume)
+
+    def _load(self, plan):
+        if isinstance(plan, str):
+            path = plan if os.sep in plan or plan.endswith(('.yaml', '.yml')) else \
+                share_path('config', 'plans', f'{plan}.yaml')
+            plan = load_plan(path)
+        check_against_rig(plan, self.rig, self.body_key)
+        now = self.world.time
+        accepted, reason = self.mission.command('load_plan', now, 60.0, now, plan=plan)
+        if not accepted:
+            raise ShiftError(f'the plan was refused: {reason}')
+        if self.store is not None:
+            import yaml
+            text = yaml.safe_dump({'plan': plan.model_dump(mode='json', exclude_defaults=True)})
+            self.store.save_plan(plan.name, plan.name, text, self.mission.snapshot())
+        accepted, reason = self.mission.command('start', now, 60.0, now)
+        if not accepted:
+            raise ShiftError(f'the plan could not start: {reason}')
+
+    def _take_up(self):
+        """Go on from the data directory: the world's checkpoint and the stored mission."""
+        restored = take_up_checkpoint(self.world, self.checkpoints, self.control_period,
+                                      resume=True)
+        if restored is not None:
+            self.restored_from = restored
+            for unit in self.units.values():
+                if isinstance(unit, (LineUnit, ScraperUnit)):
+                    unit.restored(restored) if isinstance(unit, ScraperUnit) else \
+                        unit.restored()
+        stored = self.store.mission()
+        if stored is not None:
+            import yaml
+            name, source, text, snapshot = stored
+            try:
+                plan = plan_from(yaml.safe_load(text)['plan'], source)
+            except (PlanError, KeyError, TypeError, yaml.YAMLError) as error:
+                raise ShiftError(f'the stored plan cannot be read: {error}') from None
+            self.mission.restore(plan, snapshot)
+            if snapshot['mode'] == 'running':
+                now = self.world.time
+                self.mission.command('resume', now, 60.0, now)
+
+    def _on_event(self, kind, text):
+        self.events.append((self.world.time, kind, text))
+        if self.store is not None:
+            if kind in ('mode', 'step'):
+                self.store.log(self.world.time, kind, text, self.mission.snapshot(),
+                               self.ledger)
+            else:
+                self.store.log(self.world.time, kind, text)
+
+    # The loop ----------------------------------------------------------------------------------
+    @property
+    def done(self):
+        """Tell whether the plan has ended (completed or aborted)."""
+        return self.mission.state in ENDED
+
+    def step(self):
+        """Run one instant of the lockstep: the units due, the supervisor, then advance."""
+        world, now = self.world, self.world.time
+        readings = world.readings()
+        self.masses = {name: readings.material_masses[name] for name in MEASURED_ACCOUNTS
+                       if name in readings.material_masses}
+        joints = Joints(readings.joint_names, readings.joint_positions,
+                        readings.joint_velocities, readings.joint_efforts)
+        record = self.record
+        record.base(now, readings.base_position)
+        record.joint_efforts(dict(zip(readings.joint_names, readings.joint_efforts)))
+        for name, values in readings.sensors.items():
+            if name.endswith('blade_wrench'):
+                record.blade(values[:3])
+        for unit in self.units.values():
+            if unit.due(now):
+                unit.tick(now, readings, joints)
+        self._note_states()
+        if self._supervisor_due(now):
+            self._supervise(now)
+            self._note_states()
+            step = self.mission.step
+            if step is not None and self.mission.state == 'running' and (
+                    not self.steps or self.steps[-1][0] != self.mission.step_index + 1):
+                self.steps.append((self.mission.step_index + 1, step.type, now,
+                                   time.perf_counter()))
+        if self.checkpoints is not None:
+            self.checkpoints.note_time(now)
+            if now - self.last_checkpoint >= self.checkpoint_period:
+                self.last_checkpoint = now
+                self.checkpoints.save(world)
+        world.advance(self._next_step(now))
+
+    def _note_states(self):
+        record = self.record
+        for unit in self.units.values():
+            record.states[unit.name] = unit.state()
+        record.safe_capacity = self.anchoring.controller.safe_capacity
+
+    def _next_step(self, now):
+        due = min([u.next_tick for u in self.units.values()] + [self.supervisor_tick])
+        world = self.world
+        busy = world.awake or world.working() or world.electrical_power() > 0.0
+        longest = self.max_step if busy else self.idle_step
+        return min(max(due - now, self.control_period), longest)
+
+    def _supervisor_due(self, now):
+        return now >= self.supervisor_tick - 1e-9
+
+    def _supervise(self, now):
+        mission = self.mission
+        obs = self.observation(now)
+        mission.tick(obs)
+        self._stops(now)
+        while True:
+            action = mission.next_action(obs)
+            if action is None:
+                break
+            success, message = self._act(action, now)
+            mission.action_done(action, success, message, now)
+            obs = self.observation(now)
+        self._stops(now)
+        self._share_power(now)
+        pace = Pace.WORKING if mission.state in ('running', 'paused', 'holding') else Pace.IDLE
+        self.supervisor_tick = now + self.periods.until_next(pace, now)
+
+    def _act(self, action, now):
+        if isinstance(action, Call):
+            controller, _, service = action.service.partition('/')
+            unit = self.by_controller.get(controller)
+            if unit is None:
+                return False, f'no controller {controller}'
+            pace = unit.pace()
+            result = unit.call(service, now)
+            if unit.pace() != pace:
+                unit.wake(now)
+            return result
+        unit = self.by_controller.get(action.node)
+        if unit is None:
+            return False, f'no controller {action.node}'
+        return unit.set(dict(action.values))
+
+    def _stops(self, now):
+        for action in self.mission.take_stop_actions():
+            self._act(action, now)
+
+    def _share_power(self, now):
+        step = self.mission.step if self.mission.state == 'running' else None
+        power = self.world.power
+        if power is None:  # an unlimited supply: the controllers keep their own budgets
+            return
+        states_now = {u.name: u.state() for u in self.units.values()}
+        available = power.available()
+        active = active_consumers(self.rig, states_now, step.type if step else '')
+        for controller, values in self.power_shares.shares(available, active).items():
+            unit = self.by_controller.get(controller)
+            if unit is not None and unit.set(values)[0]:
+                self.power_shares.sent(controller, values)
+
+    def observation(self, now):
+        """Return what the supervisor knows of the rig now (as the graph's would)."""
+        ledger = self.ledger
+        in_transit = (sum(ledger.get(name, 0.0) for name in IN_TRANSIT)
+                      if self.line is None or self.line.books.heard_all() and
+                      self.line.ledger_at is not None else math.inf)
+        power = self.world.power
+        return Observation(time=now, states={u.name: u.state() for u in self.units.values()},
+                           safe_capacity=self.anchoring.controller.safe_capacity,
+                           in_transit=in_transit,
+                           power_available=power.available() if power else math.inf,
+                           battery=power.state_of_charge if power else 1.0)
+
+    # Driving it by hand (the simulation's tests) ---------------------------------------------
+    def unit(self, controller):
+        """Return the unit of a controller (by its name, e.g. 'drill')."""
+        return self.by_controller[controller]
+
+    def call(self, controller, service):
+        """Call a controller's service (e.g. 'drill', 'start') now; return (ok, message)."""
+        unit, now = self.unit(controller), self.world.time
+        pace = unit.pace()
+        result = unit.call(service, now)
+        if unit.pace() != pace:
+            unit.wake(now)
+        return result
+
+    def set(self, controller, **values):
+        """Set a controller's parameters (atomically); return (accepted, reason)."""
+        return self.unit(controller).set(values)
+
+    def run_until(self, done, seconds, on_step=None):
+        """Step until done() or `seconds` of simulated time have passed; return done()."""
+        end = self.world.time + seconds
+        while not done() and self.world.time < end:
+            self.step()
+            if on_step is not None:
+                on_step(self)
+        return done()
+
+    def run(self, until=math.inf, wall_limit=math.inf, on_step=None):
+        """Run until the plan ends (or sim time `until`, or `wall_limit` wall seconds).
+
+        on_step(shift) is called after each instant (a progress line, a fault to inject).
+        Returns the summary's figures (spacemine_ros.summary), result completed, failed
+        (the plan aborted, or a limit reached first) with the reason.
+        """
+        start = time.perf_counter()
+        result, reason = 'failed', ''
+        try:
+            while not self.done:
+                if self.world.time >= until:
+                    reason = f'stopped at {until:g} s of simulated time'
+                    break
+                if time.perf_counter() - start > wall_limit:
+                    reason = f'gave up after {wall_limit:g} wall seconds'
+                    break
+                self.step()
+                if on_step is not None:
+                    on_step(self)
+            if self.mission.state == 'completed':
+                result = 'completed'
+            elif self.done:
+                reason = f'the supervisor ended in aborted: {self.mission.reason}'
+        finally:
+            self.wall += time.perf_counter() - start
+        return self.figures(result, reason)
+
+    def figures(self, result='', reason=''):
+        """Return the summary's figures of the shift so far."""
+        record = self.record
+        record.sim_time = self.world.time
+        record.batch_energy = next((u.controller.energy for u in self.units.values()
+                                    if isinstance(u, SmelterUnit)), 0.0)
+        goal = max((u.controller.params.goal_depth for u in self.units.values()
+                    if isinstance(u, DrillUnit)), default=0.0)
+        figures = summary(record, self.wall, goal, result, reason)
+        figures['plan'] = self.mission.plan.name if self.mission.plan else ''
+        figures['data_dir'] = self.data_dir or ''
+        figures['steps'] = step_timeline(self.steps, self.world.time, time.perf_counter())
+        figures['physics_steps'] = self.world.physics_steps
+        figures.update(site_figures(self.body_key, self.site))
+        return figures
+
+    def stop(self):
+        """Leave every actuator safe and keep what a resume needs."""
+        now = self.world.time
+        for unit in self.units.values():
+            unit.stop(now)
+        if self.checkpoints is not None:
+            self.checkpoints.save(self.world, wait=True)
+
+    def close(self):
+        """Release the world and the records."""
+        if self.checkpoints is not None:
+            self.checkpoints.close()
+        if self.store is not None:
+            self.store.close()
+        self.world.close()
+
+    def __enter__(self):
+        """Use as a context manager that closes the shift."""
+        return self
+
+    def __exit__(self, *exc):
+        """Close the shift."""
+        self.close()
+
+
+def run(body='bennu', plan='bennu_shift', **options):
+    """Run a whole headless shift; return its summary's figures (see Shift)."""
+    with Shift(body=body, plan=plan, **options) as shift:
+        return shift.run()
+
+
+__all__ = ['run', 'Shift', 'ShiftError']

@@ -354,6 +354,8 @@ class MagneticSeparator:
     grain_size: float = 1e-4  # m: the bed is never thinner than one grain
     entrainment: float = 0.05
     idle_power: float = 5.0  # W
+    # Depths already found, by (species, drum speed, gravity): the line asks every step.
+    _holding: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def validate(self):
         """Raise ValueError if a value is out of range."""
@@ -381,6 +383,15 @@ class MagneticSeparator:
 
     def holding_depth(self, name, drum_speed, gravity):
         """Depth into the bed [m] to which the drum holds grains of a species (0: none)."""
+        key = (name, drum_speed, gravity)
+        depth = self._holding.get(key)
+        if depth is None:
+            if len(self._holding) > 1024:  # a drive's speed can take any value
+                self._holding.clear()
+            depth = self._holding[key] = self._holding_depth(name, drum_speed, gravity)
+        return depth
+
+    def _holding_depth(self, name, drum_speed, gravity):
         properties = self.species.get(name, MagneticProperties())
         thrown = drum_speed ** 2 * self.drum_radius + abs(gravity)
         field_at_shell = self.surface_field

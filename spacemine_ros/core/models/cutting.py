@@ -18,6 +18,7 @@ the blade is P cos(alpha + delta) - c_a w d (pushing the blade down when positiv
 """
 
 from dataclasses import dataclass
+import functools
 import math
 
 import numpy as np
@@ -60,38 +61,64 @@ class CuttingForce:
         return math.hypot(self.draught, self.vertical)
 
 
+def _wedge_factors(beta, alpha, delta, phi):
+    """Return the blade force's factors per unit load on the wedge, for each beta.
+
+    The wedge's two force balances are linear in its loads, so
+    P = adhesion_force k_a + cohesion_force sin(beta) k_c + inertia sin(alpha + beta) k_i
+    + weight_factor k_w, with the k depending on the angles only (see wedge_blade_force).
+    """
+    beta = np.asarray(beta, dtype=float)
+    # Unit directions. Blade face from the tip upward, leaning back; its normal points
+    # into the soil. Failure plane from the tip forward and up; its normal points into
+    # the wedge. The soil slides up the blade and up the failure plane.
+    blade_up = (-math.cos(alpha), math.sin(alpha))
+    blade_normal = (math.sin(alpha), math.cos(alpha))
+    p_dir = [math.cos(delta) * n - math.sin(delta) * u for n, u in zip(blade_normal, blade_up)]
+    plane_up = (np.cos(beta), np.sin(beta))
+    plane_normal = (-np.sin(beta), np.cos(beta))
+    r_dir = [math.cos(phi) * n - math.sin(phi) * u for n, u in zip(plane_normal, plane_up)]
+    # P p_dir + R r_dir + known = 0 (known: the loads' sum), solved for P by Cramer's rule:
+    # P = (-known_x r_z + known_z r_x) / det; each load enters known along its direction.
+    with np.errstate(divide='ignore', invalid='ignore'):  # degenerate wedges -> inf/nan
+        det = p_dir[0] * r_dir[1] - p_dir[1] * r_dir[0]
+        along_blade = (blade_up[0] * r_dir[1] - blade_up[1] * r_dir[0]) / det
+        along_plane = (plane_up[0] * r_dir[1] - plane_up[1] * r_dir[0]) / det
+        k_a = along_blade
+        k_c = along_plane / np.sin(beta)
+        k_i = along_plane * math.sin(alpha) / np.sin(alpha + beta)
+        k_w = -r_dir[0] * (1.0 / math.tan(alpha) + 1.0 / np.tan(beta)) / 2.0 / det
+    return k_a, k_c, k_i, k_w
+
+
+@functools.lru_cache(maxsize=64)
+def _searched_factors(alpha, delta, phi):
+    """_wedge_factors over the searched failure planes (a blade and a soil: fixed)."""
+    return _wedge_factors(_BETAS, alpha, delta, phi)
+
+
+def _blade_force(factors, depth, speed, gravity, density, cohesion, blade):
+    k_a, k_c, k_i, k_w = factors
+    w, d = blade.width, depth
+    with np.errstate(invalid='ignore'):  # inf factors of degenerate wedges times 0
+        return (blade.adhesion * w * d / math.sin(blade.rake_angle) * k_a
+                + cohesion * w * d * k_c + density * speed ** 2 * w * d * k_i
+                + density * gravity * w * d * d * k_w)
+
+
 def wedge_blade_force(beta, depth, speed, gravity, density, cohesion, friction_angle, blade):
     """Blade force P on the soil wedge for a failure-plane angle beta (vectorised) [N].
 
     Solves the horizontal and vertical balance of the wedge for P and R (the resultant on
-    the failure plane). Frame: x along the blade's travel, z up.
+    the failure plane). Frame: x along the blade's travel, z up. The wedge's loads: its
+    weight rho g w d^2 (cot alpha + cot beta) / 2, cohesion c w d / sin(beta) along the
+    failure plane, adhesion c_a w d / sin(alpha) along the blade, and the inertia of the
+    soil crossing the failure plane brought to the blade's speed (McKyes 1985),
+    rho v^2 w d sin(alpha) / sin(alpha + beta), along the plane too.
     """
-    alpha, delta, phi = blade.rake_angle, blade.interface_friction_angle, friction_angle
-    w, d = blade.width, depth
-    beta = np.asarray(beta, dtype=float)
-    cot_a, cot_b = 1.0 / math.tan(alpha), 1.0 / np.tan(beta)
-    weight = density * gravity * w * d * d * (cot_a + cot_b) / 2.0
-    cohesion_force = cohesion * w * d / np.sin(beta)  # along the failure plane
-    adhesion_force = blade.adhesion * w * d / math.sin(alpha)  # along the blade
-    # Soil crossing the failure plane is brought to the blade's speed (McKyes 1985).
-    inertia = density * speed ** 2 * w * d * math.sin(alpha) / np.sin(alpha + beta)
-    # Unit directions. Blade face from the tip upward, leaning back; its normal points
-    # into the soil. Failure plane from the tip forward and up; its normal points into
-    # the wedge. The soil slides up the blade and up the failure plane.
-    blade_up = np.array([-math.cos(alpha), math.sin(alpha)])
-    blade_normal = np.array([math.sin(alpha), math.cos(alpha)])
-    p_dir = math.cos(delta) * blade_normal - math.sin(delta) * blade_up
-    plane_up = np.stack([np.cos(beta), np.sin(beta)])
-    plane_normal = np.stack([-np.sin(beta), np.cos(beta)])
-    r_dir = math.cos(phi) * plane_normal - math.sin(phi) * plane_up
-    along_plane = cohesion_force + inertia
-    known_x = -adhesion_force * blade_up[0] - along_plane * plane_up[0]
-    known_z = -adhesion_force * blade_up[1] - along_plane * plane_up[1] - weight
-    # P p_dir + R r_dir + known = 0: solve the 2x2 system for P by Cramer's rule.
-    det = p_dir[0] * r_dir[1] - p_dir[1] * r_dir[0]
-    with np.errstate(divide='ignore', invalid='ignore'):  # degenerate wedges -> inf/nan
-        force = (-known_x * r_dir[1] + known_z * r_dir[0]) / det
-    return force
+    factors = _wedge_factors(beta, blade.rake_angle, blade.interface_friction_angle,
+                             friction_angle)
+    return _blade_force(factors, depth, speed, gravity, density, cohesion, blade)
 
 
 def cutting_force(depth, speed, gravity, density, cohesion, friction_angle, blade):
@@ -108,14 +135,15 @@ def cutting_force(depth, speed, gravity, density, cohesion, friction_angle, blad
     in_range('friction_angle', friction_angle, 0.0, math.radians(70.0), 'rad')
     if depth == 0.0:
         return CuttingForce(0.0, 0.0, math.nan)
-    forces = wedge_blade_force(_BETAS, depth, speed, gravity, density, cohesion,
-                               friction_angle, blade)
+    alpha, delta = blade.rake_angle, blade.interface_friction_angle
+    # The factors depend on the angles only: computed once per blade and soil.
+    forces = _blade_force(_searched_factors(alpha, delta, float(friction_angle)), depth,
+                          speed, gravity, density, cohesion, blade)
     # Only geometrically possible wedges (a blade force >= 0) count; the soil fails
     # on the plane that needs the least force.
     forces = np.where(np.isfinite(forces) & (forces >= 0.0), forces, np.inf)
     index = int(np.argmin(forces))
     blade_force = float(forces[index])
-    alpha, delta = blade.rake_angle, blade.interface_friction_angle
     adhesion = blade.adhesion * blade.width * depth
     draught = blade_force * math.sin(alpha + delta) + adhesion / math.tan(alpha)
     vertical = blade_force * math.cos(alpha + delta) - adhesion

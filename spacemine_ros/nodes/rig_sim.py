@@ -15,8 +15,10 @@ most max_step while any actuator works, so an e-stop is obeyed within that, or i
 when nothing does), and publishes the clock and the sensors there. The trajectory
 therefore does not depend on how fast the machine or the controllers are. A participant
 silent for lockstep_timeout wall seconds is no longer waited for until it answers again
-(its command runs out and its actuator stops). Real-time mode: the world advances on a
-wall-clock timer.
+(its command runs out and its actuator stops); meanwhile the world goes on no faster than
+real time (silent_realtime_factor), as a real rig's would while the node restarts, instead
+of racing through hundreds of sim seconds at the others' idle pace. Real-time mode: the
+world advances on a wall-clock timer.
 """
 
 import math
@@ -110,6 +112,10 @@ class RigSimNode(Node):
             self, 'idle_realtime_factor', 1.0, 'Lockstep: once nothing has moved or worked '
             'for idle_after, sim seconds per wall second at most (0: flat out); an idle rig '
             'then waits instead of burning a core', 0.0, 1000.0)
+        self.silent_realtime_factor = declare(
+            self, 'silent_realtime_factor', 1.0, 'Lockstep: while a participant is silent, '
+            'sim seconds per wall second at most (0: flat out), so that a restarting node '
+            'is back within the sim time its restart takes on a real rig', 0.0, 1000.0)
         self.idle_after = declare(self, 'idle_after', 5.0, 'Sim seconds with nothing moving '
                                   'or working before the rig counts as idle', 0.0, 3600.0,
                                   read_only=True)
@@ -173,7 +179,7 @@ class RigSimNode(Node):
             return f'~/truth/{name}' if name in served else name
         # The rig's own clock topic (its namespace), which bringup remaps /clock to for
         # every node of the rig: two rigs on one domain keep their times apart.
-        self.clock_pub = self.create_publisher(ClockMsg, 'clock', 10)
+        self.clock_pub = self.create_publisher(ClockMsg, 'clock', SENSOR_QOS)
         self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, topic('odom'), SENSOR_QOS)
         # odom -> base_link on /tf where tf2_msgs is installed (every ROS install): RViz and
@@ -202,16 +208,35 @@ class RigSimNode(Node):
                                                                   SENSOR_QOS))
         # Mass sensors (load cells, belt scales) and transfer-point totalizers: one Float64
         # topic each, sent when the value changes and once a simulated second anyway.
-        self.mass_pubs = {name: self.create_publisher(Float64, topic(f'material/{name}/mass'),
-                                                      SENSOR_QOS)
+        self.material_topics = {}  # publisher -> its topic (relative)
+
+        def material_publisher(name):
+            publisher = self.create_publisher(Float64, topic(name), SENSOR_QOS)
+            self.material_topics[publisher] = name
+            return publisher
+        self.mass_pubs = {name: material_publisher(f'material/{name}/mass')
                           for name in MEASURED_ACCOUNTS if name in material.accounts}
-        self.total_pubs = {}
-        for point in material.transfer_points:
-            for kind in ('delivered', 'lost'):
-                self.total_pubs[(point, kind)] = self.create_publisher(
-                    Float64, topic(f'material/{point}/{kind}'), SENSOR_QOS)
+        self.total_pubs = {(point, kind): material_publisher(f'material/{point}/{kind}')
+                           for point in material.transfer_points
+                           for kind in ('delivered', 'lost')}
         self.last_sent = {}
         self.material_refreshed = -math.inf
+        self.refresh_pending = set()  # values to send again at their reader's next tick
+        # Who reads what (the participants whose ticks need it): a sensor its subsystem's
+        # controller, odometry the anchoring, the power topics the supervisor, the
+        # material totals the line and the scrapers.
+        subsystems = rig.subsystems
+        self.readers = {name: {subsystems[name.split('/')[0]].command_topic}
+                        for name in self.sensor_pubs if name.split('/')[0] in subsystems}
+        self.readers['power'] = {LOCKSTEP_TOPIC}
+        self.readers['odom'] = {s.command_topic for s in subsystems.values()
+                                if s.kind == 'anchors'}
+        line = {s.command_topic for s in subsystems.values() if s.kind == 'material_line'}
+        for name in self.material_topics.values():
+            self.readers[name] = set(line)
+        for scraper in rig.by_kind('scraper'):  # its bucket and what its blade collected
+            for name in ('material/scraper/mass', 'material/scraper_cut/delivered'):
+                self.readers.get(name, set()).add(scraper.command_topic)
         if not self.hil_mode:  # in HIL the commands reach the world through the devices
             for command_topic in rig.command_topics:
                 self.create_subscription(
@@ -239,7 +264,7 @@ class RigSimNode(Node):
         self.awaiting = set(self.lockstep_topics)
         self.waiting_since = time.monotonic()
         self.wall_start = time.monotonic()
-        self.pace_origin = None  # (wall, sim) time when idle pacing began
+        self.pace_origin = None  # (wall, sim, factor) when the pacing began
         self.paced = False  # every command is in, the advance waits for the idle pace
         self.stalls = 0
         self.rejected_commands = 0
@@ -318,7 +343,8 @@ class RigSimNode(Node):
     def _use_parameters(self, parameters):
         # Applied after the whole set was accepted (a refused set changes nothing).
         for parameter in parameters:
-            if parameter.name in ('lockstep_timeout', 'idle_realtime_factor'):
+            if parameter.name in ('lockstep_timeout', 'idle_realtime_factor',
+                                  'silent_realtime_factor'):
                 setattr(self, parameter.name, parameter.value)
 
     def _on_rig_estop(self, message):
@@ -399,12 +425,12 @@ class RigSimNode(Node):
         never in a loop that would keep this callback from returning.
         """
         while True:
-            factor = self.idle_realtime_factor
-            if factor > 0.0 and self.world.idle_for() >= self.idle_after:
+            factor = self._pace_limit()
+            if factor > 0.0:
                 now = time.monotonic()
-                if self.pace_origin is None:
-                    self.pace_origin = (now, self.world.time)
-                wall, sim = self.pace_origin
+                if self.pace_origin is None or self.pace_origin[2] != factor:
+                    self.pace_origin = (now, self.world.time, factor)
+                wall, sim, _ = self.pace_origin
                 if now < wall + (self.world.time - sim) / factor:
                     self.paced = True  # the watchdog advances when it is due
                     return
@@ -413,6 +439,15 @@ class RigSimNode(Node):
             self._advance()
             if self.awaiting or set(self.deadlines) <= self.silent:
                 return
+
+    def _pace_limit(self):
+        """Return the sim seconds per wall second the world may go at now (0: flat out)."""
+        limits = []
+        if self.idle_realtime_factor > 0.0 and self.world.idle_for() >= self.idle_after:
+            limits.append(self.idle_realtime_factor)
+        if self.silent and self.silent_realtime_factor > 0.0:
+            limits.append(self.silent_realtime_factor)
+        return min(limits, default=0.0)
 
     def _lockstep_watchdog(self):
         if self.paced:
@@ -478,9 +513,14 @@ class RigSimNode(Node):
         for name, (kind, publisher) in self.sensor_pubs.items():
             # A message nobody takes is not built (a recorder or an echo subscribes and
             # gets it from the next period on).
-            if publisher.get_subscription_count():
+            if publisher.get_subscription_count() and self._wanted(name):
                 publisher.publish(self._sensor_message(kind, name, readings.sensors[name],
                                                        stamp))
+        if self._wanted('power'):
+            self._publish_power(stamp)
+        if not self._wanted('odom'):
+            self.joint_pub.publish(self._joint_states(readings, stamp))
+            return
 
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id = stamp, self.odom_frame
@@ -503,8 +543,6 @@ class RigSimNode(Node):
             transform.transform.rotation = orientation
             self.tf_pub.publish(message_type(transforms=[transform]))
 
-        self._publish_power(stamp)
-
         if self.imu_pub.get_subscription_count():
             imu = Imu()
             imu.header.stamp, imu.header.frame_id = stamp, self.base_frame
@@ -515,13 +553,34 @@ class RigSimNode(Node):
             self.imu_pub.publish(imu)
 
         # joint_states last: controllers take it as the tick of this period.
+        self.joint_pub.publish(self._joint_states(readings, stamp))
+
+    def _wanted(self, name):
+        """Tell whether a topic (a sensor, or 'power', 'odom', 'material') goes out now.
+
+        In lockstep, at the instants one of its readers is due, or always while one of
+        them does not take part (silent, restarting, not in the lockstep): what a
+        controller reads between its own ticks it would only overwrite. A recorder gets
+        each at its readers' pace (every control period while they move). joint_states
+        and the clock go out at every instant.
+        """
+        if not self.lockstep:
+            return True
+        readers = self.readers.get(name, ())
+        if not readers:
+            return True
+        taking_part = set(self.deadlines) - self.silent
+        return bool(readers & self.awaiting) or not readers <= taking_part
+
+    @staticmethod
+    def _joint_states(readings, stamp):
         joints = JointState()
         joints.header.stamp = stamp
         joints.name = readings.joint_names
         joints.position = [float(v) for v in readings.joint_positions]
         joints.velocity = [float(v) for v in readings.joint_velocities]
         joints.effort = [float(v) for v in readings.joint_efforts]
-        self.joint_pub.publish(joints)
+        return joints
 
     def _publish_power(self, stamp):
         # Each only while someone takes it (the supervisor takes what is available and
@@ -566,16 +625,20 @@ class RigSimNode(Node):
             values[('delivered', point)] = readings.delivered[point]
             values[('lost', point)] = readings.lost[point]
         # Sent on a change, and every MATERIAL_REFRESH s of sim time anyway: a node that
-        # starts late (restarted, respawned) gets every cumulative total within that.
-        refresh = readings.time - self.material_refreshed >= MATERIAL_REFRESH
-        if refresh:
+        # starts late (restarted, respawned) gets every cumulative total within that (at
+        # the next tick of its reader after it: a refresh waits for it, as a change does).
+        if readings.time - self.material_refreshed >= MATERIAL_REFRESH:
             self.material_refreshed = readings.time
+            self.refresh_pending = set(values)
         for key, value in values.items():
-            if self.last_sent.get(key) == value and not refresh:
+            if self.last_sent.get(key) == value and key not in self.refresh_pending:
                 continue
-            self.last_sent[key] = value
             kind, name = key
             publisher = self.mass_pubs[name] if kind == 'mass' else self.total_pubs[(name, kind)]
+            if not self._wanted(self.material_topics[publisher]):
+                continue
+            self.last_sent[key] = value
+            self.refresh_pending.discard(key)
             publisher.publish(Float64(data=float(value)))
 
     def _status(self):

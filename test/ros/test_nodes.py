@@ -301,3 +301,51 @@ def test_an_idle_rig_waits_at_its_idle_pace_instead_of_running_flat_out(graph):
     # Work resumes at full speed at once: a deploy makes the rig busy again.
     assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
     assert graph.spin_until(lambda: sim.world.idle_for() == 0.0, 30.0)
+
+
+def test_while_a_controller_is_silent_the_world_goes_on_no_faster_than_real_time(graph):
+    # The drill's process dies while the anchors deploy (a busy rig: no idle pacing):
+    # once it is silent the world goes on at silent_realtime_factor at most, give or take
+    # the step under way, instead of racing its restart's wall seconds into minutes.
+    sim = graph.nodes[0]
+    drill = next(node for node in graph.nodes if node.get_name() == 'drill')
+    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    graph.executor.remove_node(drill)
+    assert graph.spin_until(lambda: any('drill' in topic for topic in sim.silent), 60.0)
+    assert sim.world.idle_for() < sim.idle_after
+    start_sim, start_wall = sim.world.time, time.monotonic()
+    graph.spin_until(lambda: time.monotonic() - start_wall > 3.0, 10.0)
+    advanced, wall = sim.world.time - start_sim, time.monotonic() - start_wall
+    assert 0.0 < advanced <= sim.silent_realtime_factor * wall + sim.max_step + 1e-9
+    graph.executor.add_node(drill)  # destroyed with the others
+
+
+def test_a_sensor_goes_out_at_its_readers_pace_and_joint_states_at_every_instant():
+    # The anchors deploying tick every control period; the idle smelter reads the
+    # furnace's temperature once per idle period: the world publishes it then and not in
+    # between, while joint_states (every controller's tick) goes out at every instant.
+    rclpy.init()
+    rig = Graph(overrides={'rig_sim': {'lockstep_timeout': 60.0}})  # nobody falls silent
+    try:
+        from sensor_msgs.msg import JointState
+        from spacemine_ros.nodes.common import stamp_to_seconds
+        temperatures, joints = set(), set()
+        rig.operator.create_subscription(
+            Temperature, 'furnace/temperature',
+            lambda m: temperatures.add(round(stamp_to_seconds(m.header.stamp), 6)), 100)
+        rig.operator.create_subscription(
+            JointState, 'joint_states',
+            lambda m: joints.add(round(stamp_to_seconds(m.header.stamp), 6)), 100)
+        assert rig.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+        assert rig.spin_until(lambda: rig.states.get('anchoring/state') == 'DEPLOYING')
+        joints.clear(), temperatures.clear()
+        assert rig.spin_until(lambda: len(temperatures) >= 3 and len(joints) >= 60, 120.0)
+        smelter = next(node for node in rig.nodes if node.get_name() == 'smelter')
+        period = smelter.periods.idle
+        assert len(joints) > 2 * len(temperatures)
+        times = sorted(temperatures)
+        assert all(b - a >= period - 1e-6 for a, b in zip(times, times[1:])), times
+        assert all(abs(t / period - round(t / period)) < 1e-6 for t in times), times
+    finally:
+        rig.close()
+        rclpy.try_shutdown()

@@ -40,6 +40,10 @@ class NodeSpec:
     # The params-file node whose values this node starts from: a rig's second drill,
     # drill_b, takes config/rig.yaml's /**/drill settings, then its own /**/drill_b ones.
     defaults: str = ''
+    # Started in a process of its own even where the rest of the graph shares one (the
+    # launcher's default, spacemine-shift): the recorder, whose work would otherwise
+    # share the control loop's time.
+    own_process: bool = False
 
 
 # The controller node of each kind of subsystem: (executable, module, class, the
@@ -126,7 +130,8 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     nodes = []
     if recording:  # first: it stops last, after every node's safe stop is in the file
         nodes.append(NodeSpec('recorder', 'recorder', 'spacemine_ros.nodes.recorder',
-                              'RecorderNode', {'use_sim_time': sim_time, **record}))
+                              'RecorderNode', {'use_sim_time': sim_time, **record},
+                              own_process=True))
     port_dir = (hil_dir or hil_port_dir(namespace, run)) if backend == 'hil' else ''
     if backend in ('sim', 'hil'):
         sim = {**common, 'use_sim_time': False, **record}  # the simulation is the clock

@@ -184,6 +184,37 @@ def _stop_signals_ignored():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def start_process(spec, namespace, params_file, overrides, directory):
+    """Start one node of the graph as a process of its own; return its Popen."""
+    own = bringup.write_parameters(spec, directory, overrides, params_file)
+    args = bringup.ros_arguments(spec, namespace, params_file, own)
+    process = subprocess.Popen([sys.executable, '-m', spec.module, *args],
+                               preexec_fn=_stop_signals_ignored)
+    print(f'spacemine-rig: {spec.name} pid {process.pid}', file=sys.stderr, flush=True)
+    return process
+
+
+def stop_processes(processes, number=signal.SIGINT, grace=STOP_GRACE):
+    """Ask node processes to stop (signal `number`), kill what is left after grace s.
+
+    The signal is sent again each second: a node still starting ignores it until its
+    own handler (which makes its actuators safe) is installed. Returns the worst exit code.
+    """
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(p.poll() is None for p in processes):
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(number)
+        end = min(deadline, time.monotonic() + 1.0)
+        while time.monotonic() < end and any(p.poll() is None for p in processes):
+            time.sleep(0.05)
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    return max((abs(process.returncode) for process in processes), default=0)
+
+
 def run_processes(specs, namespace, params_file, overrides):
     """Start one process per node and wait.
 
@@ -193,36 +224,52 @@ def run_processes(specs, namespace, params_file, overrides):
     """
     from spacemine_ros.nodes.common import StopSignals
 
-    processes = []
     with StopSignals() as stop, \
             tempfile.TemporaryDirectory(prefix='spacemine_params_') as directory:
-        for spec in specs:
-            own = bringup.write_parameters(spec, directory, overrides.get(spec.name),
-                                           params_file)
-            args = bringup.ros_arguments(spec, namespace, params_file, own)
-            processes.append(subprocess.Popen([sys.executable, '-m', spec.module, *args],
-                                              preexec_fn=_stop_signals_ignored))
-            print(f'spacemine-rig: {spec.name} pid {processes[-1].pid}', file=sys.stderr,
-                  flush=True)
+        processes = [start_process(spec, namespace, params_file, overrides.get(spec.name),
+                                   directory) for spec in specs]
         while not stop.requested.wait(0.2):
             if any(process.poll() is not None for process in processes):
                 break
-        number = getattr(signal, stop.signal_name or 'SIGINT')
-        deadline = time.monotonic() + STOP_GRACE
-        # Sent again each second: a node still starting ignores it until its own handler
-        # (which makes its actuators safe) is installed.
-        while time.monotonic() < deadline and any(p.poll() is None for p in processes):
-            for process in processes:
-                if process.poll() is None:
-                    process.send_signal(number)
-            end = min(deadline, time.monotonic() + 1.0)
-            while time.monotonic() < end and any(p.poll() is None for p in processes):
-                time.sleep(0.05)
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-        return max(abs(process.returncode) for process in processes)
+        return stop_processes(processes, getattr(signal, stop.signal_name or 'SIGINT'))
+
+
+class ApartProcesses:
+    """The graph's own_process nodes (the recorder), started beside a one-process rig.
+
+    Started first, so they are there when the rig's first messages go out, and stopped
+    last, after the rig's safe stop (which they record). A recorder that must take a
+    long backlog first gets RECORDER_GRACE to finish its file.
+    """
+
+    RECORDER_GRACE = 600.0
+
+    def __init__(self, specs, namespace, params_file, overrides):
+        self.specs = [spec for spec in specs if spec.own_process]
+        self.rest = [spec for spec in specs if not spec.own_process]
+        self._directory = tempfile.TemporaryDirectory(prefix='spacemine_params_')
+        self.processes = []
+        try:
+            for spec in self.specs:
+                self.processes.append(start_process(
+                    spec, namespace, params_file, overrides.get(spec.name),
+                    self._directory.name))
+        except BaseException:
+            self.stop()
+            raise
+
+    def failed(self):
+        """Return the name of one that has exited by itself (None while all run)."""
+        return next((spec.name for spec, process in zip(self.specs, self.processes)
+                     if process.poll() is not None), None)
+
+    def stop(self, number=signal.SIGINT):
+        """Stop them (each finishes its work first); return the worst exit code."""
+        try:
+            return stop_processes(self.processes, number, self.RECORDER_GRACE)
+        finally:
+            self.processes = []
+            self._directory.cleanup()
 
 
 def main(argv=None):
@@ -279,10 +326,11 @@ def main(argv=None):
         init_ros, make_executor, shutdown_nodes, spin_until_stopped, StopSignals)
 
     with StopSignals() as stop:
+        apart = ApartProcesses(specs, args.namespace, params_file, overrides)
         init_ros()
         nodes = []
         try:
-            nodes = create_nodes(specs, args.namespace, params_file, overrides)
+            nodes = create_nodes(apart.rest, args.namespace, params_file, overrides)
             executor = make_executor()
             for node in nodes:
                 executor.add_node(node)
@@ -292,7 +340,8 @@ def main(argv=None):
             return 2
         finally:
             shutdown_nodes(nodes)
-    return 0
+            status = apart.stop()
+    return 1 if status else 0
 
 
 if __name__ == '__main__':

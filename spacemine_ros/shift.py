@@ -30,11 +30,12 @@ from spacemine_ros.command import command_request
 from spacemine_ros.core.mission.plan import load_plan, varied
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.launcher import (
-    add_graph_arguments, announce_domain, check_before_start, create_nodes,
+    add_graph_arguments, announce_domain, ApartProcesses, check_before_start, create_nodes,
     parameter_overrides, typed_like_the_params_file)
 from spacemine_ros.nodes.common import (
     init_ros, make_executor, SENSOR_QOS, shutdown_nodes, stamp_to_seconds, STATE_QOS,
     StopSignals)
+from spacemine_ros.nodes.recorder import message_class, recordable
 from spacemine_ros.nodes.supervisor import plan_path
 from spacemine_ros.paths import default_data_dir
 from spacemine_ros.report import write_report
@@ -314,6 +315,52 @@ def run_headless(args):
     return figures['result'], figures
 
 
+RECORDER_READY = 120.0  # wall s the recorder has to subscribe to the rig's topics
+
+
+def wait_for_recorder(operator, apart, nodes, limit=RECORDER_READY):
+    """Wait (without spinning the rig) until the recorder takes every topic of the rig.
+
+    Before the rig's executor runs, so the recording starts with the shift's first
+    instant. Raises ShiftError if the recorder exits or is not there within limit.
+    """
+    prefix = bringup.normalize_namespace(operator.get_namespace()).rstrip('/') + '/'
+    ours = {node.get_name() for node in nodes}
+    end = time.monotonic() + limit
+    while True:
+        failed = apart.failed()
+        if failed:
+            raise ShiftError(f'the {failed} exited before the shift started')
+        missing = []
+        for topic, types in operator.get_topic_names_and_types():
+            if not recordable(topic, prefix) or not any(
+                    info.node_name in ours for info in
+                    operator.get_publishers_info_by_topic(topic)):
+                continue
+            try:
+                message_class(types[0])
+            except (ImportError, AttributeError):
+                continue  # the recorder cannot take it either (it says so)
+            if not any(info.node_name == 'recorder'
+                       for info in operator.get_subscriptions_info_by_topic(topic)):
+                missing.append(topic)
+        if not missing:
+            return
+        if time.monotonic() > end:
+            raise ShiftError(f'the recorder took none of {", ".join(missing[:5])} within '
+                             f'{limit:g} s')
+        time.sleep(0.1)
+
+
+def recording_options(args, overrides, data_dir):
+    """Set the recorder's file and summary file (unless given); return both paths."""
+    recorder = overrides.setdefault('recorder', {})
+    name = recorder.setdefault('file', f'shift_{time.strftime("%Y%m%d_%H%M%S")}.mcap')
+    path = name if os.path.isabs(name) else os.path.join(data_dir, name)
+    summary_file = recorder.setdefault('summary_file', f'{path}.summary.json')
+    return path, summary_file
+
+
 def run_shift(args, stop):
     """Run a whole shift; return (result, figures): completed, failed or interrupted."""
     params_file = args.params_file or bringup.default_params_file()
@@ -324,12 +371,15 @@ def run_shift(args, stop):
     specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
                           anchor_type=args.anchor_type, rig=args.rig, resume=args.resume,
                           data_dir=data_dir, site=args.site, recording=args.record)
+    recording = recording_options(args, overrides, data_dir) if args.record else None
+    # The recorder runs in a process of its own, beside the rig's.
+    apart = ApartProcesses(specs, args.namespace, params_file, overrides)
     init_ros()
     nodes = []
     result, reason = 'failed', ''
     wall_start = time.monotonic()
     try:
-        nodes = create_nodes(specs, args.namespace, params_file, overrides)
+        nodes = create_nodes(apart.rest, args.namespace, params_file, overrides)
         namespace = bringup.normalize_namespace(args.namespace)
         operator = Operator(rig, namespace=namespace or '/',
                             parameter_overrides=[Parameter('use_sim_time', value=True)],
@@ -340,6 +390,9 @@ def run_shift(args, stop):
         shift = Shift(executor, operator, args.wall_limit, stop,
                       progress=not args.no_progress)
         try:
+            if recording:
+                shift.phase = 'starting the recorder'
+                wait_for_recorder(operator, apart, nodes)
             if args.resume:
                 shift.phase = 'resuming the stored shift'
                 shift.spin_until(lambda: operator.mode not in ('', 'paused', 'idle'),
@@ -361,16 +414,25 @@ def run_shift(args, stop):
         figures['steps'] = step_timeline(operator.steps, figures['sim_time_s'],
                                          wall_start + figures['wall_time_s'])
         figures.update(site_figures(args.body, args.site))
-        recorder = next((n for n in nodes if n.get_name() == 'recorder'), None)
-        if recorder is not None:
+        if recording:
             # What is on its way (the last mode, the release) goes in the file too.
             end = time.monotonic() + 1.0
             while time.monotonic() < end:
                 executor.spin_once(timeout_sec=0.05)
-            figures['recording'] = recorder.path
-            recorder.add_summary(figures)
+            figures['recording'] = recording[0]
+            write_summary(recording[1], figures)  # the recorder files it as it finishes
     finally:
-        shutdown_nodes(nodes)
+        try:
+            shutdown_nodes(nodes)
+        finally:
+            # After the rig's safe stop, which it records; it takes its backlog first.
+            recorder_status = apart.stop()
+    if recording:
+        if os.path.exists(recording[1]):
+            os.unlink(recording[1])
+        if recorder_status:
+            print(f'spacemine-shift: the recorder exited with status {recorder_status}',
+                  file=sys.stderr)
     if figures.get('recording') and args.report:
         try:
             figures['report'] = write_report(figures['recording'])

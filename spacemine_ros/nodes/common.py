@@ -34,7 +34,9 @@ from spacemine_ros.paths import default_data_dir, share_path
 
 # Sensor streams: keep-last, small depth; reliable, because lockstep controllers must see
 # every period. Commands: reliable. State that late joiners need: transient local.
-SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+# Deep enough that a reader in another process (a recorder) that falls behind the
+# lockstep by up to this many instants still gets every message.
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                         reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                          reliability=ReliabilityPolicy.RELIABLE)
@@ -748,8 +750,10 @@ def spin_until_stopped(executor, stop, step=0.1):
             return
 
 
-def spin_node(node_class, args=None):
+def spin_node(node_class, args=None, executor=SingleThreadedExecutor):
     """Run one node until SIGINT/SIGTERM, leaving its actuators stopped on the way out.
+
+    executor: makes the executor, once rclpy is initialised.
 
     Returns the process's exit code: 0 after a stop, 1 if the node could not start (its
     parameters or configuration refused, in one line on the log; ros2 launch and
@@ -765,9 +769,9 @@ def spin_node(node_class, args=None):
                 for problem in problems:
                     node.get_logger().fatal(problem)
                 return 1
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            spin_until_stopped(executor, stop)
+            spinner = executor()
+            spinner.add_node(node)
+            spin_until_stopped(spinner, stop)
         except (ValueError, ConfigError, ParameterException) as error:
             name = node_class.__name__ if node is None else node.get_name()
             rclpy.logging.get_logger(name).fatal(

@@ -7,12 +7,24 @@ with the publishers' reliability and durability, takes messages as their CDR byt
 tf2_msgs package is installed (so nothing can publish /tf), it writes the rig's frames
 into the file itself: odom -> base_link from `odom`, the links from `joint_states` and
 the URDF, and `robot_description`, so a recorded shift shows the rig in Foxglove's 3D
-panel.
+panel: the moving frames at most every frame_period of the rig's clock, and only when
+they moved.
+
+Run it in a process of its own (ros2 launch does; the project's one-process launcher and
+spacemine-shift start it apart): taking, framing and writing every message of the rig
+then runs beside the control loop instead of in it. Its executor takes messages in the
+order they arrive, so each is logged on the rig's clock of its own instant however far
+behind the recorder runs (a stamped message at its header's stamp, the instant it belongs
+to, whatever order messages of different topics reach it in), and its subscriptions keep
+a deep queue for the bursts. On a
+stop it first takes whatever is still queued, then puts the shift's summary (the JSON of
+summary_file, if that file exists by then) into the file and finishes it.
 """
 
 import importlib
 import json
 import os
+import struct
 import sys
 import time
 
@@ -22,12 +34,39 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.serialization import deserialize_message
 
 from spacemine_ros.kinematics import joints_of, moving_transforms, static_transforms
-from spacemine_ros.nodes.common import declare, Diagnostics, rig_record, spin_node
+from spacemine_ros.nodes.common import declare, Diagnostics, make_executor, rig_record, \
+    spin_node
 from spacemine_ros.recording import McapRecording, RecordingError
 from spacemine_ros.report import SUMMARY_METADATA
 
 # Topics that are the ROS graph's own bookkeeping, not the rig's.
 SKIPPED = ('/rosout', '/parameter_events')
+QUEUE = 1000  # messages each subscription holds while the recorder catches up
+DRAIN_QUIET = 0.5  # wall s with nothing new that ends the drain at a stop
+DRAIN_LIMIT = 300.0  # wall s a drain may take at most
+
+
+# CDR encapsulation identifiers (the first two bytes of a serialized message).
+CDR_BYTE_ORDER = {b'\x00\x00': '>', b'\x00\x01': '<'}
+
+
+def header_stamp(data):
+    """Return the stamp [ns] of a serialized message that starts with a std_msgs/Header.
+
+    None if the encapsulation is not plain CDR (the stamp's two 32-bit fields follow the
+    4-byte encapsulation header) or the stamp is zero (never set).
+    """
+    order = CDR_BYTE_ORDER.get(bytes(data[:2]))
+    if order is None or len(data) < 12:
+        return None
+    sec, nanosec = struct.unpack_from(order + 'iI', data, 4)
+    stamp = sec * 1_000_000_000 + nanosec
+    return stamp if stamp > 0 and nanosec < 1_000_000_000 else None
+
+
+def recordable(topic, prefix):
+    """Tell whether the recorder of a rig in namespace `prefix` ('/ns/' or '/') takes a topic."""
+    return topic not in SKIPPED and (topic.startswith(prefix) or topic in ('/tf', '/tf_static'))
 
 
 def tf2_available():
@@ -71,6 +110,13 @@ class RecorderNode(Node):
         if self.frames not in ('auto', 'always', 'never'):
             raise ValueError(f'recorder: write_frames must be auto, always or never, got '
                              f'{self.frames!r}')
+        self.frame_period = declare(
+            self, 'frame_period', 0.1, 'Shortest time between two written /tf of the moving '
+            "frames, on the rig's clock [s] (0: every odom and joint_states)", 0.0, 10.0,
+            read_only=True)
+        self.summary_file = declare(
+            self, 'summary_file', '', "JSON file whose content goes into the recording's "
+            'metadata as the shift summary when it finishes (empty: none)', read_only=True)
         name = name or f'shift_{record.session or time.strftime("%Y%m%d_%H%M%S")}.mcap'
         self.path = name if os.path.isabs(name) else os.path.join(record.data_dir, name)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
@@ -79,6 +125,8 @@ class RecorderNode(Node):
         self.failures = {}  # topic -> why it is not recorded
         self.received = 0
         self.frames_written = False
+        self.framed = {}  # topic -> (log time [ns], values) of its last written frames
+        self.summary = None
         self.joints = None
         namespace = self.get_namespace().rstrip('/')
         self.prefix = namespace + '/' if namespace else '/'
@@ -91,13 +139,10 @@ class RecorderNode(Node):
         self.get_logger().info(f'recording to {self.path}')
 
     # Topics -------------------------------------------------------------------------------
-    def _mine(self, topic):
-        return topic.startswith(self.prefix) or topic in ('/tf', '/tf_static')
-
     def _discover(self):
         for topic, types in self.get_topic_names_and_types():
-            if topic in self.subscribed or topic in self.failures or topic in SKIPPED or \
-                    not self._mine(topic):
+            if topic in self.subscribed or topic in self.failures or \
+                    not recordable(topic, self.prefix):
                 continue
             type_name = types[0]
             try:
@@ -109,15 +154,18 @@ class RecorderNode(Node):
                 self.get_logger().warning(f'not recording {topic}: {error}')
                 continue
             qos = QoSProfile(
-                history=HistoryPolicy.KEEP_LAST, depth=100,
+                history=HistoryPolicy.KEEP_LAST, depth=QUEUE,
                 reliability=ReliabilityPolicy.RELIABLE if offered and all(
                     p['reliability'] == 'reliable' for p in offered)
                 else ReliabilityPolicy.BEST_EFFORT,
                 durability=DurabilityPolicy.TRANSIENT_LOCAL if offered and all(
                     p['durability'] == 'transient_local' for p in offered)
                 else DurabilityPolicy.VOLATILE)
+            fields = iter(kind.get_fields_and_field_types().items())
+            stamped = next(fields, (None, None)) == ('header', 'std_msgs/Header')
             self.subscribed[topic] = self.create_subscription(
-                kind, topic, lambda data, t=topic: self._on_message(t, data), qos, raw=True)
+                kind, topic, lambda data, t=topic, h=stamped: self._on_message(t, data, h),
+                qos, raw=True)
 
     def _offered(self, topic):
         profiles = []
@@ -132,8 +180,10 @@ class RecorderNode(Node):
                 if qos.durability == DurabilityPolicy.TRANSIENT_LOCAL else 'volatile'})
         return profiles
 
-    def _on_message(self, topic, data):
+    def _on_message(self, topic, data, stamped=False):
         now = self.get_clock().now().nanoseconds
+        if stamped:
+            now = header_stamp(data) or now
         self.recording.write(topic, data, now)
         self.received += 1
         if self.joints is not None:
@@ -161,28 +211,63 @@ class RecorderNode(Node):
                                         now)
             self.recording.write_values('/tf_static', {'transforms': [
                 transform_values(*t, stamp) for t in static_transforms(self.joints)]}, now)
+        if topic not in (self.prefix + 'odom', self.prefix + 'joint_states'):
+            return
+        last = self.framed.get(topic)
+        if last is not None and now - last[0] < self.frame_period * 1e9 - 1.0:
+            return  # frames at most every frame_period: plenty for a 3D view
         if topic == self.prefix + 'odom':
             from nav_msgs.msg import Odometry
             odom = deserialize_message(data, Odometry)
             pose = odom.pose.pose
-            self.recording.write_values('/tf', {'transforms': [transform_values(
+            values = ((pose.position.x, pose.position.y, pose.position.z),
+                      (pose.orientation.x, pose.orientation.y, pose.orientation.z,
+                       pose.orientation.w))
+            transforms = lambda: [transform_values(  # noqa: E731
                 odom.header.frame_id or 'odom', odom.child_frame_id or 'base_link',
-                (pose.position.x, pose.position.y, pose.position.z),
-                (pose.orientation.x, pose.orientation.y, pose.orientation.z,
-                 pose.orientation.w), stamp)]}, now)
-        elif topic == self.prefix + 'joint_states':
+                *values, stamp)]
+        else:
             from sensor_msgs.msg import JointState
             joints = deserialize_message(data, JointState)
-            positions = dict(zip(joints.name, joints.position))
-            self.recording.write_values('/tf', {'transforms': [
-                transform_values(*t, stamp)
-                for t in moving_transforms(self.joints, positions)]}, now)
+            values = dict(zip(joints.name, joints.position))
+            transforms = lambda: [transform_values(*t, stamp)  # noqa: E731
+                                  for t in moving_transforms(self.joints, values)]
+        if last is not None and last[1] == values:
+            return  # nothing moved: the frames written last still hold
+        self.framed[topic] = (now, values)
+        self.recording.write_values('/tf', {'transforms': transforms()}, now)
 
     def add_summary(self, figures):
         """Put the shift's summary into the file (the report's table shows it)."""
-        if not self.recording.finished:
+        if not self.recording.finished and self.summary is None:
+            self.summary = figures
             self.recording.writer.add_metadata(SUMMARY_METADATA, {
                 'summary': json.dumps(figures, default=str)})
+
+    def drain(self):
+        """Take what is still queued (a stop): until nothing new comes for DRAIN_QUIET s.
+
+        Only where the recorder is alone in its executor (its own process): elsewhere
+        spinning would run the rest of the rig on.
+        """
+        executor = self.executor
+        if executor is None or list(executor.get_nodes()) != [self]:
+            return
+        end = time.monotonic() + DRAIN_LIMIT
+        quiet_since, seen = time.monotonic(), self.received
+        while time.monotonic() - quiet_since < DRAIN_QUIET and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+            if self.received != seen:
+                quiet_since, seen = time.monotonic(), self.received
+
+    def _read_summary(self):
+        if not self.summary_file or not os.path.exists(self.summary_file):
+            return
+        try:
+            with open(self.summary_file, encoding='utf-8') as stream:
+                self.add_summary(json.load(stream))
+        except (OSError, ValueError) as error:
+            self.get_logger().error(f'summary {self.summary_file} not recorded: {error}')
 
     def _status(self):
         values = {'file': self.path, 'topics': len(self.subscribed),
@@ -192,13 +277,15 @@ class RecorderNode(Node):
     def close(self):
         """Finish the file (its summary and the rosbag2 metadata)."""
         if not self.recording.finished:
+            self._read_summary()
             self.recording.finish()
             self.get_logger().info(
                 f'recorded {sum(self.recording.counts.values())} messages on '
                 f'{len(self.recording.counts)} topics to {self.path}')
 
     def stop_actuators(self):
-        """Drive nothing; finish the file so a stop leaves it readable."""
+        """Drive nothing; take what is queued and finish the file, readable after a stop."""
+        self.drain()
         self.close()
 
     def destroy_node(self):
@@ -209,8 +296,8 @@ class RecorderNode(Node):
 
 
 def main(args=None):
-    """Run the recorder node."""
-    return spin_node(RecorderNode, args)
+    """Run the recorder node (messages taken in the order they arrive)."""
+    return spin_node(RecorderNode, args, executor=make_executor)
 
 
 if __name__ == '__main__':

@@ -81,3 +81,46 @@ def test_what_the_operator_sets_is_what_the_nodes_use(mode):
             assert rig.process.wait(timeout=60) == 0, rig.text[-3000:]
         finally:
             rig.kill()
+
+
+def test_a_one_process_rig_records_in_a_process_of_its_own_and_finishes_the_file(tmp_path):
+    # The recorder runs beside the rig's process (its work off the control loop's core);
+    # a stop finishes the file after the rig's safe stop, every message taken.
+    from mcap.reader import make_reader
+    from sensor_msgs.msg import JointState
+
+    namespace = f'rec{os.getpid()}'
+    rig = launch_rig(['--namespace', namespace, '--record', '--data-dir', str(tmp_path)],
+                     backend=())
+    rclpy.init()
+    node = rclpy.create_node('recording_probe', namespace=namespace)
+    seen = []
+    node.create_subscription(JointState, 'joint_states', seen.append, 10)
+    try:
+        assert rig.wait_for(lambda t: 'recorder pid' in t and 'recording to' in t, 120.0), \
+            rig.text[-3000:]
+        pids = dict(re.findall(r'spacemine-rig: (\w+) pid (\d+)', rig.text))
+        assert set(pids) == {'recorder'} and int(pids['recorder']) != rig.process.pid
+        deadline = time.monotonic() + 120
+        while len(seen) < 20 and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        assert len(seen) >= 20, rig.text[-3000:]
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        rig.process.send_signal(signal.SIGINT)
+    try:
+        assert rig.process.wait(timeout=300) == 0, rig.text[-3000:]
+    finally:
+        rig.kill()
+    files = list(tmp_path.glob('*.mcap'))
+    assert len(files) == 1, rig.text[-3000:]
+    from mcap_ros2.decoder import DecoderFactory
+    with open(files[0], 'rb') as stream:  # finished: it has its summary section
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        assert reader.get_summary() is not None
+        recorded = [m.header.stamp for _, _, _, m in reader.iter_decoded_messages(
+            topics=[f'/{namespace}/joint_states'])]
+    # To the end: the rig ran on after the probe's last message, and all of it is there.
+    last = max((s.sec, s.nanosec) for s in recorded)
+    assert last >= (seen[-1].header.stamp.sec, seen[-1].header.stamp.nanosec)

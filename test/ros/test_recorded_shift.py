@@ -20,17 +20,25 @@ from spacemine_ros.report import PLOTS, write_report
 PERIOD = 0.05  # s, rig_sim's control period (the world's step while a drive moves)
 
 
+SHIFT = ['--body', 'bennu', '--depth', '0.05', '--passes', '1', '-p',
+         'scraper.pass_length=0.3', '--no-progress', '--site', '5,30']
+
+
+def run_shift(directory, *options):
+    """Run spacemine-shift with SHIFT and options; return (exit status, summary figures)."""
+    summary_file = directory / 'summary.json'
+    status = subprocess.run(
+        [sys.executable, '-m', 'spacemine_ros.shift', *SHIFT, *options,
+         '--data-dir', str(directory / 'data'), '--summary-file', str(summary_file)],
+        check=False).returncode
+    return status, json.loads(summary_file.read_text())
+
+
 @pytest.fixture(scope='module')
 def recorded_shift(tmp_path_factory):
     """Run the shift once, recorded; return (exit status, summary figures)."""
-    directory = tmp_path_factory.mktemp('recorded')
-    summary_file = directory / 'summary.json'
-    status = subprocess.run(
-        [sys.executable, '-m', 'spacemine_ros.shift', '--body', 'bennu', '--depth', '0.05',
-         '--passes', '1', '-p', 'scraper.pass_length=0.3', '--no-progress', '--record',
-         '--namespace', 'recorded', '--data-dir', str(directory / 'data'),
-         '--summary-file', str(summary_file), '--site', '5,30'], check=False).returncode
-    return status, json.loads(summary_file.read_text())
+    return run_shift(tmp_path_factory.mktemp('recorded'), '--record', '--namespace',
+                     'recorded')
 
 
 @pytest.fixture
@@ -73,6 +81,30 @@ def test_shift_anchors_drills_scrapes_smelts_and_reports(recorded_shift):
     assert os.path.getsize(figures['recording']) > 0 and os.path.getsize(figures['report']) > 0
 
 
+@pytest.mark.slow
+def test_headless_gives_the_graph_s_summary_for_the_same_shift(recorded_shift, tmp_path):
+    # spacemine-shift --headless: the same controllers, supervisor, plan and world, no
+    # ROS. Its figures match the graph's within what a step landing one control period
+    # apart changes (the graph's world also stops every max_step while anything works).
+    status, graph = recorded_shift
+    assert status == 0, graph['reason']
+    status, headless = run_shift(tmp_path, '--headless')
+    assert status == 0, headless['reason']
+    assert headless['result'] == graph['result'] == 'completed'
+    assert [s['type'] for s in headless['steps']] == [s['type'] for s in graph['steps']]
+    assert all(abs(a['start_s'] - b['start_s']) <= 5.0
+               for a, b in zip(headless['steps'], graph['steps']))
+    assert headless['sim_time_s'] == pytest.approx(graph['sim_time_s'], rel=0.02)
+    assert headless['depth_reached_m'] == pytest.approx(graph['depth_reached_m'], abs=1e-3)
+    for key in ('mass_excavated_kg', 'drill_energy_J', 'smelter_energy_J', 'volatiles_kg',
+                'slag_kg', 'peak_thrust_N'):
+        assert headless[key] == pytest.approx(graph[key], rel=0.03), key
+    assert headless['mass_lost_kg'] == pytest.approx(graph['mass_lost_kg'], rel=0.1, abs=0.005)
+    assert headless['furnace_peak_K'] == pytest.approx(graph['furnace_peak_K'], abs=5.0)
+    assert abs(headless['ledger_balance_kg']) < 1e-9
+    assert headless['anchoring_state'] == graph['anchoring_state'] == 'STOWED'
+
+
 def test_the_recording_is_a_rosbag2_mcap_in_sim_time(recorded):
     figures, path = recorded
     with open(path, 'rb') as stream:
@@ -105,6 +137,15 @@ def test_the_recording_is_a_rosbag2_mcap_in_sim_time(recorded):
                  reader.iter_decoded_messages(topics=['/recorded/clock'])]
         modes = [decoded.data for _, _, _, decoded in reader.iter_decoded_messages(
             topics=['/recorded/supervisor/mode'])]
+        frames = {}  # the moving frames written: odom -> base_link, and the links
+        for _, _, message, decoded in reader.iter_decoded_messages(topics=['/tf']):
+            key = 'odom' if decoded.transforms[0].child_frame_id == 'base_link' else 'links'
+            frames.setdefault(key, []).append(message.log_time * 1e-9)
+    # Frames at most every frame_period (0.1 s), and only when something moved.
+    assert set(frames) == {'odom', 'links'}
+    for times in frames.values():
+        assert all(b - a >= 0.1 - 1e-6 for a, b in zip(times, times[1:]))
+    assert len(frames['links']) < len(stamps)
     # Every period the rig published, from the first the recorder saw to the last, in
     # order, none missing: the lockstep world publishes its clock and joint_states at each
     # instant it stops at (every control period while a drive moves, seconds apart while

@@ -1,0 +1,241 @@
+"""The kill-and-resume cases' rig, watcher and checks (test_kill_resume*.py).
+
+SIGKILL a node, or the whole rig, at seeded random points of a shift; nothing is lost.
+
+The rig runs as with ros2 launch. The victim is killed with SIGKILL at 10 random points
+of the shift (seeded) and started again each time as respawn does: with --resume, so it
+takes up what it stored (the supervisor its shift, rig_sim its world checkpoint, a
+controller what it remembers; the whole rig all of that). The shift must complete with
+the ledger's totals equal to those of an uninterrupted run within the ledger's
+resolution, and the record must hold the whole story. A killed node goes silent: the
+supervisor latches the e-stop and resumes the plan once it is back; a step it was
+working on is retried (a restarted anchoring controller's anchors proven again first).
+The cases are in two files, so that the two test workers share them (each file makes
+its own uninterrupted reference runs).
+"""
+
+import os
+import random
+import signal
+import time
+
+from diagnostic_msgs.msg import DiagnosticStatus
+import rclpy
+from rosgraph_msgs.msg import Clock
+from std_msgs.msg import Float64, String
+import yaml
+
+from spacemine_ros.core.mission.mission_store import MissionStore
+from spacemine_ros.nodes.common import STATE_QOS
+from test.launched import LaunchedRig
+from test.timing import wall
+
+NODES = ['rig_sim', 'anchoring', 'drill', 'scraper', 'material_handling', 'smelter',
+         'supervisor']
+STEPS = [
+    {'type': 'deploy_anchors', 'retries': 10},
+    {'type': 'material_line', 'until': 'running', 'retries': 10},
+    {'type': 'drill', 'depth': 0.05, 'retries': 10},
+    {'type': 'scrape', 'passes': 1, 'pass_length': 0.15, 'retries': 10},
+    {'type': 'material_line', 'until': 'drained', 'retries': 10},
+]
+# The smelter's case adds a small batch (the others would only wait for it).
+PLANS = {'line': STEPS, 'smelt': STEPS + [{'type': 'smelt', 'charge': 0.1, 'retries': 10}]}
+ACCOUNTS = ('excavated', 'hopper_metal', 'hopper_silicate', 'lost', 'products', 'volatiles',
+            'slag', 'balance')
+LEDGER_RESOLUTION = 0.05  # kg: material_handling's ledger_tolerance (config/rig.yaml)
+KILLS = 10
+LIVENESS = 3.0  # s: the supervisor's liveness_timeout here (10 s by default)
+# Bennu: cohesionless rubble, so a scraping pass started again after a stop cuts what
+# the first would have (on cohesive ground the blade's force control makes a first try
+# shallower, and a retry then cuts more: another shift, not a lost or doubled kilogram).
+BODY = 'bennu'
+
+
+# The supervisor's modes in which the rig stands stopped for a kill: no part of the shift.
+STOPPED = ('estopped', 'paused')
+
+
+class Watcher:
+    """The rig's clock, the supervisor's mode and the ledger, seen from outside.
+
+    worked: the sim time the shift has had, that is the clock less the time the rig stood
+    stopped for a kill. While a node is silent the lockstep stops waiting for it and the
+    clock runs on at the idle pace, so a restart that takes a few wall seconds can take
+    hundreds of sim seconds: kill points on the clock would all fall right after the first
+    restart; on this timeline they fall where the uninterrupted shift had them.
+    """
+
+    def __init__(self, namespace):
+        self.node = rclpy.create_node('kill_watcher', namespace=namespace)
+        self.time = 0.0
+        self.worked = 0.0
+        self.mode = ''
+        self.lost = ''  # what the supervisor finds silent
+        self.ledger = {}
+        self.node.create_subscription(Clock, 'clock', self._on_clock, 10)
+        self.node.create_subscription(String, 'supervisor/mode',
+                                      lambda m: setattr(self, 'mode', m.data), STATE_QOS)
+        self.node.create_subscription(DiagnosticStatus, 'supervisor/status', self._on_status,
+                                      STATE_QOS)
+        for name in ACCOUNTS:
+            self.node.create_subscription(
+                Float64, f'material/ledger/{name}',
+                lambda m, n=name: self.ledger.__setitem__(n, m.data), STATE_QOS)
+
+    def _on_status(self, message):
+        self.lost = next((v.value for v in message.values if v.key == 'lost'), '')
+
+    def _on_clock(self, message):
+        time = message.clock.sec + message.clock.nanosec * 1e-9
+        if self.mode not in STOPPED and time > self.time:
+            self.worked += time - self.time
+        self.time = time
+
+    def spin_until(self, done, limit):
+        end = time.monotonic() + wall(limit)
+        while not done() and time.monotonic() < end:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+        return done()
+
+
+def start(nodes, namespace, data_dir, plan_file, again):
+    """Start nodes of the rig in one process; again: as respawn would (--resume).
+
+    Its whole output goes on to data_dir/<first node>.log (the failures print the ends).
+    """
+    args = ['--body', BODY, '--namespace', namespace, '--nodes', ','.join(nodes),
+            '--data-dir', data_dir]
+    if 'supervisor' in nodes:
+        args += ['--plan', plan_file, '--autostart', '-p',
+                 f'supervisor.liveness_timeout={LIVENESS}']
+    os.makedirs(data_dir, exist_ok=True)
+    return LaunchedRig(args + (['--resume'] if again else []),
+                       log=os.path.join(data_dir, f'{nodes[0]}.log'))
+
+
+def stop(processes):
+    running = [p for p in processes if p is not None]
+    for launched in running:
+        if launched.process.poll() is None:
+            launched.process.send_signal(signal.SIGINT)
+    for launched in running:
+        try:
+            launched.process.wait(timeout=60)
+        except Exception:  # noqa: B902 - never leave a process behind
+            launched.kill()
+
+
+def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
+    """Run a plan, the victim killed at each instant of kill_at (Watcher.worked); return facts.
+
+    victim: a node of the rig, 'rig' for all of them at once, None for no kill.
+    """
+    namespace = f'/{name}{os.getpid()}'
+    data_dir = str(tmp_path / name)
+    plan_file = str(tmp_path / f'{name}.yaml')
+    with open(plan_file, 'w', encoding='utf-8') as stream:
+        yaml.safe_dump({'plan': {'name': f'kill_{plan}', 'steps': PLANS[plan]}}, stream)
+    alone = [victim] if victim in NODES else NODES if victim == 'rig' else []
+    groups = [group for group in (
+        [n for n in NODES if n not in alone and n != 'supervisor'], alone,
+        [] if 'supervisor' in alone else ['supervisor']) if group]
+    watcher = Watcher(namespace)
+    processes = [start(group, namespace, data_dir, plan_file, False) for group in groups]
+
+    def outputs():  # the last words of every process (the world's, the victim's, ...)
+        return '\n'.join(f'--- {", ".join(group)}:\n{launched.text[-2500:]}'
+                         for group, launched in zip(groups, processes))
+    killed_group = groups.index(alone) if alone else None
+    kills, restored = [], 0
+    try:
+        for point in kill_at:
+            assert watcher.spin_until(lambda: watcher.worked >= point or
+                                      watcher.mode in ('completed', 'aborted'), 600.0), \
+                f'stuck before {point} s: {watcher.mode}\n{outputs()}'
+            if watcher.mode in ('completed', 'aborted'):
+                break
+            target = processes[killed_group]
+            os.kill(target.process.pid, signal.SIGKILL)
+            target.process.wait(timeout=60)
+            kills.append(round(watcher.worked, 2))
+            if 'supervisor' in alone:
+                watcher.mode = ''  # the next mode comes from the new process
+            else:
+                # Silent long enough for the supervisor to see it (and latch the e-stop
+                # if the plan is under way), then back.
+                assert watcher.spin_until(lambda: victim in watcher.lost.split(', '), 120.0), \
+                    f'{victim} killed, not seen silent\n{outputs()}'
+            processes[killed_group] = start(alone, namespace, data_dir, plan_file, True)
+            restored += 1
+            if 'supervisor' not in alone:
+                assert watcher.spin_until(lambda: victim not in watcher.lost.split(', '),
+                                          120.0), \
+                    f'{victim} not back\n{outputs()}'
+            assert watcher.spin_until(lambda: watcher.mode in ('running', 'completed', 'ready'),
+                                      180.0), f'not resumed: {watcher.mode}\n{outputs()}'
+        assert watcher.spin_until(lambda: watcher.mode in ('completed', 'aborted'), 900.0), \
+            outputs()
+        assert watcher.mode == 'completed', outputs()
+        assert watcher.spin_until(lambda: all(n in watcher.ledger for n in ACCOUNTS), 30.0)
+        events = MissionStore(os.path.join(data_dir, 'mission.sqlite')).events()
+        return {'ledger': dict(watcher.ledger), 'kills': kills, 'events': events,
+                'time': watcher.time, 'texts': [p.text for p in processes]}
+    finally:
+        stop(processes)
+        watcher.node.destroy_node()
+
+
+# The last step each controller works in: its kills fall before that step ends in the
+# uninterrupted run (killing an idle drill through the whole drain tests little).
+LAST_STEP = {'drill': 'drill', 'scraper': 'scrape'}
+
+
+def kill_points(seed, reference, victim=None):
+    """Return KILLS seeded random sim times of a shift (of the part the victim works in).
+
+    Uniform within the first 90 % of the uninterrupted shift's plan (up to its last step's
+    end: the clock runs on at the idle pace after it), or up to 10 s after the end of the
+    victim's last step in it (LAST_STEP).
+    """
+    finished = [when for when, _, kind, text in reference['events']
+                if kind == 'step' and text.endswith(' done')]
+    end = 0.9 * finished[-1]
+    if victim in LAST_STEP:
+        done = [when for when, _, kind, text in reference['events'] if kind == 'step' and
+                text.endswith(f' {LAST_STEP[victim]} done')]
+        end = done[-1] + 10.0
+    draw = random.Random(seed)
+    return sorted(draw.uniform(1.0, end) for _ in range(KILLS))
+
+
+def same_ledger(ledger, reference):
+    for name in ACCOUNTS[:-1]:
+        assert abs(ledger[name] - reference[name]) <= LEDGER_RESOLUTION, (name, ledger,
+                                                                          reference)
+    assert abs(ledger['balance']) < 1e-9
+    print('\nledger vs uninterrupted: ' + ', '.join(
+        f'{name} {ledger[name]:.4f}/{reference[name]:.4f} kg' for name in ACCOUNTS[:-1]))
+
+
+def steps_done(events, plan):
+    done = [text for _, _, kind, text in events if kind == 'step' and text.endswith(' done')]
+    names = [f'step {i + 1} {step["type"]} done' for i, step in enumerate(PLANS[plan])]
+    return [name for name in names if name in done]
+
+
+def timeline(events):
+    return ', '.join(f'{when:.1f} {text}' for when, _, kind, text in events
+                     if kind == 'step' and text.endswith(' done'))
+
+
+def killed_shift(references, tmp_path, victim, seed, plan='line'):
+    """Run the plan with the victim killed at its 10 points; check the ledger; return it."""
+    reference = references(plan)
+    run = run_shift(tmp_path, victim, victim, kill_points(seed, reference, victim), plan)
+    assert len(run['kills']) == KILLS, (  # the shift ended before its last kill points
+        f'killed at {run["kills"]}; ledger {run["ledger"]} vs {reference["ledger"]}\n'
+        f'steps: {timeline(run["events"])}\nuninterrupted: {timeline(reference["events"])}')
+    print(f"\n{victim} killed at {run['kills']} s of the shift (its own timeline)")
+    same_ledger(run['ledger'], reference['ledger'])
+    return run, reference

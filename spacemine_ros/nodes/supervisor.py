@@ -441,9 +441,23 @@ class SupervisorNode(Node):
         self._act()
         self._answer()
 
+    def _waiting_for_graph(self):
+        """Return whether a start waits to hear every node, or a restored plan its resume.
+
+        The period is not answered meanwhile: hearing them takes discovery's wall seconds,
+        which the lockstep world would otherwise race through at full speed (a restored
+        supervisor's resume cost the shift 100-140 sim s). The world waits for it up to
+        its lockstep_timeout, then goes on at real time until it answers.
+        """
+        mission = self.mission
+        if self.resume_when_alive and mission.state == 'paused':
+            return True
+        return self.autostart and mission.state == 'ready' and (
+            bool(mission.lost) or len(self.seen_once) < len(self.heard))
+
     def _answer(self):
         """Answer the period owed once no action of the mission is outstanding."""
-        if self.owed is None or self.pending is not None:
+        if self.owed is None or self.pending is not None or self._waiting_for_graph():
             return
         owed = stamp_to_seconds(self.owed)
         self.next_tick = owed + self.periods.until_next(self.pace(), owed)
@@ -499,6 +513,9 @@ class SupervisorNode(Node):
                 self._answer()
         if not self.lockstep:
             self._act()
+        elif self.owed is not None and self.pending is None:
+            self._act()  # a period held for the graph: act on it again, answer once heard
+            self._answer()
         self._after_change()
 
     def _act(self):

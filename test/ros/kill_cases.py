@@ -64,10 +64,13 @@ class Watcher:
     clock runs on at the idle pace, so a restart that takes a few wall seconds can take
     hundreds of sim seconds: kill points on the clock would all fall right after the first
     restart; on this timeline they fall where the uninterrupted shift had them.
+    stops_count: the rig works on through those modes (a restored supervisor's, while the
+    line drains): they count too.
     """
 
-    def __init__(self, namespace):
+    def __init__(self, namespace, stops_count=False):
         self.node = rclpy.create_node('kill_watcher', namespace=namespace)
+        self.stopped = () if stops_count else STOPPED
         self.time = 0.0
         self.worked = 0.0
         self.mode = ''
@@ -88,7 +91,7 @@ class Watcher:
 
     def _on_clock(self, message):
         time = message.clock.sec + message.clock.nanosec * 1e-9
-        if self.mode not in STOPPED and time > self.time:
+        if self.mode not in self.stopped and time > self.time:
             self.worked += time - self.time
         self.time = time
 
@@ -140,7 +143,8 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
     groups = [group for group in (
         [n for n in NODES if n not in alone and n != 'supervisor'], alone,
         [] if 'supervisor' in alone else ['supervisor']) if group]
-    watcher = Watcher(namespace)
+    # The supervisor's kills do not stop the rig: its whole clock is the shift's.
+    watcher = Watcher(namespace, stops_count=victim == 'supervisor')
     processes = [start(group, namespace, data_dir, plan_file, False) for group in groups]
 
     def outputs():  # the last words of every process (the world's, the victim's, ...)
@@ -191,16 +195,22 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
 LAST_STEP = {'drill': 'drill', 'scraper': 'scrape'}
 
 
+# A supervisor's restart costs the shift tens of sim seconds (the rig drains on while the
+# new process starts and takes the plan up), so its kills fall within the first 60 %: the
+# last of them would otherwise come after the drain has ended.
+SHARE = {'supervisor': 0.6}
+
+
 def kill_points(seed, reference, victim=None):
     """Return KILLS seeded random sim times of a shift (of the part the victim works in).
 
-    Uniform within the first 90 % of the uninterrupted shift's plan (up to its last step's
+    Uniform within the first 90 % (SHARE) of the uninterrupted shift's plan (up to its last step's
     end: the clock runs on at the idle pace after it), or up to 10 s after the end of the
     victim's last step in it (LAST_STEP).
     """
     finished = [when for when, _, kind, text in reference['events']
                 if kind == 'step' and text.endswith(' done')]
-    end = 0.9 * finished[-1]
+    end = SHARE.get(victim, 0.9) * finished[-1]
     if victim in LAST_STEP:
         done = [when for when, _, kind, text in reference['events'] if kind == 'step' and
                 text.endswith(f' {LAST_STEP[victim]} done')]

@@ -143,8 +143,10 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
     groups = [group for group in (
         [n for n in NODES if n not in alone and n != 'supervisor'], alone,
         [] if 'supervisor' in alone else ['supervisor']) if group]
-    # The supervisor's kills do not stop the rig: its whole clock is the shift's.
-    watcher = Watcher(namespace, stops_count=victim == 'supervisor')
+    # The supervisor's kills do not stop the rig, and the whole rig's clock stands still
+    # while it is dead and goes on from where it stood: their whole clock is the shift's
+    # (a restored rig's 'paused' can reach the watcher after the clock has run on).
+    watcher = Watcher(namespace, stops_count=victim in ('supervisor', 'rig'))
     processes = [start(group, namespace, data_dir, plan_file, False) for group in groups]
 
     def outputs():  # the last words of every process (the world's, the victim's, ...)

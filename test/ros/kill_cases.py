@@ -251,3 +251,15 @@ def killed_shift(references, tmp_path, victim, seed, plan='line'):
     print(f"\n{victim} killed at {run['kills']} s of the shift (its own timeline)")
     same_ledger(run['ledger'], reference['ledger'])
     return run, reference
+
+
+def node_killed_shift(references, tmp_path, victim, seed, plan):
+    """Kill one node at its 10 points: each kill seen, the same steps done; return the run."""
+    run, reference = killed_shift(references, tmp_path, victim, seed, plan)
+    events = run['events']
+    silent = [text for _, _, kind, text in events if kind == 'fault' and
+              text == f'{victim} silent']
+    # Each kill seen, the rig stopped, then resumed (a starved host may add a false one).
+    assert len(silent) >= KILLS
+    assert steps_done(events, plan) == steps_done(reference['events'], plan)
+    return run

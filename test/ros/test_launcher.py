@@ -19,6 +19,15 @@ from test.launched import LaunchedRig
 ATTEMPT = re.compile(r'configure will be tried again in ([0-9.]+) s')
 
 
+def stopped_cleanly(rig, limit):
+    """SIGINT a launched rig: it must exit 0 within limit s (killed in any case)."""
+    rig.process.send_signal(signal.SIGINT)
+    try:
+        assert rig.process.wait(timeout=limit) == 0, rig.text[-3000:]
+    finally:
+        rig.kill()
+
+
 def launch_rig(extra, backend=('--backend', 'hardware', '-p', 'field_bus.autostart_retry=0.5')):
     """spacemine-rig on the hardware backend (by default), in a subprocess."""
     return LaunchedRig([*backend, *extra])
@@ -76,11 +85,7 @@ def test_what_the_operator_sets_is_what_the_nodes_use(mode):
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-        rig.process.send_signal(signal.SIGINT)
-        try:
-            assert rig.process.wait(timeout=60) == 0, rig.text[-3000:]
-        finally:
-            rig.kill()
+        stopped_cleanly(rig, 60)
 
 
 def test_a_one_process_rig_records_in_a_process_of_its_own_and_finishes_the_file(tmp_path):
@@ -108,11 +113,7 @@ def test_a_one_process_rig_records_in_a_process_of_its_own_and_finishes_the_file
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-        rig.process.send_signal(signal.SIGINT)
-    try:
-        assert rig.process.wait(timeout=300) == 0, rig.text[-3000:]
-    finally:
-        rig.kill()
+        stopped_cleanly(rig, 300)  # the file is finished after the rig's safe stop
     files = list(tmp_path.glob('*.mcap'))
     assert len(files) == 1, rig.text[-3000:]
     from mcap_ros2.decoder import DecoderFactory

@@ -116,6 +116,10 @@ class RigSimNode(Node):
             self, 'silent_realtime_factor', 1.0, 'Lockstep: while a participant is silent, '
             'sim seconds per wall second at most (0: flat out), so that a restarting node '
             'is back within the sim time its restart takes on a real rig', 0.0, 1000.0)
+        self.max_realtime_factor = declare(
+            self, 'max_realtime_factor', 0.0, 'Lockstep: sim seconds per wall second at most '
+            'at any time (0: flat out), e.g. to follow a shift live or to give an outside '
+            'observer time to act on it', 0.0, 1000.0)
         self.idle_after = declare(self, 'idle_after', 5.0, 'Sim seconds with nothing moving '
                                   'or working before the rig counts as idle', 0.0, 3600.0,
                                   read_only=True)
@@ -344,7 +348,7 @@ class RigSimNode(Node):
         # Applied after the whole set was accepted (a refused set changes nothing).
         for parameter in parameters:
             if parameter.name in ('lockstep_timeout', 'idle_realtime_factor',
-                                  'silent_realtime_factor'):
+                                  'silent_realtime_factor', 'max_realtime_factor'):
                 setattr(self, parameter.name, parameter.value)
 
     def _on_rig_estop(self, message):
@@ -442,7 +446,7 @@ class RigSimNode(Node):
 
     def _pace_limit(self):
         """Return the sim seconds per wall second the world may go at now (0: flat out)."""
-        limits = []
+        limits = [self.max_realtime_factor] if self.max_realtime_factor > 0.0 else []
         if self.idle_realtime_factor > 0.0 and self.world.idle_for() >= self.idle_after:
             limits.append(self.idle_realtime_factor)
         if self.silent and self.silent_realtime_factor > 0.0:

@@ -46,6 +46,7 @@ ACCOUNTS = ('excavated', 'hopper_metal', 'hopper_silicate', 'lost', 'products', 
 LEDGER_RESOLUTION = 0.05  # kg: material_handling's ledger_tolerance (config/rig.yaml)
 KILLS = 10
 LIVENESS = 3.0  # s: the supervisor's liveness_timeout here (10 s by default)
+PACE = 20.0  # sim s per wall s at most, for a killed shift (rig_sim's max_realtime_factor)
 # Bennu: cohesionless rubble, so a scraping pass started again after a stop cuts what
 # the first would have (on cohesive ground the blade's force control makes a first try
 # shallower, and a retry then cuts more: another shift, not a lost or doubled kilogram).
@@ -76,6 +77,8 @@ class Watcher:
         self.mode = ''
         self.lost = ''  # what the supervisor finds silent
         self.ledger = {}
+        self.clocks = 0  # clock messages seen since the last mark
+        self.marks = []  # (what, clock, worked, clock messages since the mark before)
         self.node.create_subscription(Clock, 'clock', self._on_clock, 10)
         self.node.create_subscription(String, 'supervisor/mode',
                                       lambda m: setattr(self, 'mode', m.data), STATE_QOS)
@@ -89,8 +92,13 @@ class Watcher:
     def _on_status(self, message):
         self.lost = next((v.value for v in message.values if v.key == 'lost'), '')
 
+    def mark(self, what):
+        self.marks.append(f'{what} {self.time:.2f}/{self.worked:.2f} ({self.clocks})')
+        self.clocks = 0
+
     def _on_clock(self, message):
         time = message.clock.sec + message.clock.nanosec * 1e-9
+        self.clocks += 1
         if self.mode not in self.stopped and time > self.time:
             self.worked += time - self.time
         self.time = time
@@ -102,8 +110,10 @@ class Watcher:
         return done()
 
 
-def start(nodes, namespace, data_dir, plan_file, again):
+def start(nodes, namespace, data_dir, plan_file, again, pace):
     """Start nodes of the rig in one process; again: as respawn would (--resume).
+
+    pace: the world's max_realtime_factor (0: flat out).
 
     Its whole output goes on to data_dir/<first node>.log (the failures print the ends).
     """
@@ -112,6 +122,8 @@ def start(nodes, namespace, data_dir, plan_file, again):
     if 'supervisor' in nodes:
         args += ['--plan', plan_file, '--autostart', '-p',
                  f'supervisor.liveness_timeout={LIVENESS}']
+    if 'rig_sim' in nodes:
+        args += ['-p', f'rig_sim.max_realtime_factor={pace}']
     os.makedirs(data_dir, exist_ok=True)
     return LaunchedRig(args + (['--resume'] if again else []),
                        log=os.path.join(data_dir, f'{nodes[0]}.log'))
@@ -147,7 +159,12 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
     # while it is dead and goes on from where it stood: their whole clock is the shift's
     # (a restored rig's 'paused' can reach the watcher after the clock has run on).
     watcher = Watcher(namespace, stops_count=victim in ('supervisor', 'rig'))
-    processes = [start(group, namespace, data_dir, plan_file, False) for group in groups]
+    # A killed shift goes no faster than PACE: flat out, the line drained at 150 sim s per
+    # wall s, faster than a restart's discovery, and the shift ended unseen before the
+    # watcher could kill again.
+    pace = PACE if victim else 0.0
+    processes = [start(group, namespace, data_dir, plan_file, False, pace)
+                 for group in groups]
 
     def outputs():  # the last words of every process (the world's, the victim's, ...)
         return '\n'.join(f'--- {", ".join(group)}:\n{launched.text[-2500:]}'
@@ -165,6 +182,7 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
             os.kill(target.process.pid, signal.SIGKILL)
             target.process.wait(timeout=60)
             kills.append(round(watcher.worked, 2))
+            watcher.mark('killed')
             if 'supervisor' in alone:
                 watcher.mode = ''  # the next mode comes from the new process
             else:
@@ -172,7 +190,9 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
                 # if the plan is under way), then back.
                 assert watcher.spin_until(lambda: victim in watcher.lost.split(', '), 120.0), \
                     f'{victim} killed, not seen silent\n{outputs()}'
-            processes[killed_group] = start(alone, namespace, data_dir, plan_file, True)
+            if 'material_handling' in alone:
+                watcher.ledger = {}  # the shift's figures come from the new process
+            processes[killed_group] = start(alone, namespace, data_dir, plan_file, True, pace)
             restored += 1
             if 'supervisor' not in alone:
                 assert watcher.spin_until(lambda: victim not in watcher.lost.split(', '),
@@ -180,13 +200,16 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
                     f'{victim} not back\n{outputs()}'
             assert watcher.spin_until(lambda: watcher.mode in ('running', 'completed', 'ready'),
                                       180.0), f'not resumed: {watcher.mode}\n{outputs()}'
+            watcher.mark(watcher.mode)
         assert watcher.spin_until(lambda: watcher.mode in ('completed', 'aborted'), 900.0), \
             outputs()
+        watcher.mark(watcher.mode)
         assert watcher.mode == 'completed', outputs()
         assert watcher.spin_until(lambda: all(n in watcher.ledger for n in ACCOUNTS), 30.0)
         events = MissionStore(os.path.join(data_dir, 'mission.sqlite')).events()
         return {'ledger': dict(watcher.ledger), 'kills': kills, 'events': events,
-                'time': watcher.time, 'texts': [p.text for p in processes]}
+                'time': watcher.time, 'marks': watcher.marks, 'output': outputs(),
+                'texts': [p.text for p in processes]}
     finally:
         stop(processes)
         watcher.node.destroy_node()
@@ -247,7 +270,8 @@ def killed_shift(references, tmp_path, victim, seed, plan='line'):
     run = run_shift(tmp_path, victim, victim, kill_points(seed, reference, victim), plan)
     assert len(run['kills']) == KILLS, (  # the shift ended before its last kill points
         f'killed at {run["kills"]}; ledger {run["ledger"]} vs {reference["ledger"]}\n'
-        f'steps: {timeline(run["events"])}\nuninterrupted: {timeline(reference["events"])}')
+        f'steps: {timeline(run["events"])}\nuninterrupted: {timeline(reference["events"])}\n'
+        f'watched (clock/worked, clock messages): {", ".join(run["marks"])}\n{run["output"]}')
     print(f"\n{victim} killed at {run['kills']} s of the shift (its own timeline)")
     same_ledger(run['ledger'], reference['ledger'])
     return run, reference

@@ -320,6 +320,23 @@ def test_while_a_controller_is_silent_the_world_goes_on_no_faster_than_real_time
     graph.executor.add_node(drill)  # destroyed with the others
 
 
+def test_max_realtime_factor_caps_the_pace_of_a_working_rig(graph):
+    # Deploying anchors runs flat out by default; with the cap set through the parameter
+    # service the clock goes no faster than it (give or take the step under way), and a
+    # cap out of range is refused with its reason.
+    sim = graph.nodes[0]
+    refused = graph.set_parameters('rig_sim', max_realtime_factor=-1.0)[0]
+    assert not refused.successful and refused.reason
+    assert graph.set_parameters('rig_sim', max_realtime_factor=4.0)[0].successful
+    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    assert graph.spin_until(lambda: graph.states.get('anchoring/state') == 'DEPLOYING')
+    start_sim, start_wall = sim.world.time, time.monotonic()
+    graph.spin_until(lambda: time.monotonic() - start_wall > 2.0, 10.0)
+    advanced, elapsed = sim.world.time - start_sim, time.monotonic() - start_wall
+    assert sim.world.idle_for() < sim.idle_after  # working, not idle-paced
+    assert 0.0 < advanced <= 4.0 * elapsed + sim.max_step + 1e-9
+
+
 def test_a_sensor_goes_out_at_its_readers_pace_and_joint_states_at_every_instant():
     # The anchors deploying tick every control period; the idle smelter reads the
     # furnace's temperature once per idle period: the world publishes it then and not in

@@ -7,14 +7,23 @@ ROS_DISTRO ?= kilted
 ifeq ($(ROS_DISTRO),jazzy)
 VENV := .venv-jazzy
 REQUIREMENTS := requirements-dev-jazzy.txt requirements-jazzy.txt
+BUILD_REQUIREMENTS := requirements-build-jazzy.txt
 else ifeq ($(ROS_DISTRO),kilted)
 VENV := .venv
 REQUIREMENTS := requirements-dev.txt requirements.txt
+BUILD_REQUIREMENTS := requirements-build.txt
 else
 $(error ROS_DISTRO=$(ROS_DISTRO): this project's venvs are kilted (default) or jazzy)
 endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The interface package (ament_cmake + rosidl), built with the pinned ROS build wheels and
+# installed into the venv's prefix, where the ament index, rclpy and the ROS wheels' loader
+# (the venv's lib/) find it. Needs cmake >= 3.21, a C/C++ compiler and Python's headers.
+INTERFACES := spacemine_interfaces
+INTERFACES_SOURCES := $(shell find $(INTERFACES) -type f)
+INTERFACES_BUILD := build/$(ROS_DISTRO)/$(INTERFACES)
+PREFIX := $(abspath $(VENV))
 SHIFT_ARGS ?=
 # make sim SITE=LAT,LON: the work site in degrees (default: the body preset's)
 SITE ?=
@@ -29,16 +38,29 @@ TEST_WORKERS ?= 2
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: sim test test-fast lint bench venv clean
+.PHONY: sim test test-fast lint bench venv clean interfaces
 
 venv: $(STAMP)
 
-$(STAMP): $(REQUIREMENTS) requirements-tools.txt setup.py
+$(STAMP): $(REQUIREMENTS) $(BUILD_REQUIREMENTS) requirements-tools.txt setup.py \
+		$(INTERFACES_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r $(firstword $(REQUIREMENTS))
+	$(BIN)/pip install --quiet -r $(firstword $(REQUIREMENTS)) -r $(BUILD_REQUIREMENTS)
+	rm -rf $(INTERFACES_BUILD)
+	PATH=$(PREFIX)/bin:$$PATH AMENT_PREFIX_PATH=$(PREFIX) cmake -S $(INTERFACES) \
+		-B $(INTERFACES_BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DCMAKE_PREFIX_PATH=$(PREFIX) \
+		-DPython3_EXECUTABLE=$(PREFIX)/bin/python -DBUILD_TESTING=OFF --log-level=WARNING
+	PATH=$(PREFIX)/bin:$$PATH cmake --build $(INTERFACES_BUILD) --parallel 2 \
+		> $(INTERFACES_BUILD)/build.log 2>&1 || { cat $(INTERFACES_BUILD)/build.log; exit 1; }
+	cmake --install $(INTERFACES_BUILD) > $(INTERFACES_BUILD)/install.log
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Build and install the interface package again (make venv does when its files change).
+interfaces:
+	rm -f $(STAMP)
+	$(MAKE) venv ROS_DISTRO=$(ROS_DISTRO)
 
 sim: $(STAMP)
 	$(BIN)/spacemine-shift --body bennu --depth 0.3 --record $(if $(SITE),--site $(SITE)) \

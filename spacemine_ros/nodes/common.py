@@ -17,7 +17,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 import rclpy.logging
 from rclpy.node import Node
-from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool, Float64, String
@@ -245,31 +245,6 @@ def reject_non_finite(parameters):
             return SetParametersResult(
                 successful=False, reason=f'{parameter.name} must be finite, got {parameter.value}')
     return None
-
-
-def arguments_of(parameters, expected):
-    """Return {name: value} of a request's rcl_interfaces/Parameter list, checked.
-
-    expected is {name: type} (str, float, int, bool); ValueError names what is missing,
-    unknown, of the wrong type or not finite. A service that takes named arguments uses
-    SetParametersAtomically's request for them: only standard interfaces are available.
-    """
-    values = {p.name: parameter_value_to_python(p.value) for p in parameters}
-    missing = sorted(set(expected) - set(values))
-    unknown = sorted(set(values) - set(expected))
-    if missing or unknown:
-        raise ValueError(f'expected arguments {", ".join(expected)}'
-                         + (f'; missing {", ".join(missing)}' if missing else '')
-                         + (f'; unknown {", ".join(unknown)}' if unknown else ''))
-    for name, kind in expected.items():
-        value = values[name]
-        if kind is float and type(value) is int:
-            value = values[name] = float(value)
-        if type(value) is not kind:
-            raise ValueError(f'{name} must be a {kind.__name__}, got {value!r}')
-        if kind is float and not math.isfinite(value):
-            raise ValueError(f'{name} must be finite, got {value}')
-    return values
 
 
 def stamp_to_seconds(stamp):

@@ -7,9 +7,10 @@ also keeps the rig's mass ledger from the transfer points' totalizers
 weighed account compared with its mass sensor; a mismatch beyond ledger_tolerance is a
 fault with the numbers, and the line stops.
 
-The furnace is charged on request: ~/charge_furnace takes the hopper and the mass in one
-call (the smelter's), ~/feed_furnace the ones its parameters name (an operator's). The
-drives are the rig file's material_line subsystem's, by role.
+The furnace is charged on request: ~/charge_furnace (spacemine_interfaces/ChargeFurnace)
+takes the hopper and the mass in one call (the smelter's), ~/feed_furnace the ones its
+parameters name (an operator's). The drives are the rig file's material_line subsystem's,
+by role.
 """
 
 import math
@@ -17,9 +18,8 @@ import os
 import sqlite3
 import sys
 
-from rcl_interfaces.msg import SetParametersResult
-from rcl_interfaces.srv import SetParametersAtomically
 from sensor_msgs.msg import JointState
+from spacemine_interfaces.srv import ChargeFurnace
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
@@ -31,7 +31,7 @@ from spacemine_ros.core.control.material_handling import (
     build_line, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.core.mission.mission_store import TransferLog
 from spacemine_ros.nodes.common import (
-    arguments_of, changed_params, config_file, ControllerNode, declare,
+    changed_params, config_file, ControllerNode, declare,
     rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS,
     Telemetry)
 
@@ -58,10 +58,6 @@ TUNABLES = {
     'drive_idle_power': ('What a turning line drive draws at the least [W]', 0.0, 1e4),
     'drive_efficiency': ('Efficiency of the line drives (shaft over electrical)', 0.01, 1.0),
 }
-
-
-# The arguments of ~/charge_furnace: {name: type}
-CHARGE_ARGUMENTS = {'source': str, 'mass': float}
 
 
 class MaterialHandlingNode(ControllerNode):
@@ -138,7 +134,7 @@ class MaterialHandlingNode(ControllerNode):
         self.create_service(Trigger, '~/stop', self._on_stop)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_service(Trigger, '~/feed_furnace', self._on_feed)
-        self.create_service(SetParametersAtomically, '~/charge_furnace', self._on_charge)
+        self.create_service(ChargeFurnace, '~/charge_furnace', self._on_charge)
         self.ready(['joint_states'])
         # The ledger is published once every totalizer has been heard (its first figures
         # would otherwise say an empty, drained line after a restart).
@@ -181,23 +177,19 @@ class MaterialHandlingNode(ControllerNode):
         return self.respond(response, self.line.reset(), 'reset')
 
     def _feed(self, hopper, mass):
-        return self.line.request_feed(hopper, mass,
-                                      self.masses.get(hopper, self.ledger.mass(hopper)),
-                                      self.ledger.room('furnace'))
+        # An unknown hopper has no mass to read: the line refuses it with its reason.
+        held = (self.masses.get(hopper, self.ledger.mass(hopper))
+                if hopper in self.config.hoppers else 0.0)
+        return self.line.request_feed(hopper, mass, held, self.ledger.room('furnace'))
 
     def _on_feed(self, request, response):
         return self.respond(response, self._feed(self.feed_source, self.feed_mass),
                             'feed_furnace')
 
     def _on_charge(self, request, response):
-        try:
-            charge = arguments_of(request.parameters, CHARGE_ARGUMENTS)
-            success, reason = self._feed(charge['source'], charge['mass'])
-        except ValueError as error:
-            success, reason = False, f'charge_furnace: {error}'
-        response.result = SetParametersResult(successful=success, reason=reason)
-        self.respond(Trigger.Response(), (success, reason), 'charge_furnace')
-        return response
+        # The line checks the hopper, the mass (finite, > 0) and the room before feeding.
+        return self.respond(response, self._feed(request.source, request.mass),
+                            'charge_furnace')
 
     # Sensors -------------------------------------------------------------------------------
     def _on_total(self, key, message):

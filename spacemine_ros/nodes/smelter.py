@@ -1,18 +1,17 @@
 """smelter: runs furnace batches by recipe under a temperature loop with interlocks.
 
-Charging goes through the material line: one call of its charge_furnace service with the
-recipe's hopper and the charge mass. The heater, door and tap are the rig file's furnace
-subsystem's, by role; its thermocouple and melt probe come on <subsystem>/temperature and
-<subsystem>/melt_fraction.
+Charging goes through the material line: one call of its charge_furnace service
+(spacemine_interfaces/ChargeFurnace) with the recipe's hopper and the charge mass. The
+heater, door and tap are the rig file's furnace subsystem's, by role; its thermocouple
+and melt probe come on <subsystem>/temperature and <subsystem>/melt_fraction.
 """
 
 import dataclasses
 import math
 import sys
 
-from rcl_interfaces.srv import SetParametersAtomically
-from rclpy.parameter import Parameter
 from sensor_msgs.msg import Temperature
+from spacemine_interfaces.srv import ChargeFurnace
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
@@ -108,7 +107,7 @@ class SmelterNode(ControllerNode):
         self.create_service(Trigger, '~/cool_down', self._on_cool_down)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.charge_client = self.create_client(
-            SetParametersAtomically,
+            ChargeFurnace,
             f'{line[0].controller if line else "material_handling"}/charge_furnace')
         self.ready([self.adapter.temperature_topic])
 
@@ -169,15 +168,13 @@ class SmelterNode(ControllerNode):
         if not self.charge_client.service_is_ready():
             self.controller.abort('the material line is not available to charge the furnace')
             return
-        request = SetParametersAtomically.Request(parameters=[
-            Parameter('source', value=hopper).to_parameter_msg(),
-            Parameter('mass', value=float(mass)).to_parameter_msg()])
+        request = ChargeFurnace.Request(source=hopper, mass=float(mass))
         self.charge_client.call_async(request).add_done_callback(self._on_charged)
 
     def _on_charged(self, future):
         response = future.result()
-        if response is None or not response.result.successful:
-            reason = response.result.reason if response else 'no answer'
+        if response is None or not response.success:
+            reason = response.message if response else 'no answer'
             self.controller.abort(f'the material line refused the charge: {reason}')
         self.publish_state()
 

@@ -118,6 +118,26 @@ def test_services_answer_and_refuse_what_is_not_allowed(graph):
     assert not response.success and 'holds 0.000 kg' in response.message
 
 
+@pytest.mark.parametrize('source, mass, reason', [
+    ('hopper_metal', math.nan, 'positive number of kg'),
+    ('hopper_metal', math.inf, 'positive number of kg'),
+    ('hopper_metal', -0.1, 'positive number of kg'),
+    ('hopper_metal', 0.0, 'positive number of kg'),
+    ('hopper_gold', 0.1, "unknown hopper 'hopper_gold'; hoppers: hopper_metal, "
+                         'hopper_silicate'),
+    ('', 0.1, "unknown hopper ''"),
+    ('hopper_silicate', 0.1, 'hopper_silicate holds 0.000 kg, less than 0.100 kg'),
+])
+def test_charge_furnace_refuses_a_bad_charge_with_its_reason(graph, source, mass, reason):
+    # The typed call the smelter makes: the line checks the hopper, the mass and the room
+    # before it feeds, and stays stopped.
+    from spacemine_interfaces.srv import ChargeFurnace
+    response = graph.call(ChargeFurnace, 'material_handling/charge_furnace',
+                          ChargeFurnace.Request(source=source, mass=mass))
+    assert not response.success and reason in response.message
+    assert graph.spin_until(lambda: graph.states.get('material_handling/state') == 'STOPPED')
+
+
 @pytest.mark.parametrize('node, values, reason', [
     ('drill', {'goal_depth': -0.5}, 'goal_depth'),
     ('drill', {'goal_depth': math.nan}, 'goal_depth'),

@@ -429,10 +429,8 @@ class LineUnit(Unit):
 
     def charge(self, hopper, mass):
         """Feed mass [kg] from a hopper to the furnace (the smelter's charge_furnace)."""
-        ledger = self.books.ledger
-        return self.controller.request_feed(hopper, mass,
-                                            self.engine.masses.get(hopper, ledger.mass(hopper)),
-                                            ledger.room('furnace'))
+        return self.controller.charge_furnace(hopper, mass, self.engine.masses,
+                                              self.books.ledger)
 
 
 class SmelterUnit(Unit):

@@ -177,17 +177,13 @@ class MaterialHandlingNode(ControllerNode):
         return self.respond(response, self.line.reset(), 'reset')
 
     def _feed(self, hopper, mass):
-        # An unknown hopper has no mass to read: the line refuses it with its reason.
-        held = (self.masses.get(hopper, self.ledger.mass(hopper))
-                if hopper in self.config.hoppers else 0.0)
-        return self.line.request_feed(hopper, mass, held, self.ledger.room('furnace'))
+        return self.line.charge_furnace(hopper, mass, self.masses, self.ledger)
 
     def _on_feed(self, request, response):
         return self.respond(response, self._feed(self.feed_source, self.feed_mass),
                             'feed_furnace')
 
     def _on_charge(self, request, response):
-        # The line checks the hopper, the mass (finite, > 0) and the room before feeding.
         return self.respond(response, self._feed(request.source, request.mass),
                             'charge_furnace')
 

@@ -78,7 +78,7 @@ class Watcher:
         self.lost = ''  # what the supervisor finds silent
         self.ledger = {}
         self.clocks = 0  # clock messages seen since the last mark
-        self.marks = []  # (what, clock, worked, clock messages since the mark before)
+        self.marks = []  # 'what clock/worked (clock messages since the mark before)'
         self.node.create_subscription(Clock, 'clock', self._on_clock, 10)
         self.node.create_subscription(String, 'supervisor/mode',
                                       lambda m: setattr(self, 'mode', m.data), STATE_QOS)

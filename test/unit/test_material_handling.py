@@ -118,6 +118,18 @@ def test_furnace_feed_requests_are_checked_and_stop_at_the_mass(material):
     assert command.feeders['hopper_metal'] == 0.0 and not line.feeding
 
 
+def test_a_furnace_charge_reads_the_hopper_s_scale_else_the_ledger(material):
+    line = line_for(material)
+    ledger = TotalizerBooks(material).ledger
+    line.update(measure(0.0))
+    # An unknown hopper is refused with the hoppers' names, never looked up in the ledger.
+    accepted, message = line.charge_furnace('hopper_gold', 0.1, {}, ledger)
+    assert not accepted and "unknown hopper 'hopper_gold'; hoppers: hopper_metal" in message
+    accepted, message = line.charge_furnace('hopper_metal', 0.1, {}, ledger)  # ledger: 0 kg
+    assert not accepted and 'hopper_metal holds 0.000 kg' in message
+    assert line.charge_furnace('hopper_metal', 0.1, {'hopper_metal': 0.5}, ledger)[0]
+
+
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match='slow_level'):
         LineParams(slow_level=0.9, stop_level=0.8).validate()

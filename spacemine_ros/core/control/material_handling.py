@@ -177,6 +177,17 @@ class MaterialLine:
         self.feed_request = (hopper, fed + mass)
         return True, f'feeding {mass:.3f} kg from {hopper} to the furnace'
 
+    def charge_furnace(self, hopper, mass, weighed, ledger):
+        """Feed mass [kg] from a hopper to the furnace; return (accepted, message).
+
+        The hopper holds what its scale last read (weighed: {account: kg}), else what the
+        ledger says; an unknown hopper is refused by request_feed, never looked up.
+        """
+        held = 0.0
+        if hopper in self.capacities:
+            held = weighed[hopper] if hopper in weighed else ledger.mass(hopper)
+        return self.request_feed(hopper, mass, held, ledger.room('furnace'))
+
     @property
     def feeding(self):
         """True while a furnace feed is in progress."""

@@ -70,8 +70,10 @@ def run_phase(executor, sim, minutes, each_minute=None, warm=lambda: True):
 def main():
     sys.path.insert(0, HERE)
     from results import save
+    import math
     import rclpy
-    from std_srvs.srv import Trigger
+    from rclpy.action import ActionClient
+    from spacemine_interfaces.action import DrainLine
     from spacemine_ros import bringup
     from spacemine_ros.launcher import create_nodes
     from spacemine_ros.nodes.common import make_executor, shutdown_nodes
@@ -88,14 +90,14 @@ def main():
     sim = nodes[0]
     try:
         idle = run_phase(executor, sim, MINUTES)
-        client = operator.create_client(Trigger, 'material_handling/start')
-        while not client.service_is_ready():
+        client = ActionClient(operator, DrainLine, 'material_handling/drain')
+        while not client.server_is_ready():
             executor.spin_once(timeout_sec=0.1)
-        future = client.call_async(Trigger.Request())
+        future = client.send_goal_async(DrainLine.Goal(drained_below=math.inf))
         while not future.done():
             executor.spin_once(timeout_sec=0.1)
-        if not future.result().success:
-            raise SystemExit(f'material_handling/start refused: {future.result().message}')
+        if not future.result().accepted:
+            raise SystemExit('material_handling/drain rejected the goal (its log says why)')
         ledger = sim.world.material.ledger
         # The world's ledger and the material_handling controller's books from totalizers.
         books = next(n for n in nodes if n.get_name() == 'material_handling').ledger

@@ -37,7 +37,7 @@ from spacemine_ros.core.memory import checked_float, NodeMemory, RecordTimeline
 from spacemine_ros.core.mission.mission_store import MissionStore
 from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
 from spacemine_ros.core.mission.power import active_consumers, PowerShares
-from spacemine_ros.core.mission.supervisor import Call, Mission, Observation
+from spacemine_ros.core.mission.supervisor import Cancel, Goal, Mission, Observation
 from spacemine_ros.core.models.anchors import choose_anchor, load_anchor_types
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.models.material_config import IN_TRANSIT, load_material_config
@@ -61,6 +61,25 @@ DEFAULT_RECIPES = {'C': 'volatile_extraction', 'S': 'metal_smelting', 'M': 'meta
 
 class ShiftError(RuntimeError):
     """A shift that cannot be set up or go on; the message says why."""
+
+
+# The service of a headless unit that starts what a mission goal asks (its node's action).
+GOAL_SERVICES = {'deploy': 'deploy', 'release': 'release', 'drill_to_depth': 'start',
+                 'scrape': 'start', 'drain': 'start', 'smelt_batch': 'start_batch'}
+
+
+def goal_settings(goal):
+    """Return the settings a mission goal gives its unit (a goal's 0: the unit's own)."""
+    fields = dict(goal.fields)
+    if goal.action == 'drill_to_depth':
+        return {'goal_depth': fields['depth']}
+    if goal.action == 'scrape':
+        settings = {'area': fields['area']}
+        settings.update({k: fields[k] for k in ('passes', 'pass_length') if fields[k]})
+        return settings
+    if goal.action == 'smelt_batch':
+        return fields
+    return {}  # deploy, release; drain: the mission watches what is in transit
 
 
 def _fields(cls, values):
@@ -766,20 +785,28 @@ class Shift:
         self.supervisor_tick = now + self.periods.until_next(pace, now)
 
     def _act(self, action, now):
-        if isinstance(action, Call):
-            controller, _, service = action.service.partition('/')
-            unit = self.by_controller.get(controller)
-            if unit is None:
-                return False, f'no controller {controller}'
-            pace = unit.pace()
-            result = unit.call(service, now)
-            if unit.pace() != pace:
-                unit.wake(now)
-            return result
-        unit = self.by_controller.get(action.node)
+        """Do a mission action as the controller's node would (its goal, cancel or call)."""
+        controller = action.controller if isinstance(action, (Goal, Cancel)) else \
+            action.service.partition('/')[0]
+        unit = self.by_controller.get(controller)
         if unit is None:
-            return False, f'no controller {action.node}'
-        return unit.set(dict(action.values))
+            return False, f'no controller {controller}'
+        if isinstance(action, Goal):
+            settings = goal_settings(action)
+            if settings:
+                accepted, reason = unit.set(settings)
+                if not accepted:
+                    return False, reason
+            service = GOAL_SERVICES[action.action]
+        elif isinstance(action, Cancel):
+            service = 'abort'
+        else:
+            service = action.service.partition('/')[2]
+        pace = unit.pace()
+        result = unit.call(service, now)
+        if unit.pace() != pace:
+            unit.wake(now)
+        return result
 
     def _stops(self, now):
         for action in self.mission.take_stop_actions():

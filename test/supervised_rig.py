@@ -19,6 +19,7 @@ from spacemine_ros.command import command_request
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import STATE_QOS
 from spacemine_ros.paths import share_path
+from test.goals import Goals
 from test.timing import wall
 
 # A short shift that passes through every subsystem's working state.
@@ -58,6 +59,7 @@ class SupervisedRig:
             self.operator.create_subscription(
                 String, topic, lambda m, c=controller: self.states.__setitem__(c, m.data),
                 STATE_QOS)
+        self.goals = Goals(self.operator, self.spin_until, self.nodes)
 
     @property
     def world(self):

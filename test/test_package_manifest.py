@@ -33,7 +33,7 @@ PYTHON_KEYS = {
 ROS_PACKAGES = {'rclpy', 'std_msgs', 'std_srvs', 'geometry_msgs', 'sensor_msgs', 'nav_msgs',
                 'diagnostic_msgs', 'rcl_interfaces', 'rosgraph_msgs', 'ament_index_python',
                 'launch', 'launch_ros', 'xacro', 'tf2_msgs', 'trajectory_msgs',
-                'spacemine_interfaces'}
+                'spacemine_interfaces', 'action_msgs'}
 # Needed without an import: rclpy.lifecycle uses lifecycle_msgs; the launch file starts
 # robot_state_publisher.
 USED_WITHOUT_IMPORT = {'lifecycle_msgs', 'robot_state_publisher'}

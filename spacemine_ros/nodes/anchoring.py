@@ -13,7 +13,7 @@ import sys
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
-from std_srvs.srv import Trigger
+from spacemine_interfaces.action import DeployAnchors, ReleaseAnchors
 
 from spacemine_ros.core.control.adapters import AnchorsAdapter, InputError, Joints
 from spacemine_ros.core.control.anchoring import (
@@ -21,6 +21,7 @@ from spacemine_ros.core.control.anchoring import (
 from spacemine_ros.core.models.anchors import choose_anchor, load_anchor_types
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.control.ticks import TickAssembler
+from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
     changed_params, config_file, ControllerNode, declare, declare_tunables, rig_subsystem,
     SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
@@ -106,8 +107,12 @@ class AnchoringNode(ControllerNode):
         self.ticks = TickAssembler(['joints', 'odom'])
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
         self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
-        self.create_service(Trigger, '~/deploy', self._on_deploy)
-        self.create_service(Trigger, '~/release', self._on_release)
+        self.serve(ToolAction(self, DeployAnchors, '~/deploy', self._deploy,
+                              self._deploy_outcome, self._feedback(DeployAnchors),
+                              self._result(DeployAnchors), stop=self._release))
+        self.serve(ToolAction(self, ReleaseAnchors, '~/release', self._release,
+                              self._release_outcome, self._feedback(ReleaseAnchors),
+                              self._result(ReleaseAnchors)))
         self.get_logger().info(f'{anchor_type} anchors, nominal capacity {nominal:.1f} N each; '
                                f'force budget shared by {", ".join(self.rig.budget_tools)}')
         self.ready(['joint_states', 'odom'])
@@ -122,13 +127,51 @@ class AnchoringNode(ControllerNode):
         self.controller.params = settings
         self.publish_state()
 
-    def _on_deploy(self, request, response):
+    # The deploy and release actions (nodes.actions) ------------------------------------
+    def _deploy(self, goal=None):
         missing = self.refused_before_inputs()
-        return self.respond(response, (False, missing) if missing else self.controller.deploy(),
-                            'deploy')
+        return (False, missing) if missing else self.controller.deploy()
 
-    def _on_release(self, request, response):
-        return self.respond(response, self.controller.release(), 'release')
+    def _release(self, goal=None):
+        return self.controller.release()
+
+    def _deploy_outcome(self):
+        controller = self.controller
+        state = controller.state
+        if state == AnchoringState.ANCHORED and controller.safe_capacity > 0.0:
+            return True, f'anchored: safe capacity {controller.safe_capacity:.1f} N'
+        if state == AnchoringState.FAULT:
+            return False, controller.fault_reason
+        if state == AnchoringState.STOWED and not controller.deploy_pending:
+            return False, 'stowed'
+        return None  # deploying, proving, releasing (a cancel) or waiting for a reading
+
+    def _release_outcome(self):
+        state = self.controller.state
+        if state == AnchoringState.STOWED:
+            return True, 'stowed'
+        if state == AnchoringState.RELEASING:
+            return None
+        return False, self.controller.fault_reason or f'stopped ({state.value})'
+
+    def _feedback(self, action):
+        def feedback():
+            controller = self.controller
+            values = dict(state=controller_state(controller.state.value),
+                          anchors_set=sum(proof > 0.0 for proof in controller.proven),
+                          anchors_total=controller.count)
+            if action is DeployAnchors:
+                values['safe_capacity'] = float(controller.safe_capacity)
+            return action.Feedback(**values)
+        return feedback
+
+    def _result(self, action):
+        def result(succeeded, message):
+            values = dict(success=succeeded, message=message)
+            if action is DeployAnchors:
+                values['safe_capacity'] = float(self.controller.safe_capacity)
+            return action.Result(**values)
+        return result
 
     # The force budget ----------------------------------------------------------------------
     def _on_request(self, tool, message):

@@ -446,6 +446,7 @@ class ControllerNode(Node):
         self.next_tick = -math.inf  # rig time this controller is next due in lockstep
         self.seen = None  # the stamp of the latest period it received
         self.sent = None  # the last command it sent ({joint: {field: value}})
+        self.actions = []  # its jobs' ToolActions (nodes.actions), followed on each state
 
     # Commands and pace ------------------------------------------------------------------------
     def commands_on(self, spec):
@@ -559,8 +560,18 @@ class ControllerNode(Node):
         """Return whether publish_state() would publish a new state now."""
         return self.condition()[0] != self.published_state
 
+    def serve(self, action):
+        """Follow a ToolAction's goals with this node's state (publish_state())."""
+        self.actions.append(action)
+        return action
+
     def publish_state(self):
-        """Publish ~/state (latched) and log it with its reason if it changed."""
+        """Publish ~/state (latched) and log it with its reason if it changed.
+
+        The goals under way hear of it too (feedback, or their result).
+        """
+        for action in self.actions:
+            action.update()
         state, reason, level = self.condition()
         if state == self.published_state:
             return
@@ -627,6 +638,12 @@ class ControllerNode(Node):
     def stop_actuators(self):
         """Leave the node's actuators safe (on shutdown)."""
         raise NotImplementedError
+
+    def destroy_node(self):
+        """End the goals under way first: their clients hear the node went."""
+        for action in self.actions:
+            action.end(f'{self.get_name()} shut down')
+        super().destroy_node()
 
 
 ACK_WAIT = 1.0  # s a stop command may take to reach its subscribers

@@ -7,18 +7,21 @@ the feed and spindle joints are the subsystem's by role.
 import sys
 
 from sensor_msgs.msg import JointState
-from std_srvs.srv import Trigger
+from spacemine_interfaces.action import DrillToDepth
 
 from spacemine_ros.core.control.adapters import DrillAdapter, InputError, Joints
+from spacemine_ros.core.control import states
+from spacemine_ros.core.control.goals import job_outcome
 from spacemine_ros.core.control.drill import DrillController, DrillParams
 from spacemine_ros.core.memory import checked_float
+from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
     AnchoringStatus, changed_params, ControllerNode, rig_subsystem, SENSOR_QOS, spin_node,
     stamp_to_seconds, Telemetry)
 
 # name: (description, low, high) of each DrillParams field exposed as a parameter
 TUNABLES = {
-    'goal_depth': ('Depth to drill to, below the surface [m]', 0.001, 10.0),
+    'goal_depth': ('Depth a goal of depth 0 drills to, below the surface [m]', 0.001, 10.0),
     'feed_stroke': ('Travel of the feed [m]', 0.01, 10.0),
     'max_thrust': ('Feed drive thrust limit [N]', 1.0, 10000.0),
     'max_torque': ('Spindle motor torque limit [N m]', 0.1, 1000.0),
@@ -71,8 +74,10 @@ class DrillNode(ControllerNode):
         self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
         self.commands_on(spec)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
-        self.create_service(Trigger, '~/start', self._on_start)
-        self.create_service(Trigger, '~/abort', self._on_abort)
+        self.measurement = None  # the latest control period's
+        self.energy_at_start = 0.0
+        self.serve(ToolAction(self, DrillToDepth, '~/drill_to_depth', self._start,
+                              self._outcome, self._feedback, self._result, stop=self._stop))
         self.ready(['joint_states'])
         self.anchoring.request(0.0)
 
@@ -85,17 +90,47 @@ class DrillNode(ControllerNode):
         """Use the settings settings_from() checked."""
         self.controller.params = settings
 
-    def _on_start(self, request, response):
+    # The drill_to_depth action (nodes.actions) ------------------------------------------
+    def _start(self, goal):
         missing = self.refused_before_inputs()
-        result = (False, missing) if missing else self.controller.start(
-            self.anchoring.anchored, self.anchoring.budget)
+        if missing:
+            return False, missing
+        if goal.depth < 0.0:
+            return False, f'depth must be above 0 m, got {goal.depth:g}'
+        try:
+            result = self.controller.start(self.anchoring.anchored, self.anchoring.budget,
+                                           goal.depth or None)
+        except ValueError as error:
+            return False, str(error)
+        self.energy_at_start = self.controller.energy
         self.anchoring.request(self.controller.request)
-        return self.respond(response, result, 'start')
+        return result
 
-    def _on_abort(self, request, response):
-        result = self.controller.abort()
+    def _stop(self):
+        _, message = self.controller.abort('canceled')
         self.anchoring.request(self.controller.request)
-        return self.respond(response, result, 'abort')
+        return True, message  # one already retracting stops all the same
+
+    def _outcome(self):
+        return job_outcome(self.controller.state.value, states.DRILL_WORKING,
+                           self.controller.reason,
+                           lambda: f'drilled to {self.controller.max_depth:.4f} m')
+
+    def _feedback(self):
+        measurement = self.measurement
+        return DrillToDepth.Feedback(
+            state=controller_state(self.controller.state.value),
+            depth=float(self.controller.depth),
+            rate_of_penetration=float(self.controller.rate),
+            thrust=float(measurement.thrust) if measurement else 0.0,
+            torque=float(measurement.torque) if measurement else 0.0)
+
+    def _result(self, succeeded, message):
+        controller = self.controller
+        return DrillToDepth.Result(
+            success=succeeded, message=message, depth=float(controller.max_depth),
+            energy=float(controller.energy - self.energy_at_start),
+            peak_thrust=float(controller.peak_thrust))
 
     # Control -------------------------------------------------------------------------------
     def pace(self):
@@ -117,6 +152,7 @@ class DrillNode(ControllerNode):
             self.controller.abort(f'unreadable drill: {error}')
             self.publish_state()
             return
+        self.measurement = measurement
         command = self.controller.update(measurement, self.anchoring.anchored,
                                          self.anchoring.allowance, self.anchoring.budget)
         self.send(message.header.stamp, self.adapter.command(command))

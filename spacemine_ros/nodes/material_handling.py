@@ -19,17 +19,20 @@ import sqlite3
 import sys
 
 from sensor_msgs.msg import JointState
+from spacemine_interfaces.action import DrainLine
 from spacemine_interfaces.srv import ChargeFurnace
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError
-from spacemine_ros.core.models.material_config import load_material_config
+from spacemine_ros.core.control import states
+from spacemine_ros.core.models.material_config import IN_TRANSIT, load_material_config
 from spacemine_ros.core.control.adapters import InputError, Joints, LineAdapter
 from spacemine_ros.core.control.material_handling import (
     build_line, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.core.mission.mission_store import TransferLog
+from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
     changed_params, config_file, ControllerNode, declare,
     rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS,
@@ -130,8 +133,10 @@ class MaterialHandlingNode(ControllerNode):
         self.telemetry = Telemetry(
             self, [f'fill/{h}' for h in self.config.hoppers] + ['conveyor_flow'],
             self.telemetry_period)
-        self.create_service(Trigger, '~/start', self._on_start)
-        self.create_service(Trigger, '~/stop', self._on_stop)
+        self.drained_below = math.inf  # the drain goal's [kg]
+        self.serve(ToolAction(self, DrainLine, '~/drain', self._start, self._outcome,
+                              self._feedback, self._result, stop=self._stop,
+                              finite_except=('drained_below',)))
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_service(Trigger, '~/feed_furnace', self._on_feed)
         self.create_service(ChargeFurnace, '~/charge_furnace', self._on_charge)
@@ -157,16 +162,53 @@ class MaterialHandlingNode(ControllerNode):
         """Use the checked settings."""
         self.line.params, self.feed_mass, self.feed_source, self.tolerance = settings
 
-    def _on_start(self, request, response):
+    # The drain action (nodes.actions) ---------------------------------------------------
+    def _start(self, goal):
         missing = self.refused_before_inputs()
         if missing:
-            return self.respond(response, (False, missing), 'start')
+            return False, missing
         if self.fault:
-            return self.respond(response, (False, f'ledger fault: {self.fault}'), 'start')
-        return self.respond(response, self.line.start(), 'start')
+            return False, f'ledger fault: {self.fault}'
+        if goal.drained_below <= 0.0:
+            return False, f'drained_below must be above 0 kg, got {goal.drained_below:g}'
+        if self.line.state.value in states.LINE_RUNNING:
+            result = True, f'the line runs ({self.line.state.value})'
+        else:
+            result = self.line.start()
+        if result[0]:
+            self.drained_below = goal.drained_below
+        return result
 
-    def _on_stop(self, request, response):
-        return self.respond(response, self.line.stop(), 'stop')
+    def _stop(self):
+        return self.line.stop()
+
+    def in_transit(self):
+        """Return the mass on the tools, conveyor and separator [kg] (None: not booked yet)."""
+        if not self.books.heard_all():
+            return None
+        totals = self.ledger.totals()
+        return sum(totals.get(name, 0.0) for name in IN_TRANSIT)
+
+    def _outcome(self):
+        state, reason, _ = self.condition()
+        if state not in states.LINE_RUNNING:
+            return False, reason or f'stopped ({state})'
+        in_transit = self.in_transit()
+        if in_transit is not None and (math.isinf(self.drained_below) or
+                                       in_transit < self.drained_below):
+            return True, (f'drained: {in_transit:.3f} kg in transit'
+                          if math.isfinite(self.drained_below) else 'the line runs')
+        return None
+
+    def _feedback(self):
+        in_transit = self.in_transit()
+        return DrainLine.Feedback(state=controller_state(self.condition()[0]),
+                                  in_transit=math.nan if in_transit is None else in_transit)
+
+    def _result(self, succeeded, message):
+        in_transit = self.in_transit()
+        return DrainLine.Result(success=succeeded, message=message,
+                                in_transit=math.nan if in_transit is None else in_transit)
 
     def _on_reset(self, request, response):
         if self.fault:

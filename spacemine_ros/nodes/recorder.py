@@ -65,7 +65,13 @@ def header_stamp(data):
 
 
 def recordable(topic, prefix):
-    """Tell whether the recorder of a rig in namespace `prefix` ('/ns/' or '/') takes a topic."""
+    """Tell whether the recorder of a rig in namespace `prefix` ('/ns/' or '/') takes a topic.
+
+    Hidden topics (a name segment starting with '_', such as the actions' goal status and
+    feedback) are left out, as rosbag2 leaves them out by default.
+    """
+    if any(part.startswith('_') for part in topic.split('/')):
+        return False
     return topic not in SKIPPED and (topic.startswith(prefix) or topic in ('/tf', '/tf_static'))
 
 

@@ -11,14 +11,18 @@ import sys
 from geometry_msgs.msg import WrenchStamped
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
+from spacemine_interfaces.action import Scrape
 from std_srvs.srv import Trigger
 
+from spacemine_ros.core.control import states
+from spacemine_ros.core.control.goals import job_outcome
 from spacemine_ros.core.control.adapters import InputError, Joints, ScraperAdapter
 from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperController, ScraperParams
 from spacemine_ros.core.memory import RecordTimeline
 from spacemine_ros.core.control.ticks import TickAssembler
+from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, changed_params, ControllerNode, declare, declare_tunables, rig_subsystem,
+    AnchoringStatus, changed_params, ControllerNode, declare_tunables, rig_subsystem,
     SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
@@ -58,6 +62,7 @@ TUNABLES = {
 }
 
 
+MAX_AREA = 50.0  # m^2 a goal may ask to sweep
 TELEMETRY = ('blade_force', 'force_limit', 'collected_mass', 'cut_depth')
 
 
@@ -78,9 +83,6 @@ class ScraperNode(ControllerNode):
         self.timeline = RecordTimeline()
         self.timeline.take_up(recalled.get('timeline'))
         self.request = ScrapeRequest(**declare_tunables(self, REQUEST, ScrapeRequest()))
-        self.area = declare(self, 'area', 0.0, 'Area a start sweeps [m^2]: passes enough to '
-                            'cover it, pass_length x pass_spacing each (0: `passes` passes)',
-                            0.0, 50.0)
         self.collected = 0.0
         self.bucket_mass = 0.0
         self.ticked_at = 0.0  # s, the rig's time of the last control period
@@ -97,8 +99,9 @@ class ScraperNode(ControllerNode):
                                  SENSOR_QOS)
         self.commands_on(spec)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
-        self.create_service(Trigger, '~/start', self._on_start)
-        self.create_service(Trigger, '~/abort', self._on_abort)
+        self.collected_at_start = 0.0
+        self.serve(ToolAction(self, Scrape, '~/scrape', self._start, self._outcome,
+                              self._feedback, self._result, stop=self._stop))
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_subscription(Float64, 'world/restored', self._on_world_restored,
                                  STATE_QOS)
@@ -110,15 +113,14 @@ class ScraperNode(ControllerNode):
         """Return the tunables (and job) the parameters would give; ValueError if bad."""
         params = changed_params(self.controller.params, parameters, TUNABLES)
         job = {p.name: p.value for p in parameters if p.name in REQUEST}
-        area = next((p.value for p in parameters if p.name == 'area'), self.area)
         request = dataclasses.replace(self.request, **job)
-        if job or area != self.area:  # refuse a job the arm cannot do
-            (request.covering(area) if area > 0.0 else request).plan(self.controller.geometry)
-        return params, request, area
+        if job:  # refuse a job the arm cannot do
+            request.plan(self.controller.geometry)
+        return params, request
 
     def use_settings(self, settings):
         """Use the settings settings_from() checked."""
-        self.controller.params, self.request, self.area = settings
+        self.controller.params, self.request = settings
 
     def _on_collected(self, message):
         if math.isfinite(message.data):
@@ -128,19 +130,63 @@ class ScraperNode(ControllerNode):
         if math.isfinite(message.data):
             self.bucket_mass = message.data
 
-    def _on_start(self, request, response):
-        missing = self.refused_before_inputs()
-        job = self.request.covering(self.area) if self.area > 0.0 else \
-            dataclasses.replace(self.request)  # checked when area was set
-        result = (False, missing) if missing else self.controller.start(
-            job, self.anchoring.anchored, self.anchoring.budget)
-        self.anchoring.request(self.controller.request_force)
-        return self.respond(response, result, 'start')
+    # The scrape action (nodes.actions) ------------------------------------------------
+    def job_for(self, goal):
+        """Return the ScrapeRequest of a goal (its zeros: the parameters); ValueError."""
+        changes = {}
+        if goal.passes:
+            changes['passes'] = int(goal.passes)
+        if goal.pass_length:
+            changes['pass_length'] = float(goal.pass_length)
+        for name, value in changes.items():
+            _, low, high = REQUEST[name]
+            if not low <= value <= high:
+                raise ValueError(f'{name} must be within {low:g}..{high:g}, got {value:g}')
+        if not 0.0 <= goal.area <= MAX_AREA:
+            raise ValueError(f'area must be within 0..{MAX_AREA:g} m^2, got {goal.area:g}')
+        job = dataclasses.replace(self.request, **changes)
+        job = job.covering(goal.area) if goal.area > 0.0 else job
+        job.plan(self.controller.geometry)  # one the arm cannot do is refused here
+        return job
 
-    def _on_abort(self, request, response):
-        result = self.controller.abort()
+    def _start(self, goal):
+        missing = self.refused_before_inputs()
+        if missing:
+            return False, missing
+        try:
+            job = self.job_for(goal)
+        except ValueError as error:
+            return False, str(error)
+        result = self.controller.start(job, self.anchoring.anchored, self.anchoring.budget)
+        if result[0]:
+            self.collected_at_start = self.collected
         self.anchoring.request(self.controller.request_force)
-        return self.respond(response, result, 'abort')
+        return result
+
+    def _stop(self):
+        _, message = self.controller.abort('canceled')
+        self.anchoring.request(self.controller.request_force)
+        return True, message  # one already stowing stops all the same
+
+    def _outcome(self):
+        return job_outcome(self.controller.state.value, states.SCRAPER_WORKING,
+                           self.controller.reason,
+                           lambda: f'{len(self.controller.plan)} passes scraped')
+
+    def _feedback(self):
+        controller = self.controller
+        return Scrape.Feedback(
+            state=controller_state(controller.state.value),
+            pass_number=min(controller.pass_index + 1, len(controller.plan)),
+            passes=len(controller.plan),
+            collected_mass=float(self.collected - self.collected_at_start))
+
+    def _result(self, succeeded, message):
+        controller = self.controller
+        done = len(controller.plan) if controller.state.value == states.DONE else \
+            controller.pass_index
+        return Scrape.Result(success=succeeded, message=message, passes_done=done,
+                             collected_mass=float(self.collected - self.collected_at_start))
 
     def _on_reset(self, request, response):
         return self.respond(response, self.controller.reset(), 'reset')

@@ -11,15 +11,19 @@ import math
 import sys
 
 from sensor_msgs.msg import Temperature
+from spacemine_interfaces.action import SmeltBatch
 from spacemine_interfaces.srv import ChargeFurnace
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.config import ConfigError, load_yaml
+from spacemine_ros.core.control import states
+from spacemine_ros.core.control.goals import job_outcome
 from spacemine_ros.core.control.adapters import FurnaceAdapter
 from spacemine_ros.core.control.smelter import BatchController, Phase, recipes_from, SmelterParams
 from spacemine_ros.core.models.thermal import furnace_design_from
+from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
     changed_params, config_file, ControllerNode, declare, rig_subsystem, SENSOR_QOS,
     SITE_DESCRIPTION, spin_node, stamp_to_seconds, Telemetry)
@@ -41,6 +45,7 @@ TUNABLES = {
     'charge_timeout': ('Time to receive the charge [s]', 1.0, 7200.0),
     'charge_tolerance': ('Share of the charge that may be missing', 0.0, 0.5),
 }
+MAX_CHARGE = 100.0  # kg in one batch
 DEFAULT_RECIPES = {'C': 'volatile_extraction', 'S': 'metal_smelting', 'M': 'metal_smelting'}
 
 
@@ -61,10 +66,12 @@ class SmelterNode(ControllerNode):
         bodies_file = config_file(self, 'bodies_file', 'bodies.yaml', 'Body presets YAML')
         smelter_file = config_file(self, 'smelter_file', 'smelter.yaml',
                                    'Furnace and recipes YAML')
-        recipe = declare(self, 'recipe', '', "Recipe ~/start_batch runs ('': by the body's "
+        recipe = declare(self, 'recipe', '', "Recipe of a batch whose goal gives none ('': by "
+                         "the body's "
                          'class, C -> volatile_extraction, S/M -> metal_smelting)')
-        self.charge_mass = declare(self, 'charge_mass', 0.0, 'Charge of a batch [kg] (0: '
-                                   "the recipe's charge_mass)", 0.0, 100.0)
+        self.charge_mass = declare(self, 'charge_mass', 0.0, 'Charge of a batch whose goal '
+                                   "gives 0 [kg] (0: the recipe's charge_mass)", 0.0,
+                                   MAX_CHARGE)
         params = self.declare_params(SmelterParams(), TUNABLES)
         try:
             site = declare(self, 'site', '', SITE_DESCRIPTION, read_only=True)
@@ -102,8 +109,9 @@ class SmelterNode(ControllerNode):
         self.temperature_pub = self.create_publisher(Temperature, '~/temperature', 10)
         self.setpoint_pub = self.create_publisher(Temperature, '~/setpoint', 10)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
-        self.create_service(Trigger, '~/start_batch', self._on_start)
-        self.create_service(Trigger, '~/abort', self._on_abort)
+        self.masses_at_start = {}
+        self.serve(ToolAction(self, SmeltBatch, '~/smelt_batch', self._start, self._outcome,
+                              self._feedback, self._result, stop=self._stop))
         self.create_service(Trigger, '~/cool_down', self._on_cool_down)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.charge_client = self.create_client(
@@ -137,23 +145,58 @@ class SmelterNode(ControllerNode):
         return self.adapter.measurement(time, self.last_temperature, self.melt_fraction,
                                         self.masses, recipe.source_hopper)
 
-    def _on_start(self, request, response):
+    # The smelt_batch action (nodes.actions) ------------------------------------------
+    def _start(self, goal):
         missing = self.refused_before_inputs()  # nothing heard yet: say so, not 'reads nan'
         if not missing and 'furnace' not in self.masses:
             missing = 'no material/furnace/mass received yet'  # charged or not: unknown
         if missing:
-            return self.respond(response, (False, missing), 'start_batch')
-        recipe = self.recipes[self.recipe]
-        if self.charge_mass > 0.0:
-            recipe = dataclasses.replace(recipe, charge_mass=self.charge_mass)
-        self.controller.recipes[self.recipe] = recipe
-        result = self.controller.start(self.recipe, self._measurement())
-        if result[0] and self.controller.feed_request is not None:  # None: charged already
+            return False, missing
+        name = goal.recipe or self.recipe
+        if name not in self.recipes:
+            return False, (f'unknown recipe {name!r}; recipes: '
+                           f'{", ".join(sorted(self.recipes))}')
+        charge_mass = goal.charge_mass or self.charge_mass
+        if not 0.0 <= charge_mass <= MAX_CHARGE:
+            return False, f'charge_mass must be within 0..{MAX_CHARGE:g} kg, got {charge_mass:g}'
+        recipe = self.recipes[name]
+        if charge_mass > 0.0:
+            recipe = dataclasses.replace(recipe, charge_mass=charge_mass)
+        self.controller.recipes[name] = recipe
+        previous, self.recipe = self.recipe, name
+        result = self.controller.start(name, self._measurement())
+        if not result[0]:
+            self.recipe = previous
+            return result
+        self.masses_at_start = dict(self.masses)
+        if self.controller.feed_request is not None:  # None: charged already
             self._request_charge()
-        return self.respond(response, result, 'start_batch')
+        return result
 
-    def _on_abort(self, request, response):
-        return self.respond(response, self.controller.abort(), 'abort')
+    def _stop(self):
+        _, message = self.controller.abort('canceled')
+        return True, message  # one already cooling stops all the same
+
+    def _outcome(self):
+        return job_outcome(self.controller.phase.value, states.FURNACE_WORKING,
+                           self.controller.reason, lambda: f'batch of {self.recipe} done')
+
+    def _feedback(self):
+        controller = self.controller
+        return SmeltBatch.Feedback(
+            state=controller_state(controller.phase.value),
+            temperature=float(self.last_temperature),
+            power=float(controller.command.heater_power),
+            progress=float(controller.progress))
+
+    def _made(self, account):
+        return float(self.masses.get(account, 0.0) - self.masses_at_start.get(account, 0.0))
+
+    def _result(self, succeeded, message):
+        return SmeltBatch.Result(
+            success=succeeded, message=message, products_mass=self._made('products'),
+            slag_mass=self._made('slag'), volatiles_mass=self._made('volatiles'),
+            energy=float(self.controller.energy))
 
     def _on_cool_down(self, request, response):
         return self.respond(response, self.controller.cool_down(), 'cool_down')

@@ -2,7 +2,7 @@
 
 Glue around core.mission.supervisor.Mission: it feeds the mission what the rig publishes
 (controllers' states, the anchors' safe capacity, the ledger, power), sends the mission's
-actions (Trigger calls and parameter sets on the controllers), watches every node's
+actions (goals to the controllers' actions, cancels, reset calls), watches every node's
 diagnostics and the sensor streams it depends on (steady clock, so a stopped
 simulation is noticed too), latches the rig-wide e-stop (`estop`, std_msgs/Bool,
 transient local) and records everything in the mission store (SQLite, WAL).
@@ -18,8 +18,9 @@ timer. Liveness is judged on the steady clock in both.
 Operator commands: ~/command (rcl_interfaces/SetParametersAtomically) with parameters
 `command` (load_plan, start, pause, resume, abort, estop, reset), `issued_at` (seconds on
 the rig's clock), `valid_for` (seconds) and, for load_plan, `plan` (a file or a name in
-config/plans/). ~/estop (std_srvs/Trigger) latches the e-stop at once, ~/status and
-~/preflight (Trigger) answer in one line. The mode is on ~/mode (std_msgs/String,
+config/plans/). ~/run_plan (spacemine_interfaces/RunPlan) loads and starts a plan in
+one goal and follows it to its end. ~/estop (std_srvs/Trigger) latches the e-stop at
+once, ~/status and ~/preflight (Trigger) answer in one line. The mode is on ~/mode (std_msgs/String,
 latched), the figures on ~/status (diagnostic_msgs/DiagnosticStatus, latched).
 """
 
@@ -27,15 +28,21 @@ import math
 import os
 import sys
 
+from action_msgs.msg import GoalStatus
+from action_msgs.srv import CancelGoal
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import BatteryState, JointState, TimeReference
 from std_msgs.msg import Bool, Float64, String
+from rclpy.task import Future
+from spacemine_interfaces.action import (
+    DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, RunPlan, Scrape, SmeltBatch)
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.config import ConfigError
@@ -47,7 +54,7 @@ from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_f
 from spacemine_ros.core.mission.power import active_consumers, PowerShares
 from spacemine_ros.core.models.power import power_config_from, PowerConfig
 from spacemine_ros.core.mission.streams import joint_state_problem, odometry_problem, StreamMonitor
-from spacemine_ros.core.mission.supervisor import Call, Mission, Observation, OPERATOR
+from spacemine_ros.core.mission.supervisor import Cancel, Goal, Mission, Observation, OPERATOR
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, Diagnostics, LEVELS, rig_files, rig_record,
     seconds_to_stamp, SENSOR_QOS, stamp_to_seconds, STATE_QOS)
@@ -57,6 +64,11 @@ from spacemine_ros.paths import share_path
 LEDGER = ('excavated', 'balance', 'lost', 'products', 'slag', 'volatiles',
           'hopper_metal', 'hopper_silicate', 'furnace', *IN_TRANSIT)
 STREAMS = {'joint_states': JointState, 'odom': Odometry}
+# The controllers' actions the mission's goals go to, by name (docs/interfaces.md).
+ACTIONS = {'deploy': DeployAnchors, 'release': ReleaseAnchors, 'drill_to_depth': DrillToDepth,
+           'scrape': Scrape, 'drain': DrainLine, 'smelt_batch': SmeltBatch}
+GOAL_STATUS = {GoalStatus.STATUS_SUCCEEDED: 'succeeded', GoalStatus.STATUS_ABORTED: 'aborted',
+               GoalStatus.STATUS_CANCELED: 'canceled'}
 STARTUP_GRACE = 30.0  # s (steady clock) a node may take to be heard after a start
 ACTION_TIMEOUT = 30.0  # s (steady clock) a controller may take to answer a call
 TICK_PERIOD = 0.1  # s (steady clock) of the supervisor's loop
@@ -158,6 +170,16 @@ class SupervisorNode(Node):
         self.create_service(Trigger, '~/estop', self._on_estop_service)
         self.create_service(Trigger, '~/status', self._on_status)
         self.create_service(Trigger, '~/preflight', self._on_preflight)
+        # ~/run_plan: one plan goal at a time (load and start; cancel: abort).
+        self.plan_goal = None
+        self.plan_result = None  # Future of its Result
+        self.plan_results = {}  # goal id -> that Future, until its execution takes it
+        self.plan_feedback = None  # the last feedback sent
+        self.plan_canceling = None  # the plan goal whose cancel is being accepted
+        ActionServer(self, RunPlan, '~/run_plan', execute_callback=self._execute_plan,
+                     goal_callback=self._on_plan_goal,
+                     handle_accepted_callback=self._on_plan_accepted,
+                     cancel_callback=self._on_plan_cancel)
         self.diagnostics = Diagnostics(self, self._diagnose)
         self.add_on_set_parameters_callback(self._check_parameters)
 
@@ -371,6 +393,77 @@ class SupervisorNode(Node):
         self._after_change()
         return response
 
+    # The run_plan action --------------------------------------------------------------------
+    def _on_plan_goal(self, goal):
+        mission = self.mission
+        if self.plan_goal is not None:
+            reason = 'a run_plan goal is under way (cancel it first)'
+        elif mission.state in ('running', 'paused', 'holding', 'estopped'):
+            reason = f'the rig is {mission.state}: a plan is under way or the e-stop latched'
+        else:
+            accepted, reason = self._load(goal.plan) if goal.plan else (
+                False, 'plan: a file or a name in config/plans/')
+            if accepted:
+                now = self._now()
+                accepted, reason = mission.command('start', now, 60.0, now)
+            if accepted:
+                self.get_logger().info(f'run_plan: {reason}')
+                self._after_change()
+                return GoalResponse.ACCEPT
+            self._after_change()
+        self.get_logger().warning(f'run_plan goal rejected: {reason}')
+        return GoalResponse.REJECT
+
+    def _on_plan_accepted(self, goal_handle):
+        self.plan_goal, self.plan_result, self.plan_feedback = goal_handle, Future(), None
+        self.plan_results[bytes(goal_handle.goal_id.uuid)] = self.plan_result
+        goal_handle.execute()
+        self._follow_plan()
+
+    async def _execute_plan(self, goal_handle):
+        return await self.plan_results.pop(bytes(goal_handle.goal_id.uuid))
+
+    def _on_plan_cancel(self, goal_handle):
+        if goal_handle is not self.plan_goal:
+            return CancelResponse.REJECT
+        now = self._now()
+        self.plan_canceling = goal_handle
+        accepted, reason = self.mission.command('abort', now, 60.0, now)
+        if not accepted:
+            self.plan_canceling = None
+        self.get_logger().info(f'run_plan canceled: {reason}')
+        return CancelResponse.ACCEPT if accepted else CancelResponse.REJECT
+
+    def _follow_plan(self):
+        """Send the plan goal's feedback when the mission's status changes; end it when done."""
+        goal = self.plan_goal
+        if goal is None or not goal.is_active:
+            return
+        status = self.mission.status()
+        mode = status['mode']
+        if mode in ('completed', 'aborted'):
+            if self.plan_canceling is goal and not goal.is_cancel_requested:
+                return  # aborted inside the cancel callback: ends canceled next time
+            steps = int(status['steps'])
+            done = steps if mode == 'completed' else self.mission.step_index
+            if mode == 'completed':
+                goal.succeed()
+            elif goal.is_cancel_requested:
+                goal.canceled()
+            else:
+                goal.abort()
+            result = RunPlan.Result(success=mode == 'completed', steps_done=done,
+                                    message=status['reason'] or mode)
+            self.plan_goal = self.plan_feedback = self.plan_canceling = None
+            self.plan_result.set_result(result)
+            return
+        feedback = RunPlan.Feedback(
+            step_number=int(status['step']), steps=int(status['steps']),
+            step_title=status['step_title'], mode=mode, progress=status['progress'])
+        if feedback != self.plan_feedback:
+            self.plan_feedback = feedback
+            goal.publish_feedback(feedback)
+
     def _on_estop_service(self, request, response):
         self.mission.estop(OPERATOR)
         self._after_change()
@@ -544,34 +637,43 @@ class SupervisorNode(Node):
     def _client(self, kind, name):
         key = (kind, name)
         if key not in self.service_clients:
-            self.service_clients[key] = self.create_client(kind, name)
+            self.service_clients[key] = (ActionClient(self, kind, name)
+                                         if kind in ACTIONS.values()
+                                         else self.create_client(kind, name))
         return self.service_clients[key]
 
+    @staticmethod
+    def _endpoint(action):
+        """Return (type, name) of what carries a mission action: an action or a service."""
+        if isinstance(action, Goal):
+            return ACTIONS[action.action], action.service
+        if isinstance(action, Cancel):
+            return CancelGoal, f'{action.service}/_action/cancel_goal'
+        return Trigger, action.service
+
     def _drop_client(self, action):
-        kind, name = ((Trigger, action.service) if isinstance(action, Call) else
-                      (SetParametersAtomically, f'{action.node}/set_parameters_atomically'))
-        client = self.service_clients.pop((kind, name), None)
-        if client is not None:
+        client = self.service_clients.pop(self._endpoint(action), None)
+        if isinstance(client, ActionClient):
+            client.destroy()
+        elif client is not None:
             self.destroy_client(client)
 
     def _send(self, action, since=None):
-        """Call the action's service; since: when it was first tried (steady clock)."""
+        """Send a goal or call a service; since: when it was first tried (steady clock)."""
         since = self._steady() if since is None else since
-        if isinstance(action, Call):
-            client = self._client(Trigger, action.service)
-            request = Trigger.Request()
-        else:
-            client = self._client(SetParametersAtomically,
-                                  f'{action.node}/set_parameters_atomically')
-            request = SetParametersAtomically.Request(parameters=[
-                Parameter(name, value=value).to_parameter_msg()
-                for name, value in action.values])
-        if not client.service_is_ready():
+        kind, name = self._endpoint(action)
+        client = self._client(kind, name)
+        ready = client.server_is_ready() if isinstance(client, ActionClient) else \
+            client.service_is_ready()
+        if not ready:
             # Not discovered yet (a controller just restarted, a busy host): waited for
             # within the same ACTION_TIMEOUT as an answer, not refused at once.
             self.pending = (action, None, since)
             return
-        future = client.call_async(request)
+        if isinstance(action, Goal):
+            future = client.send_goal_async(kind.Goal(**dict(action.fields)))
+        else:
+            future = client.call_async(Trigger.Request())
         self.pending = (action, future, since)
         future.add_done_callback(lambda f, a=action: self._on_result(a, f))
 
@@ -585,28 +687,46 @@ class SupervisorNode(Node):
             self.mission.action_done(action, False, str(error), self._now())
             self._answer()
             return
-        if isinstance(action, Call):
-            success, message = response.success, response.message
+        if isinstance(action, Goal):
+            success = response.accepted
+            message = 'accepted' if success else \
+                f'goal rejected (the reason is on the log of {action.controller})'
             if success:
-                for controller, state in action.assume:
-                    self.states[controller] = state
+                response.get_result_async().add_done_callback(
+                    lambda f, a=action: self._on_goal_result(a, f))
         else:
-            success, message = response.result.successful, response.result.reason
+            success, message = response.success, response.message
+        if success:
+            for controller, state in action.assume:
+                self.states[controller] = state
         self.mission.action_done(action, success, message, self._now())
         if self.lockstep and self.owed is not None:
-            # The next action of the same period goes at once (a parameter set, then the
-            # start it prepares); the period is answered when none is left.
+            # The next action of the same period goes at once (a reset, then the goal
+            # it clears the way for); the period is answered when none is left.
             next_action = self.mission.next_action(self.observation())
             if next_action is not None:
                 self._send(next_action)
             self._answer()
         self._after_change()
 
+    def _on_goal_result(self, action, future):
+        """Record how a goal ended (the step itself follows its tools' states)."""
+        try:
+            response = future.result()
+        except Exception as error:  # noqa: B902 - the record must never stop the rig
+            self._on_event('result', f'{action.service}: no result ({error})')
+            return
+        status = GOAL_STATUS.get(response.status, str(response.status))
+        self._on_event('result', f'{action.service} {status}: {response.result.message}')
+
     def _send_stops(self):
         for action in self.mission.take_stop_actions():
-            client = self._client(Trigger, action.service)
+            kind, name = self._endpoint(action)
+            client = self._client(kind, name)
             if client.service_is_ready():
-                client.call_async(Trigger.Request())
+                # A zero goal id and stamp: every goal of that action, whoever sent it.
+                client.call_async(CancelGoal.Request() if kind is CancelGoal
+                                  else Trigger.Request())
 
     def _allocate_power(self):
         """Share the power by priority; set each consumer's budget when its share changes."""
@@ -649,6 +769,7 @@ class SupervisorNode(Node):
     def _after_change(self):
         self._publish_estop(self.mission.state == 'estopped')
         self._publish()
+        self._follow_plan()
 
     def _publish(self):
         status = self.mission.status()

@@ -7,15 +7,19 @@ time; the world's own depth is checked, the ledger built from the emulated total
 balances, and the stop commands are seen arriving at the emulated drives.
 """
 
+import math
+
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import Float64, String
+from spacemine_interfaces.action import DeployAnchors, DrainLine, DrillToDepth, Scrape
 from std_srvs.srv import SetBool, Trigger
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import STATE_QOS
+from test.goals import Goals
 from test.hil.drill_bus import wait_for
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow, pytest.mark.ros]
@@ -51,6 +55,7 @@ class HilGraph:
             self.operator.create_subscription(
                 Float64, f'material/ledger/{account}',
                 lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
+        self.goals = Goals(self.operator, self.spin_until, self.nodes)
 
     def spin_until(self, done, limit):
         return wait_for(done, limit, step=lambda: self.executor.spin_once(timeout_sec=0.05))
@@ -92,7 +97,7 @@ def test_the_hil_rig_anchors_drills_and_scrapes_into_the_line(graph):
     assert graph.spin_until(lambda: preflight.append(graph.call(
         Trigger, 'supervisor/preflight', Trigger.Request()).message) or
         preflight[-1] == 'NO-GO: never heard: smelter', 120.0), preflight[-1]
-    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    graph.goals.accepted(DeployAnchors, 'anchoring/deploy')
     assert graph.spin_until(lambda: graph.states.get('anchoring/state') in (
         'ANCHORED', 'FAULT'), 240.0)
     assert graph.states['anchoring/state'] == 'ANCHORED'
@@ -100,8 +105,7 @@ def test_the_hil_rig_anchors_drills_and_scrapes_into_the_line(graph):
     anchor = graph.sim.hil.devices['anchor_0']
     assert anchor.get('control') == 1 and anchor.get('tension_ref') > 0.0
 
-    response = graph.call(Trigger, 'drill/start', Trigger.Request())
-    assert response.success, response.message
+    graph.goals.accepted(DrillToDepth, 'drill/drill_to_depth')  # 0: its goal_depth
     assert graph.spin_until(lambda: graph.states.get('drill/state') in ('DONE', 'FAULT'),
                             240.0)
     assert graph.states['drill/state'] == 'DONE'
@@ -123,9 +127,8 @@ def test_the_hil_rig_anchors_drills_and_scrapes_into_the_line(graph):
 
     # Scrape one pass into the running line: the ledger, booked from the totalizers on
     # the ledger bus and checked against the gauges on the other buses, stays whole.
-    assert graph.call(Trigger, 'material_handling/start', Trigger.Request()).success
-    response = graph.call(Trigger, 'scraper/start', Trigger.Request())
-    assert response.success, response.message
+    graph.goals.accepted(DrainLine, 'material_handling/drain', drained_below=math.inf)
+    graph.goals.accepted(Scrape, 'scraper/scrape')  # 0s: its passes and pass_length
     assert graph.spin_until(lambda: graph.states.get('scraper/state') in ('DONE', 'FAULT') or
                             graph.states.get('material_handling/state') == 'FAULT', 300.0)
     assert graph.states['scraper/state'] == 'DONE'
@@ -139,8 +142,7 @@ def test_the_hil_rig_anchors_drills_and_scrapes_into_the_line(graph):
     assert graph.spin_until(lambda: graph.field_bus.rig_estop, 30.0)
     assert graph.spin_until(graph.field_bus.bus.all_safe_confirmed, 30.0)
     assert spindle.get('control') == 0 and graph.sim.hil.devices['feed'].get('control') == 0
-    response = graph.call(Trigger, 'drill/start', Trigger.Request())
-    assert not response.success and 'e-stop latched' in response.message
+    assert 'e-stop latched' in graph.goals.rejection(DrillToDepth, 'drill/drill_to_depth')
     # The driver's own e-stop latches the same safe state.
     assert graph.call(SetBool, 'field_bus/estop', SetBool.Request(data=True)).success
     assert graph.spin_until(graph.field_bus.bus.all_safe_confirmed, 30.0)

@@ -12,12 +12,13 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
+from spacemine_interfaces.action import DeployAnchors, DrillToDepth
 from std_msgs.msg import Float64, String
-from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import SENSOR_QOS, shutdown_nodes, STATE_QOS
+from test.goals import Goals
 from test.hil.drill_bus import wait_for
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow, pytest.mark.ros]
@@ -63,26 +64,16 @@ def test_both_heads_drill_through_the_field_bus_within_the_shared_budget(graph):
     def spin_until(done, limit):
         return wait_for(done, limit, step=lambda: executor.spin_once(timeout_sec=0.05))
 
-    def trigger(name):
-        client = operator.create_client(Trigger, name)
-        assert spin_until(client.service_is_ready, 30.0), f'{name} never appeared'
-        for _ in range(100):
-            future = client.call_async(Trigger.Request())
-            assert spin_until(future.done, 30.0), f'{name} did not answer'
-            if not future.result().message.endswith('received yet'):
-                return future.result()
-            spin_until(lambda: False, 0.3)
-        return future.result()
+    goals = Goals(operator, spin_until, nodes)
 
     assert spin_until(lambda: field_bus.bus is not None and
                       field_bus.publish_timer is not None, 60.0)
     assert {'spindle_b', 'feed_b'} <= set(sim.hil.devices)
-    assert trigger('anchoring/deploy').success
+    goals.accepted(DeployAnchors, 'anchoring/deploy')
     assert spin_until(lambda: states.get('anchoring') in ('ANCHORED', 'FAULT'), 240.0)
     assert states['anchoring'] == 'ANCHORED'
     for drill in DRILLS:
-        response = trigger(f'{drill}/start')
-        assert response.success, response.message
+        goals.accepted(DrillToDepth, f'{drill}/drill_to_depth', depth=GOAL)
     assert spin_until(lambda: all(states.get(d) in ('DONE', 'FAULT') for d in DRILLS), 300.0)
     assert {d: states[d] for d in DRILLS} == dict.fromkeys(DRILLS, 'DONE')
     # Both holes are in the simulated rock: each head's drives moved its own feed.

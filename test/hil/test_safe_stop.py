@@ -20,14 +20,15 @@ import time
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from spacemine_interfaces.action import DeployAnchors, DrillToDepth
 from std_msgs.msg import Float64, String
-from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import COMMAND_QOS, shutdown_nodes, STATE_QOS
 from test.conftest import ROOT
+from test.goals import Goals
 from test.hil.drill_bus import wait_for
 from test.launched import LaunchedRig
 
@@ -59,45 +60,18 @@ class SimSide:
         self.operator.create_subscription(
             JointTrajectory, 'drill/command',
             lambda m: self.commands.append(m.points[0]), COMMAND_QOS)
+        self.goals = Goals(self.operator, self.spin_until)
 
     def spin_until(self, done, limit):
         return wait_for(done, limit, step=lambda: self.executor.spin_once(timeout_sec=0.05))
 
-    def call(self, name):
-        """Call a Trigger service; return (response, whether it was asked more than once).
-
-        Asked again while the node has no reading yet, and when an answer is lost: a
-        reply sent before the server has matched this client's reply reader goes nowhere
-        (DDS discovery under load), and nothing would ever complete the call.
-        """
-        client = self.operator.create_client(Trigger, name)
-        assert self.spin_until(client.service_is_ready, 120.0), f'{name} never appeared'
-        lost = 0
-        for _ in range(200):
-            future = client.call_async(Trigger.Request())
-            if not self.spin_until(future.done, 30.0):
-                client.remove_pending_request(future)
-                lost += 1
-                assert lost < 4, f'{name}: no answer to {lost} requests'
-                continue
-            response = future.result()
-            if not response.message.endswith('received yet'):
-                return response, lost > 0
-            self.spin_until(lambda: False, 0.3)
-        return response, lost > 0
-
     def drill_a_little(self, launched):
         """Anchor and drill until the bit is a few millimetres in."""
-        response, again = self.call('anchoring/deploy')
-        # Asked again after a lost answer: the first request may have started it.
-        assert response.success or again and response.message in (
-            'deployment already in progress', 'already anchored'), response.message
+        self.goals.accepted(DeployAnchors, 'anchoring/deploy', 120.0)
         assert self.spin_until(lambda: self.states.get('anchoring/state') in (
             'ANCHORED', 'FAULT'), 300.0), launched.text[-3000:]
         assert self.states['anchoring/state'] == 'ANCHORED', launched.text[-3000:]
-        response, again = self.call('drill/start')
-        assert response.success or again and response.message.startswith('drill is busy'), \
-            response.message
+        self.goals.accepted(DrillToDepth, 'drill/drill_to_depth', 120.0)
         assert self.spin_until(lambda: self.depth[0] > 0.003, 300.0), launched.text[-3000:]
         assert self.states.get('drill/state') == 'DRILLING'
 

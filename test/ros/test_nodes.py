@@ -11,12 +11,17 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Temperature
 from std_msgs.msg import Float64, String
+from action_msgs.msg import GoalStatus
+from spacemine_interfaces.action import (
+    DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, Scrape, SmeltBatch)
+from spacemine_interfaces.msg import ControllerState
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import STATE_QOS
+from test.goals import Goals
 from test.timing import wall
 
 
@@ -52,6 +57,7 @@ class Graph:
             self.operator.create_subscription(
                 Float64, f'material/ledger/{account}',
                 lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
+        self.goals = Goals(self.operator, self.spin_until, self.nodes)
 
     def spin_until(self, done, limit=60.0):
         end = time.monotonic() + wall(limit)
@@ -92,13 +98,19 @@ def graph():
     rclpy.try_shutdown()
 
 
-def test_services_answer_and_refuse_what_is_not_allowed(graph):
-    response = graph.call(Trigger, 'drill/start', Trigger.Request())
-    assert not response.success and 'not anchored' in response.message
-    response = graph.call(Trigger, 'anchoring/release', Trigger.Request())
-    assert not response.success and 'stowed' in response.message
-    response = graph.call(Trigger, 'drill/abort', Trigger.Request())
-    assert not response.success
+def test_goals_the_tools_cannot_start_are_rejected_with_the_reason(graph):
+    goals = graph.goals
+    for action, name, fields, reason in [
+            (DrillToDepth, 'drill/drill_to_depth', {'depth': 0.03}, 'not anchored'),
+            (DrillToDepth, 'drill/drill_to_depth', {'depth': math.nan}, 'depth is NaN'),
+            (DrillToDepth, 'drill/drill_to_depth', {'depth': math.inf}, 'must be finite'),
+            (ReleaseAnchors, 'anchoring/release', {}, 'already stowed'),
+            (Scrape, 'scraper/scrape', {'passes': 1}, 'not anchored'),
+            (Scrape, 'scraper/scrape', {'passes': 99}, 'passes must be within'),
+            (Scrape, 'scraper/scrape', {'area': -1.0}, 'area must be within'),
+            (DrainLine, 'material_handling/drain', {'drained_below': 0.0}, 'above 0 kg'),
+            (SmeltBatch, 'smelter/smelt_batch', {'recipe': 'gold_plating'}, 'unknown recipe')]:
+        assert reason in goals.rejection(action, name, **fields), (name, fields)
     response = graph.call(SetBool, 'rig_sim/estop', SetBool.Request(data=False))
     assert response.success
     # Late-joiner state (transient local) reaches a subscriber that starts afterwards.
@@ -108,12 +120,7 @@ def test_services_answer_and_refuse_what_is_not_allowed(graph):
                             'smelter/state': 'IDLE'}
     # The smelter refuses a batch without a temperature reading: wait for its first one.
     assert graph.spin_until(lambda: graph.smelter_temperature is not None)
-    response = graph.call(Trigger, 'smelter/start_batch', Trigger.Request())
-    assert not response.success and 'hopper_silicate holds 0.000 kg' in response.message
-    response = graph.call(Trigger, 'smelter/abort', Trigger.Request())
-    assert not response.success
-    response = graph.call(Trigger, 'scraper/start', Trigger.Request())
-    assert not response.success and 'not anchored' in response.message
+    assert 'hopper_silicate holds 0.000 kg' in goals.rejection(SmeltBatch, 'smelter/smelt_batch')
     response = graph.call(Trigger, 'material_handling/feed_furnace', Trigger.Request())
     assert not response.success and 'holds 0.000 kg' in response.message
 
@@ -169,7 +176,7 @@ def test_bad_parameter_values_are_rejected_with_a_reason(graph, node, values, re
 
 
 def test_good_parameter_values_are_accepted(graph):
-    assert graph.set_parameters('drill', goal_depth=0.2)[0].successful
+    assert graph.set_parameters('drill', goal_depth=0.2)[0].successful  # a goal's 0
     assert graph.set_parameters('anchoring', safety_factor=2.5)[0].successful
 
 
@@ -178,27 +185,39 @@ def test_read_only_parameters_cannot_change(graph):
 
 
 def test_anchor_then_drill_a_small_depth_over_real_topics(graph):
-    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
-    assert graph.spin_until(lambda: graph.states.get('anchoring/state') == 'ANCHORED', 120.0)
-    assert graph.set_parameters('drill', goal_depth=0.03)[0].successful
-    response = graph.call(Trigger, 'drill/start', Trigger.Request())
-    assert response.success, response.message
-    assert graph.spin_until(lambda: graph.states.get('drill/state') in ('DONE', 'FAULT'), 120.0)
+    goals = graph.goals
+    handle, feedback = goals.accepted(DeployAnchors, 'anchoring/deploy')
+    status, result = goals.result(handle, 120.0)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success, result.message
+    assert result.safe_capacity > 0.0 and feedback[-1].anchors_total == 4
+    # A second deploy has nothing to do; the drill goes to the goal's depth, not its
+    # parameter's.
+    assert 'already anchored' in goals.rejection(DeployAnchors, 'anchoring/deploy')
+    handle, feedback = goals.send(DrillToDepth, 'drill/drill_to_depth', depth=0.03)
+    assert handle.accepted, goals.refusal('drill/drill_to_depth')
+    status, result = goals.result(handle, 120.0)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success, result.message
+    assert result.depth >= 0.03 and result.energy > 0.0 and result.peak_thrust > 0.0
+    assert max(f.depth for f in feedback) > 0.0 and \
+        ControllerState.DRILLING in {f.state.value for f in feedback}
     assert graph.states['drill/state'] == 'DONE'
     sim = graph.nodes[0]
-    assert sim.world.drill.hole_depth >= 0.03
+    assert 0.03 <= sim.world.drill.hole_depth < 0.2  # goal_depth (0.3 m) was not used
     assert sim.world.max_displacement < 0.002
 
 
 def test_scrape_and_move_the_material_into_the_hoppers_over_real_topics(graph):
-    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
-    assert graph.spin_until(lambda: graph.states.get('anchoring/state') == 'ANCHORED', 120.0)
-    assert graph.set_parameters('scraper', passes=1, pass_length=0.3)[0].successful
-    assert graph.call(Trigger, 'material_handling/start', Trigger.Request()).success
-    response = graph.call(Trigger, 'scraper/start', Trigger.Request())
-    assert response.success, response.message
-    assert graph.spin_until(lambda: graph.states.get('scraper/state') in ('DONE', 'FAULT'),
-                            180.0)
+    goals = graph.goals
+    handle, _ = goals.accepted(DeployAnchors, 'anchoring/deploy')
+    assert goals.result(handle, 120.0)[1].success
+    handle, _ = goals.accepted(DrainLine, 'material_handling/drain', drained_below=math.inf)
+    status, result = goals.result(handle)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.message == 'the line runs'
+    handle, feedback = goals.send(Scrape, 'scraper/scrape', passes=1, pass_length=0.3)
+    assert handle.accepted, goals.refusal('scraper/scrape')
+    status, result = goals.result(handle, 180.0)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.passes_done == 1, result.message
+    assert feedback and feedback[-1].passes == 1
     assert graph.states['scraper/state'] == 'DONE'
     sim = graph.nodes[0]
     assert graph.spin_until(
@@ -216,12 +235,12 @@ def test_a_thermocouple_fault_during_a_batch_turns_the_heater_off(graph):
     sim = graph.nodes[0]
     # Material comes up the drill's collar and is carried into the hoppers by the line.
     # A small batch: the line carries a few grams a second in micro-gravity.
-    assert graph.set_parameters('smelter', charge_mass=0.1)[0].successful
     sim.world.material.excavate('drill_cut', 0.25, 0.0)
-    assert graph.call(Trigger, 'material_handling/start', Trigger.Request()).success
+    goals = graph.goals
+    goals.accepted(DrainLine, 'material_handling/drain', drained_below=math.inf)
     assert graph.spin_until(lambda: graph.ledger.get('hopper_silicate', 0.0) > 0.12, 120.0)
-    response = graph.call(Trigger, 'smelter/start_batch', Trigger.Request())
-    assert response.success, response.message
+    handle, _ = goals.send(SmeltBatch, 'smelter/smelt_batch', charge_mass=0.1)
+    assert handle.accepted, goals.refusal('smelter/smelt_batch')
     assert graph.spin_until(lambda: graph.states.get('smelter/state') == 'HEATING', 60.0)
     assert graph.spin_until(lambda: sim.world.furnace.thermal.temperature > 300.0, 60.0)
     assert max(graph.heater) > 0.0
@@ -229,6 +248,8 @@ def test_a_thermocouple_fault_during_a_batch_turns_the_heater_off(graph):
     assert graph.spin_until(lambda: graph.states.get('smelter/state') == 'FAULT', 30.0)
     smelter = next(node for node in graph.nodes if node.get_name() == 'smelter')
     assert 'reads nan' in smelter.controller.reason
+    status, result = goals.result(handle)  # the client hears why its batch ended
+    assert status == GoalStatus.STATUS_ABORTED and 'reads nan' in result.message
     graph.heater.clear()
     assert graph.spin_until(lambda: len(graph.heater) > 5, 30.0)
     assert set(graph.heater) == {0.0}
@@ -246,7 +267,7 @@ def test_a_controller_whose_inputs_stop_faults_with_the_reason_instead_of_waitin
         rig.operator.create_subscription(
             DiagnosticArray, '/diagnostics',
             lambda m: diagnostics.update({s.name: s for s in m.status}), 10)
-        assert rig.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+        handle, _ = rig.goals.accepted(DeployAnchors, 'anchoring/deploy')
         assert rig.spin_until(lambda: rig.states.get('anchoring/state') == 'DEPLOYING')
         sim = rig.nodes[0]
         rig.executor.remove_node(sim)  # its timers and publishers fall silent
@@ -255,6 +276,8 @@ def test_a_controller_whose_inputs_stop_faults_with_the_reason_instead_of_waitin
         assert rig.spin_until(lambda: name in diagnostics and
                               'no joint_states for' in diagnostics[name].message, 30.0)
         assert diagnostics[name].level == DiagnosticStatus.ERROR
+        status, result = rig.goals.result(handle)  # the client hears why
+        assert status == GoalStatus.STATUS_ABORTED and 'no joint_states for' in result.message
         # Idle controllers report it too, and refuse to start.
         assert rig.spin_until(lambda: 'no joint_states for' in getattr(
             diagnostics.get(f'{rig.namespace}/drill'), 'message', ''), 30.0)
@@ -319,7 +342,7 @@ def test_an_idle_rig_waits_at_its_idle_pace_instead_of_running_flat_out(graph):
     advanced, wall = sim.world.time - start_sim, time.monotonic() - start_wall
     assert 0.0 < advanced <= sim.idle_realtime_factor * wall + sim.idle_step + 1e-9
     # Work resumes at full speed at once: a deploy makes the rig busy again.
-    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    graph.goals.accepted(DeployAnchors, 'anchoring/deploy')
     assert graph.spin_until(lambda: sim.world.idle_for() == 0.0, 30.0)
 
 
@@ -329,7 +352,7 @@ def test_while_a_controller_is_silent_the_world_goes_on_no_faster_than_real_time
     # the step under way, instead of racing its restart's wall seconds into minutes.
     sim = graph.nodes[0]
     drill = next(node for node in graph.nodes if node.get_name() == 'drill')
-    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    graph.goals.accepted(DeployAnchors, 'anchoring/deploy')
     graph.executor.remove_node(drill)
     assert graph.spin_until(lambda: any('drill' in topic for topic in sim.silent), 60.0)
     assert sim.world.idle_for() < sim.idle_after
@@ -348,7 +371,7 @@ def test_max_realtime_factor_caps_the_pace_of_a_working_rig(graph):
     refused = graph.set_parameters('rig_sim', max_realtime_factor=-1.0)[0]
     assert not refused.successful and refused.reason
     assert graph.set_parameters('rig_sim', max_realtime_factor=4.0)[0].successful
-    assert graph.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+    graph.goals.accepted(DeployAnchors, 'anchoring/deploy')
     assert graph.spin_until(lambda: graph.states.get('anchoring/state') == 'DEPLOYING')
     start_sim, start_wall = sim.world.time, time.monotonic()
     graph.spin_until(lambda: time.monotonic() - start_wall > 2.0, 10.0)
@@ -373,7 +396,7 @@ def test_a_sensor_goes_out_at_its_readers_pace_and_joint_states_at_every_instant
         rig.operator.create_subscription(
             JointState, 'joint_states',
             lambda m: joints.add(round(stamp_to_seconds(m.header.stamp), 6)), 100)
-        assert rig.call(Trigger, 'anchoring/deploy', Trigger.Request()).success
+        rig.goals.accepted(DeployAnchors, 'anchoring/deploy')
         assert rig.spin_until(lambda: rig.states.get('anchoring/state') == 'DEPLOYING')
         joints.clear(), temperatures.clear()
         assert rig.spin_until(lambda: len(temperatures) >= 3 and len(joints) >= 60, 120.0)

@@ -32,3 +32,6 @@ def test_the_recorder_takes_its_rig_s_topics_and_the_frames_only():
     assert not recordable('/rig2/joint_states', '/rig1/')
     assert not recordable('/rosout', '/') and not recordable('/parameter_events', '/')
     assert recordable('/joint_states', '/')
+    # Hidden topics (the actions' status and feedback) are not, as with rosbag2.
+    assert not recordable('/rig1/drill/drill_to_depth/_action/feedback', '/rig1/')
+    assert not recordable('/rig1/drill/drill_to_depth/_action/status', '/rig1/')

@@ -1,8 +1,9 @@
 """A stand-in for the rig's controllers, to drive core.mission.supervisor.Mission without ROS.
 
-Each Trigger call moves a controller into its working state; advance() finishes the
-work after `work_time` seconds (the anchors hold, the hole is drilled, ...). Failures
-and refusals are injected per service.
+Each goal moves a controller into its working state; advance() finishes the work after
+`work_time` seconds (the anchors hold, the hole is drilled, ...). Failures and refusals
+are injected per action. rig.calls lists what was sent: a goal or a Trigger call by its
+name ('drill/drill_to_depth', 'scraper/reset'), a cancel as 'drill/drill_to_depth:cancel'.
 """
 
 import math
@@ -10,13 +11,14 @@ import os
 
 from spacemine_ros.core.mission.plan import load_plan
 from spacemine_ros.core.rig_interface import load_rig_interface
-from spacemine_ros.core.mission.supervisor import Call, Mission, Observation
+from spacemine_ros.core.mission.supervisor import Cancel, Goal, Mission, Observation
 from test.conftest import CONFIG
 
-# Trigger -> (controller, state while working, state when done)
+# action -> (state while working, state when done)
 WORK = {
     'deploy': ('DEPLOYING', 'ANCHORED'), 'release': ('RELEASING', 'STOWED'),
-    'start': (None, 'DONE'), 'start_batch': ('HEATING', 'DONE'),
+    'drill_to_depth': (None, 'DONE'), 'scrape': (None, 'DONE'),
+    'smelt_batch': ('HEATING', 'DONE'),
 }
 WORKING = {'drill': 'DRILLING', 'drill_a': 'DRILLING', 'drill_b': 'DRILLING',
            'scraper': 'CUTTING', 'material_handling': 'RUNNING'}
@@ -48,7 +50,7 @@ class FakeRig:
         self.work_time = work_time
         self.busy = {}  # controller -> (done at, done state)
         self.calls = []
-        self.parameters = {}
+        self.goals = {}  # controller -> [{field: value} of each goal]
         self.refuse = {}  # service -> remaining refusals
         self.fault = {}  # controller -> remaining faults while working
         self.moving = set()  # controllers whose actuators move now
@@ -59,15 +61,17 @@ class FakeRig:
                            power_available=self.power, battery=self.battery)
 
     def act(self, action):
-        if not isinstance(action, Call):
-            self.parameters.setdefault(action.node, []).append(dict(action.values))
-            return True, 'set'
-        self.calls.append(action.service)
         controller, _, service = action.service.partition('/')
-        if self.refuse.get(action.service, 0) > 0:
-            self.refuse[action.service] -= 1
+        name = action.service
+        if isinstance(action, Cancel):
+            name, service = f'{name}:cancel', 'abort'
+        elif isinstance(action, Goal):
+            self.goals.setdefault(controller, []).append(dict(action.fields))
+        self.calls.append(name)
+        if self.refuse.get(name, 0) > 0:
+            self.refuse[name] -= 1
             return False, 'refused by the fake'
-        if service in ('abort', 'stop'):
+        if service == 'abort':
             self.busy.pop(controller, None)
             self.moving.discard(controller)
             if self.states[controller] not in ('DONE', 'FAULT'):
@@ -79,7 +83,7 @@ class FakeRig:
                                            else 'IDLE')
                 return True, 'reset'
             return False, 'not in fault'
-        if controller == 'material_handling' and service == 'start':
+        if controller == 'material_handling' and service == 'drain':
             self.states[controller] = 'RUNNING'
             self.moving.add(controller)
             return True, 'running'

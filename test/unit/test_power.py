@@ -117,7 +117,7 @@ def test_a_night_on_bennu_holds_the_furnace_batch_and_the_shift_still_completes(
             break
     assert mission.state == 'completed'
     assert waited_in_dark > 0.3 * BENNU_DAY  # it waited through the night
-    assert 'smelter/start_batch' in rig.calls
+    assert 'smelter/smelt_batch' in rig.calls
 
 
 def test_demands_come_from_the_config_and_refuse_unknown_consumers():

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from spacemine_ros.core.mission.plan import plan_from
-from spacemine_ros.core.mission.supervisor import Call, COMMANDS, MODES, Mission
+from spacemine_ros.core.mission.supervisor import Cancel, COMMANDS, MODES, Mission
 from test.unit.mission_fakes import default_plan, FakeRig, loaded, rig_interface, run, step
 
 
@@ -18,10 +18,10 @@ def test_the_default_plan_runs_every_step_in_order_to_completed():
     mission, rig = loaded(events=events)
     assert mission.command('start', 1.0, 60.0, 1.0) == (True, 'started plan bennu_shift')
     assert run(mission, rig) == 'completed'
-    assert rig.calls == ['anchoring/deploy', 'material_handling/start', 'drill/start',
-                         'scraper/start', 'smelter/start_batch', 'anchoring/release']
-    assert rig.parameters['drill'] == [{'goal_depth': 0.3}]
-    assert rig.parameters['scraper'] == [{'area': 0.0, 'passes': 3}]
+    assert rig.calls == ['anchoring/deploy', 'material_handling/drain', 'drill/drill_to_depth',
+                         'scraper/scrape', 'smelter/smelt_batch', 'anchoring/release']
+    assert rig.goals['drill'] == [{'depth': 0.3}]
+    assert rig.goals['scraper'] == [{'area': 0.0, 'passes': 3, 'pass_length': 0.0}]
     done = [text for kind, text in events if kind == 'step' and text.endswith('done')]
     assert len(done) == len(default_plan().steps)
 
@@ -31,7 +31,7 @@ def test_a_twin_drill_rig_starts_both_drills_and_waits_for_both():
                           rig_name='twin_drill')
     mission.command('start', 1.0, 60.0, 1.0)
     rig.work_time = 5.0
-    while 'drill_b/start' not in rig.calls:
+    while 'drill_b/drill_to_depth' not in rig.calls:
         step(mission, rig)
     rig.busy['drill_b'] = (rig.time + 50.0, 'DONE')  # one head takes longer
     for _ in range(20):
@@ -149,7 +149,7 @@ def test_reset_is_refused_while_the_cause_persists():
 def test_resume_after_an_estop_restarts_the_interrupted_step_and_completes():
     mission, rig = loaded()
     mission.command('start', 1.0, 60.0, 1.0)
-    while 'drill/start' not in rig.calls:
+    while 'drill/drill_to_depth' not in rig.calls:
         step(mission, rig)
     mission.estop('operator')
     rig.estop()
@@ -162,8 +162,8 @@ def test_resume_after_an_estop_restarts_the_interrupted_step_and_completes():
     # The line an earlier step started, faulted by the e-stop, is cleared and runs again.
     assert rig.states['material_handling'] == 'RUNNING'
     assert run(mission, rig) == 'completed'
-    assert rig.calls.count('drill/start') == 2
-    assert rig.calls.count('material_handling/start') == 2
+    assert rig.calls.count('drill/drill_to_depth') == 2
+    assert rig.calls.count('material_handling/drain') == 2
 
 
 @pytest.mark.parametrize('policy, expected', [('abort', 'aborted'), ('skip', 'completed'),
@@ -179,7 +179,7 @@ def test_failure_policies(policy, expected):
     if policy == 'skip':
         assert rig.calls[-1] == 'anchoring/release'
     if policy == 'hold':
-        assert 'scraper/abort' in rig.calls  # made safe
+        assert 'scraper/scrape:cancel' in rig.calls  # made safe
         # The operator resumes: the step is tried again (after its faults are reset).
         assert mission.command('resume', rig.time, 60.0, rig.time)[0]
         assert run(mission, rig) == 'completed'
@@ -193,7 +193,7 @@ def test_retries_run_the_recover_actions_then_the_step_again():
     rig.fault['scraper'] = 2
     mission.command('start', 1.0, 60.0, 1.0)
     assert run(mission, rig) == 'completed'
-    assert rig.calls.count('scraper/start') == 3
+    assert rig.calls.count('scraper/scrape') == 3
     assert rig.calls.count('scraper/reset') == 2
 
 
@@ -233,7 +233,7 @@ def test_a_step_that_takes_longer_than_its_timeout_fails():
 def test_a_silent_node_latches_the_estop_and_its_return_resumes_the_plan():
     mission, rig = loaded()
     mission.command('start', 1.0, 60.0, 1.0)
-    while 'drill/start' not in rig.calls:
+    while 'drill/drill_to_depth' not in rig.calls:
         step(mission, rig)
     mission.liveness({'drill'}, rig.time)
     rig.estop()
@@ -246,7 +246,7 @@ def test_a_silent_node_latches_the_estop_and_its_return_resumes_the_plan():
     mission.liveness(set(), rig.time)
     assert mission.state == 'running'  # auto_resume: reset and resumed by itself
     assert run(mission, rig) == 'completed'
-    assert rig.calls.count('drill/start') == 2
+    assert rig.calls.count('drill/drill_to_depth') == 2
 
 
 def test_without_auto_resume_the_operator_resets_and_resumes_after_a_silent_node():
@@ -324,7 +324,7 @@ def test_a_supervisor_killed_as_a_step_is_recorded_done_resumes_at_the_next_step
     assert run(again, rig) == 'completed'
     done = [text for kind, text in events if kind == 'step' and text.endswith(' done')]
     assert done[0] == 'step 4 scrape done' and 'step 3 drill done' not in done
-    assert rig.calls.count('drill/start') == 1
+    assert rig.calls.count('drill/drill_to_depth') == 1
 
 
 def test_steps_already_achieved_are_not_repeated():
@@ -341,7 +341,7 @@ def test_steps_already_achieved_are_not_repeated():
 def test_stop_actions_of_a_step_are_its_tools_aborts():
     mission, rig = loaded()
     assert mission.steps.stop_actions(plan_of({'type': 'smelt'}).steps[0]) == [
-        Call('smelter/abort')]
+        Cancel('smelter', 'smelt_batch')]
 
 
 def snapshot_while_drilling():
@@ -361,7 +361,7 @@ def test_a_supervisor_restarted_while_a_tool_works_watches_it_finish_without_res
     again.restore(default_plan(), snapshot)
     assert again.command('resume', rig.time, 60.0, rig.time)[0]
     assert run(again, rig) == 'completed'
-    assert rig.calls.count('drill/start') == 1  # the drill was never started twice
+    assert rig.calls.count('drill/drill_to_depth') == 1  # the drill was never started twice
 
 
 def test_a_step_waits_for_the_state_of_a_restarted_controller_before_acting():
@@ -373,7 +373,7 @@ def test_a_step_waits_for_the_state_of_a_restarted_controller_before_acting():
     assert rig.calls == [] and 'waiting for the state of material_handling' in \
         mission.progress
     rig.states['material_handling'] = 'STOPPED'
-    assert run(mission, rig) == 'completed' and rig.calls == ['material_handling/start']
+    assert run(mission, rig) == 'completed' and rig.calls == ['material_handling/drain']
 
 
 def test_a_controller_that_never_reports_its_state_fails_the_step_at_its_timeout():
@@ -382,7 +382,7 @@ def test_a_controller_that_never_reports_its_state_fails_the_step_at_its_timeout
     rig.states['scraper'] = ''  # hung, then back without a new state message
     mission.command('start', 1.0, 60.0, 1.0)
     assert run(mission, rig, limit=200) == 'holding'
-    assert rig.calls.count('scraper/start') == 0
+    assert rig.calls.count('scraper/scrape') == 0
     assert 'timed out after 20 s before it could start (waiting for the state of scraper)' \
         in mission.reason
 
@@ -390,7 +390,7 @@ def test_a_controller_that_never_reports_its_state_fails_the_step_at_its_timeout
 def test_after_anchoring_restarts_the_anchors_are_proven_again_before_the_tools_go_on():
     mission, rig = loaded(plan_of({'type': 'deploy_anchors'}, {'type': 'drill', 'depth': 0.1}))
     mission.command('start', 1.0, 60.0, 1.0)
-    while 'drill/start' not in rig.calls:
+    while 'drill/drill_to_depth' not in rig.calls:
         step(mission, rig)
     mission.liveness({'anchoring'}, rig.time)  # killed
     rig.estop()
@@ -402,8 +402,8 @@ def test_after_anchoring_restarts_the_anchors_are_proven_again_before_the_tools_
     assert rig.calls[-1] == 'anchoring/deploy'
     assert 'waiting for deploy_anchors' in mission.progress
     assert run(mission, rig) == 'completed'
-    resumed = rig.calls[rig.calls.index('drill/start') + 1:]
-    assert resumed.index('anchoring/deploy') < resumed.index('drill/start')
+    resumed = rig.calls[rig.calls.index('drill/drill_to_depth') + 1:]
+    assert resumed.index('anchoring/deploy') < resumed.index('drill/drill_to_depth')
 
 
 def test_after_a_whole_rig_restart_a_step_whose_tools_restarted_too_starts_again():
@@ -414,4 +414,4 @@ def test_after_a_whole_rig_restart_a_step_whose_tools_restarted_too_starts_again
     again.restore(default_plan(), snapshot)
     assert again.command('resume', rig.time, 60.0, rig.time)[0]
     assert run(again, rig) == 'completed'  # no failure: retries are 0 in this plan
-    assert rig.calls.count('drill/start') == 2
+    assert rig.calls.count('drill/drill_to_depth') == 2

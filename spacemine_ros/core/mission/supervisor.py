@@ -8,8 +8,9 @@ Mission is an explicit state machine (the `transitions` library) over the rig's 
     was under way (reset, refused while a cause other than the operator's persists)
 
 While running, tick() with the latest Observation advances the current step: it hands
-out the step's actions (Trigger calls and parameter sets on the subsystems' controllers,
-one at a time; the node sends them and reports each result with action_done()), then
+out the step's actions (goals to the controllers' actions, which carry the job's
+parameters, and Trigger calls that clear faults; one at a time: the node sends them and
+reports each with action_done(), a goal as soon as it is accepted or rejected), then
 watches the controllers' states until the step is done, failed or timed out. A failure
 is retried `retries` times (after its retry_delay and recover actions), then its on_failure
 policy applies. Pause, hold, abort and e-stop send the current step's stop actions.
@@ -53,18 +54,42 @@ UNDER_WAY = {'deploy_anchors': S.ANCHORS_DEPLOYING + (S.ANCHORED,),
 
 @dataclass(frozen=True)
 class Call:
-    """Call a controller's Trigger service; on success assume its state (topics lag)."""
+    """Call a controller's Trigger service (a reset)."""
 
-    service: str  # e.g. 'drill/start'
+    service: str  # e.g. 'scraper/reset'
     assume: tuple = ()  # (controller, state) to take until the next state message
 
 
 @dataclass(frozen=True)
-class SetParams:
-    """Set parameters of a controller, atomically."""
+class Goal:
+    """Send a goal to a controller's action; accepted, its tool is at it (assume its state).
 
-    node: str
-    values: tuple  # ((name, value), ...)
+    action: the action's name under the controller (docs/interfaces.md), e.g.
+    'drill_to_depth'; fields: the goal's ((name, value), ...).
+    """
+
+    controller: str
+    action: str
+    fields: tuple = ()
+    assume: tuple = ()  # (controller, state) to take until the next state message
+
+    @property
+    def service(self):
+        """Return the action's name in the rig's namespace (e.g. 'drill/drill_to_depth')."""
+        return f'{self.controller}/{self.action}'
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel every goal of a controller's action: the safe stop of its tool."""
+
+    controller: str
+    action: str
+
+    @property
+    def service(self):
+        """Return the action's name in the rig's namespace."""
+        return f'{self.controller}/{self.action}'
 
 
 @dataclass
@@ -111,34 +136,33 @@ class Steps:
         if step.type == 'deploy_anchors':
             if obs.states.get(self.anchoring) in UNDER_WAY['deploy_anchors']:
                 return []
-            return [Call(f'{self.anchoring}/deploy', ((self.anchoring, S.ANCHORS_DEPLOYING[0]),))]
+            return [Goal(self.anchoring, 'deploy',
+                         assume=((self.anchoring, S.ANCHORS_DEPLOYING[0]),))]
         if step.type == 'release_anchors':
             if obs.states.get(self.anchoring) in UNDER_WAY['release_anchors']:
                 return []
-            return [Call(f'{self.anchoring}/release', ((self.anchoring, S.ANCHORS_RELEASING[0]),))]
+            return [Goal(self.anchoring, 'release',
+                         assume=((self.anchoring, S.ANCHORS_RELEASING[0]),))]
         if step.type == 'drill':
-            return [action for drill in tools for action in (
-                SetParams(drill, (('goal_depth', float(step.depth)),)),
-                Call(f'{drill}/start', ((drill, S.DRILL_WORKING[0]),)))]
+            return [Goal(drill, 'drill_to_depth', (('depth', float(step.depth)),),
+                         ((drill, S.DRILL_WORKING[0]),)) for drill in tools]
         if step.type == 'scrape':
             # An area: the scraper works out its passes from its own pass geometry.
-            values = [('area', float(step.area or 0.0))]
-            if step.passes is not None:
-                values.append(('passes', int(step.passes)))
-            if step.pass_length is not None:
-                values.append(('pass_length', float(step.pass_length)))
-            return [action for scraper in tools for action in (
-                SetParams(scraper, tuple(values)),
-                Call(f'{scraper}/start', ((scraper, S.SCRAPER_WORKING[0]),)))]
+            fields = (('area', float(step.area or 0.0)), ('passes', int(step.passes or 0)),
+                      ('pass_length', float(step.pass_length or 0.0)))
+            return [Goal(scraper, 'scrape', fields, ((scraper, S.SCRAPER_WORKING[0]),))
+                    for scraper in tools]
         if step.type == 'material_line':
             if obs.states.get(self.line) in S.LINE_RUNNING:
                 return []
-            return [Call(f'{self.line}/start', ((self.line, S.LINE_RUNNING[0]),))]
+            # The step itself watches the mass in transit: the goal is done once it runs.
+            return [Goal(self.line, 'drain', (('drained_below', math.inf),),
+                         ((self.line, S.LINE_RUNNING[0]),))]
         if step.type == 'smelt':
-            values = [('recipe', step.recipe),
-                      ('charge_mass', float(step.charge) if step.charge else 0.0)]
-            return [SetParams(self.smelter, tuple(values)),
-                    Call(f'{self.smelter}/start_batch', ((self.smelter, S.FURNACE_WORKING[0]),))]
+            fields = (('recipe', step.recipe or ''),
+                      ('charge_mass', float(step.charge) if step.charge else 0.0))
+            return [Goal(self.smelter, 'smelt_batch', fields,
+                         ((self.smelter, S.FURNACE_WORKING[0]),))]
         return []
 
     def under_way(self, step, obs):
@@ -194,11 +218,11 @@ class Steps:
     def stop_actions(self, step):
         """Return the actions that leave a step's tools safe (pause, hold, abort)."""
         if step.type == 'drill':
-            return [Call(f'{d}/abort') for d in self.tools(step)]
+            return [Cancel(d, 'drill_to_depth') for d in self.tools(step)]
         if step.type == 'scrape':
-            return [Call(f'{s}/abort') for s in self.tools(step)]
+            return [Cancel(s, 'scrape') for s in self.tools(step)]
         if step.type == 'smelt':
-            return [Call(f'{self.smelter}/abort')]
+            return [Cancel(self.smelter, 'smelt_batch')]
         return []
 
     def recover_actions(self, step):
@@ -703,8 +727,8 @@ class _Await:
 
 
 def _name(action):
-    return action.service if isinstance(action, Call) else f'{action.node}/set_parameters'
+    return action.service
 
 
-__all__ = ['Call', 'COMMANDS', 'MachineError', 'Mission', 'MODES', 'Observation',
-           'SetParams', 'Steps']
+__all__ = ['Call', 'Cancel', 'COMMANDS', 'Goal', 'MachineError', 'Mission', 'MODES',
+           'Observation', 'Steps']

@@ -157,15 +157,24 @@ def _wanted(namespace):
         for entry in message.status:
             values = {v.key: v.value for v in entry.values}
             if entry.name.endswith('supervisor'):
+                # Its grants by consumer, once a second: the shares of a recording made
+                # before power/shares existed.
                 for key, text in values.items():
                     if key.startswith('power_') and key.endswith('_W'):
-                        run.of(f'share {key[6:-2]}').add(time, float(text))
+                        run.of(f'granted {key[6:-2]}').add(time, float(text))
             if entry.level >= 1:
                 key = (entry.name, entry.message)
                 if run.series.get('_last_fault') != key:
                     run.series['_last_fault'] = key
                     run.events.append((time, 'fault' if entry.level >= 2 else 'warning',
                                        f'{entry.name}: {entry.message}'))
+        return step
+
+    def shares(run, time, message, step):
+        # The supervisor's table each time a share changed (spacemine_interfaces).
+        for share in message.shares:
+            budget = share.budget.removesuffix('power_budget').rstrip('_')
+            run.of(f'share {share.controller} {budget}'.rstrip()).add(time, share.power)
         return step
 
     def state(name):
@@ -184,7 +193,7 @@ def _wanted(namespace):
         t('smelter/setpoint'): temperature('furnace setpoint'),
         t('furnace/heater_power'): value('heater power'),
         t('power/generation'): value('generation'), t('power/available'): value('available'),
-        t('power/draw'): value('draw'), t('supervisor/mode'): mode,
+        t('power/draw'): value('draw'), t('power/shares'): shares, t('supervisor/mode'): mode,
         t('supervisor/status'): status, '/diagnostics': diagnostics,
     }
     for name in ('hopper_metal', 'hopper_silicate'):
@@ -314,8 +323,9 @@ def _draw(run, name, plt):
                            ('draw', 'drawn')):
             _line(axes[0], s.get(key), label)
         axes[0].set_ylabel('power [W]')
-        for key in sorted(k for k in s if k.startswith('share ')):
-            _line(axes[1], s[key], key[len('share '):], step=True)
+        prefix = 'share ' if any(k.startswith('share ') for k in s) else 'granted '
+        for key in sorted(k for k in s if k.startswith(prefix)):
+            _line(axes[1], s[key], key[len(prefix):], step=True)
         axes[1].set_ylabel("supervisor's share [W]")
         title = "Power: supply, draw and each consumer's share"
     elif name == 'timeline':

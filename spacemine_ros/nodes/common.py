@@ -20,6 +20,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from spacemine_interfaces.msg import PowerShares
 from std_msgs.msg import Bool, Float64, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -400,6 +401,8 @@ class ControllerNode(Node):
     - The latched ~/state (std_msgs/String), logged with its reason on every change.
     - Diagnostics once a wall second, the stale-input watch and the repeated-period check.
     - Telemetry at a bounded rate (telemetry_period) and stop_actuators() for safe stops.
+    - Its power budgets from the supervisor's shares (`power/shares`, latched), set as
+      its own parameters.
     - The rig-wide e-stop (`estop`, std_msgs/Bool, latched): when it latches, what is
       under way faults (input_lost) and the actuators get their stop command; nothing
       starts again until it is released (starts are refused with the reason).
@@ -534,7 +537,32 @@ class ControllerNode(Node):
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.create_subscription(Bool, 'estop', self._on_estop, STATE_QOS)
+        self.create_subscription(PowerShares, 'power/shares', self._on_power_shares, STATE_QOS)
         self.publish_state()
+
+    def _on_power_shares(self, message):
+        """Take this controller's entries of the supervisor's power shares as its budgets.
+
+        Set as its own parameters, so they are checked like any set and the parameters
+        keep saying what it uses; a share it cannot take is logged with the reason.
+        """
+        values = {}
+        for share in message.shares:
+            if share.controller != self.get_name():
+                continue
+            if not self.has_parameter(share.budget):
+                self.get_logger().error(f'power share for {share.budget}: no such budget')
+            elif not (math.isfinite(share.power) and share.power >= 0.0):
+                self.get_logger().error(f'power share {share.budget} = {share.power}: not a '
+                                        'power')
+            elif self.get_parameter(share.budget).value != share.power:
+                values[share.budget] = float(share.power)
+        if not values:
+            return
+        result = self.set_parameters_atomically(
+            [Parameter(name, value=value) for name, value in values.items()])
+        if not result.successful:
+            self.get_logger().error(f'power shares refused: {result.reason}')
 
     def condition(self):
         """Return (state, reason, diagnostic level) of the controller now.

@@ -33,16 +33,17 @@ from action_msgs.srv import CancelGoal
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
-from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+from rcl_interfaces.srv import SetParametersAtomically
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.parameter import parameter_value_to_python
 from sensor_msgs.msg import BatteryState, JointState, TimeReference
 from std_msgs.msg import Bool, Float64, String
 from rclpy.task import Future
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, RunPlan, Scrape, SmeltBatch)
+from spacemine_interfaces import msg as interfaces
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.config import ConfigError
@@ -166,6 +167,8 @@ class SupervisorNode(Node):
         self.estop_pub = self.create_publisher(Bool, 'estop', STATE_QOS)
         self.mode_pub = self.create_publisher(String, '~/mode', STATE_QOS)
         self.status_pub = self.create_publisher(DiagnosticStatus, '~/status', STATE_QOS)
+        self.shares_pub = self.create_publisher(interfaces.PowerShares, 'power/shares',
+                                                STATE_QOS)
         self.create_service(SetParametersAtomically, '~/command', self._on_command)
         self.create_service(Trigger, '~/estop', self._on_estop_service)
         self.create_service(Trigger, '~/status', self._on_status)
@@ -729,20 +732,22 @@ class SupervisorNode(Node):
                                   else Trigger.Request())
 
     def _allocate_power(self):
-        """Share the power by priority; set each consumer's budget when its share changes."""
+        """Share the power by priority; publish the shares when one of them changes."""
         available = self.power_available
         if not math.isfinite(available):
             return
         step = self.mission.step if self.mission.state == 'running' else None
         active = active_consumers(self.rig, self.states, step.type if step else '')
-        for controller, values in self.power_shares.shares(available, active).items():
-            client = self._client(SetParameters, f'{controller}/set_parameters')
-            if not client.service_is_ready():
-                continue
+        changed = self.power_shares.shares(available, active)
+        if not changed:
+            return
+        for controller, values in changed.items():
             self.power_shares.sent(controller, values)
-            client.call_async(SetParameters.Request(parameters=[
-                Parameter(name, value=float(share)).to_parameter_msg()
-                for name, share in values.items()]))
+        message = interfaces.PowerShares(shares=[
+            interfaces.PowerShare(controller=controller, budget=parameter, power=float(share))
+            for controller, parameter, share in self.power_shares.table()])
+        seconds_to_stamp(self._now(), message.stamp)
+        self.shares_pub.publish(message)
 
     # Publishing and the record ---------------------------------------------------------------
     def _on_event(self, kind, text):

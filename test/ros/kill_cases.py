@@ -47,6 +47,7 @@ LEDGER_RESOLUTION = 0.05  # kg: material_handling's ledger_tolerance (config/rig
 KILLS = 10
 LIVENESS = 3.0  # s: the supervisor's liveness_timeout here (10 s by default)
 PACE = 20.0  # sim s per wall s at most, for a killed shift (rig_sim's max_realtime_factor)
+SETTLED = 3.0  # wall s without a change of the ledger after the shift: all of it is in
 # Bennu: cohesionless rubble, so a scraping pass started again after a stop cuts what
 # the first would have (on cohesive ground the blade's force control makes a first try
 # shallower, and a retry then cuts more: another shift, not a lost or doubled kilogram).
@@ -108,6 +109,17 @@ class Watcher:
         while not done() and time.monotonic() < end:
             rclpy.spin_once(self.node, timeout_sec=0.05)
         return done()
+
+    def settle(self, quiet, limit):
+        """Spin until the ledger has not changed for `quiet` wall s; return whether it did."""
+        seen, since = dict(self.ledger), time.monotonic()
+
+        def settled():
+            nonlocal seen, since
+            if self.ledger != seen:
+                seen, since = dict(self.ledger), time.monotonic()
+            return time.monotonic() - since >= quiet
+        return self.spin_until(settled, limit)
 
 
 def start(nodes, namespace, data_dir, plan_file, again, pace):
@@ -206,6 +218,9 @@ def run_shift(tmp_path, name, victim=None, kill_at=(), plan='line'):
         watcher.mark(watcher.mode)
         assert watcher.mode == 'completed', outputs()
         assert watcher.spin_until(lambda: all(n in watcher.ledger for n in ACCOUNTS), 30.0)
+        # The mode and the ledger come on different topics, in no set order: the last
+        # bookings (a furnace's tap, say) can still be on their way when 'completed' is.
+        assert watcher.settle(SETTLED, 120.0), f'the ledger kept changing: {watcher.ledger}'
         events = MissionStore(os.path.join(data_dir, 'mission.sqlite')).events()
         return {'ledger': dict(watcher.ledger), 'kills': kills, 'events': events,
                 'time': watcher.time, 'marks': watcher.marks, 'output': outputs(),

@@ -180,6 +180,33 @@ def test_good_parameter_values_are_accepted(graph):
     assert graph.set_parameters('anchoring', safety_factor=2.5)[0].successful
 
 
+def test_power_shares_reach_each_controller_s_budgets_and_bad_ones_are_not_taken(graph):
+    # The supervisor's table on power/shares (latched), as a restarted supervisor or an
+    # operator's tool would send it: each controller takes its own entries as its budget
+    # parameters; a share that is not a power, or for a budget it does not have, is not.
+    from spacemine_interfaces.msg import PowerShare, PowerShares
+    nodes = {node.get_name(): node for node in graph.nodes}
+    before = nodes['scraper'].get_parameter('power_budget').value
+    publisher = graph.operator.create_publisher(PowerShares, 'power/shares', STATE_QOS)
+    publisher.publish(PowerShares(shares=[
+        PowerShare(controller='drill', budget='power_budget', power=42.0),
+        PowerShare(controller='material_handling', budget='conveyor_power_budget',
+                   power=7.5),
+        PowerShare(controller='material_handling', budget='separator_power_budget',
+                   power=2.5),
+        PowerShare(controller='scraper', budget='power_budget', power=math.nan),
+        PowerShare(controller='smelter', budget='heater_budget', power=100.0)]))
+
+    def budgets():
+        return (nodes['drill'].controller.params.power_budget,
+                nodes['material_handling'].get_parameter('conveyor_power_budget').value,
+                nodes['material_handling'].get_parameter('separator_power_budget').value)
+    assert graph.spin_until(lambda: budgets() == (42.0, 7.5, 2.5))
+    assert nodes['drill'].get_parameter('power_budget').value == 42.0
+    assert nodes['scraper'].get_parameter('power_budget').value == before
+    assert not nodes['smelter'].has_parameter('heater_budget')
+
+
 def test_read_only_parameters_cannot_change(graph):
     assert not graph.set_parameters('rig_sim', body='ceres')[0].successful
 

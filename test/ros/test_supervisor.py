@@ -75,10 +75,21 @@ def test_an_estop_topic_from_anyone_latches_and_only_a_reset_releases_it(rig):
 
 def test_a_silent_node_stops_the_rig_and_its_return_resumes_the_plan(rig, tmp_path):
     rig.supervisor.liveness_timeout = 3.0
+    from spacemine_interfaces.msg import PowerShares
+    shares = {}
+    rig.operator.create_subscription(
+        PowerShares, 'power/shares',
+        lambda m: shares.update({(s.controller, s.budget): s.power for s in m.shares}),
+        STATE_QOS)
     # Anchor, line, drill, scrape: the scraper hangs while the drill works.
     assert rig.command('load_plan', write_plan(str(tmp_path), steps=4))[0]
     assert rig.command('start')[0]
     assert rig.spin_until(lambda: rig.states.get('drill') == 'DRILLING', 300.0)
+    # The drill works on the share the supervisor published for it.
+    drill = next(node for node in rig.nodes if node.get_name() == 'drill')
+    assert rig.spin_until(lambda: shares.get(('drill', 'power_budget'), 0.0) > 0.0 and
+                          drill.controller.params.power_budget ==
+                          shares[('drill', 'power_budget')])
     scraper = next(node for node in rig.nodes if node.get_name() == 'scraper')
     rig.executor.remove_node(scraper)  # the scraper's process hangs: its diagnostics stop
     assert rig.spin_until(lambda: rig.states.get('supervisor') == 'estopped', 60.0)

@@ -139,6 +139,9 @@ def test_shares_go_to_each_obeying_parameter_split_over_units_and_only_on_a_chan
     for controller, values in first.items():
         shares.sent(controller, values)
     assert shares.shares(5000.0) == {}  # nothing changed: nothing sent
+    table = shares.table()  # what the published message holds: every share, in order
+    assert table[:2] == [('drill_a', 'power_budget', 150.0), ('drill_b', 'power_budget', 150.0)]
+    assert len(table) == 6 and ('smelter', 'power_budget', 4000.0) in table
     night = shares.shares(250.0)  # 100 W after the base load: the drills' first
     assert night['drill_a'] == {'power_budget': 50.0}
     assert night['scraper'] == {'power_budget': 0.0}  # nothing left for it

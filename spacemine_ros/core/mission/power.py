@@ -40,7 +40,7 @@ class PowerShares:
 
     demands() sums each consumer's demand over its units on the rig; shares(available)
     allocates by priority and returns {controller: {parameter: W}} of the shares that
-    changed enough to be worth sending (sent() records what was).
+    changed enough to be worth sending (sent() records what was, table() all of it).
     """
 
     def __init__(self, config, rig):
@@ -83,6 +83,11 @@ class PowerShares:
         """Record the shares a controller was sent."""
         for parameter, share in values.items():
             self.last[(controller, parameter)] = share
+
+    def table(self):
+        """Return every share sent so far as (controller, parameter, W), in a fixed order."""
+        return sorted((controller, parameter, share)
+                      for (controller, parameter), share in self.last.items())
 
 
 # What each kind of step puts to work, and the controller states that draw power.

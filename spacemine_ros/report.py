@@ -179,7 +179,9 @@ def _wanted(namespace):
 
     def state(name):
         def handle(run, time, message, step):
-            run.events.append((time, name, message.data))
+            # spacemine_interfaces/ControllerState; std_msgs/String in older recordings.
+            label = getattr(message, 'label', None)
+            run.events.append((time, name, message.data if label is None else label))
             return step
         return handle
 

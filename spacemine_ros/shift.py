@@ -23,6 +23,7 @@ from geometry_msgs.msg import WrenchStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParametersAtomically
 from sensor_msgs.msg import JointState, Temperature
+from spacemine_interfaces.msg import ControllerState
 from std_msgs.msg import Float64, String
 
 from spacemine_ros import bringup
@@ -65,9 +66,9 @@ class Operator(Node):
         self.anchoring, self.drills, self.smelter = (record.anchoring, record.drills,
                                                      record.smelter)
         for controller in record.states:
-            self.create_subscription(String, f'{controller}/state',
-                                     lambda m, c=controller: record.states.__setitem__(c, m.data),
-                                     STATE_QOS)
+            self.create_subscription(
+                ControllerState, f'{controller}/state',
+                lambda m, c=controller: record.states.__setitem__(c, m.label), STATE_QOS)
         self.create_subscription(Float64, f'{self.smelter}/batch_energy',
                                  lambda m: setattr(record, 'batch_energy', m.data), 10)
         self.create_subscription(Temperature, f'{self.smelter}/setpoint',

@@ -11,6 +11,7 @@ import time
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from spacemine_interfaces.msg import ControllerState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -55,10 +56,12 @@ class SupervisedRig:
         self.states = {}
         for controller in ('anchoring', 'drill', 'scraper', 'material_handling', 'smelter',
                            'supervisor'):
-            topic = 'supervisor/mode' if controller == 'supervisor' else f'{controller}/state'
+            # The supervisor's mode is a String; a controller's state a ControllerState.
+            kind, topic = ((String, 'supervisor/mode') if controller == 'supervisor' else
+                           (ControllerState, f'{controller}/state'))
             self.operator.create_subscription(
-                String, topic, lambda m, c=controller: self.states.__setitem__(c, m.data),
-                STATE_QOS)
+                kind, topic, lambda m, c=controller: self.states.__setitem__(
+                    c, getattr(m, 'label', None) or getattr(m, 'data', '')), STATE_QOS)
         self.goals = Goals(self.operator, self.spin_until, self.nodes)
 
     @property

@@ -22,15 +22,11 @@ import math
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.task import Future
-from spacemine_interfaces.msg import ControllerState
 
 from spacemine_ros.core.control.goals import goal_problem
-from spacemine_ros.nodes.common import log_outcome, stamp_to_seconds
+from spacemine_ros.nodes.common import controller_state, log_outcome, stamp_to_seconds
 
-
-def controller_state(name):
-    """Return the ControllerState of a state's published name (UNKNOWN if it has none)."""
-    return ControllerState(value=getattr(ControllerState, name, ControllerState.UNKNOWN))
+__all__ = ['controller_state', 'ToolAction']
 
 
 class ToolAction:

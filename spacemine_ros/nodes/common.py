@@ -20,8 +20,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from spacemine_interfaces.msg import PowerShares
-from std_msgs.msg import Bool, Float64, String
+from spacemine_interfaces.msg import ControllerState, PowerShares
+from std_msgs.msg import Bool, Float64
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from spacemine_ros.core.config import ConfigError
@@ -156,6 +156,12 @@ def rig_subsystem(node, kind):
     return rig, spec
 
 
+def controller_state(name, reason=''):
+    """Return the ControllerState message of a state by its name (value UNKNOWN if none)."""
+    return ControllerState(value=getattr(ControllerState, name, ControllerState.UNKNOWN),
+                           label=name, reason=reason)
+
+
 def log_outcome(node, success, text):
     """Log a request's outcome: info if it succeeded, warning if it was refused.
 
@@ -184,7 +190,8 @@ class AnchoringStatus:
         self.budget = 0.0  # N all tools together may put on the anchors
         self.allowance = 0.0  # N this tool may put on them
         anchoring = rig.anchoring_controller if rig is not None else 'anchoring'
-        node.create_subscription(String, f'{anchoring}/state', self._on_state, STATE_QOS)
+        node.create_subscription(ControllerState, f'{anchoring}/state', self._on_state,
+                                 STATE_QOS)
         node.create_subscription(Float64, f'{anchoring}/safe_capacity', self._on_capacity,
                                  STATE_QOS)
         node.create_subscription(Float64, f'{anchoring}/budget', self._on_budget, STATE_QOS)
@@ -224,7 +231,7 @@ class AnchoringStatus:
         return message.data if math.isfinite(message.data) and message.data > 0.0 else 0.0
 
     def _on_state(self, message):
-        self.state = message.data
+        self.state = message.label
 
     def _on_capacity(self, message):
         self.safe_capacity = self._finite_or_zero(message)
@@ -398,7 +405,8 @@ class ControllerNode(Node):
       set is checked whole in the on-set callback (settings_from(), which must not change
       anything) and applied in the post-set callback (use_settings()), so a set is all or
       nothing and the node always uses what its parameters say.
-    - The latched ~/state (std_msgs/String), logged with its reason on every change.
+    - The latched ~/state (spacemine_interfaces/ControllerState: the state's constant, its
+      label and reason), logged with its reason on every change.
     - Diagnostics once a wall second, the stale-input watch and the repeated-period check.
     - Telemetry at a bounded rate (telemetry_period) and stop_actuators() for safe stops.
     - Its power budgets from the supervisor's shares (`power/shares`, latched), set as
@@ -531,7 +539,7 @@ class ControllerNode(Node):
     # State, inputs, diagnostics ---------------------------------------------------------------
     def ready(self, inputs=()):
         """Finish construction: watch the inputs and parameters, publish the first state."""
-        self.state_pub = self.create_publisher(String, '~/state', STATE_QOS)
+        self.state_pub = self.create_publisher(ControllerState, '~/state', STATE_QOS)
         self.diagnostics = Diagnostics(self, self._diagnose)
         self.inputs = InputWatch(self, list(inputs), self._on_stale_input)
         self.add_on_set_parameters_callback(self._check_parameters)
@@ -604,7 +612,7 @@ class ControllerNode(Node):
         if state == self.published_state:
             return
         self.published_state = state
-        self.state_pub.publish(String(data=state))
+        self.state_pub.publish(controller_state(state, reason))
         text = f'state {state}' + (f': {reason}' if reason else '')
         if level == 'ERROR':
             self.get_logger().error(text)

@@ -272,11 +272,12 @@ class SupervisorNode(Node):
         if old is not None:
             self.destroy_subscription(old)
         self.state_subscriptions[controller] = self.create_subscription(
-            String, f'{controller}/state', lambda m, c=controller: self._on_state(c, m),
+            interfaces.ControllerState, f'{controller}/state',
+            lambda m, c=controller: self._on_state(c, m),
             STATE_QOS)
 
     def _on_state(self, controller, message):
-        self.states[controller] = message.data
+        self.states[controller] = message.label
 
     def _on_capacity(self, message):
         self.safe_capacity = message.data if math.isfinite(message.data) else 0.0

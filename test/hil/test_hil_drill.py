@@ -12,7 +12,8 @@ import math
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from std_msgs.msg import Float64, String
+from spacemine_interfaces.msg import ControllerState
+from std_msgs.msg import Float64
 from spacemine_interfaces.action import DeployAnchors, DrainLine, DrillToDepth, Scrape
 from std_srvs.srv import SetBool, Trigger
 
@@ -49,7 +50,8 @@ class HilGraph:
         for topic in ('anchoring/state', 'drill/state', 'scraper/state',
                       'material_handling/state'):
             self.operator.create_subscription(
-                String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+                ControllerState, topic, lambda m, t=topic: self.states.__setitem__(t, m.label),
+                STATE_QOS)
         self.ledger = {}
         for account in ('excavated', 'balance'):
             self.operator.create_subscription(

@@ -13,7 +13,8 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from spacemine_interfaces.action import DeployAnchors, DrillToDepth
-from std_msgs.msg import Float64, String
+from spacemine_interfaces.msg import ControllerState
+from std_msgs.msg import Float64
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
@@ -50,8 +51,8 @@ def test_both_heads_drill_through_the_field_bus_within_the_shared_budget(graph):
     sim, field_bus = nodes[0], nodes[1]
     states, capacity, combined = {}, [0.0], []
     for name in ('anchoring', *DRILLS):
-        operator.create_subscription(String, f'{name}/state',
-                                     lambda m, n=name: states.__setitem__(n, m.data), STATE_QOS)
+        operator.create_subscription(ControllerState, f'{name}/state',
+                                     lambda m, n=name: states.__setitem__(n, m.label), STATE_QOS)
     operator.create_subscription(Float64, 'anchoring/safe_capacity',
                                  lambda m: capacity.__setitem__(0, m.data), STATE_QOS)
 

@@ -21,7 +21,8 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from spacemine_interfaces.action import DeployAnchors, DrillToDepth
-from std_msgs.msg import Float64, String
+from spacemine_interfaces.msg import ControllerState
+from std_msgs.msg import Float64
 from trajectory_msgs.msg import JointTrajectory
 
 from spacemine_ros import bringup
@@ -53,7 +54,8 @@ class SimSide:
         self.states, self.depth, self.commands = {}, [0.0], []
         for topic in ('anchoring/state', 'drill/state'):
             self.operator.create_subscription(
-                String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+                ControllerState, topic, lambda m, t=topic: self.states.__setitem__(t, m.label),
+                STATE_QOS)
         self.operator.create_subscription(Float64, 'drill/depth',
                                           lambda m: self.depth.__setitem__(0, m.data), 10)
         # The drill's commands, each one trajectory point (names, then the point).

@@ -18,7 +18,6 @@ import rclpy
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, RunPlan, Scrape, SmeltBatch)
 from spacemine_interfaces.msg import ControllerState
-from std_msgs.msg import String
 
 from spacemine_ros.nodes.common import STATE_QOS
 from test.goals import Goals
@@ -38,7 +37,8 @@ class Operator:
         self.states = {}
         for name in CONTROLLERS:
             self.node.create_subscription(
-                String, f'{name}/state', lambda m, n=name: self.states.__setitem__(n, m.data),
+                ControllerState, f'{name}/state',
+                lambda m, n=name: self.states.__setitem__(n, m.label),
                 STATE_QOS)
         self.goals = Goals(self.node, self.spin_until)
 

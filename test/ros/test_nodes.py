@@ -10,7 +10,7 @@ from rclpy.parameter import Parameter
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Temperature
-from std_msgs.msg import Float64, String
+from std_msgs.msg import Float64
 from action_msgs.msg import GoalStatus
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, Scrape, SmeltBatch)
@@ -39,10 +39,11 @@ class Graph:
         for node in [*self.nodes, self.operator]:
             self.executor.add_node(node)
         self.states = {}
+        self.state_messages = {}
         for topic in ('anchoring/state', 'drill/state', 'scraper/state',
                       'material_handling/state', 'smelter/state'):
             self.operator.create_subscription(
-                String, topic, lambda m, t=topic: self.states.__setitem__(t, m.data), STATE_QOS)
+                ControllerState, topic, lambda m, t=topic: self._on_state(t, m), STATE_QOS)
         self.smelter_temperature = None
         self.operator.create_subscription(
             Temperature, 'smelter/temperature',
@@ -58,6 +59,10 @@ class Graph:
                 Float64, f'material/ledger/{account}',
                 lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
         self.goals = Goals(self.operator, self.spin_until, self.nodes)
+
+    def _on_state(self, topic, message):
+        self.states[topic] = message.label
+        self.state_messages[topic] = message
 
     def spin_until(self, done, limit=60.0):
         end = time.monotonic() + wall(limit)
@@ -275,6 +280,8 @@ def test_a_thermocouple_fault_during_a_batch_turns_the_heater_off(graph):
     assert graph.spin_until(lambda: graph.states.get('smelter/state') == 'FAULT', 30.0)
     smelter = next(node for node in graph.nodes if node.get_name() == 'smelter')
     assert 'reads nan' in smelter.controller.reason
+    state = graph.state_messages['smelter/state']  # typed, with its reason
+    assert state.value == ControllerState.FAULT and 'reads nan' in state.reason
     status, result = goals.result(handle)  # the client hears why its batch ended
     assert status == GoalStatus.STATUS_ABORTED and 'reads nan' in result.message
     graph.heater.clear()

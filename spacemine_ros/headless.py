@@ -25,6 +25,7 @@ import time
 
 from spacemine_ros.bringup import CONTROLLERS, default_params_file, rig_file_path
 from spacemine_ros.core.config import ConfigError, load_yaml
+from spacemine_ros.core.control import states
 from spacemine_ros.core.control.adapters import adapter_for, Joints, Pace, Periods
 from spacemine_ros.core.control.anchoring import (
     AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
@@ -32,12 +33,13 @@ from spacemine_ros.core.control.drill import DrillController, DrillParams
 from spacemine_ros.core.control.material_handling import (
     build_line, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperController, ScraperParams
-from spacemine_ros.core.control.smelter import BatchController, recipes_from, SmelterParams
+from spacemine_ros.core.control.smelter import (
+    batch_recipe, BatchController, MAX_CHARGE, recipes_from, SmelterParams)
 from spacemine_ros.core.memory import checked_float, NodeMemory, RecordTimeline
 from spacemine_ros.core.mission.mission_store import MissionStore
 from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
 from spacemine_ros.core.mission.power import active_consumers, PowerShares
-from spacemine_ros.core.mission.supervisor import Cancel, Goal, Mission, Observation
+from spacemine_ros.core.mission.supervisor import Call, Cancel, Goal, Mission, Observation
 from spacemine_ros.core.models.anchors import choose_anchor, load_anchor_types
 from spacemine_ros.core.models.body import load_body
 from spacemine_ros.core.models.material_config import IN_TRANSIT, load_material_config
@@ -61,25 +63,6 @@ DEFAULT_RECIPES = {'C': 'volatile_extraction', 'S': 'metal_smelting', 'M': 'meta
 
 class ShiftError(RuntimeError):
     """A shift that cannot be set up or go on; the message says why."""
-
-
-# The service of a headless unit that starts what a mission goal asks (its node's action).
-GOAL_SERVICES = {'deploy': 'deploy', 'release': 'release', 'drill_to_depth': 'start',
-                 'scrape': 'start', 'drain': 'start', 'smelt_batch': 'start_batch'}
-
-
-def goal_settings(goal):
-    """Return the settings a mission goal gives its unit (a goal's 0: the unit's own)."""
-    fields = dict(goal.fields)
-    if goal.action == 'drill_to_depth':
-        return {'goal_depth': fields['depth']}
-    if goal.action == 'scrape':
-        settings = {'area': fields['area']}
-        settings.update({k: fields[k] for k in ('passes', 'pass_length') if fields[k]})
-        return settings
-    if goal.action == 'smelt_batch':
-        return fields
-    return {}  # deploy, release; drain: the mission watches what is in transit
 
 
 def _fields(cls, values):
@@ -158,6 +141,17 @@ class Unit:
         """Set parameters (atomically); return (accepted, reason)."""
         return False, f'{self.name} takes no parameters here'
 
+    def start_goal(self, action, fields, time):
+        """Start the job a goal of its node's action asks; return (started, reason).
+
+        fields: {field: value}; a field left out or 0 takes the node's own parameter.
+        """
+        return False, f'{self.name} has no action {action}'
+
+    def cancel_goal(self, time):
+        """Stop its job safely, as a cancel of its node's goal; return (stopped, message)."""
+        return self.controller.abort('canceled')
+
     def call(self, name, time):
         """Call one of its services; return (success, message)."""
         method = getattr(self, f'on_{name}', None)
@@ -230,10 +224,15 @@ class AnchoringUnit(Unit):
             return False, str(error)
         return True, ''
 
-    def on_deploy(self, time):
-        return self.controller.deploy()
+    def start_goal(self, action, fields, time):
+        if action == 'deploy':
+            return self.controller.deploy()
+        if action == 'release':
+            return self.controller.release()
+        return super().start_goal(action, fields, time)
 
-    def on_release(self, time):
+    def cancel_goal(self, time):
+        """Release the anchors: a deploy's cancel (a release is not cancellable)."""
         return self.controller.release()
 
 
@@ -272,14 +271,23 @@ class DrillUnit(Unit):
             return False, str(error)
         return True, ''
 
-    def on_start(self, time):
+    def start_goal(self, action, fields, time):
+        if action != 'drill_to_depth':
+            return super().start_goal(action, fields, time)
+        depth = float(fields.get('depth', 0.0))
+        if depth < 0.0:
+            return False, f'depth must be above 0 m, got {depth:g}'
         anchoring = self.engine.anchoring
-        result = self.controller.start(anchoring.anchored, anchoring.controller.tool_budget)
+        try:
+            result = self.controller.start(anchoring.anchored, anchoring.controller.tool_budget,
+                                           depth or None)
+        except ValueError as error:
+            return False, str(error)
         anchoring.tool(self.spec.name, request=self.controller.request, time=time)
         return result
 
-    def on_abort(self, time):
-        result = self.controller.abort()
+    def cancel_goal(self, time):
+        result = self.controller.abort('canceled')
         self.engine.anchoring.tool(self.spec.name, request=self.controller.request, time=time)
         return result
 
@@ -295,7 +303,6 @@ class ScraperUnit(Unit):
         self.timeline = RecordTimeline()
         self.timeline.take_up(recalled.get('timeline'))
         self.request = ScrapeRequest(**_fields(ScrapeRequest, settings))
-        self.area = float(settings.get('area', 0.0))
         self.ticked_at = 0.0
 
     def pace(self):
@@ -332,29 +339,32 @@ class ScraperUnit(Unit):
 
     def set(self, values):
         job = _fields(ScrapeRequest, values)
-        area = float(values.get('area', self.area))
-        rest = {k: v for k, v in values.items() if k not in job and k != 'area'}
+        rest = {k: v for k, v in values.items() if k not in job}
         try:
             params = _changed(self.controller.params, rest)
             request = dataclasses.replace(self.request, **job)
-            if job or area != self.area:  # refuse a job the arm cannot do
-                (request.covering(area) if area > 0.0 else request).plan(
-                    self.controller.geometry)
+            if job:  # refuse a job the arm cannot do
+                request.plan(self.controller.geometry)
         except ValueError as error:
             return False, str(error)
-        self.controller.params, self.request, self.area = params, request, area
+        self.controller.params, self.request = params, request
         return True, ''
 
-    def on_start(self, time):
+    def start_goal(self, action, fields, time):
+        if action != 'scrape':
+            return super().start_goal(action, fields, time)
         anchoring = self.engine.anchoring
-        job = self.request.covering(self.area) if self.area > 0.0 else \
-            dataclasses.replace(self.request)
+        try:
+            job = self.request.for_goal(self.controller.geometry, fields.get('area', 0.0),
+                                        fields.get('passes', 0), fields.get('pass_length', 0.0))
+        except ValueError as error:
+            return False, str(error)
         result = self.controller.start(job, anchoring.anchored, anchoring.controller.tool_budget)
         anchoring.tool(self.spec.name, request=self.controller.request_force, time=time)
         return result
 
-    def on_abort(self, time):
-        result = self.controller.abort()
+    def cancel_goal(self, time):
+        result = self.controller.abort('canceled')
         self.engine.anchoring.tool(self.spec.name, request=self.controller.request_force,
                                    time=time)
         return result
@@ -431,12 +441,17 @@ class LineUnit(Unit):
         self.tolerance = float(rest.get('ledger_tolerance', self.tolerance))
         return True, ''
 
-    def on_start(self, time):
+    def start_goal(self, action, fields, time):
+        """Run the line for a drain (the mission watches what is left in transit)."""
+        if action != 'drain':
+            return super().start_goal(action, fields, time)
         if self.fault:
             return False, f'ledger fault: {self.fault}'
+        if self.controller.state.value in states.LINE_RUNNING:
+            return True, f'the line runs ({self.controller.state.value})'
         return self.controller.start()
 
-    def on_stop(self, time):
+    def cancel_goal(self, time):
         return self.controller.stop()
 
     def on_reset(self, time):
@@ -510,22 +525,31 @@ class SmelterUnit(Unit):
                                      f'{", ".join(sorted(self.controller.recipes))}')
             if 'charge_mass' in rest:
                 charge = float(rest.pop('charge_mass'))
-                if not 0.0 <= charge <= 100.0:
-                    raise ValueError(f'charge_mass must be within 0..100 kg, got {charge}')
+                if not 0.0 <= charge <= MAX_CHARGE:
+                    raise ValueError(f'charge_mass must be within 0..{MAX_CHARGE:g} kg, '
+                                     f'got {charge}')
             params = _changed(self.controller.params, rest)
         except ValueError as error:
             return False, str(error)
         self.controller.params, self.recipe, self.charge_mass = params, recipe, charge
         return True, ''
 
-    def on_start_batch(self, time):
+    def start_goal(self, action, fields, time):
+        if action != 'smelt_batch':
+            return super().start_goal(action, fields, time)
         if 'furnace' not in self.engine.masses or not math.isfinite(self.temperature):
             return False, 'no reading of the furnace yet'
-        recipe = self.recipes[self.recipe]
-        if self.charge_mass > 0.0:
-            recipe = dataclasses.replace(recipe, charge_mass=self.charge_mass)
-        self.controller.recipes[self.recipe] = recipe
-        result = self.controller.start(self.recipe, self._measurement(time))
+        name = fields.get('recipe') or self.recipe
+        try:
+            self.controller.recipes[name] = batch_recipe(
+                self.recipes, name, fields.get('charge_mass') or self.charge_mass)
+        except ValueError as error:
+            return False, str(error)
+        previous, self.recipe = self.recipe, name
+        result = self.controller.start(name, self._measurement(time))
+        if not result[0]:
+            self.recipe = previous
+            return result
         if result[0] and self.controller.feed_request is not None:
             hopper, mass = self.controller.feed_request
             self.controller.feed_request = None
@@ -537,9 +561,6 @@ class SmelterUnit(Unit):
             if not accepted:
                 self.controller.abort(f'the material line refused the charge: {reason}')
         return result
-
-    def on_abort(self, time):
-        return self.controller.abort()
 
     def on_cool_down(self, time):
         return self.controller.cool_down()
@@ -791,19 +812,13 @@ class Shift:
         unit = self.by_controller.get(controller)
         if unit is None:
             return False, f'no controller {controller}'
-        if isinstance(action, Goal):
-            settings = goal_settings(action)
-            if settings:
-                accepted, reason = unit.set(settings)
-                if not accepted:
-                    return False, reason
-            service = GOAL_SERVICES[action.action]
-        elif isinstance(action, Cancel):
-            service = 'abort'
-        else:
-            service = action.service.partition('/')[2]
         pace = unit.pace()
-        result = unit.call(service, now)
+        if isinstance(action, Goal):
+            result = unit.start_goal(action.action, dict(action.fields), now)
+        elif isinstance(action, Cancel):
+            result = unit.cancel_goal(now)
+        else:
+            result = unit.call(action.service.partition('/')[2], now)
         if unit.pace() != pace:
             unit.wake(now)
         return result
@@ -843,14 +858,21 @@ class Shift:
         """Return the unit of a controller (by its name, e.g. 'drill')."""
         return self.by_controller[controller]
 
+    def goal(self, controller, action, **fields):
+        """Send a goal to a controller's action now; return (started, reason).
+
+        E.g. goal('drill', 'drill_to_depth', depth=0.2); a field left out: the node's own
+        parameter.
+        """
+        return self._act(Goal(controller, action, tuple(fields.items())), self.world.time)
+
+    def cancel(self, controller, action):
+        """Cancel a controller's goal now (its tool's safe stop); return (stopped, message)."""
+        return self._act(Cancel(controller, action), self.world.time)
+
     def call(self, controller, service):
-        """Call a controller's service (e.g. 'drill', 'start') now; return (ok, message)."""
-        unit, now = self.unit(controller), self.world.time
-        pace = unit.pace()
-        result = unit.call(service, now)
-        if unit.pace() != pace:
-            unit.wake(now)
-        return result
+        """Call a controller's service (e.g. 'scraper', 'reset') now; return (ok, message)."""
+        return self._act(Call(f'{controller}/{service}'), self.world.time)
 
     def set(self, controller, **values):
         """Set a controller's parameters (atomically); return (accepted, reason)."""

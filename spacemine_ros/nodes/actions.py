@@ -1,8 +1,9 @@
-"""A controller's job as a ROS 2 action: a goal starts it, feedback follows it, cancel stops it.
+"""A node's job as a ROS 2 action: a goal starts it, feedback follows it, cancel stops it.
 
 Each controller node serves its jobs (drill to depth, a scraping pass, a smelter batch,
-deploying or releasing the anchors, draining the line) with one ToolAction each. The
-rules, the same for every tool (docs/interfaces.md):
+deploying or releasing the anchors, draining the line) with one ToolAction each, and the
+supervisor its plans (run_plan). The rules, the same for every tool
+(docs/interfaces.md):
 
 - A goal is checked and its job started in the goal callback, so acceptance means the
   tool is at it. A goal is rejected, with the reason on the node's log, when a field is
@@ -24,19 +25,24 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.task import Future
 
 from spacemine_ros.core.control.goals import goal_problem
-from spacemine_ros.nodes.common import controller_state, log_outcome, stamp_to_seconds
+from spacemine_ros.nodes.common import controller_state, log_outcome
 
 __all__ = ['controller_state', 'ToolAction']
 
 
 class ToolAction:
-    """One action of a controller node (see the module's docstring).
+    """One action of a node (see the module's docstring).
 
     start(goal) -> (started, reason): start the job (nothing changes when refused).
     outcome() -> None while under way, else (succeeded, message).
     feedback() -> the action's Feedback now; result(succeeded, message) -> its Result.
     stop() -> (stopped, message): the tool's safe stop on a cancel; None: not cancellable.
     finite_except: goal fields that may be infinite (never NaN).
+
+    The node serving it provides two hooks:
+    action_changed(): a goal started or a cancel stopped the job (publish the state now).
+    feedback_pace() -> (time, key, period): feedback goes out when key changes, else at
+    most once per period of time (time None: whenever update() is called with one).
     """
 
     def __init__(self, node, action_type, name, start, outcome, feedback, result, stop=None,
@@ -49,9 +55,8 @@ class ToolAction:
         self.finite_except = finite_except
         self.goal = None  # the goal being executed
         self.canceling = None  # the goal whose cancel is being accepted
-        self.finished = None  # Future of its Result
         self.results = {}  # goal id -> Future of its Result, until its execution takes it
-        self.last_feedback = None  # (rig time, state) of the last feedback
+        self.last_feedback = None  # (time, key) of the last feedback
         self.last_refusal = ''
         self.server = ActionServer(
             node, action_type, name, execute_callback=self._execute,
@@ -73,20 +78,22 @@ class ToolAction:
         if not started:
             return self._refuse(reason)
         log_outcome(self.node, True, f'{self.name}: {reason}')
-        self.node.publish_state()
-        self.node.wake()  # the lockstep world learns at once when this tool is due
+        self.node.action_changed()
         return GoalResponse.ACCEPT
 
     def _on_accepted(self, goal_handle):
-        self.goal, self.finished, self.last_feedback = goal_handle, Future(), None
-        self.results[bytes(goal_handle.goal_id.uuid)] = self.finished
+        self.goal, self.last_feedback = goal_handle, None
+        self.results[_goal_id(goal_handle)] = Future()
         goal_handle.execute()
 
     async def _execute(self, goal_handle):
         # Its result's future, whether or not a control period has ended it meanwhile.
-        finished = self.results.pop(bytes(goal_handle.goal_id.uuid))
+        result = self.results[_goal_id(goal_handle)]
         self.update()
-        return await finished
+        try:
+            return await result
+        finally:
+            self.results.pop(_goal_id(goal_handle), None)
 
     def _on_cancel(self, goal_handle):
         if self._stop is None or goal_handle is not self.goal:
@@ -96,8 +103,7 @@ class ToolAction:
         log_outcome(self.node, stopped, f'{self.name} canceled: {message}')
         if not stopped:
             self.canceling = None
-        self.node.publish_state()
-        self.node.wake()
+        self.node.action_changed()
         return CancelResponse.ACCEPT if stopped else CancelResponse.REJECT
 
     def update(self, time=None):
@@ -127,22 +133,21 @@ class ToolAction:
         self._finish(succeeded, message)
 
     def _finish(self, succeeded, message):
-        finished = self.finished
-        self.goal = self.finished = self.canceling = None
+        goal = self.goal
+        self.goal = self.canceling = None
         log_outcome(self.node, succeeded, f'{self.name} ended: {message}')
-        if finished is not None and not finished.done():
-            finished.set_result(self._result(succeeded, message))
+        result = self.results.get(_goal_id(goal))
+        if result is not None and not result.done():
+            result.set_result(self._result(succeeded, message))
 
     def _send_feedback(self, time):
-        state = self.node.condition()[0]
-        if time is None and self.node.seen is not None:
-            time = stamp_to_seconds(self.node.seen)
+        paced_time, key, period = self.node.feedback_pace()
+        time = paced_time if time is None else time
         last = self.last_feedback
-        period = self.node.telemetry_period
-        if last is not None and last[1] == state and time is not None and \
+        if last is not None and last[1] == key and time is not None and \
                 math.isfinite(last[0]) and time - last[0] < period:
             return
-        self.last_feedback = (math.inf if time is None else time, state)
+        self.last_feedback = (math.inf if time is None else time, key)
         self.goal.publish_feedback(self._feedback())
 
     def end(self, reason):
@@ -152,3 +157,7 @@ class ToolAction:
             goal.abort()
         if goal is not None:
             self._finish(False, reason)
+
+
+def _goal_id(goal_handle):
+    return bytes(goal_handle.goal_id.uuid)

@@ -601,6 +601,16 @@ class ControllerNode(Node):
         self.actions.append(action)
         return action
 
+    def action_changed(self):
+        """Publish the state and tell the lockstep world: a goal started or was canceled."""
+        self.publish_state()
+        self.wake()  # the world learns at once when this tool is due
+
+    def feedback_pace(self):
+        """Feedback on each state change, else once per telemetry_period (ToolAction)."""
+        time = None if self.seen is None else stamp_to_seconds(self.seen)
+        return time, self.condition()[0], self.telemetry_period
+
     def publish_state(self):
         """Publish ~/state (latched) and log it with its reason if it changed.
 

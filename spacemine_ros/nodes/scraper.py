@@ -17,7 +17,8 @@ from std_srvs.srv import Trigger
 from spacemine_ros.core.control import states
 from spacemine_ros.core.control.goals import job_outcome
 from spacemine_ros.core.control.adapters import InputError, Joints, ScraperAdapter
-from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperController, ScraperParams
+from spacemine_ros.core.control.scraper import (
+    GOAL_LIMITS, ScrapeRequest, ScraperController, ScraperParams)
 from spacemine_ros.core.memory import RecordTimeline
 from spacemine_ros.core.control.ticks import TickAssembler
 from spacemine_ros.nodes.actions import controller_state, ToolAction
@@ -28,9 +29,9 @@ from spacemine_ros.nodes.common import (
 # name: (description, low, high) of the operator's job, checked against the arm's reach
 REQUEST = {
     'reach': ('Start of each pass, from the slew axis [m]', 0.1, 3.0),
-    'pass_length': ('Length of each pass, cut toward the rig [m]', 0.01, 2.0),
+    'pass_length': ('Length of each pass, cut toward the rig [m]', *GOAL_LIMITS['pass_length']),
     'cut_depth': ('Cut depth below the original ground [m]', 0.001, 0.3),
-    'passes': ('Number of passes, fanned around the slew axis', 1, 50),
+    'passes': ('Number of passes, fanned around the slew axis', *GOAL_LIMITS['passes']),
     'pass_spacing': ('Distance between pass centre lines [m]', 0.01, 2.0),
 }
 # name: (description, low, high) of each ScraperParams field exposed as a parameter
@@ -62,7 +63,6 @@ TUNABLES = {
 }
 
 
-MAX_AREA = 50.0  # m^2 a goal may ask to sweep
 TELEMETRY = ('blade_force', 'force_limit', 'collected_mass', 'cut_depth')
 
 
@@ -131,30 +131,13 @@ class ScraperNode(ControllerNode):
             self.bucket_mass = message.data
 
     # The scrape action (nodes.actions) ------------------------------------------------
-    def job_for(self, goal):
-        """Return the ScrapeRequest of a goal (its zeros: the parameters); ValueError."""
-        changes = {}
-        if goal.passes:
-            changes['passes'] = int(goal.passes)
-        if goal.pass_length:
-            changes['pass_length'] = float(goal.pass_length)
-        for name, value in changes.items():
-            _, low, high = REQUEST[name]
-            if not low <= value <= high:
-                raise ValueError(f'{name} must be within {low:g}..{high:g}, got {value:g}')
-        if not 0.0 <= goal.area <= MAX_AREA:
-            raise ValueError(f'area must be within 0..{MAX_AREA:g} m^2, got {goal.area:g}')
-        job = dataclasses.replace(self.request, **changes)
-        job = job.covering(goal.area) if goal.area > 0.0 else job
-        job.plan(self.controller.geometry)  # one the arm cannot do is refused here
-        return job
-
     def _start(self, goal):
         missing = self.refused_before_inputs()
         if missing:
             return False, missing
         try:
-            job = self.job_for(goal)
+            job = self.request.for_goal(self.controller.geometry, goal.area, goal.passes,
+                                        goal.pass_length)
         except ValueError as error:
             return False, str(error)
         result = self.controller.start(job, self.anchoring.anchored, self.anchoring.budget)

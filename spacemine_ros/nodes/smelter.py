@@ -6,7 +6,6 @@ heater, door and tap are the rig file's furnace subsystem's, by role; its thermo
 and melt probe come on <subsystem>/temperature and <subsystem>/melt_fraction.
 """
 
-import dataclasses
 import math
 import sys
 
@@ -21,7 +20,8 @@ from spacemine_ros.core.config import ConfigError, load_yaml
 from spacemine_ros.core.control import states
 from spacemine_ros.core.control.goals import job_outcome
 from spacemine_ros.core.control.adapters import FurnaceAdapter
-from spacemine_ros.core.control.smelter import BatchController, Phase, recipes_from, SmelterParams
+from spacemine_ros.core.control.smelter import (
+    batch_recipe, BatchController, MAX_CHARGE, Phase, recipes_from, SmelterParams)
 from spacemine_ros.core.models.thermal import furnace_design_from
 from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
@@ -45,7 +45,6 @@ TUNABLES = {
     'charge_timeout': ('Time to receive the charge [s]', 1.0, 7200.0),
     'charge_tolerance': ('Share of the charge that may be missing', 0.0, 0.5),
 }
-MAX_CHARGE = 100.0  # kg in one batch
 DEFAULT_RECIPES = {'C': 'volatile_extraction', 'S': 'metal_smelting', 'M': 'metal_smelting'}
 
 
@@ -153,16 +152,11 @@ class SmelterNode(ControllerNode):
         if missing:
             return False, missing
         name = goal.recipe or self.recipe
-        if name not in self.recipes:
-            return False, (f'unknown recipe {name!r}; recipes: '
-                           f'{", ".join(sorted(self.recipes))}')
-        charge_mass = goal.charge_mass or self.charge_mass
-        if not 0.0 <= charge_mass <= MAX_CHARGE:
-            return False, f'charge_mass must be within 0..{MAX_CHARGE:g} kg, got {charge_mass:g}'
-        recipe = self.recipes[name]
-        if charge_mass > 0.0:
-            recipe = dataclasses.replace(recipe, charge_mass=charge_mass)
-        self.controller.recipes[name] = recipe
+        try:
+            self.controller.recipes[name] = batch_recipe(
+                self.recipes, name, goal.charge_mass or self.charge_mass)
+        except ValueError as error:
+            return False, str(error)
         previous, self.recipe = self.recipe, name
         result = self.controller.start(name, self._measurement())
         if not result[0]:

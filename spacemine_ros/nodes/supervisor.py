@@ -34,13 +34,12 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rcl_interfaces.srv import SetParametersAtomically
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionClient
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 from sensor_msgs.msg import BatteryState, JointState, TimeReference
 from std_msgs.msg import Bool, Float64, String
-from rclpy.task import Future
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, RunPlan, Scrape, SmeltBatch)
 from spacemine_interfaces import msg as interfaces
@@ -56,6 +55,7 @@ from spacemine_ros.core.mission.power import active_consumers, PowerShares
 from spacemine_ros.core.models.power import power_config_from, PowerConfig
 from spacemine_ros.core.mission.streams import joint_state_problem, odometry_problem, StreamMonitor
 from spacemine_ros.core.mission.supervisor import Cancel, Goal, Mission, Observation, OPERATOR
+from spacemine_ros.nodes.actions import ToolAction
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, config_file, declare, Diagnostics, LEVELS, rig_files, rig_record,
     seconds_to_stamp, SENSOR_QOS, stamp_to_seconds, STATE_QOS)
@@ -174,15 +174,9 @@ class SupervisorNode(Node):
         self.create_service(Trigger, '~/status', self._on_status)
         self.create_service(Trigger, '~/preflight', self._on_preflight)
         # ~/run_plan: one plan goal at a time (load and start; cancel: abort).
-        self.plan_goal = None
-        self.plan_result = None  # Future of its Result
-        self.plan_results = {}  # goal id -> that Future, until its execution takes it
-        self.plan_feedback = None  # the last feedback sent
-        self.plan_canceling = None  # the plan goal whose cancel is being accepted
-        ActionServer(self, RunPlan, '~/run_plan', execute_callback=self._execute_plan,
-                     goal_callback=self._on_plan_goal,
-                     handle_accepted_callback=self._on_plan_accepted,
-                     cancel_callback=self._on_plan_cancel)
+        self.run_plan = ToolAction(self, RunPlan, '~/run_plan', self._start_plan,
+                                   self._plan_outcome, self._plan_feedback,
+                                   self._plan_result, stop=self._abort_plan)
         self.diagnostics = Diagnostics(self, self._diagnose)
         self.add_on_set_parameters_callback(self._check_parameters)
 
@@ -397,76 +391,50 @@ class SupervisorNode(Node):
         self._after_change()
         return response
 
-    # The run_plan action --------------------------------------------------------------------
-    def _on_plan_goal(self, goal):
+    # The run_plan action (nodes.actions) -------------------------------------------------
+    def _start_plan(self, goal):
         mission = self.mission
-        if self.plan_goal is not None:
-            reason = 'a run_plan goal is under way (cancel it first)'
-        elif mission.state in ('running', 'paused', 'holding', 'estopped'):
-            reason = f'the rig is {mission.state}: a plan is under way or the e-stop latched'
-        else:
-            accepted, reason = self._load(goal.plan) if goal.plan else (
-                False, 'plan: a file or a name in config/plans/')
-            if accepted:
-                now = self._now()
-                accepted, reason = mission.command('start', now, 60.0, now)
-            if accepted:
-                self.get_logger().info(f'run_plan: {reason}')
-                self._after_change()
-                return GoalResponse.ACCEPT
-            self._after_change()
-        self.get_logger().warning(f'run_plan goal rejected: {reason}')
-        return GoalResponse.REJECT
+        if mission.state in ('running', 'paused', 'holding', 'estopped'):
+            return False, f'the rig is {mission.state}: a plan is under way or the e-stop latched'
+        if not goal.plan:
+            return False, 'plan: a file or a name in config/plans/'
+        started, reason = self._load(goal.plan)
+        if started:
+            now = self._now()
+            started, reason = mission.command('start', now, 60.0, now)
+        if not started:
+            self._after_change()  # a refused load may have changed the status
+        return started, reason
 
-    def _on_plan_accepted(self, goal_handle):
-        self.plan_goal, self.plan_result, self.plan_feedback = goal_handle, Future(), None
-        self.plan_results[bytes(goal_handle.goal_id.uuid)] = self.plan_result
-        goal_handle.execute()
-        self._follow_plan()
-
-    async def _execute_plan(self, goal_handle):
-        return await self.plan_results.pop(bytes(goal_handle.goal_id.uuid))
-
-    def _on_plan_cancel(self, goal_handle):
-        if goal_handle is not self.plan_goal:
-            return CancelResponse.REJECT
-        now = self._now()
-        self.plan_canceling = goal_handle
-        accepted, reason = self.mission.command('abort', now, 60.0, now)
-        if not accepted:
-            self.plan_canceling = None
-        self.get_logger().info(f'run_plan canceled: {reason}')
-        return CancelResponse.ACCEPT if accepted else CancelResponse.REJECT
-
-    def _follow_plan(self):
-        """Send the plan goal's feedback when the mission's status changes; end it when done."""
-        goal = self.plan_goal
-        if goal is None or not goal.is_active:
-            return
+    def _plan_outcome(self):
         status = self.mission.status()
-        mode = status['mode']
-        if mode in ('completed', 'aborted'):
-            if self.plan_canceling is goal and not goal.is_cancel_requested:
-                return  # aborted inside the cancel callback: ends canceled next time
-            steps = int(status['steps'])
-            done = steps if mode == 'completed' else self.mission.step_index
-            if mode == 'completed':
-                goal.succeed()
-            elif goal.is_cancel_requested:
-                goal.canceled()
-            else:
-                goal.abort()
-            result = RunPlan.Result(success=mode == 'completed', steps_done=done,
-                                    message=status['reason'] or mode)
-            self.plan_goal = self.plan_feedback = self.plan_canceling = None
-            self.plan_result.set_result(result)
-            return
-        feedback = RunPlan.Feedback(
+        if status['mode'] in ('completed', 'aborted'):
+            return status['mode'] == 'completed', status['reason'] or status['mode']
+        return None
+
+    def _plan_feedback(self):
+        status = self.mission.status()
+        return RunPlan.Feedback(
             step_number=int(status['step']), steps=int(status['steps']),
-            step_title=status['step_title'], mode=mode, progress=status['progress'])
-        if feedback != self.plan_feedback:
-            self.plan_feedback = feedback
-            goal.publish_feedback(feedback)
+            step_title=status['step_title'], mode=status['mode'], progress=status['progress'])
+
+    def _plan_result(self, succeeded, message):
+        steps = int(self.mission.status()['steps'])
+        return RunPlan.Result(success=succeeded, message=message,
+                              steps_done=steps if succeeded else self.mission.step_index)
+
+    def _abort_plan(self):
+        now = self._now()
+        return self.mission.command('abort', now, 60.0, now)
+
+    def action_changed(self):
+        """Publish the status now: the plan goal started or was canceled (ToolAction)."""
+        self._after_change()
+
+    def feedback_pace(self):
+        """Plan feedback whenever the step, mode or progress changes (ToolAction)."""
+        status = self.mission.status()
+        return None, (status['step'], status['mode'], status['progress']), math.inf
 
     def _on_estop_service(self, request, response):
         self.mission.estop(OPERATOR)
@@ -775,7 +743,7 @@ class SupervisorNode(Node):
     def _after_change(self):
         self._publish_estop(self.mission.state == 'estopped')
         self._publish()
-        self._follow_plan()
+        self.run_plan.update()
 
     def _publish(self):
         status = self.mission.status()
@@ -804,7 +772,8 @@ class SupervisorNode(Node):
         """Drive nothing: the supervisor has no actuators and its record is committed."""
 
     def destroy_node(self):
-        """Close the mission store with the node."""
+        """End the plan goal (its client hears the node went); close the mission store."""
+        self.run_plan.end(f'{self.get_name()} shut down')
         store = getattr(self, 'store', None)
         if store is not None:
             store.close()

@@ -197,7 +197,7 @@ def test_a_plan_runs_as_a_goal_with_feedback_and_a_cancel_aborts_it_safely(rig, 
     plan = write_plan(tmp_path, {'type': 'deploy_anchors'}, {'type': 'drill', 'depth': 0.04},
                       {'type': 'release_anchors'})
     handle, feedback = goals.accepted(RunPlan, name, plan=plan)
-    assert 'a run_plan goal is under way' in goals.rejection(RunPlan, name, plan=plan)
+    assert 'a goal is under way' in goals.rejection(RunPlan, name, plan=plan)
     status, result = ended(goals, handle, 600.0)
     assert status == GoalStatus.STATUS_SUCCEEDED and result.success, result.message
     assert result.steps_done == 3

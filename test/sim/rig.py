@@ -16,7 +16,7 @@ def rig_on(world, **overrides):
 
 def anchor(rig, seconds=120.0):
     """Deploy the anchors and wait until they hold; return the rig."""
-    accepted, reason = rig.call('anchoring', 'deploy')
+    accepted, reason = rig.goal('anchoring', 'deploy')
     assert accepted, reason
     assert rig.run_until(lambda: anchoring(rig).state == AnchoringState.ANCHORED, seconds), \
         anchoring(rig).fault_reason

@@ -53,12 +53,12 @@ def working(bodies, anchor_types, tmp_path):
     """Give a Bennu rig anchored, its hole drilled and a scraping pass half done."""
     world = RigWorld(bodies['bennu'], anchor_types['microspine'])
     rig = anchor(rig_on(world, drill={'goal_depth': 0.04}))
-    assert rig.call('material_handling', 'start')[0]
-    assert rig.call('drill', 'start')[0]
+    assert rig.goal('material_handling', 'drain')[0]
+    assert rig.goal('drill', 'drill_to_depth')[0]
     drill = rig.unit('drill').controller
     assert rig.run_until(lambda: drill.state == DrillState.DONE, 300.0)
     assert rig.set('scraper', passes=1, cut_depth=0.02, pass_length=0.3)[0]
-    assert rig.call('scraper', 'start')[0]
+    assert rig.goal('scraper', 'scrape')[0]
     assert rig.run_until(lambda: scraper(rig).state == ScraperState.CUTTING, 120.0)
     rig.run_until(lambda: False, 2.0)
     yield rig, str(tmp_path / 'world.checkpoint')
@@ -128,7 +128,7 @@ def test_a_job_goes_back_with_a_world_restored_behind_it_and_cuts_what_was_undon
                 assert cut.record()['radius'] > ahead  # went back toward the start
                 twin.unit('scraper').request = cut.progress['request']
                 twin.unit('scraper').area = 0.0
-                assert twin.call('scraper', 'start')[0]
+                assert twin.goal('scraper', 'scrape')[0]
             assert each.run_until(lambda each=each: scraper(each).state == ScraperState.DONE,
                                   300.0)
             each.run_until(lambda: False, 10.0)

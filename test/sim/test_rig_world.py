@@ -51,7 +51,7 @@ def test_anchored_rig_stays_within_millimetres_while_the_bit_reaches_depth(bennu
         rig = anchor(rig_on(world, drill={'goal_depth': 0.15}))
         start = world.displacement()
         drill = rig.unit('drill').controller
-        assert rig.call('drill', 'start')[0]
+        assert rig.goal('drill', 'drill_to_depth')[0]
         samples = []
         assert rig.run_until(lambda: drill.state in (DrillState.DONE, DrillState.FAULT),
                              300.0, on_step=tool_loads(samples))
@@ -73,7 +73,7 @@ def test_a_jam_in_the_rig_is_detected_backed_off_and_cleared(bennu, anchor_types
     with world_for(jammed, anchor_types) as world:
         rig = anchor(rig_on(world, drill={'goal_depth': 0.1}))
         drill = rig.unit('drill').controller
-        assert rig.call('drill', 'start')[0]
+        assert rig.goal('drill', 'drill_to_depth')[0]
         rig.run_until(lambda: drill.state in (DrillState.DONE, DrillState.FAULT), 300.0)
         assert drill.state == DrillState.DONE
         assert drill.retries >= 1
@@ -115,7 +115,7 @@ def test_anchors_bite_only_the_ground_within_their_reach(bennu, anchor_types, he
             world.rig, (position[0], position[1], position[2] + height), orientation,
             physicsClientId=world.client)
         rig = rig_on(world, anchoring={'deploy_timeout': 10.0})
-        assert rig.call('anchoring', 'deploy')[0]
+        assert rig.goal('anchoring', 'deploy')[0]
         controller = anchoring(rig)
         rig.run_until(lambda: controller.state in (AnchoringState.FAULT,
                                                    AnchoringState.ANCHORED), 60.0)
@@ -134,7 +134,7 @@ def test_same_config_and_commands_give_the_same_result(bennu, anchor_types):
     for _ in range(2):
         with world_for(bennu, anchor_types, seed=3) as world:
             rig = anchor(rig_on(world))
-            assert rig.call('drill', 'start')[0]
+            assert rig.goal('drill', 'drill_to_depth')[0]
             rig.run_until(lambda: False, 10.0)
             results.append((world.base_pose(), world.drill.hole_depth,
                             [a.capacity_factor for a in world.anchors]))

@@ -35,10 +35,10 @@ def test_a_scraping_pass_collects_mass_within_the_budget_and_the_ledger_balances
     world = rig.world
     scraper = rig.unit('scraper').controller
     try:
-        assert rig.call('material_handling', 'start')[0]
+        assert rig.goal('material_handling', 'drain')[0]
         depth = 0.03 if key == 'bennu' else 0.02  # within one bucket load
         assert rig.set('scraper', passes=1, cut_depth=depth, pass_length=0.4)[0]
-        assert rig.call('scraper', 'start')[0]
+        assert rig.goal('scraper', 'scrape')[0]
         samples = []
         assert rig.run_until(lambda: scraper.state == ScraperState.DONE, 200.0,
                              on_step=tool_loads(samples))
@@ -95,7 +95,7 @@ def test_a_full_hopper_stops_the_flow_into_it_without_loss(bodies, anchor_types)
         line = rig.unit('material_handling').controller
         ledger = world.material.ledger
         inject(rig, 'conveyor', 4.0)
-        assert rig.call('material_handling', 'start')[0]
+        assert rig.goal('material_handling', 'drain')[0]
         states = set()
         while world.time < 120.0:
             rig.step()
@@ -131,7 +131,7 @@ def test_a_forced_clog_is_detected_and_cleared(bodies, anchor_types):
         line = rig.unit('material_handling').controller
         ledger = world.material.ledger
         inject(rig, 'conveyor', 3.0)
-        assert rig.call('material_handling', 'start')[0]
+        assert rig.goal('material_handling', 'drain')[0]
         # Plug flow: the load comes out one transit after the screw starts.
         assert rig.run_until(lambda: world.material.delivered['conveyor_discharge'] > 0.0,
                              120.0)

@@ -28,7 +28,7 @@ def test_a_batch_turns_hopper_material_into_products_and_the_ledger_balances(
         ledger.excavate(hopper, {s: 2.0 * f for s, f in mix.items() if s in ledger.species})
         rig.line.books.ledger.excavate(hopper, {'regolith': 2.0})  # there before its books
         rig.step()  # the smelter's first readings
-        accepted, message = rig.call('smelter', 'start_batch')
+        accepted, message = rig.goal('smelter', 'smelt_batch')
         assert accepted, message
         assert rig.run_until(lambda: smelter.phase in (Phase.DONE, Phase.FAULT), 2000.0)
         assert smelter.phase == Phase.DONE, smelter.reason

@@ -22,7 +22,7 @@ def test_two_heads_drill_at_once_and_their_combined_thrust_stays_in_the_budget(
         # Each head alone could push harder than the tools' share of the anchors allows.
         assert sum(d.params.max_thrust for d in drills.values()) > budget
         for name in drills:
-            assert rig.call(name, 'start')[0]
+            assert rig.goal(name, 'drill_to_depth')[0]
         samples = []
         assert rig.run_until(lambda: all(d.state in (DrillState.DONE, DrillState.FAULT)
                                          for d in drills.values()), 600.0,

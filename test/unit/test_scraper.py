@@ -37,6 +37,26 @@ def test_bad_requests_are_refused_with_a_reason(request_kwargs, reason):
     assert controller.state == ScraperState.IDLE
 
 
+def test_a_goal_s_zeros_are_the_request_s_own_and_its_area_sets_the_passes():
+    request = ScrapeRequest(passes=2, pass_length=0.5, pass_spacing=0.4)
+    assert request.for_goal(GEOMETRY) == request
+    assert request.for_goal(GEOMETRY, passes=1, pass_length=0.3) == ScrapeRequest(
+        passes=1, pass_length=0.3, pass_spacing=0.4)
+    assert request.for_goal(GEOMETRY, area=0.5).passes == 3  # 0.2 m^2 a pass
+
+
+@pytest.mark.parametrize('goal,reason', [
+    (dict(passes=51), 'passes must be within 1..50'),
+    (dict(pass_length=5.0), 'pass_length must be within'),
+    (dict(area=-1.0), 'area must be within'),
+    (dict(area=500.0), 'area must be within'),
+    (dict(area=4.0), 'slew'),  # more passes than the slew range holds
+])
+def test_a_goal_the_arm_cannot_do_is_refused_with_a_reason(goal, reason):
+    with pytest.raises(ValueError, match=reason):
+        ScrapeRequest().for_goal(GEOMETRY, **goal)
+
+
 def test_refuses_to_start_unanchored_or_without_capacity():
     assert ScraperController().start(ScrapeRequest(), False, 200.0)[0] is False
     assert 'capacity' in ScraperController().start(ScrapeRequest(), True, 0.0)[1]

@@ -7,7 +7,7 @@ import pytest
 
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.core.control.smelter import (
-    BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
+    batch_recipe, BatchController, Phase, recipes_from, SmelterMeasurement, SmelterParams)
 from spacemine_ros.core.models.thermal import furnace_design_from, FurnaceThermal
 from test.unit.test_thermal import SMELTER_FILE
 
@@ -74,6 +74,19 @@ def start(setup, recipe, composition, params=None):
     accepted, message = controller.start(recipe, plant.measure())
     assert accepted, message
     return controller, plant
+
+
+def test_a_batch_goal_takes_its_recipe_with_the_charge_it_asks(setup):
+    _, recipes = setup
+    name = next(iter(recipes))
+    own = recipes[name].charge_mass
+    assert batch_recipe(recipes, name, 0.0) is recipes[name]  # 0: the recipe's own charge
+    assert batch_recipe(recipes, name, own + 2.5).charge_mass == own + 2.5
+    assert recipes[name].charge_mass == own  # the recipes themselves are untouched
+    with pytest.raises(ValueError, match='unknown recipe'):
+        batch_recipe(recipes, 'gold_panning', 1.0)
+    with pytest.raises(ValueError, match='charge_mass must be within'):
+        batch_recipe(recipes, name, 500.0)
 
 
 def test_a_smelting_batch_tracks_the_profile_and_taps_metal(setup):

@@ -80,6 +80,10 @@ class ArmGeometry:
         return True
 
 
+MAX_AREA = 50.0  # m^2 a goal may ask to sweep
+GOAL_LIMITS = {'passes': (1, 50), 'pass_length': (0.01, 2.0)}  # what a goal may change
+
+
 @dataclass
 class ScrapeRequest:
     """An operator's scraping job: parallel passes fanned around the slew axis."""
@@ -99,6 +103,27 @@ class ScrapeRequest:
         strip = positive('pass_length', self.pass_length, 'm') * \
             positive('pass_spacing', self.pass_spacing, 'm')
         return dataclasses.replace(self, passes=max(1, math.ceil(area / strip - 1e-9)))
+
+    def for_goal(self, geometry, area=0.0, passes=0, pass_length=0.0):
+        """Return the job a Scrape goal asks (its zeros: this request's own); ValueError.
+
+        A job the arm cannot do is refused here, before it starts.
+        """
+        changes = {}
+        if passes:
+            changes['passes'] = int(passes)
+        if pass_length:
+            changes['pass_length'] = float(pass_length)
+        for name, value in changes.items():
+            low, high = GOAL_LIMITS[name]
+            if not low <= value <= high:
+                raise ValueError(f'{name} must be within {low:g}..{high:g}, got {value:g}')
+        if not 0.0 <= area <= MAX_AREA:
+            raise ValueError(f'area must be within 0..{MAX_AREA:g} m^2, got {area:g}')
+        job = dataclasses.replace(self, **changes)
+        job = job.covering(area) if area > 0.0 else job
+        job.plan(geometry)
+        return job
 
     def plan(self, geometry):
         """Return the list of (slew, start_radius, end_radius), or raise ValueError."""

@@ -19,8 +19,9 @@ charge must be heating or cooling; charging above the safe charging temperature;
 before the melt is complete (the tap is never opened then).
 """
 
-from dataclasses import dataclass
 from collections import deque
+import dataclasses
+from dataclasses import dataclass
 import enum
 import math
 
@@ -62,6 +63,22 @@ def recipes_from(data, where='smelter'):
             raise ConfigError(f'{rwhere}: {error}') from None
         recipes[name] = recipe
     return recipes
+
+
+MAX_CHARGE = 100.0  # kg in one batch
+
+
+def batch_recipe(recipes, name, charge_mass):
+    """Return the Recipe a batch goal asks; ValueError naming what is wrong.
+
+    recipes[name], charged with charge_mass [kg] if above 0, else with its own charge.
+    """
+    if name not in recipes:
+        raise ValueError(f'unknown recipe {name!r}; recipes: {", ".join(sorted(recipes))}')
+    if not 0.0 <= charge_mass <= MAX_CHARGE:
+        raise ValueError(f'charge_mass must be within 0..{MAX_CHARGE:g} kg, got {charge_mass:g}')
+    recipe = recipes[name]
+    return dataclasses.replace(recipe, charge_mass=charge_mass) if charge_mass > 0.0 else recipe
 
 
 ARREST_BAND = 5.0  # K around a melting point where a thermal arrest is expected

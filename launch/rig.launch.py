@@ -7,6 +7,7 @@ The node graph comes from spacemine_ros.bringup, the same description the projec
 launcher (spacemine-rig) starts, so the two cannot drift apart.
 """
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -122,6 +123,9 @@ def _nodes(context):
             parameters=[params_file, bringup.write_parameters(spec, directory,
                                                               params_file=params_file)],
             remappings=list(spec.remappings), respawn=respawn,
+            # Each node stops safely if this launch dies without stopping it: ros2 launch
+            # exits on SIGTERM leaving its processes (spacemine_ros.nodes.common).
+            additional_env={bringup.STOP_WITH_PARENT: str(os.getpid())},
             on_exit=None if respawn else _take_the_rig_down,
             arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))
     if _truthy(value['publish_description']):
@@ -132,6 +136,7 @@ def _nodes(context):
             remappings=[bringup.CLOCK_REMAP],
             parameters=[{'robot_description': ParameterValue(rig_urdf_xml(drills=drills),
                                                              value_type=str),
+                         'frame_prefix': bringup.frame_prefix(value['namespace']),
                          'use_sim_time': use_sim_time}]))
     return [cleanup, GroupAction(actions)]
 

@@ -22,6 +22,10 @@ CLOCK_REMAP = ('/clock', 'clock')
 # sim: rig_sim alone (lockstep, simulated time). hil: rig_sim serving emulated devices on
 # virtual serial lines + the field-bus driver (real time). hardware: the field-bus driver
 # on the rig's serial ports (real time).
+# Set to the launcher's process id in the environment of every node it starts as a
+# process: the node stops safely if its launcher dies without stopping it
+# (nodes.common.stop_with_parent).
+STOP_WITH_PARENT = 'SPACEMINE_STOP_WITH_PARENT'
 BACKENDS = ('sim', 'hil', 'hardware')
 
 
@@ -123,18 +127,20 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
     sim_time = bool(use_sim_time) and backend == 'sim'
     record = {key: value for key, value in (
         ('data_dir', data_dir), ('session', session), ('resume', bool(resume))) if value}
-    controllers = {'use_sim_time': sim_time, **chosen, **record}
+    # The simulation gives the rig as one RigState per instant; the field bus a topic per sensor.
+    controllers = {'use_sim_time': sim_time, 'rig_state': backend == 'sim', **chosen, **record}
     on_body = {'body': body, **where, **controllers}  # controllers whose models use it
     # Off the simulation, odometry comes at its own pace, not stamp-aligned with joints.
     anchoring = {**common, **controllers, 'odom_sync': backend == 'sim'}
+    frames = {'frame_prefix': frame_prefix(namespace)} if namespace else {}
     nodes = []
     if recording:  # first: it stops last, after every node's safe stop is in the file
         nodes.append(NodeSpec('recorder', 'recorder', 'spacemine_ros.nodes.recorder',
-                              'RecorderNode', {'use_sim_time': sim_time, **record},
+                              'RecorderNode', {'use_sim_time': sim_time, **record, **frames},
                               own_process=True))
     port_dir = (hil_dir or hil_port_dir(namespace, run)) if backend == 'hil' else ''
     if backend in ('sim', 'hil'):
-        sim = {**common, 'use_sim_time': False, **record}  # the simulation is the clock
+        sim = {**common, 'use_sim_time': False, **record, **frames}  # the sim is the clock
         if backend == 'sim':
             sim['lockstep_supervisor'] = True  # the graph's supervisor is in its lockstep
         if backend == 'hil':
@@ -142,7 +148,7 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
         nodes.append(NodeSpec('rig_sim', 'rig_sim', 'spacemine_ros.nodes.rig_sim',
                               'RigSimNode', sim))
     if backend in ('hil', 'hardware'):
-        bus = {'use_sim_time': False, 'autostart': True, **chosen}
+        bus = {'use_sim_time': False, 'autostart': True, **chosen, **frames}
         if ports:
             bus['ports'] = list(ports)
         if backend == 'hil':
@@ -287,6 +293,16 @@ def parse_value(text):
                                                  for v in value):
         return value
     return text
+
+
+def frame_prefix(namespace):
+    """Return the TF frame prefix of a rig in `namespace`: 'rig1/' for /rig1, '' for none.
+
+    Rigs on one domain share /tf; each one's frames (rig1/odom, rig1/base_link, its links)
+    stay apart, as robot_state_publisher's frame_prefix keeps a robot's.
+    """
+    namespace = normalize_namespace(namespace)
+    return namespace.lstrip('/') + '/' if namespace else ''
 
 
 def normalize_namespace(namespace):

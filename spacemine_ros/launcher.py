@@ -7,6 +7,7 @@ node runs in this process on one executor; --processes starts one process per no
 import argparse
 import difflib
 import importlib
+import os
 import secrets
 import signal
 import subprocess
@@ -188,8 +189,10 @@ def start_process(spec, namespace, params_file, overrides, directory):
     """Start one node of the graph as a process of its own; return its Popen."""
     own = bringup.write_parameters(spec, directory, overrides, params_file)
     args = bringup.ros_arguments(spec, namespace, params_file, own)
+    # It stops safely if this process dies without stopping it (nodes.common).
     process = subprocess.Popen([sys.executable, '-m', spec.module, *args],
-                               preexec_fn=_stop_signals_ignored)
+                               preexec_fn=_stop_signals_ignored,
+                               env=dict(os.environ, **{bringup.STOP_WITH_PARENT: str(os.getpid())}))
     print(f'spacemine-rig: {spec.name} pid {process.pid}', file=sys.stderr, flush=True)
     return process
 

@@ -73,8 +73,8 @@ def load_run(path):
                     run.summary = json.loads(record.metadata.get('summary', '{}'))
             stream.seek(0)
             reader = make_reader(stream, decoder_factories=[DecoderFactory()])
-            namespace = _namespace(reader)
-            wanted = _wanted(namespace)
+            namespace, topics = _namespace(reader)
+            wanted = _wanted(namespace, topics)
             step = None
             for schema, channel, message, decoded in reader.iter_decoded_messages(
                     topics=list(wanted)):
@@ -91,16 +91,22 @@ def load_run(path):
 
 
 def _namespace(reader):
+    """Return (the rig's namespace, the recording's topics)."""
     summary = reader.get_summary()
-    channels = summary.channels.values() if summary else []
-    for channel in channels:
-        if channel.topic.endswith('/joint_states'):
-            return channel.topic[:-len('/joint_states')]
-    return ''
+    topics = {channel.topic for channel in (summary.channels.values() if summary else [])}
+    for suffix in ('/rig_state', '/joint_states'):
+        for topic in sorted(topics):
+            if topic.endswith(suffix):
+                return topic[:-len(suffix)], topics
+    return '', topics
 
 
-def _wanted(namespace):
-    """Return {topic: handler(run, time, message, step) -> step} of what is plotted."""
+def _wanted(namespace, topics=()):
+    """Return {topic: handler(run, time, message, step) -> step} of what is plotted.
+
+    From the typed messages (rig_state, the status messages) and, for a recording made
+    before they existed, from the loose topics they replaced.
+    """
     t = lambda name: _topic(namespace, name)  # noqa: E731 - a local shorthand
 
     def value(name):
@@ -119,12 +125,14 @@ def _wanted(namespace):
                 run.of(f'load {name[:-len("_joint")]}').add(time, effort)
         return step
 
-    def odom(run, time, message, step):
-        p = message.pose.pose.position
+    def base(run, time, p):
         origin = run.series.get('_origin')
         if origin is None:
             run.series['_origin'] = origin = (p.x, p.y, p.z)
         run.of('displacement').add(time, 1000.0 * math.dist((p.x, p.y, p.z), origin))
+
+    def odom(run, time, message, step):
+        base(run, time, message.pose.pose.position)
         return step
 
     def blade(run, time, message, step):
@@ -143,14 +151,10 @@ def _wanted(namespace):
         label = (f'{values.get("step")}: {values.get("step_type")}'
                  if values.get('mode') == 'running' and values.get('step') else
                  values.get('mode', ''))
-        if step is None or step[1] != label:
-            if step is not None:
-                run.steps.append((step[0], time, step[1]))
-            step = (time, label)
-        return step
+        return _step_label(run, time, label, step)
 
-    def mode(run, time, message, step):
-        run.events.append((time, 'mode', message.data))
+    def mode(run, time, text, step):
+        run.events.append((time, 'mode', text))
         return step
 
     def diagnostics(run, time, message, step):
@@ -185,28 +189,95 @@ def _wanted(namespace):
             return step
         return handle
 
+    def rig_state(run, time, message, step):
+        # spacemine_interfaces/RigState: the rig's measured state at each instant.
+        joints(run, time, message.joints, step)
+        base(run, time, message.base_pose.position)
+        for wrench in message.wrenches:
+            if wrench.name.endswith('blade_wrench'):
+                blade(run, time, wrench, step)
+        for gauge in message.gauges:
+            name = GAUGES.get(gauge.name)
+            if name is not None:
+                run.of(name).add(time, gauge.value)
+        return step
+
+    def anchoring(run, time, message, step):
+        run.of('safe capacity').add(time, message.safe_capacity)
+        run.of('tool budget').add(time, message.tool_budget)
+        return step
+
+    def furnace(run, time, message, step):
+        run.of('furnace temperature').add(time, message.temperature)
+        run.of('furnace setpoint').add(time, message.setpoint)
+        return step
+
+    def power(run, time, message, step):
+        for name in ('generation', 'available', 'draw'):
+            run.of(name).add(time, getattr(message, name))
+        return step
+
+    def ledger(run, time, message, step):
+        for account, mass in zip(message.accounts, message.masses):
+            run.of(f'ledger {account}').add(time, mass)
+        run.of('ledger excavated').add(time, message.excavated)
+        return step
+
+    def mission(run, time, message, step):
+        if not hasattr(message, 'mode'):  # diagnostic_msgs/DiagnosticStatus: older
+            return status(run, time, message, step)
+        if run.series.get('_mode') != message.mode:
+            run.series['_mode'] = message.mode
+            mode(run, time, message.mode, step)
+        label = (f'{message.step}: {message.step_type}'
+                 if message.mode == 'running' and message.step else message.mode)
+        return _step_label(run, time, label, step)
+
+    typed = t('rig_state') in topics
     wanted = {
-        t('joint_states'): joints, t('odom'): odom, t('scraper/blade_wrench'): blade,
-        t('drill/depth'): value('depth'), t('drill/rate_of_penetration'): value('rop'),
-        t('anchoring/safe_capacity'): value('safe capacity'),
-        t('anchoring/budget'): value('tool budget'),
-        t('material_handling/conveyor_flow'): value('conveyor flow'),
-        t('smelter/temperature'): temperature('furnace temperature'),
-        t('smelter/setpoint'): temperature('furnace setpoint'),
-        t('furnace/heater_power'): value('heater power'),
-        t('power/generation'): value('generation'), t('power/available'): value('available'),
-        t('power/draw'): value('draw'), t('power/shares'): shares, t('supervisor/mode'): mode,
-        t('supervisor/status'): status, '/diagnostics': diagnostics,
+        t('rig_state'): rig_state, t('anchoring/status'): anchoring,
+        t('smelter/status'): furnace, t('power/status'): power, t('material/ledger'): ledger,
+        t('power/shares'): shares, t('supervisor/status'): mission,
+        '/diagnostics': diagnostics,
     }
-    for name in ('hopper_metal', 'hopper_silicate'):
-        wanted[t(f'material/{name}/mass')] = value(f'mass {name}')
-    for account in ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
-                    'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles', 'lost',
-                    'excavated'):
-        wanted[t(f'material/ledger/{account}')] = value(f'ledger {account}')
+    if not typed:  # an older recording: the loose topics
+        wanted.update({
+            t('joint_states'): joints, t('odom'): odom, t('scraper/blade_wrench'): blade,
+            t('anchoring/safe_capacity'): value('safe capacity'),
+            t('anchoring/budget'): value('tool budget'),
+            t('smelter/temperature'): temperature('furnace temperature'),
+            t('smelter/setpoint'): temperature('furnace setpoint'),
+            t('furnace/heater_power'): value('heater power'),
+            t('power/generation'): value('generation'),
+            t('power/available'): value('available'), t('power/draw'): value('draw'),
+            t('supervisor/mode'): lambda run, time, message, step: mode(
+                run, time, message.data, step)})
+        for name in ('hopper_metal', 'hopper_silicate'):
+            wanted[t(f'material/{name}/mass')] = value(f'mass {name}')
+        for account in LEDGER_ACCOUNTS + ('excavated',):
+            wanted[t(f'material/ledger/{account}')] = value(f'ledger {account}')
+    wanted.update({
+        t('drill/depth'): value('depth'), t('drill/rate_of_penetration'): value('rop'),
+        t('material_handling/conveyor_flow'): value('conveyor flow')})
     for controller in ('anchoring', 'drill', 'scraper', 'material_handling', 'smelter'):
         wanted[t(f'{controller}/state')] = state(controller)
     return wanted
+
+
+def _step_label(run, time, label, step):
+    """Close the step band under way if the label changed; return the one under way."""
+    if step is None or step[1] != label:
+        if step is not None:
+            run.steps.append((step[0], time, step[1]))
+        step = (time, label)
+    return step
+
+
+# RigState gauges plotted, by the series they go to
+GAUGES = {'furnace/heater_power': 'heater power', 'material/hopper_metal/mass':
+          'mass hopper_metal', 'material/hopper_silicate/mass': 'mass hopper_silicate'}
+LEDGER_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal',
+                   'hopper_silicate', 'furnace', 'products', 'slag', 'volatiles', 'lost')
 
 
 # Plots -----------------------------------------------------------------------------------

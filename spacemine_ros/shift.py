@@ -18,13 +18,13 @@ import time
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import WrenchStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.srv import SetParametersAtomically
-from sensor_msgs.msg import JointState, Temperature
-from spacemine_interfaces.msg import ControllerState
-from std_msgs.msg import Float64, String
+from sensor_msgs.msg import JointState
+from spacemine_interfaces.msg import (
+    AnchoringStatus, ControllerState, FurnaceStatus, Ledger, MissionStatus)
+from std_msgs.msg import Float64
 
 from spacemine_ros import bringup
 from spacemine_ros.command import command_request
@@ -34,9 +34,10 @@ from spacemine_ros.launcher import (
     add_graph_arguments, announce_domain, ApartProcesses, check_before_start, create_nodes,
     parameter_overrides, typed_like_the_params_file)
 from spacemine_ros.nodes.common import (
-    init_ros, make_executor, SENSOR_QOS, shutdown_nodes, stamp_to_seconds, STATE_QOS,
+    init_ros, ledger_totals, make_executor, shutdown_nodes, stamp_to_seconds, STATE_QOS,
     StopSignals)
 from spacemine_ros.nodes.recorder import message_class, recordable
+from spacemine_ros.nodes.rig_inputs import RigInputs
 from spacemine_ros.nodes.supervisor import plan_path
 from spacemine_ros.paths import default_data_dir
 from spacemine_ros.report import write_report
@@ -69,39 +70,29 @@ class Operator(Node):
             self.create_subscription(
                 ControllerState, f'{controller}/state',
                 lambda m, c=controller: record.states.__setitem__(c, m.label), STATE_QOS)
-        self.create_subscription(Float64, f'{self.smelter}/batch_energy',
-                                 lambda m: setattr(record, 'batch_energy', m.data), 10)
-        self.create_subscription(Temperature, f'{self.smelter}/setpoint',
-                                 lambda m: setattr(record, 'setpoint', m.temperature), 10)
-        self.create_subscription(Temperature, f'{self.smelter}/temperature',
-                                 lambda m: record.furnace(stamp_to_seconds(m.header.stamp),
-                                                          m.temperature), 10)
-        # Peaks from the backend's own streams (every period), not from telemetry (sent
-        # on change at most once per telemetry_period, which would miss a peak).
-        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
+        self.create_subscription(FurnaceStatus, f'{self.smelter}/status', self._on_furnace, 10)
+        # Peaks from the rig's own state (every instant), not from telemetry (sent on
+        # change at most once per telemetry_period, which would miss a peak).
+        self.readings = RigInputs(self)
+        self.readings.take('joint_states', JointState, self._on_joints)
         for scraper in rig.by_kind('scraper'):
-            self.create_subscription(WrenchStamped, f'{scraper.name}/blade_wrench',
-                                     self._on_blade, SENSOR_QOS)
-        for name in LEDGER_TOTALS:
-            self.create_subscription(
-                Float64, f'material/ledger/{name}',
-                lambda message, key=name: record.ledger.__setitem__(key, message.data),
-                STATE_QOS)
-        self.create_subscription(Float64, f'{self.anchoring}/safe_capacity',
-                                 lambda m: setattr(record, 'safe_capacity', m.data), STATE_QOS)
+            self.readings.take(f'{scraper.name}/blade_wrench', WrenchStamped, self._on_blade)
+        self.readings.take('odom', Odometry, self._on_odom)
+        self.create_subscription(Ledger, 'material/ledger', self._on_ledger, STATE_QOS)
+        self.create_subscription(
+            AnchoringStatus, f'{self.anchoring}/status',
+            lambda m: setattr(record, 'safe_capacity', m.safe_capacity), STATE_QOS)
         for drill in self.drills:
             self.create_subscription(Float64, f'{drill}/depth',
                                      lambda m, d=drill: record.depth(d, m.data), 10)
             self.create_subscription(Float64, f'{drill}/energy',
                                      lambda m, d=drill: record.drill_energy.__setitem__(
                                          d, m.data), 10)
-        self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
         self.supervisor = 'supervisor'
         self.mode = ''
-        self.supervisor_status = {}
+        self.supervisor_status = MissionStatus()  # its last
         self.steps = []  # (step number, type, sim time, wall time) as each began
-        self.create_subscription(String, f'{self.supervisor}/mode', self._on_mode, STATE_QOS)
-        self.create_subscription(DiagnosticStatus, f'{self.supervisor}/status',
+        self.create_subscription(MissionStatus, f'{self.supervisor}/status',
                                  self._on_status, STATE_QOS)
 
     @property
@@ -109,16 +100,24 @@ class Operator(Node):
         """The rig's clock as the odometry last said [s]."""
         return self.record.sim_time
 
-    def _on_mode(self, message):
-        self.mode = message.data
-
     def _on_status(self, message):
-        self.supervisor_status = {value.key: value.value for value in message.values}
-        step = self.supervisor_status.get('step', '0')
-        if step != '0' and (not self.steps or self.steps[-1][0] != int(step)):
+        self.supervisor_status = message
+        self.mode = message.mode
+        step = message.step
+        if step and (not self.steps or self.steps[-1][0] != step):
             # When each step began, on the rig's clock and the wall's.
-            self.steps.append((int(step), self.supervisor_status.get('step_type', ''),
-                               self.record.sim_time, time.monotonic()))
+            self.steps.append((step, message.step_type, self.record.sim_time,
+                               time.monotonic()))
+
+    def _on_furnace(self, message):
+        record = self.record
+        record.batch_energy, record.setpoint = message.batch_energy, message.setpoint
+        record.furnace(stamp_to_seconds(message.stamp), message.temperature)
+
+    def _on_ledger(self, message):
+        totals = ledger_totals(message)
+        self.record.ledger.update({name: totals[name] for name in LEDGER_TOTALS
+                                   if name in totals})
 
     def state(self, controller):
         """Return the last state a controller published ('' before the first)."""
@@ -218,17 +217,16 @@ class Shift:
             def done():
                 status = operator.supervisor_status
                 now = time.monotonic()
-                step = f'step {status.get("step", "?")}/{status.get("steps", "?")} ' \
-                    f'{status.get("step_title", "")}'
+                step = f'step {status.step}/{status.steps} {status.step_title}'
                 self.phase = step
                 if step != shown[0] or now - shown[1] >= REFRESH:
                     shown[0], shown[1] = step, now
                     line.set_description_str(
                         f'sim {operator.sim_time:7.1f} s  {operator.mode:<9} {step}  '
-                        f'{status.get("progress", "")}'[:160])
+                        f'{status.progress}'[:160])
                 return operator.mode in ENDED
             self.spin_until(done, 'the plan to end')
-        mode, reason = operator.mode, operator.supervisor_status.get('reason', '')
+        mode, reason = operator.mode, operator.supervisor_status.reason
         if mode != 'completed':
             raise ShiftError(f'the supervisor ended in {mode}' + (f': {reason}' if reason
                                                                   else ''))
@@ -410,7 +408,7 @@ def run_shift(args, stop):
             reason = str(error)
         figures = summary(operator.record, time.monotonic() - wall_start, goal_depth, result,
                           reason)
-        figures['plan'] = operator.supervisor_status.get('plan', '')
+        figures['plan'] = operator.supervisor_status.plan
         figures['data_dir'] = data_dir
         figures['steps'] = step_timeline(operator.steps, figures['sim_time_s'],
                                          wall_start + figures['wall_time_s'])

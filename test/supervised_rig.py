@@ -11,8 +11,7 @@ import time
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from spacemine_interfaces.msg import ControllerState
-from std_msgs.msg import String
+from spacemine_interfaces.msg import ControllerState, MissionStatus
 from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
@@ -56,12 +55,13 @@ class SupervisedRig:
         self.states = {}
         for controller in ('anchoring', 'drill', 'scraper', 'material_handling', 'smelter',
                            'supervisor'):
-            # The supervisor's mode is a String; a controller's state a ControllerState.
-            kind, topic = ((String, 'supervisor/mode') if controller == 'supervisor' else
-                           (ControllerState, f'{controller}/state'))
+            # The supervisor's mode is in its MissionStatus; a controller's state a
+            # ControllerState.
+            kind, topic = ((MissionStatus, 'supervisor/status') if controller == 'supervisor'
+                           else (ControllerState, f'{controller}/state'))
             self.operator.create_subscription(
                 kind, topic, lambda m, c=controller: self.states.__setitem__(
-                    c, getattr(m, 'label', None) or getattr(m, 'data', '')), STATE_QOS)
+                    c, getattr(m, 'label', None) or getattr(m, 'mode', '')), STATE_QOS)
         self.goals = Goals(self.operator, self.spin_until, self.nodes)
 
     @property

@@ -14,6 +14,7 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from spacemine_interfaces.action import DeployAnchors, ReleaseAnchors
+from spacemine_interfaces.msg import AnchoringStatus
 
 from spacemine_ros.core.control.adapters import AnchorsAdapter, InputError, Joints
 from spacemine_ros.core.control.anchoring import (
@@ -24,7 +25,8 @@ from spacemine_ros.core.control.ticks import TickAssembler
 from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
     changed_params, config_file, ControllerNode, declare, declare_tunables, rig_subsystem,
-    SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
+    SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS)
+from spacemine_ros.nodes.rig_inputs import RigInputs
 
 # name: (description, low, high) of each tunable AnchoringParams field
 TUNABLES = {
@@ -81,11 +83,11 @@ class AnchoringNode(ControllerNode):
             self.get_logger().warning(self.memory.problem)
 
         self.commands_on(spec)
-        self.capacity_pub = self.create_publisher(Float64, '~/safe_capacity', STATE_QOS)
-        self.published_capacity = None
+        # The holding figures (latched, when they change): what the tools' budget is.
+        self.status_pub = self.create_publisher(AnchoringStatus, '~/status', STATE_QOS)
+        self.published_figures = None
         # The force budget: one request, load and allowance topic per tool.
         self.budget = ForceBudget(self.rig.budget_tools)
-        self.budget_pub = self.create_publisher(Float64, '~/budget', STATE_QOS)
         self.allowance_pubs, self.granted, self.peak_tool_load = {}, {}, 0.0
         for tool in self.rig.budget_tools:
             topics = self.rig.budget_topics(tool)
@@ -105,8 +107,9 @@ class AnchoringNode(ControllerNode):
                                  read_only=True)
         self.latest_odom = None
         self.ticks = TickAssembler(['joints', 'odom'])
-        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
-        self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
+        self.readings = RigInputs(self)  # the rig_state or a topic per sensor
+        self.readings.take('joint_states', JointState, self._on_joints)
+        self.readings.take('odom', Odometry, self._on_odom)
         self.serve(ToolAction(self, DeployAnchors, '~/deploy', self._deploy,
                               self._deploy_outcome, self._feedback(DeployAnchors),
                               self._result(DeployAnchors), stop=self._release))
@@ -263,12 +266,20 @@ class AnchoringNode(ControllerNode):
         In that order: a tool (or an operator) that sees ANCHORED finds its budget already
         sent, so a start right after ANCHORED is not refused for a budget still on its way.
         """
-        capacity = round(self.controller.safe_capacity, 6)
-        if capacity != self.published_capacity:
-            self.published_capacity = capacity
-            self.capacity_pub.publish(Float64(data=float(self.controller.safe_capacity)))
-            self.budget_pub.publish(Float64(data=float(self.controller.tool_budget)))
-            if self.controller.state == AnchoringState.ANCHORED:
+        controller = self.controller
+        figures = (round(controller.safe_capacity, 6), round(controller.tool_budget, 6),
+                   tuple(round(proof, 6) for proof in controller.proven))
+        if figures != self.published_figures:
+            capacity_changed = self.published_figures is None or \
+                figures[0] != self.published_figures[0]
+            self.published_figures = figures
+            status = AnchoringStatus(proven=[float(p) for p in controller.proven],
+                                     safe_capacity=float(controller.safe_capacity),
+                                     tool_budget=float(controller.tool_budget))
+            if self.seen is not None:
+                status.stamp = self.seen
+            self.status_pub.publish(status)
+            if capacity_changed and controller.state == AnchoringState.ANCHORED:
                 self.get_logger().info(
                     f'anchored: safe capacity {self.controller.safe_capacity:.1f} N, tool '
                     f'budget {self.controller.tool_budget:.1f} N')

@@ -1,7 +1,9 @@
 """Helpers every node uses: parameter declaration, QoS, diagnostics, stamps and main()."""
 
+import ctypes
 import dataclasses
 import math
+import os
 import signal
 import sys
 import threading
@@ -20,10 +22,12 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from spacemine_interfaces import msg as interfaces
 from spacemine_interfaces.msg import ControllerState, PowerShares
 from std_msgs.msg import Bool, Float64
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from spacemine_ros import bringup
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.control import states
 from spacemine_ros.core.control.adapters import Periods
@@ -174,7 +178,7 @@ def log_outcome(node, success, text):
         node.get_logger().warning(text)
 
 
-class AnchoringStatus:
+class AnchoringView:
     """What the anchoring controller publishes, as a tool needs it.
 
     The anchors' state, the tools' force budget and this tool's allowance from it come
@@ -192,9 +196,8 @@ class AnchoringStatus:
         anchoring = rig.anchoring_controller if rig is not None else 'anchoring'
         node.create_subscription(ControllerState, f'{anchoring}/state', self._on_state,
                                  STATE_QOS)
-        node.create_subscription(Float64, f'{anchoring}/safe_capacity', self._on_capacity,
-                                 STATE_QOS)
-        node.create_subscription(Float64, f'{anchoring}/budget', self._on_budget, STATE_QOS)
+        node.create_subscription(interfaces.AnchoringStatus, f'{anchoring}/status',
+                                 self._on_status, STATE_QOS)
         self.request_pub = self.load_pub = None
         self.requested = None
         self.load_sent = None
@@ -226,21 +229,19 @@ class AnchoringStatus:
             self.load_pub.publish(Float64(data=float(force)))
 
     @staticmethod
-    def _finite_or_zero(message):
+    def _finite_or_zero(value):
         # An unreadable figure grants nothing.
-        return message.data if math.isfinite(message.data) and message.data > 0.0 else 0.0
+        return value if math.isfinite(value) and value > 0.0 else 0.0
 
     def _on_state(self, message):
         self.state = message.label
 
-    def _on_capacity(self, message):
-        self.safe_capacity = self._finite_or_zero(message)
-
-    def _on_budget(self, message):
-        self.budget = self._finite_or_zero(message)
+    def _on_status(self, message):
+        self.safe_capacity = self._finite_or_zero(message.safe_capacity)
+        self.budget = self._finite_or_zero(message.tool_budget)
 
     def _on_allowance(self, message):
-        self.allowance = self._finite_or_zero(message)
+        self.allowance = self._finite_or_zero(message.data)
 
 
 def reject_non_finite(parameters):
@@ -285,6 +286,20 @@ def command_arrays(message):
     point = message.points[0]
     return (message.joint_names, point.positions, point.velocities, point.effort,
             stamp_to_seconds(point.time_from_start))
+
+
+def declare_frame_prefix(node):
+    """Declare the node's read-only `frame_prefix` ('rig1/' in namespace rig1); return it."""
+    return declare(node, 'frame_prefix', '', "Prefix of the rig's TF frames (REP-105 "
+                   "names: the rig's namespace and '/', e.g. rig1/odom, so rigs sharing /tf "
+                   "keep their frames apart; '' with no namespace)", read_only=True)
+
+
+def ledger_totals(message):
+    """Return {account: kg, 'excavated': kg, 'balance': kg} of a spacemine_interfaces/Ledger."""
+    totals = dict(zip(message.accounts, message.masses))
+    totals['excavated'], totals['balance'] = message.excavated, message.balance
+    return totals
 
 
 def seconds_to_stamp(seconds, stamp):
@@ -788,6 +803,33 @@ def spin_until_stopped(executor, stop, step=0.1):
             return
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def stop_with_parent():
+    """Have this process get SIGTERM when the process that launched it dies (Linux).
+
+    Only where the launcher asked for it (STOP_WITH_PARENT in the environment, its process
+    id: the launch file and spacemine-rig --processes set it). ros2 launch itself exits on
+    SIGTERM without stopping what it started ("using SIGTERM can result in orphaned
+    processes"), and a launcher can be killed outright: a node left behind would go on
+    running the rig with nobody to stop it. With this it makes its actuators safe and
+    exits (StopSignals).
+    Returns whether it is armed.
+    """
+    launcher = os.environ.get(bringup.STOP_WITH_PARENT, '')
+    if not launcher.isdigit() or not sys.platform.startswith('linux'):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        rclpy.logging.get_logger('spacemine_ros').warning(
+            f'cannot stop with the launcher: prctl failed ({os.strerror(ctypes.get_errno())})')
+        return False
+    if os.getppid() != int(launcher):  # it died before the request was in: stop now
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
+
+
 def spin_node(node_class, args=None, executor=SingleThreadedExecutor):
     """Run one node until SIGINT/SIGTERM, leaving its actuators stopped on the way out.
 
@@ -798,6 +840,7 @@ def spin_node(node_class, args=None, executor=SingleThreadedExecutor):
     spacemine-rig then take the rest of the rig down).
     """
     with StopSignals() as stop:
+        stop_with_parent()
         init_ros(args)
         node = None
         try:

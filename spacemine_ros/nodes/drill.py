@@ -16,8 +16,9 @@ from spacemine_ros.core.control.drill import DrillController, DrillParams
 from spacemine_ros.core.memory import checked_float
 from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, changed_params, ControllerNode, rig_subsystem, SENSOR_QOS, spin_node,
+    AnchoringView, changed_params, ControllerNode, rig_subsystem, spin_node,
     stamp_to_seconds, Telemetry)
+from spacemine_ros.nodes.rig_inputs import RigInputs
 
 # name: (description, low, high) of each DrillParams field exposed as a parameter
 TUNABLES = {
@@ -70,8 +71,9 @@ class DrillNode(ControllerNode):
             self.get_logger().info(f'surface at feed position {surface:.4f} m (from the '
                                    'record of this shift)')
         # Anchor status first: when it and a tick are both waiting, it is handled first.
-        self.anchoring = AnchoringStatus(self, self.rig, spec.name)
-        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
+        self.anchoring = AnchoringView(self, self.rig, spec.name)
+        self.readings = RigInputs(self)  # the rig_state or a topic per sensor
+        self.readings.take('joint_states', JointState, self._on_joints)
         self.commands_on(spec)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
         self.measurement = None  # the latest control period's

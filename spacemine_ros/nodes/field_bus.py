@@ -33,8 +33,8 @@ from spacemine_ros.hardware.ports import parse_ports, resolve_ports
 from spacemine_ros.hardware.profiles import check_parity
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, command_arrays, config_file, declare, LEVELS, rig_files, SENSOR_QOS, spin_node,
-    STATE_QOS)
+    COMMAND_QOS, command_arrays, config_file, declare, declare_frame_prefix, LEVELS, rig_files,
+    SENSOR_QOS, spin_node, STATE_QOS)
 
 SAFE_WAIT = 2.0  # s a transition waits for the safe values to be confirmed
 
@@ -56,6 +56,7 @@ class FieldBusNode(LifecycleNode):
             self, 'request_timeout', 0.0, 'Reply timeout per request on every bus [s] (0: as '
             'described); virtual lines on a loaded host need more than real RS-485', 0.0, 10.0,
             read_only=True)
+        self.frame_prefix = declare_frame_prefix(self)
         self.publish_rate = declare(self, 'publish_rate', 20.0, 'Rate of joint_states and '
                                     'sensor topics [Hz]', 1.0, 1000.0, read_only=True)
         self.port_dir = declare(self, 'port_dir', '', 'Directory holding one port link per '
@@ -293,8 +294,7 @@ class FieldBusNode(LifecycleNode):
             message.effort = [float(row[3]) for row in rows]
             self.publishers_['joint_states'].publish(message)
 
-    @staticmethod
-    def _output_message(output, values, stamp):
+    def _output_message(self, output, values, stamp):
         # An invalid or unreadable sensor is published as NaN: the consumer's own checks
         # (e.g. the smelter's thermocouple monitor) then act on it.
         values = values or [math.nan] * len(output.registers)
@@ -303,7 +303,7 @@ class FieldBusNode(LifecycleNode):
         if output.type == 'temperature':
             message = Temperature(temperature=float(values[0]), variance=0.0)
         elif output.type == 'odometry':
-            message = Odometry(child_frame_id=output.child_frame)
+            message = Odometry(child_frame_id=self._frame(output.child_frame))
             position = message.pose.pose.position
             position.x, position.y, position.z = (float(v) for v in values)
             message.pose.pose.orientation.w = 1.0
@@ -312,8 +312,11 @@ class FieldBusNode(LifecycleNode):
             force = message.wrench.force
             force.x, force.y, force.z = (float(v) for v in values)
         message.header.stamp = stamp
-        message.header.frame_id = output.frame
+        message.header.frame_id = self._frame(output.frame)
         return message
+
+    def _frame(self, name):
+        return self.frame_prefix + name if name else ''
 
     def _publish_diagnostics(self):
         array = DiagnosticArray()

@@ -20,6 +20,7 @@ import sys
 
 from sensor_msgs.msg import JointState
 from spacemine_interfaces.action import DrainLine
+from spacemine_interfaces.msg import Ledger
 from spacemine_interfaces.srv import ChargeFurnace
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
@@ -34,9 +35,9 @@ from spacemine_ros.core.control.material_handling import (
 from spacemine_ros.core.mission.mission_store import TransferLog
 from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
-    changed_params, config_file, ControllerNode, declare,
-    rig_subsystem, SENSOR_QOS, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS,
-    Telemetry)
+    changed_params, config_file, ControllerNode, declare, rig_subsystem, seconds_to_stamp,
+    SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
+from spacemine_ros.nodes.rig_inputs import RigInputs
 
 TUNABLES = {
     'conveyor_speed': ('Nominal conveyor screw speed [rad/s]', 0.01, 100.0),
@@ -109,27 +110,24 @@ class MaterialHandlingNode(ControllerNode):
         self.masses = {}  # account -> latest mass sensor reading [kg]
         self.fault = ''
 
+        self.readings = RigInputs(self)  # the rig_state or a topic per sensor
         for point in self.config.transfer_points:
             for kind in ('delivered', 'lost'):
-                self.create_subscription(
-                    Float64, f'material/{point}/{kind}',
-                    lambda message, key=(point, kind): self._on_total(key, message), SENSOR_QOS)
+                self.readings.take(f'material/{point}/{kind}', Float64,
+                                   lambda message, key=(point, kind): self._on_total(key, message))
         for account in self.config.accounts:
-            self.create_subscription(
-                Float64, f'material/{account}/mass',
-                lambda message, name=account: self._on_mass(name, message), SENSOR_QOS)
-        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
+            self.readings.take(f'material/{account}/mass', Float64,
+                               lambda message, name=account: self._on_mass(name, message))
+        self.readings.take('joint_states', JointState, self._on_joints)
         # A simulated world restored from its checkpoint (rig_sim): book again from its
         # totalizers, which read less than was booked from the world before.
         self.restored_at = None
         self.create_subscription(Float64, 'world/restored', self._on_world_restored,
                                  STATE_QOS)
         self.commands_on(spec)
-        self.ledger_pubs = {name: self.create_publisher(Float64, f'material/ledger/{name}',
-                                                        STATE_QOS)
-                            for name in list(self.config.accounts) + ['excavated', 'balance']}
+        self.ledger_pub = self.create_publisher(Ledger, 'material/ledger', STATE_QOS)
         self.ledger_sent_at = None
-        self.published_totals = {}
+        self.published_totals = None
         self.telemetry = Telemetry(
             self, [f'fill/{h}' for h in self.config.hoppers] + ['conveyor_flow'],
             self.telemetry_period)
@@ -320,12 +318,10 @@ class MaterialHandlingNode(ControllerNode):
             return
         self.ledger_sent_at = stamp
         totals = self.ledger.totals()
-        totals['balance'] = totals['excavated'] - sum(
-            v for k, v in totals.items() if k != 'excavated')
-        for name, value in totals.items():
-            if self.published_totals.get(name) != value:
-                self.published_totals[name] = value
-                self.ledger_pubs[name].publish(Float64(data=float(value)))
+        if totals == self.published_totals:
+            return
+        self.published_totals = totals
+        self.ledger_pub.publish(ledger_message(totals, stamp))
 
     # Status --------------------------------------------------------------------------------
     def condition(self):
@@ -358,6 +354,17 @@ class MaterialHandlingNode(ControllerNode):
     def stop_actuators(self):
         """Stop every drive (used on shutdown)."""
         self.send(self.seen or self.get_clock().now().to_msg(), self.adapter.stop())
+
+
+def ledger_message(totals, stamp):
+    """Return the Ledger message of the ledger's totals ({account: kg}, 'excavated')."""
+    accounts = {k: v for k, v in totals.items() if k != 'excavated'}
+    excavated = totals['excavated']
+    message = Ledger(accounts=list(accounts), masses=[float(v) for v in accounts.values()],
+                     excavated=float(excavated),
+                     balance=float(excavated - math.fsum(accounts.values())))
+    seconds_to_stamp(stamp, message.stamp)
+    return message
 
 
 def main(args=None):

@@ -34,8 +34,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.serialization import deserialize_message
 
 from spacemine_ros.kinematics import joints_of, moving_transforms, static_transforms
-from spacemine_ros.nodes.common import declare, Diagnostics, make_executor, rig_record, \
-    spin_node
+from spacemine_ros.nodes.common import declare, declare_frame_prefix, Diagnostics, \
+    make_executor, rig_record, spin_node
 from spacemine_ros.recording import McapRecording, RecordingError
 from spacemine_ros.report import SUMMARY_METADATA
 
@@ -120,6 +120,7 @@ class RecorderNode(Node):
             self, 'frame_period', 0.1, 'Shortest time between two written /tf of the moving '
             "frames, on the rig's clock [s] (0: every odom and joint_states)", 0.0, 10.0,
             read_only=True)
+        self.frame_prefix = declare_frame_prefix(self)
         self.summary_file = declare(
             self, 'summary_file', '', "JSON file whose content goes into the recording's "
             'metadata as the shift summary when it finishes (empty: none)', read_only=True)
@@ -216,7 +217,7 @@ class RecorderNode(Node):
             self.recording.write_values(self.prefix + 'robot_description', {'data': self.urdf},
                                         now)
             self.recording.write_values('/tf_static', {'transforms': [
-                transform_values(*t, stamp) for t in static_transforms(self.joints)]}, now)
+                self._transform(*t, stamp) for t in static_transforms(self.joints)]}, now)
         if topic not in (self.prefix + 'odom', self.prefix + 'joint_states'):
             return
         last = self.framed.get(topic)
@@ -230,18 +231,23 @@ class RecorderNode(Node):
                       (pose.orientation.x, pose.orientation.y, pose.orientation.z,
                        pose.orientation.w))
             transforms = lambda: [transform_values(  # noqa: E731
-                odom.header.frame_id or 'odom', odom.child_frame_id or 'base_link',
-                *values, stamp)]
+                odom.header.frame_id or self.frame_prefix + 'odom',
+                odom.child_frame_id or self.frame_prefix + 'base_link', *values, stamp)]
         else:
             from sensor_msgs.msg import JointState
             joints = deserialize_message(data, JointState)
             values = dict(zip(joints.name, joints.position))
-            transforms = lambda: [transform_values(*t, stamp)  # noqa: E731
+            transforms = lambda: [self._transform(*t, stamp)  # noqa: E731
                                   for t in moving_transforms(self.joints, values)]
         if last is not None and last[1] == values:
             return  # nothing moved: the frames written last still hold
         self.framed[topic] = (now, values)
         self.recording.write_values('/tf', {'transforms': transforms()}, now)
+
+    def _transform(self, parent, child, translation, rotation, stamp):
+        # A URDF link's frame, with the rig's prefix (robot_state_publisher's frame_prefix).
+        return transform_values(self.frame_prefix + parent, self.frame_prefix + child,
+                                translation, rotation, stamp)
 
     def add_summary(self, figures):
         """Put the shift's summary into the file (the report's table shows it)."""

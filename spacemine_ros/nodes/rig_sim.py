@@ -34,6 +34,7 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import BatteryState, Imu, JointState, Temperature, TimeReference
 from std_msgs.msg import Bool, Float64
+from spacemine_interfaces.msg import Gauge, PowerStatus, RigState, ToolWrench
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -46,7 +47,8 @@ from spacemine_ros.core.models.thermal import load_furnace_design
 from spacemine_ros.hardware.hil import HilRig
 from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, command_arrays, config_file, declare, Diagnostics, LOCKSTEP_TOPIC,
+    COMMAND_QOS, command_arrays, config_file, declare, declare_frame_prefix, Diagnostics,
+    LOCKSTEP_TOPIC,
     reject_non_finite, rig_files, rig_record, seconds_to_stamp, SENSOR_QOS, SITE_DESCRIPTION,
     spin_node, stamp_to_seconds, STATE_QOS)
 from spacemine_ros.sim.checkpoint import CheckpointError, take_up_checkpoint, WorldCheckpoints
@@ -59,6 +61,16 @@ MEASURED_ACCOUNTS = ('drill', 'scraper', 'conveyor', 'separator', 'hopper_metal'
 TEMPERATURE_TOPICS = ('furnace/temperature',)
 MATERIAL_REFRESH = 1.0  # s of sim time between two sends of unchanged material figures
 BATTERY_VOLTAGE = 28.0  # V, the bus voltage (the usual 28 V spacecraft bus)
+
+
+def gauge_unit(name):
+    """Return the SI unit of a gauge of RigState by its name."""
+    if name.startswith('material/'):
+        return 'kg'
+    for suffix, unit in (('temperature', 'K'), ('power', 'W'), ('fraction', '1')):
+        if name.endswith(suffix):
+            return unit
+    raise ValueError(f'no unit known for the gauge {name}')
 
 
 class RigSimNode(Node):
@@ -139,9 +151,12 @@ class RigSimNode(Node):
             "in the rig's data directory, from which a restarted simulation goes on (0: "
             'none)', 0.0, 3600.0, read_only=True)
         self.record = rig_record(self)
-        self.odom_frame = declare(self, 'odom_frame', 'odom', 'Frame of odometry', read_only=True)
-        self.base_frame = declare(self, 'base_frame', 'base_link', 'Rig base frame',
-                                  read_only=True)
+        self.frame_prefix = declare_frame_prefix(self)
+        self.odom_frame = self.frame_prefix + declare(
+            self, 'odom_frame', 'odom', 'Frame of odometry (after frame_prefix)', read_only=True)
+        self.base_frame = self.frame_prefix + declare(
+            self, 'base_frame', 'base_link', 'Rig base frame (after frame_prefix)',
+            read_only=True)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._use_parameters)
 
@@ -167,15 +182,19 @@ class RigSimNode(Node):
         self.restored_from = None  # the checkpoint's sim time, if this world is one
         self._take_up_checkpoint()
         served = set()
+        # The sim backend's controllers read the rig from rig_state (one RigState per
+        # instant); on the field bus they read a topic per sensor, which the devices carry
+        # (rig_sim's own under ~/truth/ as ground truth).
+        sensor_topics = self.hil_mode
         if self.hil_mode:
             # The devices carry these topics now (through the drivers); the world's own
             # values stay visible as ground truth under ~/truth/.
             self.lockstep = False
             description = load_rig_description(description_file, devices_file, rig)
             self.hil = HilRig(description, port_dir=hil_port_dir, seed=seed)
-            served = {'joint_states'} | {output.topic for device in
-                                         description.devices.values()
-                                         for output in device.outputs}
+            served = {'joint_states', 'rig_state'} | {
+                output.topic for device in description.devices.values()
+                for output in device.outputs}
             self.get_logger().info('HIL: ' + ', '.join(
                 f'{bus} on {port}' for bus, port in self.hil.ports.items()))
 
@@ -184,6 +203,7 @@ class RigSimNode(Node):
         # The rig's own clock topic (its namespace), which bringup remaps /clock to for
         # every node of the rig: two rigs on one domain keep their times apart.
         self.clock_pub = self.create_publisher(ClockMsg, 'clock', SENSOR_QOS)
+        self.rig_state_pub = self.create_publisher(RigState, topic('rig_state'), SENSOR_QOS)
         self.joint_pub = self.create_publisher(JointState, topic('joint_states'), SENSOR_QOS)
         self.odom_pub = self.create_publisher(Odometry, topic('odom'), SENSOR_QOS)
         # odom -> base_link on /tf where tf2_msgs is installed (every ROS install): RViz and
@@ -198,14 +218,12 @@ class RigSimNode(Node):
         else:
             self.tf_types = (TFMessage, TransformStamped)
             self.tf_pub = self.create_publisher(TFMessage, '/tf', 100)
-        self.power_pub = self.create_publisher(Float64, 'power/available', SENSOR_QOS)
+        self.power_pub = self.create_publisher(PowerStatus, 'power/status', SENSOR_QOS)
         self.battery_pub = self.create_publisher(BatteryState, 'power/battery', SENSOR_QOS)
-        self.generation_pub = self.create_publisher(Float64, 'power/generation', SENSOR_QOS)
-        self.draw_pub = self.create_publisher(Float64, 'power/draw', SENSOR_QOS)
         self.imu_pub = self.create_publisher(Imu, 'imu', SENSOR_QOS)
         # Each subsystem's own sensors: wrenches (6 values), temperatures, the rest Float64.
         self.sensor_pubs = {}
-        for name, values in self.world.readings().sensors.items():
+        for name, values in self.world.readings().sensors.items() if sensor_topics else ():
             kind = WrenchStamped if len(values) == 6 else (
                 Temperature if name in TEMPERATURE_TOPICS else Float64)
             self.sensor_pubs[name] = (kind, self.create_publisher(kind, topic(name),
@@ -218,11 +236,12 @@ class RigSimNode(Node):
             publisher = self.create_publisher(Float64, topic(name), SENSOR_QOS)
             self.material_topics[publisher] = name
             return publisher
+        self.measured = [name for name in MEASURED_ACCOUNTS if name in material.accounts]
         self.mass_pubs = {name: material_publisher(f'material/{name}/mass')
-                          for name in MEASURED_ACCOUNTS if name in material.accounts}
+                          for name in self.measured if sensor_topics}
         self.total_pubs = {(point, kind): material_publisher(f'material/{point}/{kind}')
                            for point in material.transfer_points
-                           for kind in ('delivered', 'lost')}
+                           for kind in ('delivered', 'lost') if sensor_topics}
         self.last_sent = {}
         self.material_refreshed = -math.inf
         self.refresh_pending = set()  # values to send again at their reader's next tick
@@ -513,6 +532,8 @@ class RigSimNode(Node):
         else:
             self.clock_pub.publish(clock)
         stamp = clock.clock
+        if self.hil is None or self.rig_state_pub.get_subscription_count():
+            self.rig_state_pub.publish(self._rig_state(readings, stamp))
         self._publish_material(readings)
         for name, (kind, publisher) in self.sensor_pubs.items():
             # A message nobody takes is not built (a recorder or an echo subscribes and
@@ -522,42 +543,83 @@ class RigSimNode(Node):
                                                        stamp))
         if self._wanted('power'):
             self._publish_power(stamp)
-        if not self._wanted('odom'):
+        # The standard topics, for whoever takes them (robot_state_publisher, RViz,
+        # Foxglove, a recording; the field bus's controllers in HIL take joint_states from
+        # the devices): odometry and its transform at the anchoring's pace.
+        if self._wanted('odom'):
+            self._publish_odometry(readings, stamp)
+        if self.joint_pub.get_subscription_count():
             self.joint_pub.publish(self._joint_states(readings, stamp))
-            return
 
+    def _publish_odometry(self, readings, stamp):
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id = stamp, self.odom_frame
         odom.child_frame_id = self.base_frame
-        position, orientation = odom.pose.pose.position, odom.pose.pose.orientation
-        position.x, position.y, position.z = readings.base_position
-        orientation.x, orientation.y, orientation.z, orientation.w = readings.base_orientation
-        twist = odom.twist.twist
-        twist.linear.x, twist.linear.y, twist.linear.z = readings.base_linear_velocity
-        twist.angular.x, twist.angular.y, twist.angular.z = readings.base_angular_velocity
-        self.odom_pub.publish(odom)
-        if self.tf_pub is not None:
+        self._base(readings, odom.pose.pose, odom.twist.twist)
+        if self.odom_pub.get_subscription_count():
+            self.odom_pub.publish(odom)
+        if self.tf_pub is not None and self.tf_pub.get_subscription_count():
             message_type, transform_type = self.tf_types
             transform = transform_type()
             transform.header = odom.header
             transform.child_frame_id = self.base_frame
+            position = odom.pose.pose.position
             transform.transform.translation.x = position.x
             transform.transform.translation.y = position.y
             transform.transform.translation.z = position.z
-            transform.transform.rotation = orientation
+            transform.transform.rotation = odom.pose.pose.orientation
             self.tf_pub.publish(message_type(transforms=[transform]))
-
         if self.imu_pub.get_subscription_count():
             imu = Imu()
             imu.header.stamp, imu.header.frame_id = stamp, self.base_frame
             imu.orientation = odom.pose.pose.orientation
-            imu.angular_velocity = twist.angular
+            imu.angular_velocity = odom.twist.twist.angular
             acceleration = imu.linear_acceleration
             acceleration.x, acceleration.y, acceleration.z = readings.base_linear_acceleration
             self.imu_pub.publish(imu)
 
-        # joint_states last: controllers take it as the tick of this period.
-        self.joint_pub.publish(self._joint_states(readings, stamp))
+    @staticmethod
+    def _base(readings, pose, twist):
+        """Fill a Pose and a Twist with the base's pose (odom) and velocity."""
+        position, orientation = pose.position, pose.orientation
+        position.x, position.y, position.z = readings.base_position
+        orientation.x, orientation.y, orientation.z, orientation.w = readings.base_orientation
+        twist.linear.x, twist.linear.y, twist.linear.z = readings.base_linear_velocity
+        twist.angular.x, twist.angular.y, twist.angular.z = readings.base_angular_velocity
+
+    def _rig_state(self, readings, stamp):
+        """Return the RigState of this instant: joints, base, tool wrenches, gauges."""
+        state = RigState()
+        state.header.stamp, state.header.frame_id = stamp, self.odom_frame
+        state.joints = self._joint_states(readings, stamp)
+        state.child_frame_id = self.base_frame
+        self._base(readings, state.base_pose, state.base_twist)
+        gauges = []
+        for name, values in readings.sensors.items():
+            if len(values) == 6:
+                wrench = ToolWrench(name=name, frame_id=self._wrench_frame(name))
+                force, torque = wrench.wrench.force, wrench.wrench.torque
+                force.x, force.y, force.z, torque.x, torque.y, torque.z = (
+                    float(v) for v in values)
+                state.wrenches.append(wrench)
+            else:
+                gauges.append(Gauge(name=name, value=float(values[0]), unit=gauge_unit(name)))
+        for name in self.measured:
+            gauges.append(Gauge(name=f'material/{name}/mass',
+                                value=float(readings.material_masses[name]), unit='kg'))
+        for point, delivered in readings.delivered.items():
+            gauges.append(Gauge(name=f'material/{point}/delivered', value=float(delivered),
+                                unit='kg'))
+            gauges.append(Gauge(name=f'material/{point}/lost',
+                                value=float(readings.lost[point]), unit='kg'))
+        state.gauges = gauges
+        return state
+
+    def _wrench_frame(self, name):
+        # A bit's wrench in its own frame; a blade's in odom (it is a world force).
+        if name.endswith('bit_wrench'):
+            return f'{self.frame_prefix}{name.split("/")[0]}_bit'
+        return self.odom_frame
 
     def _wanted(self, name):
         """Tell whether a topic (a sensor, or 'power', 'odom', 'material') goes out now.
@@ -587,14 +649,16 @@ class RigSimNode(Node):
         return joints
 
     def _publish_power(self, stamp):
-        # Each only while someone takes it (the supervisor takes what is available and
-        # the battery; a recorder or an echo takes them all, from the next period on).
+        # The supervisor takes the status; the battery (sensor_msgs) goes out while someone
+        # takes it (a recorder, an echo, a dashboard).
         power = self.world.power
-        for publisher, value in ((self.power_pub, power.available),
-                                 (self.generation_pub, power.generation),
-                                 (self.draw_pub, lambda: power.drawn)):
-            if publisher.get_subscription_count():
-                publisher.publish(Float64(data=float(value())))
+        status = PowerStatus(available=float(power.available()),
+                             generation=float(power.generation()), draw=float(power.drawn),
+                             battery_energy=float(power.charge),
+                             state_of_charge=float(power.state_of_charge),
+                             brownout=bool(self.world.brownout))
+        status.stamp = stamp
+        self.power_pub.publish(status)
         if not self.battery_pub.get_subscription_count():
             return
         battery = BatteryState(
@@ -610,9 +674,7 @@ class RigSimNode(Node):
     def _sensor_message(self, kind, name, values, stamp):
         if kind is WrenchStamped:
             message = WrenchStamped()
-            # A bit's wrench in its own frame; a blade's in odom (it is a world force).
-            message.header.frame_id = (name.split('/')[0] + '_bit' if name.endswith(
-                'bit_wrench') else self.odom_frame)
+            message.header.frame_id = self._wrench_frame(name)
             force, torque = message.wrench.force, message.wrench.torque
             force.x, force.y, force.z, torque.x, torque.y, torque.z = (float(v) for v in values)
         elif kind is Temperature:
@@ -624,6 +686,8 @@ class RigSimNode(Node):
         return message
 
     def _publish_material(self, readings):
+        if not self.mass_pubs and not self.total_pubs:
+            return  # the sim backend: the material gauges are in rig_state
         values = {('mass', name): readings.material_masses[name] for name in self.mass_pubs}
         for point in readings.delivered:
             values[('delivered', point)] = readings.delivered[point]

@@ -23,8 +23,9 @@ from spacemine_ros.core.memory import RecordTimeline
 from spacemine_ros.core.control.ticks import TickAssembler
 from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
-    AnchoringStatus, changed_params, ControllerNode, declare_tunables, rig_subsystem,
-    SENSOR_QOS, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
+    AnchoringView, changed_params, ControllerNode, declare_tunables, rig_subsystem,
+    spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
+from spacemine_ros.nodes.rig_inputs import RigInputs
 
 # name: (description, low, high) of the operator's job, checked against the arm's reach
 REQUEST = {
@@ -87,16 +88,14 @@ class ScraperNode(ControllerNode):
         self.bucket_mass = 0.0
         self.ticked_at = 0.0  # s, the rig's time of the last control period
 
-        self.anchoring = AnchoringStatus(self, self.rig, spec.name)
-        self.create_subscription(Float64, 'material/scraper_cut/delivered', self._on_collected,
-                                 SENSOR_QOS)
-        self.create_subscription(Float64, 'material/scraper/mass', self._on_bucket,
-                                 SENSOR_QOS)
+        self.anchoring = AnchoringView(self, self.rig, spec.name)
+        self.readings = RigInputs(self)  # the rig_state or a topic per sensor
+        self.readings.take('material/scraper_cut/delivered', Float64, self._on_collected)
+        self.readings.take('material/scraper/mass', Float64, self._on_bucket)
         # One control period needs the joints and the blade force of the same instant.
         self.ticks = TickAssembler(('joints', 'blade'))
-        self.create_subscription(JointState, 'joint_states', self._on_joints, SENSOR_QOS)
-        self.create_subscription(WrenchStamped, self.adapter.blade_topic, self._on_blade,
-                                 SENSOR_QOS)
+        self.readings.take('joint_states', JointState, self._on_joints)
+        self.readings.take(self.adapter.blade_topic, WrenchStamped, self._on_blade)
         self.commands_on(spec)
         self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
         self.collected_at_start = 0.0

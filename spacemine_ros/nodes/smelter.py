@@ -11,6 +11,7 @@ import sys
 
 from sensor_msgs.msg import Temperature
 from spacemine_interfaces.action import SmeltBatch
+from spacemine_interfaces.msg import FurnaceStatus
 from spacemine_interfaces.srv import ChargeFurnace
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
@@ -25,8 +26,9 @@ from spacemine_ros.core.control.smelter import (
 from spacemine_ros.core.models.thermal import furnace_design_from
 from spacemine_ros.nodes.actions import controller_state, ToolAction
 from spacemine_ros.nodes.common import (
-    changed_params, config_file, ControllerNode, declare, rig_subsystem, SENSOR_QOS,
-    SITE_DESCRIPTION, spin_node, stamp_to_seconds, Telemetry)
+    changed_params, config_file, ControllerNode, declare, rig_subsystem,
+    SITE_DESCRIPTION, spin_node, stamp_to_seconds)
+from spacemine_ros.nodes.rig_inputs import RigInputs
 
 TUNABLES = {
     'kp': ('Proportional gain [W/K]', 0.0, 1e5),
@@ -46,10 +48,6 @@ TUNABLES = {
     'charge_tolerance': ('Share of the charge that may be missing', 0.0, 0.5),
 }
 DEFAULT_RECIPES = {'C': 'volatile_extraction', 'S': 'metal_smelting', 'M': 'metal_smelting'}
-
-
-TELEMETRY = ('power', 'progress', 'batch_energy', 'products_mass', 'slag_mass',
-             'volatiles_mass')
 
 
 class SmelterNode(ControllerNode):
@@ -96,18 +94,17 @@ class SmelterNode(ControllerNode):
         self.melt_fraction = 0.0
         self.last_temperature = math.nan
 
-        self.create_subscription(Float64, self.adapter.melt_topic, self._on_melt, SENSOR_QOS)
+        self.readings = RigInputs(self)  # the rig_state or a topic per sensor
+        self.readings.take(self.adapter.melt_topic, Float64, self._on_melt)
         for account in ('furnace', 'hopper_metal', 'hopper_silicate', 'products', 'slag',
                         'volatiles'):
-            self.create_subscription(
-                Float64, f'material/{account}/mass',
-                lambda message, account=account: self._on_mass(account, message), SENSOR_QOS)
-        self.create_subscription(Temperature, self.adapter.temperature_topic,
-                                 self._on_temperature, SENSOR_QOS)
+            self.readings.take(f'material/{account}/mass', Float64,
+                               lambda message, account=account: self._on_mass(account, message))
+        self.readings.take(self.adapter.temperature_topic, Temperature, self._on_temperature)
         self.commands_on(spec)
-        self.temperature_pub = self.create_publisher(Temperature, '~/temperature', 10)
-        self.setpoint_pub = self.create_publisher(Temperature, '~/setpoint', 10)
-        self.telemetry = Telemetry(self, TELEMETRY, self.telemetry_period)
+        # The batch's figures: at each phase change, else once per telemetry_period.
+        self.status_pub = self.create_publisher(FurnaceStatus, '~/status', 10)
+        self.status_sent_at = None
         self.masses_at_start = {}
         self.serve(ToolAction(self, SmeltBatch, '~/smelt_batch', self._start, self._outcome,
                               self._feedback, self._result, stop=self._stop))
@@ -238,19 +235,25 @@ class SmelterNode(ControllerNode):
         if problem:
             self.get_logger().error(problem, throttle_duration_sec=30.0)
         self.send(message.header.stamp, self.adapter.command(command))
-        if self.telemetry.publish(stamp, {
-                'power': command.heater_power, 'progress': self.controller.progress,
-                'batch_energy': self.controller.energy,
-                'products_mass': self.masses.get('products', 0.0),
-                'slag_mass': self.masses.get('slag', 0.0),
-                'volatiles_mass': self.masses.get('volatiles', 0.0)},
-                force=self.state_changes()):
-            self.temperature_pub.publish(message)
-            setpoint = Temperature()
-            setpoint.header = message.header
-            setpoint.temperature = float(self.controller.setpoint)
-            self.setpoint_pub.publish(setpoint)
+        if self.state_changes() or self.status_due(stamp):
+            self.status_sent_at = stamp
+            controller = self.controller
+            status = FurnaceStatus(
+                phase=controller_state(controller.phase.value), recipe=self.recipe,
+                temperature=float(message.temperature), setpoint=float(controller.setpoint),
+                heater_power=float(command.heater_power), progress=float(controller.progress),
+                batch_energy=float(controller.energy),
+                products_mass=float(self.masses.get('products', 0.0)),
+                slag_mass=float(self.masses.get('slag', 0.0)),
+                volatiles_mass=float(self.masses.get('volatiles', 0.0)))
+            status.stamp = message.header.stamp
+            self.status_pub.publish(status)
         self.publish_state()
+
+    def status_due(self, time):
+        """Return whether a telemetry period has passed since the last status [s]."""
+        sent = self.status_sent_at
+        return sent is None or not sent <= time < sent + self.telemetry_period
 
     # Status --------------------------------------------------------------------------------
     def condition(self):

@@ -20,13 +20,14 @@ Operator commands: ~/command (rcl_interfaces/SetParametersAtomically) with param
 the rig's clock), `valid_for` (seconds) and, for load_plan, `plan` (a file or a name in
 config/plans/). ~/run_plan (spacemine_interfaces/RunPlan) loads and starts a plan in
 one goal and follows it to its end. ~/estop (std_srvs/Trigger) latches the e-stop at
-once, ~/status and ~/preflight (Trigger) answer in one line. The mode is on ~/mode (std_msgs/String,
-latched), the figures on ~/status (diagnostic_msgs/DiagnosticStatus, latched).
+once, ~/status and ~/preflight (Trigger) answer in one line. The mission's mode, step and
+reason are on ~/status (spacemine_interfaces/MissionStatus, latched, sent when they change).
 """
 
 import math
 import os
 import sys
+import time
 
 from action_msgs.msg import GoalStatus
 from action_msgs.srv import CancelGoal
@@ -38,8 +39,8 @@ from rclpy.action import ActionClient
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
-from sensor_msgs.msg import BatteryState, JointState, TimeReference
-from std_msgs.msg import Bool, Float64, String
+from sensor_msgs.msg import JointState, TimeReference
+from std_msgs.msg import Bool
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, RunPlan, Scrape, SmeltBatch)
 from spacemine_interfaces import msg as interfaces
@@ -49,6 +50,7 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.control import states
 from spacemine_ros.core.control.adapters import Pace, Periods
 from spacemine_ros.core.models.material_config import IN_TRANSIT
+from spacemine_ros.core.mission.diagnostics import RigDiagnostics
 from spacemine_ros.core.mission.mission_store import MissionStore
 from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
 from spacemine_ros.core.mission.power import active_consumers, PowerShares
@@ -57,13 +59,12 @@ from spacemine_ros.core.mission.streams import joint_state_problem, odometry_pro
 from spacemine_ros.core.mission.supervisor import Cancel, Goal, Mission, Observation, OPERATOR
 from spacemine_ros.nodes.actions import ToolAction
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, Diagnostics, LEVELS, rig_files, rig_record,
+    COMMAND_QOS, config_file, declare, Diagnostics, ledger_totals, rig_files, rig_record,
     seconds_to_stamp, SENSOR_QOS, stamp_to_seconds, STATE_QOS)
+from spacemine_ros.nodes.rig_inputs import RigInputs
 from spacemine_ros.core.config import load_yaml
 from spacemine_ros.paths import share_path
 
-LEDGER = ('excavated', 'balance', 'lost', 'products', 'slag', 'volatiles',
-          'hopper_metal', 'hopper_silicate', 'furnace', *IN_TRANSIT)
 STREAMS = {'joint_states': JointState, 'odom': Odometry}
 # The controllers' actions the mission's goals go to, by name (docs/interfaces.md).
 ACTIONS = {'deploy': DeployAnchors, 'release': ReleaseAnchors, 'drill_to_depth': DrillToDepth,
@@ -74,6 +75,17 @@ STARTUP_GRACE = 30.0  # s (steady clock) a node may take to be heard after a sta
 ACTION_TIMEOUT = 30.0  # s (steady clock) a controller may take to answer a call
 TICK_PERIOD = 0.1  # s (steady clock) of the supervisor's loop
 TICK_STALL = 1.0  # s between two ticks that means this process itself was stalled
+
+
+def mission_status(mission):
+    """Return the MissionStatus message of a Mission now."""
+    status = mission.status()
+    return interfaces.MissionStatus(
+        mode=status['mode'], plan=status['plan'], step=int(status['step']),
+        steps=int(status['steps']), step_type=status['step_type'],
+        step_title=status['step_title'], attempt=int(status['attempt']),
+        progress=status['progress'], reason=status['reason'],
+        estop_causes=sorted(mission.causes), lost=sorted(mission.lost))
 
 
 def plan_path(name):
@@ -149,24 +161,21 @@ class SupervisorNode(Node):
         self.state_subscriptions = {}
         for controller in self.states:
             self._subscribe_state(controller)
-        self.create_subscription(Float64, f'{anchoring}/safe_capacity',
+        self.create_subscription(interfaces.AnchoringStatus, f'{anchoring}/status',
                                  self._on_capacity, STATE_QOS)
-        for name in LEDGER:
-            self.create_subscription(
-                Float64, f'material/ledger/{name}',
-                lambda m, n=name: self.ledger.__setitem__(n, m.data), STATE_QOS)
+        self.create_subscription(interfaces.Ledger, 'material/ledger', self._on_ledger,
+                                 STATE_QOS)
+        self.readings = RigInputs(self)  # the rig_state or a topic per sensor
         self.streams = {name: StreamMonitor(name, stream_rate) for name in self.watched_streams}
         self.state_joints = [j.name for j in self.rig.state_joints]
         for name in self.watched_streams:
-            self.create_subscription(STREAMS[name], name,
-                                     lambda m, n=name: self._on_stream(n, m), SENSOR_QOS)
+            self.readings.take(name, STREAMS[name], lambda m, n=name: self._on_stream(n, m))
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 50)
-        self.create_subscription(Float64, 'power/available', self._on_power, SENSOR_QOS)
-        self.create_subscription(BatteryState, 'power/battery', self._on_battery, SENSOR_QOS)
+        self.create_subscription(interfaces.PowerStatus, 'power/status', self._on_power,
+                                 SENSOR_QOS)
         self.create_subscription(Bool, 'estop', self._on_estop_topic, STATE_QOS)
         self.estop_pub = self.create_publisher(Bool, 'estop', STATE_QOS)
-        self.mode_pub = self.create_publisher(String, '~/mode', STATE_QOS)
-        self.status_pub = self.create_publisher(DiagnosticStatus, '~/status', STATE_QOS)
+        self.status_pub = self.create_publisher(interfaces.MissionStatus, '~/status', STATE_QOS)
         self.shares_pub = self.create_publisher(interfaces.PowerShares, 'power/shares',
                                                 STATE_QOS)
         self.create_service(SetParametersAtomically, '~/command', self._on_command)
@@ -178,6 +187,13 @@ class SupervisorNode(Node):
                                    self._plan_outcome, self._plan_feedback,
                                    self._plan_result, stop=self._abort_plan)
         self.diagnostics = Diagnostics(self, self._diagnose)
+        # The rig's own view of /diagnostics (every rig's nodes publish there), in
+        # diagnostic_aggregator's form, on diagnostics_agg in its namespace.
+        self.rig_diagnostics = RigDiagnostics(
+            self.get_namespace(), [*self.watched_nodes, self.get_name()])
+        self.aggregated_pub = self.create_publisher(DiagnosticArray, 'diagnostics_agg', 10)
+        self.create_timer(1.0, self._publish_aggregated,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.add_on_set_parameters_callback(self._check_parameters)
 
         stored = self.store.mission()
@@ -274,17 +290,22 @@ class SupervisorNode(Node):
         self.states[controller] = message.label
 
     def _on_capacity(self, message):
-        self.safe_capacity = message.data if math.isfinite(message.data) else 0.0
+        capacity = message.safe_capacity
+        self.safe_capacity = capacity if math.isfinite(capacity) else 0.0
+
+    def _on_ledger(self, message):
+        self.ledger = ledger_totals(message)
 
     def _on_power(self, message):
-        self.power_available = message.data
-
-    def _on_battery(self, message):
-        self.battery = message.percentage
+        self.power_available = message.available
+        self.battery = message.state_of_charge
 
     def _on_diagnostics(self, message):
         namespace = self.get_namespace().rstrip('/')
+        now = time.monotonic()
         for status in message.status:
+            self.rig_diagnostics.take(status.name, ord(status.level), status.message,
+                                      {v.key: v.value for v in status.values}, now)
             name = status.name
             if name.startswith(namespace + '/'):
                 name = name[len(namespace) + 1:]
@@ -292,6 +313,16 @@ class SupervisorNode(Node):
             node = name.split('/', 1)[0]
             if node in self.watched_nodes:
                 self._heard(node)
+
+    def _publish_aggregated(self):
+        array = DiagnosticArray(status=[
+            DiagnosticStatus(level=bytes([item.level]), name=item.name, message=item.message,
+                             hardware_id=self.rig_diagnostics.rig,
+                             values=[KeyValue(key=k, value=str(v)) for k, v in
+                                     item.values.items()])
+            for item in self.rig_diagnostics.view(time.monotonic())])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.aggregated_pub.publish(array)
 
     def _on_estop_topic(self, message):
         if message.data and self.mission.state != 'estopped':
@@ -749,15 +780,10 @@ class SupervisorNode(Node):
         status = self.mission.status()
         if status == self.last_published:
             return
-        if self.last_published is None or status['mode'] != self.last_published['mode']:
-            self.mode_pub.publish(String(data=status['mode']))
         self.last_published = status
-        level = {'aborted': 'ERROR', 'estopped': 'ERROR', 'holding': 'WARN'}.get(
-            status['mode'], 'OK')
-        self.status_pub.publish(DiagnosticStatus(
-            level=LEVELS[level], name=self.get_fully_qualified_name(),
-            message=self.mission.describe(), hardware_id=self.get_name(),
-            values=[KeyValue(key=k, value=v) for k, v in status.items()]))
+        message = mission_status(self.mission)
+        seconds_to_stamp(self._now(), message.stamp)
+        self.status_pub.publish(message)
 
     def _diagnose(self):
         status = self.mission.status()

@@ -12,14 +12,13 @@ import math
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from spacemine_interfaces.msg import ControllerState
-from std_msgs.msg import Float64
+from spacemine_interfaces.msg import ControllerState, Ledger
 from spacemine_interfaces.action import DeployAnchors, DrainLine, DrillToDepth, Scrape
 from std_srvs.srv import SetBool, Trigger
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
-from spacemine_ros.nodes.common import STATE_QOS
+from spacemine_ros.nodes.common import ledger_totals, STATE_QOS
 from test.goals import Goals
 from test.hil.drill_bus import wait_for
 
@@ -53,10 +52,9 @@ class HilGraph:
                 ControllerState, topic, lambda m, t=topic: self.states.__setitem__(t, m.label),
                 STATE_QOS)
         self.ledger = {}
-        for account in ('excavated', 'balance'):
-            self.operator.create_subscription(
-                Float64, f'material/ledger/{account}',
-                lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
+        self.operator.create_subscription(
+            Ledger, 'material/ledger', lambda m: self.ledger.update(ledger_totals(m)),
+            STATE_QOS)
         self.goals = Goals(self.operator, self.spin_until, self.nodes)
 
     def spin_until(self, done, limit):

@@ -13,8 +13,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from spacemine_interfaces.action import DeployAnchors, DrillToDepth
-from spacemine_interfaces.msg import ControllerState
-from std_msgs.msg import Float64
+from spacemine_interfaces.msg import AnchoringStatus, ControllerState
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
@@ -53,8 +52,8 @@ def test_both_heads_drill_through_the_field_bus_within_the_shared_budget(graph):
     for name in ('anchoring', *DRILLS):
         operator.create_subscription(ControllerState, f'{name}/state',
                                      lambda m, n=name: states.__setitem__(n, m.label), STATE_QOS)
-    operator.create_subscription(Float64, 'anchoring/safe_capacity',
-                                 lambda m: capacity.__setitem__(0, m.data), STATE_QOS)
+    operator.create_subscription(AnchoringStatus, 'anchoring/status',
+                                 lambda m: capacity.__setitem__(0, m.safe_capacity), STATE_QOS)
 
     def on_joints(message):
         efforts = dict(zip(message.name, message.effort))

@@ -19,14 +19,13 @@ import random
 import signal
 import time
 
-from diagnostic_msgs.msg import DiagnosticStatus
 import rclpy
 from rosgraph_msgs.msg import Clock
-from std_msgs.msg import Float64, String
+from spacemine_interfaces.msg import Ledger, MissionStatus
 import yaml
 
 from spacemine_ros.core.mission.mission_store import MissionStore
-from spacemine_ros.nodes.common import STATE_QOS
+from spacemine_ros.nodes.common import ledger_totals, STATE_QOS
 from test.launched import LaunchedRig
 from test.timing import wall
 
@@ -81,17 +80,16 @@ class Watcher:
         self.clocks = 0  # clock messages seen since the last mark
         self.marks = []  # 'what clock/worked (clock messages since the mark before)'
         self.node.create_subscription(Clock, 'clock', self._on_clock, 10)
-        self.node.create_subscription(String, 'supervisor/mode',
-                                      lambda m: setattr(self, 'mode', m.data), STATE_QOS)
-        self.node.create_subscription(DiagnosticStatus, 'supervisor/status', self._on_status,
+        self.node.create_subscription(MissionStatus, 'supervisor/status', self._on_status,
                                       STATE_QOS)
-        for name in ACCOUNTS:
-            self.node.create_subscription(
-                Float64, f'material/ledger/{name}',
-                lambda m, n=name: self.ledger.__setitem__(n, m.data), STATE_QOS)
+        self.node.create_subscription(Ledger, 'material/ledger', self._on_ledger, STATE_QOS)
 
     def _on_status(self, message):
-        self.lost = next((v.value for v in message.values if v.key == 'lost'), '')
+        self.mode, self.lost = message.mode, ', '.join(message.lost)
+
+    def _on_ledger(self, message):
+        totals = ledger_totals(message)
+        self.ledger = {name: totals[name] for name in ACCOUNTS if name in totals}
 
     def mark(self, what):
         self.marks.append(f'{what} {self.time:.2f}/{self.worked:.2f} ({self.clocks})')

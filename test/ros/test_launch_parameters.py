@@ -121,7 +121,7 @@ def ros():
 def test_every_launched_node_starts_with_its_parameters_typed_as_declared(
         launch_file, ros, tmp_path, backend):
     actions = launched_nodes(launch_file, backend=backend, namespace='rig7')
-    specs = {spec.name: spec for spec in bringup.graph(backend, 'bennu')}
+    specs = {spec.name: spec for spec in bringup.graph(backend, 'bennu', namespace='rig7')}
     nodes = []
     try:
         for action in actions:

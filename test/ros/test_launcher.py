@@ -125,3 +125,61 @@ def test_a_one_process_rig_records_in_a_process_of_its_own_and_finishes_the_file
     # To the end: the rig ran on after the probe's last message, and all of it is there.
     last = max((s.sec, s.nanosec) for s in recorded)
     assert last >= (seen[-1].header.stamp.sec, seen[-1].header.stamp.nanosec)
+
+
+PR_SET_CHILD_SUBREAPER = 36  # prctl(2): orphans of our descendants come back to us
+
+
+def alive(pids, codes):
+    """Return what the kernel says of each node process still running (a failure's why)."""
+    states = {}
+    for node, pid in pids.items():
+        if node in codes:
+            continue
+        try:
+            with open(f'/proc/{pid}/status') as stream:
+                fields = dict(line.split(':', 1) for line in stream if ':' in line)
+            with open(f'/proc/{pid}/wchan') as stream:
+                wchan = stream.read()
+        except OSError as error:
+            states[node] = str(error)
+            continue
+        states[node] = {key: fields[key].strip() for key in
+                        ('State', 'PPid', 'SigPnd', 'ShdPnd', 'SigBlk', 'SigIgn', 'SigCgt')}
+        states[node]['wchan'] = wchan
+    return states
+
+
+def test_every_node_stops_safely_by_itself_when_its_launcher_is_killed():
+    # ros2 launch exits on SIGTERM without stopping what it started, and a launcher can be
+    # killed outright: each node process it started must then make its actuators safe and
+    # exit 0 by itself (nodes.common.stop_with_parent), not go on running the rig.
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0  # to read their exit codes
+    ports = 'drill_bus=/dev/nope0,arm_bus=/dev/nope1,ledger_bus=/dev/nope2,process_bus=/dev/nope3'
+    rig = launch_rig(['--processes', '--ports', ports])
+    nodes = ('field_bus', 'anchoring', 'drill', 'scraper', 'material_handling', 'smelter',
+             'supervisor')
+    try:
+        # Every node up and running (a node killed while it starts stops too, sooner).
+        assert rig.wait_for(lambda t: all(f'spacemine-rig: {n} pid ' in t for n in nodes) and
+                            all(f'[{n}]: state ' in t for n in nodes[1:-1]) and
+                            'mode idle' in t and 'configure failed' in t, 120.0), \
+            rig.text[-3000:]
+        pids = {node: rig.pid(node) for node in nodes}
+        os.kill(rig.process.pid, signal.SIGKILL)  # the launcher alone
+        rig.process.wait()
+        codes, deadline = {}, time.monotonic() + 180.0
+        while len(codes) < len(pids) and time.monotonic() < deadline:
+            for node, pid in pids.items():
+                if node not in codes:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        codes[node] = os.waitstatus_to_exitcode(status)
+            time.sleep(0.2)
+        assert codes == dict.fromkeys(nodes, 0), (codes, alive(pids, codes), rig.text[-3000:])
+        assert 'Traceback' not in rig.text, rig.text[-3000:]
+    finally:
+        rig.kill()
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)

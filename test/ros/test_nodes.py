@@ -9,18 +9,16 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.srv import SetParameters
-from sensor_msgs.msg import Temperature
-from std_msgs.msg import Float64
 from action_msgs.msg import GoalStatus
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, Scrape, SmeltBatch)
-from spacemine_interfaces.msg import ControllerState
+from spacemine_interfaces.msg import ControllerState, FurnaceStatus, Ledger
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from spacemine_ros import bringup
 from spacemine_ros.launcher import create_nodes
-from spacemine_ros.nodes.common import STATE_QOS
+from spacemine_ros.nodes.common import ledger_totals, STATE_QOS
 from test.goals import Goals
 from test.timing import wall
 
@@ -46,7 +44,7 @@ class Graph:
                 ControllerState, topic, lambda m, t=topic: self._on_state(t, m), STATE_QOS)
         self.smelter_temperature = None
         self.operator.create_subscription(
-            Temperature, 'smelter/temperature',
+            FurnaceStatus, 'smelter/status',
             lambda m: setattr(self, 'smelter_temperature', m.temperature), 10)
         # What the smelter commands the heater (the actuator path, sent at its pace).
         self.heater = []
@@ -54,10 +52,9 @@ class Graph:
             JointTrajectory, 'furnace/command', lambda m: self.heater.append(
                 m.points[0].effort[m.joint_names.index('furnace_heater')]), 10)
         self.ledger = {}
-        for account in ('excavated', 'balance', 'hopper_metal', 'hopper_silicate', 'lost'):
-            self.operator.create_subscription(
-                Float64, f'material/ledger/{account}',
-                lambda m, a=account: self.ledger.__setitem__(a, m.data), STATE_QOS)
+        self.operator.create_subscription(
+            Ledger, 'material/ledger', lambda m: self.ledger.update(ledger_totals(m)),
+            STATE_QOS)
         self.goals = Goals(self.operator, self.spin_until, self.nodes)
 
     def _on_state(self, topic, message):
@@ -414,32 +411,44 @@ def test_max_realtime_factor_caps_the_pace_of_a_working_rig(graph):
     assert 0.0 < advanced <= 4.0 * elapsed + sim.max_step + 1e-9
 
 
-def test_a_sensor_goes_out_at_its_readers_pace_and_joint_states_at_every_instant():
-    # The anchors deploying tick every control period; the idle smelter reads the
-    # furnace's temperature once per idle period: the world publishes it then and not in
-    # between, while joint_states (every controller's tick) goes out at every instant.
+def test_the_rig_goes_out_as_one_rig_state_per_instant_with_every_sensor():
+    # The controllers read the simulated rig from rig_state alone: at every instant the
+    # world advances to, the joints, the base, the tools' wrenches and every gauge, in SI
+    # units; the loose sensor topics of the field bus are not published on the sim backend.
     rclpy.init()
     rig = Graph(overrides={'rig_sim': {'lockstep_timeout': 60.0}})  # nobody falls silent
     try:
-        from sensor_msgs.msg import JointState
-        from spacemine_ros.nodes.common import stamp_to_seconds
-        temperatures, joints = set(), set()
+        from rosgraph_msgs.msg import Clock
+        from spacemine_interfaces.msg import RigState
+        from spacemine_ros.nodes.common import SENSOR_QOS, stamp_to_seconds
+        states, clocks = {}, set()
         rig.operator.create_subscription(
-            Temperature, 'furnace/temperature',
-            lambda m: temperatures.add(round(stamp_to_seconds(m.header.stamp), 6)), 100)
+            RigState, 'rig_state',
+            lambda m: states.__setitem__(round(stamp_to_seconds(m.header.stamp), 6), m), 100)
         rig.operator.create_subscription(
-            JointState, 'joint_states',
-            lambda m: joints.add(round(stamp_to_seconds(m.header.stamp), 6)), 100)
+            Clock, 'clock', lambda m: clocks.add(round(stamp_to_seconds(m.clock), 6)),
+            SENSOR_QOS)
         rig.goals.accepted(DeployAnchors, 'anchoring/deploy')
         assert rig.spin_until(lambda: rig.states.get('anchoring/state') == 'DEPLOYING')
-        joints.clear(), temperatures.clear()
-        assert rig.spin_until(lambda: len(temperatures) >= 3 and len(joints) >= 60, 120.0)
-        smelter = next(node for node in rig.nodes if node.get_name() == 'smelter')
-        period = smelter.periods.idle
-        assert len(joints) > 2 * len(temperatures)
-        times = sorted(temperatures)
-        assert all(b - a >= period - 1e-6 for a, b in zip(times, times[1:])), times
-        assert all(abs(t / period - round(t / period)) < 1e-6 for t in times), times
+        assert rig.spin_until(lambda: len(states) >= 60, 120.0)
+        seen = sorted(set(states) & clocks)
+        assert len(seen) >= 50  # one RigState for each instant of the clock
+        state = states[seen[-1]]
+        assert state.header.frame_id == 'odom' and state.child_frame_id == 'base_link'
+        assert set(state.joints.name) >= {'drill_feed', 'drill_spindle', 'anchor_1_joint'}
+        assert len(state.joints.effort) == len(state.joints.name)
+        assert {w.name: w.frame_id for w in state.wrenches} == {
+            'drill/bit_wrench': 'drill_bit', 'scraper/blade_wrench': 'odom'}
+        gauges = {g.name: (g.value, g.unit) for g in state.gauges}
+        temperature, unit = gauges['furnace/temperature']
+        assert unit == 'K' and 150.0 < temperature < 500.0
+        assert gauges['material/hopper_metal/mass'][1] == 'kg'
+        assert gauges['material/conveyor_discharge/delivered'][1] == 'kg'
+        melt, unit = gauges['furnace/melt_fraction']
+        assert unit == '1' and 0.0 <= melt <= 1.0
+        for topic in ('furnace/temperature', 'material/hopper_metal/mass',
+                      'drill/bit_wrench'):
+            assert rig.operator.count_publishers(topic) == 0, topic
     finally:
         rig.close()
         rclpy.try_shutdown()

@@ -119,29 +119,42 @@ def test_the_recording_is_a_rosbag2_mcap_in_sim_time(recorded):
         for channel in channels.values():
             assert channel.message_encoding == 'cdr'
             assert set(channel.metadata) == {'offered_qos_profiles', 'topic_type_hash'}
-        for topic in ('/recorded/joint_states', '/recorded/odom', '/recorded/clock',
-                      '/recorded/supervisor/status', '/recorded/drill/depth', '/tf',
+        for topic in ('/recorded/rig_state', '/recorded/joint_states', '/recorded/odom',
+                      '/recorded/clock', '/recorded/supervisor/status', '/recorded/drill/depth',
+                      '/recorded/material/ledger', '/recorded/anchoring/status',
+                      '/recorded/smelter/status', '/recorded/power/status', '/tf',
                       '/tf_static', '/recorded/robot_description'):
             assert topic in channels, topic
         assert 'durability: transient_local' in \
-            channels['/recorded/supervisor/mode'].metadata['offered_qos_profiles']
+            channels['/recorded/supervisor/status'].metadata['offered_qos_profiles']
         assert [m.name for m in reader.iter_metadata()][:1] == ['rosbag2'] or \
             'rosbag2' in [m.name for m in reader.iter_metadata()]
         counts = summary.statistics.channel_message_counts
         stamps, logged = [], []
         for _, channel, message, decoded in reader.iter_decoded_messages(
-                topics=['/recorded/joint_states']):
+                topics=['/recorded/rig_state']):
             stamps.append(decoded.header.stamp.sec + decoded.header.stamp.nanosec * 1e-9)
             logged.append(message.log_time * 1e-9)
         clock = [decoded.clock.sec + decoded.clock.nanosec * 1e-9 for _, _, _, decoded in
                  reader.iter_decoded_messages(topics=['/recorded/clock'])]
-        modes = [decoded.data for _, _, _, decoded in reader.iter_decoded_messages(
-            topics=['/recorded/supervisor/mode'])]
+        modes = [decoded.mode for _, _, _, decoded in reader.iter_decoded_messages(
+            topics=['/recorded/supervisor/status'])]
+        # Every message of the rig's own types decodes from its schema alone.
+        ours = [c.topic for c in channels.values()
+                if summary.schemas[c.schema_id].name.startswith('spacemine_interfaces/')]
+        decoded_types = {type(decoded).__name__ for _, _, _, decoded in
+                         reader.iter_decoded_messages(topics=ours)}
+        ledger = [decoded for _, _, _, decoded in reader.iter_decoded_messages(
+            topics=['/recorded/material/ledger'])][-1]
         shares = [decoded.shares for _, _, _, decoded in reader.iter_decoded_messages(
             topics=['/recorded/power/shares'])]
         frames = {}  # the moving frames written: odom -> base_link, and the links
         for _, _, message, decoded in reader.iter_decoded_messages(topics=['/tf']):
-            key = 'odom' if decoded.transforms[0].child_frame_id == 'base_link' else 'links'
+            # The rig's frames carry its namespace (frame_prefix): rigs share /tf.
+            assert all(t.header.frame_id.startswith('recorded/') and
+                       t.child_frame_id.startswith('recorded/') for t in decoded.transforms)
+            key = ('odom' if decoded.transforms[0].child_frame_id == 'recorded/base_link'
+                   else 'links')
             frames.setdefault(key, []).append(message.log_time * 1e-9)
     # Frames at most every frame_period (0.1 s), and only when something moved.
     assert set(frames) == {'odom', 'links'}
@@ -153,7 +166,7 @@ def test_the_recording_is_a_rosbag2_mcap_in_sim_time(recorded):
     # instant it stops at (every control period while a drive moves, seconds apart while
     # a line drains). A period can be there twice, stamp for stamp: the world publishes
     # it again when a controller is late to answer (a busy machine).
-    assert len(stamps) == counts[channels['/recorded/joint_states'].id]
+    assert len(stamps) == counts[channels['/recorded/rig_state'].id]
     assert all(b >= a for a, b in zip(stamps, stamps[1:]))
     instants = sorted(set(clock))
     assert sorted(set(stamps)) == [t for t in instants if stamps[0] <= t <= stamps[-1]]
@@ -166,6 +179,18 @@ def test_the_recording_is_a_rosbag2_mcap_in_sim_time(recorded):
     assert all(-1e-9 <= log - stamp <= following.get(stamp, stamp + 1.0) - stamp + 1e-9
                for stamp, log in zip(stamps, logged))
     assert modes[-1] == 'completed'
+    assert {'spacemine_interfaces/msg/RigState', 'spacemine_interfaces/msg/Ledger',
+            'spacemine_interfaces/msg/MissionStatus', 'spacemine_interfaces/msg/PowerStatus',
+            'spacemine_interfaces/msg/AnchoringStatus', 'spacemine_interfaces/msg/FurnaceStatus',
+            'spacemine_interfaces/msg/ControllerState'} <= set(schemas)
+    assert {'RigState', 'Ledger', 'MissionStatus', 'PowerStatus', 'AnchoringStatus',
+            'FurnaceStatus', 'ControllerState', 'PowerShares'} <= decoded_types
+    assert abs(ledger.balance) < 1e-6 and ledger.excavated > 0.0
+    assert len(ledger.accounts) == len(ledger.masses)
+    definition = schemas['spacemine_interfaces/msg/RigState'].data.decode()
+    for dependency in ('spacemine_interfaces/Gauge', 'spacemine_interfaces/ToolWrench',
+                       'sensor_msgs/JointState', 'geometry_msgs/Pose', 'std_msgs/Header'):
+        assert f'MSG: {dependency}' in definition, dependency
     # The rig's own types go in with their full definitions, so any MCAP reader decodes
     # them; the actions' hidden topics are left out, as rosbag2 leaves them.
     definition = schemas['spacemine_interfaces/msg/PowerShares'].data.decode()

@@ -16,26 +16,26 @@ import argparse
 import sys
 import time
 
-from rcl_interfaces.srv import SetParametersAtomically
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock as ClockMsg
+from spacemine_interfaces.srv import OperatorCommand
 from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
+from spacemine_ros.nodes.common import seconds_to_stamp
 
 COMMANDS = ('load_plan', 'start', 'pause', 'resume', 'abort', 'reset')
 QUERIES = {'status': 'status', 'preflight': 'preflight', 'estop': 'estop'}
 
 
 def command_request(command, issued_at, valid_for, plan=''):
-    """Return the ~/command request of an operator command."""
-    parameters = [Parameter('command', value=command),
-                  Parameter('issued_at', value=float(issued_at)),
-                  Parameter('valid_for', value=float(valid_for))]
-    if plan:
-        parameters.append(Parameter('plan', value=plan))
-    return SetParametersAtomically.Request(parameters=[p.to_parameter_msg() for p in parameters])
+    """Return the supervisor's ~/command request of an operator command.
+
+    issued_at: seconds on the rig's clock; valid_for: seconds.
+    """
+    request = OperatorCommand.Request(command=command, plan=plan, valid_for=float(valid_for))
+    seconds_to_stamp(float(issued_at), request.issued_at)
+    return request
 
 
 class CommandNode(Node):
@@ -62,7 +62,7 @@ class CommandNode(Node):
             if time.monotonic() > deadline:
                 return None
             executor.spin_once(timeout_sec=0.1)
-        if kind is SetParametersAtomically and callable(request):
+        if callable(request):
             request = request()  # built after the clock is read, as late as possible
         future = client.call_async(request)
         while not future.done():
@@ -108,16 +108,15 @@ def main(argv=None):
             print(response.message)
             return 0 if response.success else 1
         response = node.call(
-            SetParametersAtomically, 'command',
+            OperatorCommand, 'command',
             lambda: command_request(args.command, node.rig_time() if args.issued_at is None
                                     else args.issued_at, args.valid_for, args.plan),
             executor, args.timeout)
         if response is None:
             print('spacemine-command: the supervisor does not answer', file=sys.stderr)
             return 2
-        result = response.result
-        print(('accepted' if result.successful else 'refused') + f': {result.reason}')
-        return 0 if result.successful else 1
+        print(('accepted' if response.success else 'refused') + f': {response.message}')
+        return 0 if response.success else 1
     finally:
         rclpy.try_shutdown()
 

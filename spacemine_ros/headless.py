@@ -25,7 +25,6 @@ import time
 
 from spacemine_ros.bringup import CONTROLLERS, default_params_file, rig_file_path
 from spacemine_ros.core.config import ConfigError, load_yaml
-from spacemine_ros.core.control import states
 from spacemine_ros.core.control.adapters import adapter_for, Joints, Pace, Periods
 from spacemine_ros.core.control.anchoring import (
     AnchoringController, AnchoringParams, AnchoringState, ForceBudget)
@@ -426,8 +425,8 @@ class LineUnit(Unit):
         """Book again from the totalizers of a world gone back to its checkpoint."""
         self.books.rebuild()
         if self.fault:
+            self.controller.reset(self.fault)
             self.fault = ''
-            self.controller.state = LineState.STOPPED
 
     def set(self, values):
         try:
@@ -445,21 +444,15 @@ class LineUnit(Unit):
         """Run the line for a drain (the mission watches what is left in transit)."""
         if action != 'drain':
             return super().start_goal(action, fields, time)
-        if self.fault:
-            return False, f'ledger fault: {self.fault}'
-        if self.controller.state.value in states.LINE_RUNNING:
-            return True, f'the line runs ({self.controller.state.value})'
-        return self.controller.start()
+        return self.controller.start_drain(fields.get('drained_below', math.inf), self.fault)
 
     def cancel_goal(self, time):
         return self.controller.stop()
 
     def on_reset(self, time):
-        if self.fault:
-            self.fault = ''
-            self.controller.state = LineState.STOPPED
-            return True, 'ledger fault cleared; line stopped'
-        return self.controller.reset()
+        result = self.controller.reset(self.fault)
+        self.fault = ''
+        return result
 
     def charge(self, hopper, mass):
         """Feed mass [kg] from a hopper to the furnace (the smelter's charge_furnace)."""

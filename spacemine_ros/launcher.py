@@ -250,7 +250,9 @@ class ApartProcesses:
     def __init__(self, specs, namespace, params_file, overrides):
         self.specs = [spec for spec in specs if spec.own_process]
         self.rest = [spec for spec in specs if not spec.own_process]
-        self._directory = tempfile.TemporaryDirectory(prefix='spacemine_params_')
+        # Only when there is one to start: a launcher killed outright leaves it behind.
+        self._directory = tempfile.TemporaryDirectory(prefix='spacemine_params_') \
+            if self.specs else None
         self.processes = []
         try:
             for spec in self.specs:
@@ -272,7 +274,8 @@ class ApartProcesses:
             return stop_processes(self.processes, number, self.RECORDER_GRACE)
         finally:
             self.processes = []
-            self._directory.cleanup()
+            if self._directory is not None:
+                self._directory.cleanup()
 
 
 def main(argv=None):

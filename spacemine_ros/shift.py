@@ -20,10 +20,10 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from geometry_msgs.msg import WrenchStamped
 from nav_msgs.msg import Odometry
-from rcl_interfaces.srv import SetParametersAtomically
 from sensor_msgs.msg import JointState
 from spacemine_interfaces.msg import (
     AnchoringStatus, ControllerState, FurnaceStatus, Ledger, MissionStatus)
+from spacemine_interfaces.srv import OperatorCommand
 from std_msgs.msg import Float64
 
 from spacemine_ros import bringup
@@ -182,17 +182,17 @@ class Shift:
 
     def command(self, name, plan=''):
         """Send a stamped operator command to the supervisor; raise ShiftError if refused."""
-        client = self.operator.create_client(SetParametersAtomically,
+        client = self.operator.create_client(OperatorCommand,
                                              f'{self.operator.supervisor}/command')
         self.spin_until(client.service_is_ready, 'the supervisor to start')
         future = client.call_async(command_request(name, self.operator.sim_time,
                                                    COMMAND_VALID_FOR, plan))
         self.spin_until(future.done, f'the supervisor to answer {name}')
         self.operator.destroy_client(client)
-        result = future.result().result
-        if not result.successful:
-            raise ShiftError(f'the supervisor refused {name}: {result.reason}')
-        return result.reason
+        response = future.result()
+        if not response.success:
+            raise ShiftError(f'the supervisor refused {name}: {response.message}')
+        return response.message
 
     def run(self, plan_file):
         """Load the plan, start it and follow it to its end (ShiftError unless completed)."""

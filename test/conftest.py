@@ -1,6 +1,7 @@
 """Shared fixtures: config paths and loaded presets."""
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -13,6 +14,11 @@ CONFIG = os.path.join(ROOT, 'config')
 # The supervisors the tests start keep their mission records here, never in the user's
 # data directory (the subprocesses the tests start inherit it).
 os.environ['SPACEMINE_DATA_DIR'] = tempfile.mkdtemp(prefix='spacemine_test_data_')
+
+
+def pytest_unconfigure(config):
+    """Remove this test process's data directory (each xdist worker has its own)."""
+    shutil.rmtree(os.environ['SPACEMINE_DATA_DIR'], ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

@@ -89,10 +89,10 @@ class SupervisedRig:
 
     def command(self, name, plan=''):
         """Return (ok, reason) of a command stamped now on the rig's clock."""
-        from rcl_interfaces.srv import SetParametersAtomically
-        result = self.call(SetParametersAtomically, 'supervisor/command',
-                           command_request(name, self.world.time, 60.0, plan)).result
-        return result.successful, result.reason
+        from spacemine_interfaces.srv import OperatorCommand
+        response = self.call(OperatorCommand, 'supervisor/command',
+                             command_request(name, self.world.time, 60.0, plan))
+        return response.success, response.message
 
     def actuators_safe(self):
         """Return why an actuator is not safe now ('' when every one is)."""

@@ -31,6 +31,7 @@ from spacemine_ros import bringup
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.control import states
 from spacemine_ros.core.control.adapters import Periods
+from spacemine_ros.core.control.ticks import Pacer
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.params_files import (
     describe_type_error, load_params_file, params_files_in, problems_for_node)
@@ -388,13 +389,8 @@ class Telemetry:
     def __init__(self, node, names, period):
         self.publishers = {name: node.create_publisher(Float64, f'~/{name}', 10)
                            for name in names}
-        self.period = period
-        self.sent_at = None
+        self.pacer = Pacer(period)
         self.sent = {}
-
-    def due(self, time):
-        """Return whether a period has passed since the last send (time on the node clock)."""
-        return self.sent_at is None or not self.sent_at <= time < self.sent_at + self.period
 
     def publish(self, time, values, force=False):
         """Send the values (name: number) that changed, if due; return whether it was.
@@ -402,9 +398,8 @@ class Telemetry:
         force: send now whatever the period (the figures at a change of state, e.g. the
         depth a drill stopped at, must not wait for the next period or be skipped).
         """
-        if not (force or self.due(time)):
+        if not self.pacer.take(time, force):
             return False
-        self.sent_at = time
         for name, value in values.items():
             value = float(value)
             if self.sent.get(name) != value:

@@ -8,9 +8,8 @@ weighed account compared with its mass sensor; a mismatch beyond ledger_toleranc
 fault with the numbers, and the line stops.
 
 The furnace is charged on request: ~/charge_furnace (spacemine_interfaces/ChargeFurnace)
-takes the hopper and the mass in one call (the smelter's), ~/feed_furnace the ones its
-parameters name (an operator's). The drives are the rig file's material_line subsystem's,
-by role.
+takes the hopper and the mass in one call (the smelter's, or an operator's). The drives
+are the rig file's material_line subsystem's, by role.
 """
 
 import math
@@ -34,9 +33,10 @@ from spacemine_ros.core.control.material_handling import (
     build_line, LineParams, LineState, TotalizerBooks)
 from spacemine_ros.core.mission.mission_store import TransferLog
 from spacemine_ros.nodes.actions import controller_state, ToolAction
+from spacemine_ros.core.control.ticks import Pacer
 from spacemine_ros.nodes.common import (
-    changed_params, config_file, ControllerNode, declare, rig_subsystem, seconds_to_stamp,
-    SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
+    changed_params, config_file, ControllerNode, declare, rig_subsystem,
+    seconds_to_stamp, SITE_DESCRIPTION, spin_node, stamp_to_seconds, STATE_QOS, Telemetry)
 from spacemine_ros.nodes.rig_inputs import RigInputs
 
 TUNABLES = {
@@ -78,10 +78,6 @@ class MaterialHandlingNode(ControllerNode):
         material_file = config_file(self, 'material_file', 'material.yaml',
                                     'Material path YAML')
         params = self.declare_params(LineParams(), TUNABLES)
-        self.feed_mass = declare(self, 'furnace_feed_mass', 1.0, 'Mass ~/feed_furnace moves '
-                                 'to the furnace [kg]', 0.001, 1000.0)
-        self.feed_source = declare(self, 'furnace_feed_source', 'hopper_metal', 'Hopper '
-                                   '~/feed_furnace feeds from')
         self.tolerance = declare(self, 'ledger_tolerance', 0.05, 'Largest difference between '
                                  "a mass sensor and the ledger's account [kg]", 1e-6, 100.0)
         try:
@@ -91,10 +87,9 @@ class MaterialHandlingNode(ControllerNode):
         except ConfigError as error:  # not started: spin_node says why, once
             raise ValueError(f'material_handling: {error}') from None
         unknown = sorted(set(self.feeders) - set(self.config.hoppers))
-        if unknown or self.feed_source not in self.config.hoppers:
-            raise ValueError(f'material_handling: feeders of unknown hoppers {unknown} or '
-                             f'furnace_feed_source {self.feed_source!r}; hoppers: '
-                             f'{", ".join(self.config.hoppers)}')
+        if unknown:
+            raise ValueError(f'material_handling: feeders of unknown hoppers {unknown}; '
+                             f'hoppers: {", ".join(self.config.hoppers)}')
         self.body = body
         self.line = build_line(self.config, params, body.launch_site(), body.regolith.density,
                                body.effective_gravity())
@@ -126,7 +121,7 @@ class MaterialHandlingNode(ControllerNode):
                                  STATE_QOS)
         self.commands_on(spec)
         self.ledger_pub = self.create_publisher(Ledger, 'material/ledger', STATE_QOS)
-        self.ledger_sent_at = None
+        self.ledger_pacer = Pacer(self.telemetry_period)
         self.published_totals = None
         self.telemetry = Telemetry(
             self, [f'fill/{h}' for h in self.config.hoppers] + ['conveyor_flow'],
@@ -136,7 +131,6 @@ class MaterialHandlingNode(ControllerNode):
                               self._feedback, self._result, stop=self._stop,
                               finite_except=('drained_below',)))
         self.create_service(Trigger, '~/reset', self._on_reset)
-        self.create_service(Trigger, '~/feed_furnace', self._on_feed)
         self.create_service(ChargeFurnace, '~/charge_furnace', self._on_charge)
         self.ready(['joint_states'])
         # The ledger is published once every totalizer has been heard (its first figures
@@ -144,35 +138,22 @@ class MaterialHandlingNode(ControllerNode):
 
     # Parameters and services --------------------------------------------------------------
     def settings_from(self, parameters):
-        """Return (line params, feed mass, feed source, tolerance); ValueError if bad."""
+        """Return (line params, ledger tolerance); ValueError if bad."""
         params = changed_params(self.line.params, parameters, TUNABLES)
-        values = {'furnace_feed_mass': self.feed_mass, 'furnace_feed_source': self.feed_source,
-                  'ledger_tolerance': self.tolerance}
-        values.update({p.name: p.value for p in parameters if p.name in values})
-        if values['furnace_feed_source'] not in self.config.hoppers:
-            raise ValueError(f'furnace_feed_source must be one of '
-                             f'{", ".join(self.config.hoppers)}, got '
-                             f'{values["furnace_feed_source"]!r}')
-        return (params, values['furnace_feed_mass'], values['furnace_feed_source'],
-                values['ledger_tolerance'])
+        tolerance = next((p.value for p in parameters if p.name == 'ledger_tolerance'),
+                         self.tolerance)
+        return params, tolerance
 
     def use_settings(self, settings):
         """Use the checked settings."""
-        self.line.params, self.feed_mass, self.feed_source, self.tolerance = settings
+        self.line.params, self.tolerance = settings
 
     # The drain action (nodes.actions) ---------------------------------------------------
     def _start(self, goal):
         missing = self.refused_before_inputs()
         if missing:
             return False, missing
-        if self.fault:
-            return False, f'ledger fault: {self.fault}'
-        if goal.drained_below <= 0.0:
-            return False, f'drained_below must be above 0 kg, got {goal.drained_below:g}'
-        if self.line.state.value in states.LINE_RUNNING:
-            result = True, f'the line runs ({self.line.state.value})'
-        else:
-            result = self.line.start()
+        result = self.line.start_drain(goal.drained_below, self.fault)
         if result[0]:
             self.drained_below = goal.drained_below
         return result
@@ -209,23 +190,13 @@ class MaterialHandlingNode(ControllerNode):
                                 in_transit=math.nan if in_transit is None else in_transit)
 
     def _on_reset(self, request, response):
-        if self.fault:
-            self.fault = ''
-            self.line.state = LineState.STOPPED
-            return self.respond(response, (True, 'ledger fault cleared; line stopped'),
-                                'reset')
-        return self.respond(response, self.line.reset(), 'reset')
-
-    def _feed(self, hopper, mass):
-        return self.line.charge_furnace(hopper, mass, self.masses, self.ledger)
-
-    def _on_feed(self, request, response):
-        return self.respond(response, self._feed(self.feed_source, self.feed_mass),
-                            'feed_furnace')
+        result = self.line.reset(self.fault)
+        self.fault = ''
+        return self.respond(response, result, 'reset')
 
     def _on_charge(self, request, response):
-        return self.respond(response, self._feed(request.source, request.mass),
-                            'charge_furnace')
+        return self.respond(response, self.line.charge_furnace(
+            request.source, request.mass, self.masses, self.ledger), 'charge_furnace')
 
     # Sensors -------------------------------------------------------------------------------
     def _on_total(self, key, message):
@@ -245,8 +216,8 @@ class MaterialHandlingNode(ControllerNode):
         self.published_totals = {}
         if self.fault:
             self.get_logger().warning(f'ledger fault cleared: {self.fault}')
+            self.line.reset(self.fault)
             self.fault = ''
-            self.line.state = LineState.STOPPED
         self.get_logger().warning(f'the world was restored from its checkpoint at '
                                   f'{message.data:.2f} s: the ledger is booked again from '
                                   'its totalizers')
@@ -313,10 +284,8 @@ class MaterialHandlingNode(ControllerNode):
         # Latched, sent when changed, at most once per telemetry period, once booked.
         if not self.books.heard_all():
             return
-        if self.ledger_sent_at is not None and \
-                self.ledger_sent_at <= stamp < self.ledger_sent_at + self.telemetry_period:
+        if not self.ledger_pacer.take(stamp):
             return
-        self.ledger_sent_at = stamp
         totals = self.ledger.totals()
         if totals == self.published_totals:
             return

@@ -230,12 +230,9 @@ class RigSimNode(Node):
                                                                   SENSOR_QOS))
         # Mass sensors (load cells, belt scales) and transfer-point totalizers: one Float64
         # topic each, sent when the value changes and once a simulated second anyway.
-        self.material_topics = {}  # publisher -> its topic (relative)
 
         def material_publisher(name):
-            publisher = self.create_publisher(Float64, topic(name), SENSOR_QOS)
-            self.material_topics[publisher] = name
-            return publisher
+            return self.create_publisher(Float64, topic(name), SENSOR_QOS)
         self.measured = [name for name in MEASURED_ACCOUNTS if name in material.accounts]
         self.mass_pubs = {name: material_publisher(f'material/{name}/mass')
                           for name in self.measured if sensor_topics}
@@ -244,22 +241,13 @@ class RigSimNode(Node):
                            for kind in ('delivered', 'lost') if sensor_topics}
         self.last_sent = {}
         self.material_refreshed = -math.inf
-        self.refresh_pending = set()  # values to send again at their reader's next tick
-        # Who reads what (the participants whose ticks need it): a sensor its subsystem's
-        # controller, odometry the anchoring, the power topics the supervisor, the
-        # material totals the line and the scrapers.
-        subsystems = rig.subsystems
-        self.readers = {name: {subsystems[name.split('/')[0]].command_topic}
-                        for name in self.sensor_pubs if name.split('/')[0] in subsystems}
-        self.readers['power'] = {LOCKSTEP_TOPIC}
-        self.readers['odom'] = {s.command_topic for s in subsystems.values()
-                                if s.kind == 'anchors'}
-        line = {s.command_topic for s in subsystems.values() if s.kind == 'material_line'}
-        for name in self.material_topics.values():
-            self.readers[name] = set(line)
-        for scraper in rig.by_kind('scraper'):  # its bucket and what its blade collected
-            for name in ('material/scraper/mass', 'material/scraper_cut/delivered'):
-                self.readers.get(name, set()).add(scraper.command_topic)
+        # The pace of what goes out beside rig_state in lockstep (the participants whose
+        # ticks need it): the power status the supervisor's, odometry and /tf (for
+        # whoever watches) the anchoring's. The per-sensor topics exist only in HIL, which
+        # runs in real time.
+        self.readers = {'power': {LOCKSTEP_TOPIC},
+                        'odom': {s.command_topic for s in rig.subsystems.values()
+                                 if s.kind == 'anchors'}}
         if not self.hil_mode:  # in HIL the commands reach the world through the devices
             for command_topic in rig.command_topics:
                 self.create_subscription(
@@ -538,7 +526,7 @@ class RigSimNode(Node):
         for name, (kind, publisher) in self.sensor_pubs.items():
             # A message nobody takes is not built (a recorder or an echo subscribes and
             # gets it from the next period on).
-            if publisher.get_subscription_count() and self._wanted(name):
+            if publisher.get_subscription_count():
                 publisher.publish(self._sensor_message(kind, name, readings.sensors[name],
                                                        stamp))
         if self._wanted('power'):
@@ -622,7 +610,7 @@ class RigSimNode(Node):
         return self.odom_frame
 
     def _wanted(self, name):
-        """Tell whether a topic (a sensor, or 'power', 'odom', 'material') goes out now.
+        """Tell whether a topic of self.readers ('power', 'odom') goes out now.
 
         In lockstep, at the instants one of its readers is due, or always while one of
         them does not take part (silent, restarting, not in the lockstep): what a
@@ -693,20 +681,16 @@ class RigSimNode(Node):
             values[('delivered', point)] = readings.delivered[point]
             values[('lost', point)] = readings.lost[point]
         # Sent on a change, and every MATERIAL_REFRESH s of sim time anyway: a node that
-        # starts late (restarted, respawned) gets every cumulative total within that (at
-        # the next tick of its reader after it: a refresh waits for it, as a change does).
-        if readings.time - self.material_refreshed >= MATERIAL_REFRESH:
+        # starts late (restarted, respawned) gets every cumulative total within that.
+        refresh = readings.time - self.material_refreshed >= MATERIAL_REFRESH
+        if refresh:
             self.material_refreshed = readings.time
-            self.refresh_pending = set(values)
         for key, value in values.items():
-            if self.last_sent.get(key) == value and key not in self.refresh_pending:
+            if self.last_sent.get(key) == value and not refresh:
                 continue
             kind, name = key
             publisher = self.mass_pubs[name] if kind == 'mass' else self.total_pubs[(name, kind)]
-            if not self._wanted(self.material_topics[publisher]):
-                continue
             self.last_sent[key] = value
-            self.refresh_pending.discard(key)
             publisher.publish(Float64(data=float(value)))
 
     def _status(self):

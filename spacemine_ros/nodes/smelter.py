@@ -25,6 +25,7 @@ from spacemine_ros.core.control.smelter import (
     batch_recipe, BatchController, MAX_CHARGE, Phase, recipes_from, SmelterParams)
 from spacemine_ros.core.models.thermal import furnace_design_from
 from spacemine_ros.nodes.actions import controller_state, ToolAction
+from spacemine_ros.core.control.ticks import Pacer
 from spacemine_ros.nodes.common import (
     changed_params, config_file, ControllerNode, declare, rig_subsystem,
     SITE_DESCRIPTION, spin_node, stamp_to_seconds)
@@ -104,7 +105,7 @@ class SmelterNode(ControllerNode):
         self.commands_on(spec)
         # The batch's figures: at each phase change, else once per telemetry_period.
         self.status_pub = self.create_publisher(FurnaceStatus, '~/status', 10)
-        self.status_sent_at = None
+        self.status_pacer = Pacer(self.telemetry_period)
         self.masses_at_start = {}
         self.serve(ToolAction(self, SmeltBatch, '~/smelt_batch', self._start, self._outcome,
                               self._feedback, self._result, stop=self._stop))
@@ -235,8 +236,7 @@ class SmelterNode(ControllerNode):
         if problem:
             self.get_logger().error(problem, throttle_duration_sec=30.0)
         self.send(message.header.stamp, self.adapter.command(command))
-        if self.state_changes() or self.status_due(stamp):
-            self.status_sent_at = stamp
+        if self.status_pacer.take(stamp, force=self.state_changes()):
             controller = self.controller
             status = FurnaceStatus(
                 phase=controller_state(controller.phase.value), recipe=self.recipe,
@@ -249,11 +249,6 @@ class SmelterNode(ControllerNode):
             status.stamp = message.header.stamp
             self.status_pub.publish(status)
         self.publish_state()
-
-    def status_due(self, time):
-        """Return whether a telemetry period has passed since the last status [s]."""
-        sent = self.status_sent_at
-        return sent is None or not sent <= time < sent + self.telemetry_period
 
     # Status --------------------------------------------------------------------------------
     def condition(self):

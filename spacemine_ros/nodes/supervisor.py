@@ -15,12 +15,12 @@ is next due) once their results are in, so a plan's steps follow each other at t
 simulated instants however fast the machine. Off the simulation it acts on a wall-clock
 timer. Liveness is judged on the steady clock in both.
 
-Operator commands: ~/command (rcl_interfaces/SetParametersAtomically) with parameters
-`command` (load_plan, start, pause, resume, abort, estop, reset), `issued_at` (seconds on
-the rig's clock), `valid_for` (seconds) and, for load_plan, `plan` (a file or a name in
-config/plans/). ~/run_plan (spacemine_interfaces/RunPlan) loads and starts a plan in
-one goal and follows it to its end. ~/estop (std_srvs/Trigger) latches the e-stop at
-once, ~/status and ~/preflight (Trigger) answer in one line. The mission's mode, step and
+Operator commands: ~/command (spacemine_interfaces/OperatorCommand): `command`
+(load_plan, start, pause, resume, abort, estop, reset), `issued_at` (on the rig's clock),
+`valid_for` (seconds) and, for load_plan, `plan` (a file or a name in config/plans/).
+~/run_plan (spacemine_interfaces/RunPlan) loads and starts a plan in one goal and follows
+it to its end. ~/estop (std_srvs/Trigger) latches the e-stop at once, ~/status and
+~/preflight (Trigger) answer in one line. The mission's mode, step and
 reason are on ~/status (spacemine_interfaces/MissionStatus, latched, sent when they change).
 """
 
@@ -34,16 +34,15 @@ from action_msgs.srv import CancelGoal
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
-from rcl_interfaces.srv import SetParametersAtomically
 from rclpy.action import ActionClient
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.parameter import parameter_value_to_python
 from sensor_msgs.msg import JointState, TimeReference
 from std_msgs.msg import Bool
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, RunPlan, Scrape, SmeltBatch)
 from spacemine_interfaces import msg as interfaces
+from spacemine_interfaces.srv import OperatorCommand
 from std_srvs.srv import Trigger
 
 from spacemine_ros.core.config import ConfigError
@@ -178,7 +177,7 @@ class SupervisorNode(Node):
         self.status_pub = self.create_publisher(interfaces.MissionStatus, '~/status', STATE_QOS)
         self.shares_pub = self.create_publisher(interfaces.PowerShares, 'power/shares',
                                                 STATE_QOS)
-        self.create_service(SetParametersAtomically, '~/command', self._on_command)
+        self.create_service(OperatorCommand, '~/command', self._on_command)
         self.create_service(Trigger, '~/estop', self._on_estop_service)
         self.create_service(Trigger, '~/status', self._on_status)
         self.create_service(Trigger, '~/preflight', self._on_preflight)
@@ -393,32 +392,18 @@ class SupervisorNode(Node):
         return {**self.mission.snapshot(), 'session': self.session}
 
     def _on_command(self, request, response):
-        values = {}
-        for parameter in request.parameters:
-            values[parameter.name] = parameter_value_to_python(parameter.value)
-        result = SetParametersResult(successful=False)
-        response.result = result
-        name = values.get('command', '')
-        try:
-            issued_at = float(values.get('issued_at', math.nan))
-            valid_for = float(values.get('valid_for', math.nan))
-        except (TypeError, ValueError):
-            result.reason = 'issued_at and valid_for must be numbers (seconds)'
-            return response
-        unknown = set(values) - {'command', 'issued_at', 'valid_for', 'plan'}
-        if unknown:
-            result.reason = f'unknown parameters {", ".join(sorted(unknown))}'
-            return response
-        if name == 'load_plan':
-            plan = values.get('plan', '')
-            if not plan:
-                result.reason = 'load_plan needs a plan (a file or a name in config/plans/)'
+        issued_at = stamp_to_seconds(request.issued_at)
+        if request.command == OperatorCommand.Request.LOAD_PLAN:
+            if not request.plan:
+                response.message = 'load_plan needs a plan (a file or a name in config/plans/)'
                 return response
-            accepted, reason = self._load(plan, issued_at, valid_for)
+            accepted, reason = self._load(request.plan, issued_at, request.valid_for)
+        elif request.plan:
+            accepted, reason = False, f'a plan is for load_plan, not {request.command!r}'
         else:
-            accepted, reason = self.mission.command(str(name), issued_at, valid_for,
-                                                    self._now())
-        result.successful, result.reason = accepted, reason
+            accepted, reason = self.mission.command(request.command, issued_at,
+                                                    request.valid_for, self._now())
+        response.success, response.message = accepted, reason
         self._after_change()
         return response
 
@@ -743,6 +728,12 @@ class SupervisorNode(Node):
             return
         for controller, values in changed.items():
             self.power_shares.sent(controller, values)
+        # A change of shares is what holds or frees a tool: on the log with its cause.
+        self.get_logger().info(
+            f'power shares of {available:.0f} W to {", ".join(sorted(active)) or "none"}: '
+            + ', '.join(f'{controller} {parameter} {share:.0f} W'
+                        for controller, values in sorted(changed.items())
+                        for parameter, share in sorted(values.items())))
         message = interfaces.PowerShares(shares=[
             interfaces.PowerShare(controller=controller, budget=parameter, power=float(share))
             for controller, parameter, share in self.power_shares.table()])

@@ -68,7 +68,10 @@ def launch_file(monkeypatch):
 
 
 def launched_nodes(launch_file, **arguments):
-    """Return the Node/LifecycleNode actions the launch file makes for these arguments."""
+    """Return the Node/LifecycleNode actions the launch file makes for these arguments.
+
+    And what the launch runs on its shutdown (it removes the nodes' parameter files).
+    """
     description = launch_file.generate_launch_description()
     entities = description.args[0]
     context = {e.kwargs['name'] if 'name' in e.kwargs else e.args[0]:
@@ -77,7 +80,11 @@ def launched_nodes(launch_file, **arguments):
     opaque = next(e for e in entities if 'function' in e.kwargs)
     actions = opaque.kwargs['function'](context)
     group = next(a for a in actions if type(a).__name__ == 'GroupAction')
-    return [a for a in group.args[0] if type(a).__name__ in ('Node', 'LifecycleNode')]
+    on_shutdown = [a.args[0].kwargs['on_shutdown'] for a in actions
+                   if type(a).__name__ == 'RegisterEventHandler' and
+                   type(a.args[0]).__name__ == 'OnShutdown']
+    return ([a for a in group.args[0] if type(a).__name__ in ('Node', 'LifecycleNode')],
+            lambda: [handler(None, None) for handler in on_shutdown])
 
 
 def rendered_as_launch_ros_does(parameters, directory):
@@ -120,7 +127,7 @@ def ros():
 @pytest.mark.parametrize('backend', bringup.BACKENDS)
 def test_every_launched_node_starts_with_its_parameters_typed_as_declared(
         launch_file, ros, tmp_path, backend):
-    actions = launched_nodes(launch_file, backend=backend, namespace='rig7')
+    actions, shut_down = launched_nodes(launch_file, backend=backend, namespace='rig7')
     specs = {spec.name: spec for spec in bringup.graph(backend, 'bennu', namespace='rig7')}
     nodes = []
     try:
@@ -152,6 +159,9 @@ def test_every_launched_node_starts_with_its_parameters_typed_as_declared(
                 assert node.get_parameter('preload').value == 5.0
     finally:
         shutdown_nodes(nodes)
+        directory = os.path.dirname(actions[0].kwargs['parameters'][-1])
+        shut_down()
+    assert not os.path.exists(directory)  # the launch leaves no parameter files behind
     assert {a.kwargs['name'] for a in actions} >= set(specs)
 
 

@@ -13,7 +13,8 @@ from action_msgs.msg import GoalStatus
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, Scrape, SmeltBatch)
 from spacemine_interfaces.msg import ControllerState, FurnaceStatus, Ledger
-from std_srvs.srv import SetBool, Trigger
+from spacemine_interfaces.srv import ChargeFurnace
+from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 
 from spacemine_ros import bringup
@@ -123,7 +124,8 @@ def test_goals_the_tools_cannot_start_are_rejected_with_the_reason(graph):
     # The smelter refuses a batch without a temperature reading: wait for its first one.
     assert graph.spin_until(lambda: graph.smelter_temperature is not None)
     assert 'hopper_silicate holds 0.000 kg' in goals.rejection(SmeltBatch, 'smelter/smelt_batch')
-    response = graph.call(Trigger, 'material_handling/feed_furnace', Trigger.Request())
+    response = graph.call(ChargeFurnace, 'material_handling/charge_furnace',
+                          ChargeFurnace.Request(source='hopper_metal', mass=1.0))
     assert not response.success and 'holds 0.000 kg' in response.message
 
 
@@ -140,7 +142,6 @@ def test_goals_the_tools_cannot_start_are_rejected_with_the_reason(graph):
 def test_charge_furnace_refuses_a_bad_charge_with_its_reason(graph, source, mass, reason):
     # The typed call the smelter makes: the line checks the hopper, the mass and the room
     # before it feeds, and stays stopped.
-    from spacemine_interfaces.srv import ChargeFurnace
     response = graph.call(ChargeFurnace, 'material_handling/charge_furnace',
                           ChargeFurnace.Request(source=source, mass=mass))
     assert not response.success and reason in response.message
@@ -162,7 +163,7 @@ def test_charge_furnace_refuses_a_bad_charge_with_its_reason(graph, source, mass
     ('scraper', {'reach': 0.7}, 'closer than'),
     ('scraper', {'passes': 9}, 'slew'),
     ('scraper', {'force_backoff_fraction': 0.99}, 'jam_force_fraction'),
-    ('material_handling', {'furnace_feed_source': 'hopper_gold'}, 'hopper_metal'),
+    ('material_handling', {'ledger_tolerance': 0.0}, 'ledger_tolerance'),
     ('material_handling', {'slow_level': 0.99}, 'stop_level'),
     ('smelter', {'recipe': 'gold_plating'}, 'unknown recipe'),
     ('smelter', {'kp': -1.0}, ''),
@@ -350,16 +351,16 @@ def test_a_set_of_several_parameters_is_all_or_nothing(graph):
     # The second value is bad: the first must not have been applied either.
     from rcl_interfaces.srv import SetParametersAtomically
     node = next(n for n in graph.nodes if n.get_name() == 'material_handling')
-    before = (node.feed_mass, node.line.params.conveyor_speed)
+    before = (node.tolerance, node.line.params.conveyor_speed)
     request = SetParametersAtomically.Request(parameters=[
-        Parameter('furnace_feed_mass', value=0.123).to_parameter_msg(),
+        Parameter('ledger_tolerance', value=0.123).to_parameter_msg(),
         Parameter('conveyor_speed', value=4.0).to_parameter_msg(),
-        Parameter('furnace_feed_source', value='hopper_gold').to_parameter_msg()])
+        Parameter('slow_level', value=0.99).to_parameter_msg()])
     result = graph.call(SetParametersAtomically, 'material_handling/set_parameters_atomically',
                         request).result
-    assert not result.successful and 'hopper_gold' in result.reason
-    assert (node.feed_mass, node.line.params.conveyor_speed) == before
-    assert node.get_parameter('furnace_feed_mass').value == before[0]
+    assert not result.successful and 'stop_level' in result.reason
+    assert (node.tolerance, node.line.params.conveyor_speed) == before
+    assert node.get_parameter('ledger_tolerance').value == before[0]
 
 
 def test_an_idle_rig_waits_at_its_idle_pace_instead_of_running_flat_out(graph):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import rclpy
-from rcl_interfaces.srv import SetParametersAtomically
+from spacemine_interfaces.srv import OperatorCommand
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
@@ -38,8 +38,8 @@ def test_commands_are_checked_and_answered_with_the_reason(rig, tmp_path):
     ok, reason = rig.command('load_plan', str(bad))
     assert not ok and 'step 1 (drill): depth: Input should be greater than 0' in reason
     request = command_request('load_plan', now - 100.0, 10.0, 'bennu_shift')
-    result = rig.call(SetParametersAtomically, 'supervisor/command', request).result
-    assert not result.successful and result.reason.startswith('stale')
+    response = rig.call(OperatorCommand, 'supervisor/command', request)
+    assert not response.success and response.message.startswith('stale')
     assert rig.command('load_plan', 'bennu_shift') == (True,
                                                        'plan bennu_shift loaded: 8 steps')
     assert rig.spin_until(lambda: rig.states.get('supervisor') == 'ready')

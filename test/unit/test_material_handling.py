@@ -102,6 +102,29 @@ def test_a_clog_that_does_not_clear_faults_the_line(material):
     assert not line.start()[0] and line.reset()[0] and line.start()[0]
 
 
+def test_a_drain_goal_runs_the_line_or_takes_it_running_and_is_refused_on_a_fault(material):
+    line = line_for(material)
+    line.stop()
+    for drained_below, reason in [(0.0, 'above 0 kg'), (-1.0, 'above 0 kg'),
+                                  (math.nan, 'above 0 kg')]:
+        accepted, message = line.start_drain(drained_below)
+        assert not accepted and reason in message and line.state == LineState.STOPPED
+    assert line.start_drain(0.1) == (True, 'material line running')
+    line.state = LineState.HELD  # a line that runs (held by a full hopper) takes the goal
+    assert line.start_drain(math.inf) == (True, 'the line runs (HELD)')
+    line.stop()
+    accepted, message = line.start_drain(0.1, ledger_fault='the books disagree')
+    assert not accepted and message == 'ledger fault: the books disagree'
+    assert line.state == LineState.STOPPED
+    line.state, line.reason = LineState.FAULT, 'clogged'
+    assert not line.start_drain(0.1)[0]
+    # A reset clears the ledger's fault, leaving the line stopped; or the line's own.
+    line.state = LineState.RUNNING
+    assert line.reset('the books disagree') == (True, 'ledger fault cleared; line stopped')
+    assert line.state == LineState.STOPPED
+    assert not line.reset()[0]
+
+
 def test_furnace_feed_requests_are_checked_and_stop_at_the_mass(material):
     line = line_for(material)
     hoppers = {'hopper_metal': 3.0, 'hopper_silicate': 0.0}

@@ -33,6 +33,9 @@ class LineState(enum.Enum):
     FAULT = 'FAULT'
 
 
+RUNNING_STATES = (LineState.RUNNING, LineState.HELD, LineState.CLEARING)
+
+
 @dataclass
 class LineParams:
     """Limits and tuning of the material line (SI units)."""
@@ -141,6 +144,20 @@ class MaterialLine:
         self.state, self.reason, self.clears = LineState.RUNNING, '', 0
         return True, 'material line running'
 
+    def start_drain(self, drained_below, ledger_fault=''):
+        """Run the line for a drain goal; return (accepted, message).
+
+        A line already running takes the goal as it runs; a ledger fault (the books and
+        the mass sensors disagree) refuses it as a fault of the line would.
+        """
+        if ledger_fault:
+            return False, f'ledger fault: {ledger_fault}'
+        if not drained_below > 0.0:
+            return False, f'drained_below must be above 0 kg, got {drained_below:g}'
+        if self.state in RUNNING_STATES:
+            return True, f'the line runs ({self.state.value})'
+        return self.start()
+
     def input_lost(self, reason):
         """Fault if the line runs: its readings stopped (returns whether)."""
         if self.state in (LineState.STOPPED, LineState.FAULT):
@@ -153,8 +170,11 @@ class MaterialLine:
         self.state, self.feed_request = LineState.STOPPED, None
         return True, 'material line stopped'
 
-    def reset(self):
-        """Clear a fault; the line stays stopped."""
+    def reset(self, ledger_fault=''):
+        """Clear a fault (the line's, or the ledger's if given); the line stays stopped."""
+        if ledger_fault:
+            self.state, self.feed_request = LineState.STOPPED, None
+            return True, 'ledger fault cleared; line stopped'
         if self.state != LineState.FAULT:
             return False, f'not in fault ({self.state.value})'
         self.state, self.reason, self.clears = LineState.STOPPED, '', 0

@@ -8,6 +8,7 @@ controller changes here with it, and one that no longer exists fails at import.
 from spacemine_ros.core.control.anchoring import AnchoringState
 from spacemine_ros.core.control.drill import DrillState
 from spacemine_ros.core.control.material_handling import LineState
+from spacemine_ros.core.control.material_handling import RUNNING_STATES as line_runs
 from spacemine_ros.core.control.scraper import ScraperState
 from spacemine_ros.core.control.smelter import Phase
 
@@ -34,7 +35,7 @@ DRILL_WORKING = names(DrillState.APPROACHING, DrillState.DRILLING, DrillState.BA
 SCRAPER_WORKING = names(ScraperState.POSITIONING, ScraperState.LOWERING,
                         ScraperState.CUTTING, ScraperState.RECOVERING, ScraperState.DUMPING,
                         ScraperState.STOWING)
-LINE_RUNNING = names(LineState.RUNNING, LineState.HELD, LineState.CLEARING)
+LINE_RUNNING = names(*line_runs)
 FURNACE_WORKING = names(Phase.CHARGING, Phase.HEATING, Phase.SOAKING, Phase.TAPPING,
                         Phase.COOLING)
 # States a tool passes through while stopping.

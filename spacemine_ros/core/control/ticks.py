@@ -1,4 +1,4 @@
-"""Assemble the inputs of one control period from messages that arrive separately.
+"""The timing of a control period: its inputs assembled by stamp, and what it sends paced.
 
 A controller's step for time t must see every input stamped t, whatever order the
 messages arrive in; otherwise a run would depend on delivery timing.
@@ -32,3 +32,26 @@ class TickAssembler:
             del self.pending[old]
         self.last_stamp = stamp
         return stamp, inputs
+
+
+class Pacer:
+    """Paces what is sent at most once per period of the node's clock: figures, a status.
+
+    The clock is sim time in the simulation; a time before the last send (a world
+    restored from its checkpoint) makes it due again.
+    """
+
+    def __init__(self, period):
+        self.period = period
+        self.sent_at = None
+
+    def due(self, time):
+        """Return whether a period has passed since the last send [s]."""
+        return self.sent_at is None or not self.sent_at <= time < self.sent_at + self.period
+
+    def take(self, time, force=False):
+        """Return whether to send now (due, or forced); if so, count it as sent."""
+        if not (force or self.due(time)):
+            return False
+        self.sent_at = time
+        return True

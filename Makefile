@@ -38,7 +38,7 @@ TEST_WORKERS ?= 2
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: sim test test-fast lint bench venv clean interfaces
+.PHONY: sim test test-fast lint bench venv clean interfaces campaign
 
 venv: $(STAMP)
 
@@ -66,6 +66,12 @@ sim: $(STAMP)
 	$(BIN)/spacemine-shift --body bennu --depth 0.3 --record $(if $(SITE),--site $(SITE)) \
 		--summary-file shift_summary.json $(SHIFT_ARGS)
 
+# Many headless shifts with what is uncertain drawn per sample, on an embedded Dask
+# cluster (docs/campaigns.md): `make campaign CAMPAIGN=config/campaigns/<name>.yaml`.
+CAMPAIGN ?= config/campaigns/ci_small.yaml
+campaign: $(STAMP)
+	$(BIN)/spacemine-campaign $(CAMPAIGN) $(CAMPAIGN_ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
@@ -82,7 +88,7 @@ lint: $(STAMP)
 # Every bench runs even if one fails (a loaded host can fail a timing-bound one); the
 # target fails at the end, naming those that did.
 BENCHES := bench_sim_rtf bench_memory bench_modbus bench_modbus_fuzz bench_field_bus bench_estop \
-	bench_recording bench_messages
+	bench_recording bench_messages bench_campaign
 bench: $(STAMP)
 	@failed=""; for b in $(BENCHES); do echo "== $$b"; \
 		$(BIN)/python bench/$$b.py || failed="$$failed $$b"; done; \

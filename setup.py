@@ -25,6 +25,7 @@ TOOLS = {
     'spacemine-preflight': 'spacemine_ros.preflight:main',
     'spacemine-command': 'spacemine_ros.command:main',
     'spacemine-report': 'spacemine_ros.report:main',
+    'spacemine-campaign': 'spacemine_ros.campaign:main',
 }
 
 setup(
@@ -38,6 +39,7 @@ setup(
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
         ('share/' + PACKAGE + '/config/rigs', glob('config/rigs/*.yaml')),
         ('share/' + PACKAGE + '/config/plans', glob('config/plans/*.yaml')),
+        ('share/' + PACKAGE + '/config/campaigns', glob('config/campaigns/*.yaml')),
         ('share/' + PACKAGE + '/urdf', glob('urdf/*')),
     ],
     install_requires=['setuptools'],

@@ -574,12 +574,22 @@ class Shift:
     (config/rig.yaml); overrides: {node: {parameter: value}} on top of it; seed and the
     rest of rig_sim's parameters come from its section there. always_step: the rigid body
     steps every physics step (the reference the multi-rate world is checked against).
-    data_dir: keep the records a restart takes up; resume: take them up.
+    data_dir: keep the records a restart takes up; resume: take them up. regolith:
+    {density, cohesion, friction_angle} in place of the site's (a campaign's draw).
+    An override of a parameter the engine does not take is refused (ShiftError).
     """
+
+    # What the engine takes of the nodes that are not controllers here (the rest of
+    # rig_sim's parameters are the graph's: topics, recording, HIL).
+    ENGINE_PARAMETERS = {
+        'rig_sim': {'seed', 'capacity_spread', 'physics_dt', 'command_timeout', 'control_period',
+                    'idle_step', 'checkpoint_period', 'anchor_type', 'bodies_file',
+                    'anchors_file', 'power_file', 'material_file', 'smelter_file'},
+        'supervisor': {'period_working', 'period_idle'}}
 
     def __init__(self, body='bennu', plan='bennu_shift', rig='', site='', anchor_type='',
                  params_file=None, overrides=None, always_step=False, data_dir=None,
-                 resume=False, session='headless', world=None):
+                 resume=False, session='headless', world=None, regolith=None):
         overrides = overrides or {}
         entries = load_params_file(params_file or default_params_file())
         sim = self._section(entries, 'rig_sim', 'rig_sim', overrides)
@@ -609,6 +619,11 @@ class Shift:
             self.rig = load_rig_interface(rig_file_path(rig))
             self.body_key, self.site = body, site
             self.body = load_body(self.files['bodies_file'], body, site)
+            if regolith:
+                try:
+                    self.body = with_regolith(self.body, regolith)
+                except ValueError as error:
+                    raise ShiftError(str(error)) from None
             self.anchor_type = anchor_type or sim.get('anchor_type', '')
             design = self.anchor_types.get(self.anchor_type or self.body.site.anchor_type)
             if design is None:
@@ -639,10 +654,11 @@ class Shift:
                 section = CONTROLLERS[spec.kind][3]
                 settings = self._section(entries, section, spec.controller, overrides)
                 self.units[spec.name] = UNITS[spec.kind](self, spec, settings)
+            self.by_controller = {unit.name: unit for unit in self.units.values()}
+            self._check_overrides(overrides)
         except ValueError as error:  # ConfigError included
             self.world.close()
             raise ShiftError(str(error)) from None
-        self.by_controller = {unit.name: unit for unit in self.units.values()}
         self.anchoring = next(u for u in self.units.values() if isinstance(u, AnchoringUnit))
         self.line = next((u for u in self.units.values() if isinstance(u, LineUnit)), None)
         power = self.world.power
@@ -664,6 +680,24 @@ class Shift:
         self.wall = 0.0
 
     # Set-up --------------------------------------------------------------------------------
+    def _check_overrides(self, overrides):
+        """Refuse an override this engine would not use (ValueError naming it)."""
+        for node, values in overrides.items():
+            unit = self.by_controller.get(node)
+            if unit is not None:
+                accepted, reason = unit.set(dict(values))
+                if not accepted:
+                    raise ValueError(f'{node}: {reason}')
+            elif node in self.ENGINE_PARAMETERS:
+                unknown = sorted(set(values) - self.ENGINE_PARAMETERS[node])
+                if unknown:
+                    raise ValueError(f'{node}: the headless engine takes no '
+                                     f'{", ".join(unknown)} (it takes '
+                                     f'{", ".join(sorted(self.ENGINE_PARAMETERS[node]))})')
+            else:
+                raise ValueError(f'no node {node!r} on this rig; nodes: ' + ', '.join(
+                    sorted([*self.by_controller, *self.ENGINE_PARAMETERS])))
+
     @staticmethod
     def _section(entries, kind, node, overrides):
         """Return a node's parameters as its params file gives them, overrides on top."""
@@ -947,6 +981,21 @@ class Shift:
     def __exit__(self, *exc):
         """Close the shift."""
         self.close()
+
+
+def with_regolith(body, changes):
+    """Return the body with its regolith's properties changed (ValueError if one is bad)."""
+    regolith = body.regolith
+    unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(regolith)})
+    if unknown:
+        raise ValueError(f'regolith has no {", ".join(unknown)}')
+    for name, value in changes.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0.0):
+            raise ValueError(f'regolith.{name} must be a number above 0, got {value!r}')
+    if changes.get('friction_angle', 0.0) >= math.pi / 2.0:
+        raise ValueError('regolith.friction_angle must be below pi/2 rad')
+    return dataclasses.replace(body, regolith=dataclasses.replace(
+        regolith, **{name: float(value) for name, value in changes.items()}))
 
 
 def run(body='bennu', plan='bennu_shift', **options):

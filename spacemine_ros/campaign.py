@@ -1,0 +1,230 @@
+"""spacemine-campaign: run a campaign's samples as headless shifts on a Dask cluster.
+
+    spacemine-campaign config/campaigns/bennu_anchor_spread.yaml
+    spacemine-campaign FILE --workers 2                  (an embedded LocalCluster)
+    spacemine-campaign FILE --scheduler tcp://HOST:8786  (a running dask scheduler)
+
+Each sample (core.campaign: its inputs from the seed and its index alone) runs as a
+headless shift (spacemine_ros.headless) on a worker; as each finishes, its row (index,
+inputs, outcome, figures) is written to the results directory as one Parquet file
+(`sample-<index>.parquet`, written whole and renamed into place). The directory is the
+table (pyarrow.dataset reads it). Run again, the campaign goes on where it stopped: a
+sample whose file exists is not run again, and one lost with a worker is retried by
+Dask elsewhere and written once. A results directory belongs to one campaign: its
+fingerprint (what decides the samples) is kept beside the rows and a different
+campaign is refused.
+
+Exit status 0 when every sample has its row (whatever the shifts' outcomes), 1 when some
+could not run, 2 for a bad campaign file or results directory.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+
+from spacemine_ros.core.campaign import draw, draw_all, load_campaign, shift_inputs
+from spacemine_ros.core.config import ConfigError
+
+MANIFEST = 'campaign.json'
+# Figures of a shift's summary kept as columns (the rest stays in the summary column).
+COLUMNS = ('sim_time_s', 'wall_time_s', 'mass_excavated_kg', 'mass_lost_kg',
+           'ledger_balance_kg', 'drill_energy_J', 'peak_thrust_N', 'peak_anchor_load_N',
+           'safe_capacity_at_peak_N', 'max_rig_displacement_m', 'depth_reached_m')
+
+
+def run_sample(campaign, index):
+    """Run sample `index` of the campaign headless; return its row (a flat dict).
+
+    Runs on a worker: everything it needs comes with the campaign and the index. A shift
+    that cannot be set up or raises is a row with outcome 'error' and the reason, never
+    an exception (a worker retries only what it lost, not what failed).
+    """
+    from spacemine_ros.headless import Shift, ShiftError
+    values = draw(campaign, index)
+    inputs = shift_inputs(campaign, values)
+    row = {'sample': index, 'seed': campaign.seed, 'inputs': json.dumps(values, sort_keys=True),
+           'outcome': 'error', 'reason': '', 'summary': '{}'}
+    row.update(dict.fromkeys(COLUMNS, float('nan')))
+    started = time.perf_counter()
+    try:
+        with Shift(body=inputs.body, plan=inputs.plan, rig=inputs.rig, site=inputs.site,
+                   anchor_type=inputs.anchor_type, overrides=inputs.overrides,
+                   regolith=inputs.regolith) as shift:
+            figures = shift.run(wall_limit=campaign.wall_limit)
+    except (ShiftError, ConfigError, ValueError) as error:
+        row['reason'] = str(error)
+    except Exception as error:  # noqa: B902 - a sample's crash is its finding, with the trace
+        row['reason'] = f'{type(error).__name__}: {error}'
+        row['trace'] = traceback.format_exc(limit=8)
+    else:
+        row['outcome'], row['reason'] = figures['result'], figures['reason']
+        row['summary'] = json.dumps(figures, sort_keys=True, default=str)
+        for name in COLUMNS:
+            value = figures.get(name)
+            row[name] = float(value) if isinstance(value, (int, float)) else float('nan')
+    row['run_wall_s'] = time.perf_counter() - started
+    return row
+
+
+class Results:
+    """A campaign's results directory: one Parquet file per finished sample."""
+
+    def __init__(self, directory, campaign):
+        self.directory = directory
+        self.campaign = campaign
+        os.makedirs(directory, exist_ok=True)
+        manifest = os.path.join(directory, MANIFEST)
+        mine = {'name': campaign.name, 'fingerprint': campaign.fingerprint()}
+        if os.path.exists(manifest):
+            with open(manifest, encoding='utf-8') as stream:
+                theirs = json.load(stream)
+            if theirs.get('fingerprint') != mine['fingerprint']:
+                raise ConfigError(f'{directory} holds the results of another campaign '
+                                  f'({theirs.get("name")!r}, {theirs.get("fingerprint")}): '
+                                  'choose another --out')
+        else:
+            self._write_atomically(manifest, json.dumps(mine).encode())
+
+    def path(self, index):
+        """Return the file of sample `index`."""
+        return os.path.join(self.directory, f'sample-{index:07d}.parquet')
+
+    def done(self):
+        """Return the indices of the samples that have their row."""
+        found = set()
+        for name in os.listdir(self.directory):
+            if name.startswith('sample-') and name.endswith('.parquet'):
+                found.add(int(name[len('sample-'):-len('.parquet')]))
+        return found
+
+    def write(self, row):
+        """Write one sample's row, whole or not at all (rename into place)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        row = dict(row)
+        row.setdefault('trace', '')
+        table = pa.Table.from_pylist([row])
+        final = self.path(row['sample'])
+        partial = final + '.partial'
+        pq.write_table(table, partial)
+        os.replace(partial, final)
+
+    def table(self):
+        """Return every row written so far as one pyarrow Table, by sample."""
+        import pyarrow.dataset as ds
+        files = [self.path(index) for index in sorted(self.done())]
+        if not files:
+            return None
+        return ds.dataset(files, format='parquet').to_table().sort_by('sample')
+
+    @staticmethod
+    def _write_atomically(path, data):
+        with open(path + '.partial', 'wb') as stream:
+            stream.write(data)
+        os.replace(path + '.partial', path)
+
+
+def check_setup(campaign):
+    """Set up sample 0's shift and close it: what the engine refuses, refused at once.
+
+    An unknown body, site, rig, anchor type, plan or parameter stops the campaign before
+    any sample runs.
+    """
+    from spacemine_ros.headless import Shift
+    inputs = shift_inputs(campaign, draw(campaign, 0))
+    with Shift(body=inputs.body, plan=inputs.plan, rig=inputs.rig, site=inputs.site,
+               anchor_type=inputs.anchor_type, overrides=inputs.overrides,
+               regolith=inputs.regolith):
+        pass
+
+
+def client_for(workers=None, scheduler=None):
+    """Return (Dask client, cluster or None): an embedded LocalCluster or a scheduler's.
+
+    The embedded cluster has one single-threaded worker process per core (PyBullet and
+    the controllers hold the GIL), so shifts run side by side.
+    """
+    from distributed import Client, LocalCluster
+    if scheduler:
+        return Client(scheduler), None
+    workers = workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_campaign(campaign, directory, workers=None, scheduler=None, on_row=None):
+    """Run the samples of the campaign that have no row yet; return (rows run, failures).
+
+    on_row(row) is called as each is written (a progress bar).
+    """
+    from distributed import as_completed
+    results = Results(directory, campaign)
+    pending = sorted(set(range(campaign.samples)) - results.done())
+    if not pending:
+        return 0, 0
+    client, cluster = client_for(workers, scheduler)
+    run = failures = 0
+    try:
+        futures = client.map(run_sample, [campaign] * len(pending), pending, pure=False,
+                             retries=2)
+        for future in as_completed(futures):
+            row = future.result()
+            results.write(row)
+            run += 1
+            failures += row['outcome'] == 'error'
+            if on_row is not None:
+                on_row(row)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return run, failures
+
+
+def main(argv=None):
+    """Entry point of spacemine-campaign."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('campaign', help='a campaign file (config/campaigns/*.yaml)')
+    parser.add_argument('--out', default=None, help='results directory (default: '
+                        'campaigns/<name> in the data directory)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='worker processes of the embedded cluster (default: one per core)')
+    parser.add_argument('--scheduler', default=None,
+                        help='address of a running dask scheduler, e.g. tcp://host:8786')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error('--workers must be at least 1')
+    from spacemine_ros.headless import ShiftError
+    try:
+        campaign = load_campaign(args.campaign)
+        draw_all(campaign)  # every sample's inputs drawn and checked before any runs
+        check_setup(campaign)
+        from spacemine_ros.paths import default_data_dir
+        directory = args.out or os.path.join(default_data_dir('campaigns'), campaign.name)
+        done = len(Results(directory, campaign).done())
+    except (ConfigError, OSError, ValueError, ShiftError) as error:
+        print(f'spacemine-campaign: {error}', file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+    counts = {}
+    with tqdm(total=campaign.samples, initial=done, unit='shift', disable=args.no_progress,
+              file=sys.stderr, desc=campaign.name) as bar:
+        def progress(row):
+            counts[row['outcome']] = counts.get(row['outcome'], 0) + 1
+            bar.set_postfix(counts, refresh=False)
+            bar.update()
+        run, failures = run_campaign(campaign, directory, args.workers, args.scheduler,
+                                     progress)
+    print(f'{campaign.name}: {run} samples run, {done} done before; outcomes '
+          + (', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none new')
+          + f'; results in {directory}')
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

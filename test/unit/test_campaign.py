@@ -1,0 +1,134 @@
+"""Campaign files and their samples' draws (core.campaign)."""
+
+import math
+import os
+
+import pytest
+import yaml
+
+from spacemine_ros.core.campaign import (
+    campaign_from, draw, draw_all, load_campaign, shift_inputs)
+from spacemine_ros.core.config import ConfigError
+from test.conftest import CONFIG
+
+
+def campaign(**changes):
+    data = {'name': 'probe', 'seed': 11, 'samples': 50, 'base': {'body': 'bennu'},
+            'vary': {'rig_sim.capacity_spread': {'uniform': [0.0, 0.2]},
+                     'regolith.cohesion': {'lognormal': {'median': 100.0, 'sigma': 0.5}},
+                     'anchoring.safety_factor': {'normal': {'mean': 2.0, 'sd': 0.1}},
+                     'rig_sim.seed': {'choice': [1, 2, 3]},
+                     'site.latitude': {'grid': [0.0, 20.0, 40.0]}}}
+    data.update(changes)
+    return campaign_from({'campaign': data})
+
+
+@pytest.mark.parametrize('path', sorted(
+    os.path.join(CONFIG, 'campaigns', name) for name in os.listdir(
+        os.path.join(CONFIG, 'campaigns'))))
+def test_the_shipped_campaigns_load_and_every_sample_draws(path):
+    loaded = load_campaign(path)
+    assert len(draw_all(loaded)) == loaded.samples
+
+
+def test_a_sample_s_inputs_follow_from_the_seed_and_its_index_alone():
+    probe = campaign()
+    forward = [draw(probe, index) for index in range(probe.samples)]
+    backward = [draw(probe, index) for index in reversed(range(probe.samples))][::-1]
+    assert forward == backward  # any order, any worker
+    assert draw(campaign(), 17) == forward[17]
+    assert draw(campaign(seed=12), 17) != forward[17]
+    # The draws are spread as asked.
+    spreads = [values['rig_sim.capacity_spread'] for values in forward]
+    assert all(0.0 <= s <= 0.2 for s in spreads) and len(set(spreads)) == len(spreads)
+    assert all(values['regolith.cohesion'] > 0.0 for values in forward)
+    assert {values['rig_sim.seed'] for values in forward} == {1, 2, 3}
+    assert [values['site.latitude'] for values in forward[:4]] == [0.0, 20.0, 40.0, 0.0]
+    median = sorted(values['regolith.cohesion'] for values in forward)[len(forward) // 2]
+    assert 60.0 < median < 160.0
+
+
+def test_an_input_added_at_the_end_leaves_the_others_draws_as_they_were():
+    probe = campaign()
+    more = campaign(vary={**{k: v.model_dump() for k, v in probe.vary.items()},
+                          'drill.max_thrust': {'uniform': [100.0, 200.0]}})
+    for index in range(5):
+        before, after = draw(probe, index), draw(more, index)
+        assert {k: after[k] for k in before} == before
+
+
+def test_a_sample_s_draw_becomes_the_shift_s_inputs():
+    probe = campaign(base={'body': 'bennu', 'site': '10,20', 'plan': 'anchor_and_drill'})
+    values = draw(probe, 4)
+    inputs = shift_inputs(probe, values)
+    assert inputs.body == 'bennu' and inputs.plan == 'anchor_and_drill'
+    assert inputs.regolith == {'cohesion': values['regolith.cohesion']}
+    assert inputs.overrides['rig_sim'] == {'capacity_spread': values['rig_sim.capacity_spread'],
+                                           'seed': values['rig_sim.seed']}
+    assert inputs.overrides['anchoring'] == {'safety_factor': values['anchoring.safety_factor']}
+    latitude, longitude = (float(part) for part in inputs.site.split(','))
+    assert latitude == values['site.latitude'] and longitude == 20.0  # the base's
+    assert isinstance(inputs.overrides['rig_sim']['seed'], int)
+    # A plan file is passed on as an absolute path, a name as it is.
+    assert os.path.isabs(shift_inputs(campaign(base={'plan': 'plans/x.yaml'}), {}).plan)
+
+
+def test_the_fingerprint_says_which_campaign_wrote_the_results():
+    assert campaign().fingerprint() == campaign(samples=80).fingerprint()  # more of the same
+    assert campaign().fingerprint() != campaign(seed=12).fingerprint()
+    assert campaign().fingerprint() != campaign(base={'body': 'eros'}).fingerprint()
+
+
+@pytest.mark.parametrize('change, words', [
+    ({'seed': None}, 'campaign.seed'),
+    ({'seed': -1}, 'campaign.seed'),
+    ({'samples': 0}, 'campaign.samples'),
+    ({'name': 'bad name/'}, 'campaign.name'),
+    ({'colour': 'red'}, 'campaign.colour'),
+    ({'vary': {'rig_sim.capacity_spread': {'uniform': [0.3, 0.1]}}}, 'low < high'),
+    ({'vary': {'rig_sim.capacity_spread': {'uniform': [0.0, math.inf]}}}, 'low < high'),
+    ({'vary': {'anchoring.safety_factor': {'normal': {'mean': 2.0, 'sd': -0.1}}}},
+     'campaign.vary: anchoring.safety_factor.normal.sd'),
+    ({'vary': {'regolith.cohesion': {'lognormal': {'median': 0.0, 'sigma': 0.5}}}},
+     'campaign.vary: regolith.cohesion.lognormal.median'),
+    ({'vary': {'regolith.colour': {'choice': [1.0]}}}, 'regolith has'),
+    ({'vary': {'cohesion': {'choice': [1.0]}}}, 'an input is site'),
+    ({'vary': {'site': {'uniform': [0.0, 1.0]}}}, 'choice or grid'),
+    ({'vary': {'site': {'choice': ['95,0']}}}, 'latitude'),
+    ({'vary': {'site.height': {'choice': [1.0]}}}, 'a site has'),
+    ({'vary': {'regolith.density': {'choice': [-5.0]}}}, 'above 0'),
+    ({'vary': {'drill.max_thrust': {'poisson': 3}}}, 'drill.max_thrust: a distribution is'),
+    ({'base': {'site': 'north'}}, 'LAT,LON'),
+])
+def test_a_bad_campaign_is_refused_in_one_line_naming_the_entry(change, words):
+    data = {'name': 'probe', 'seed': 1, 'samples': 3}
+    data.update(change)
+    data = {k: v for k, v in data.items() if v is not None}
+    with pytest.raises(ConfigError) as error:
+        campaign_from({'campaign': data}, 'bad.yaml')
+    message = str(error.value)
+    assert message.startswith('bad.yaml: ') and words in message and '\n' not in message
+
+
+def test_a_spread_that_draws_what_no_shift_can_take_is_refused_before_any_runs():
+    # A normal cohesion around 10 Pa with a 50 Pa spread draws negative ones.
+    probe = campaign(vary={'regolith.cohesion': {'normal': {'mean': 10.0, 'sd': 50.0}}})
+    with pytest.raises(ConfigError, match='regolith.cohesion: sample [0-9]+ drew -'):
+        draw_all(probe)
+    wide = campaign(vary={'site.latitude': {'normal': {'mean': 80.0, 'sd': 30.0}}})
+    with pytest.raises(ConfigError, match='within -90..90 deg'):
+        draw_all(wide)
+
+
+def test_a_file_that_is_not_a_campaign_is_refused(tmp_path):
+    path = tmp_path / 'bad.yaml'
+    path.write_text('plan: {name: x}\n')
+    with pytest.raises(ConfigError, match='campaign: section'):
+        load_campaign(str(path))
+    path.write_text('campaign: {name: [\n')
+    with pytest.raises(ConfigError, match='bad.yaml'):
+        load_campaign(str(path))
+    with pytest.raises(ConfigError, match='No such file'):
+        load_campaign(str(tmp_path / 'missing.yaml'))
+    path.write_text(yaml.safe_dump({'campaign': {'name': 'x', 'seed': 1, 'samples': 2}}))
+    assert load_campaign(str(path)).vary == {}

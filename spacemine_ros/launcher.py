@@ -197,7 +197,7 @@ def start_process(spec, namespace, params_file, overrides, directory):
     return process
 
 
-def stop_processes(processes, number=signal.SIGINT, grace=STOP_GRACE):
+def stop_processes(processes, number=signal.SIGINT, grace=STOP_GRACE, names=()):
     """Ask node processes to stop (signal `number`), kill what is left after grace s.
 
     The signal is sent again each second: a node still starting ignores it until its
@@ -211,8 +211,11 @@ def stop_processes(processes, number=signal.SIGINT, grace=STOP_GRACE):
         end = min(deadline, time.monotonic() + 1.0)
         while time.monotonic() < end and any(p.poll() is None for p in processes):
             time.sleep(0.05)
-    for process in processes:
+    for index, process in enumerate(processes):
         if process.poll() is None:
+            name = names[index] if index < len(names) else f'pid {process.pid}'
+            print(f'spacemine-rig: {name} did not stop within {grace:g} s: killed',
+                  file=sys.stderr, flush=True)
             process.kill()
         process.wait()
     return max((abs(process.returncode) for process in processes), default=0)
@@ -234,7 +237,8 @@ def run_processes(specs, namespace, params_file, overrides):
         while not stop.requested.wait(0.2):
             if any(process.poll() is not None for process in processes):
                 break
-        return stop_processes(processes, getattr(signal, stop.signal_name or 'SIGINT'))
+        return stop_processes(processes, getattr(signal, stop.signal_name or 'SIGINT'),
+                              names=[spec.name for spec in specs])
 
 
 class ApartProcesses:
@@ -271,7 +275,8 @@ class ApartProcesses:
     def stop(self, number=signal.SIGINT):
         """Stop them (each finishes its work first); return the worst exit code."""
         try:
-            return stop_processes(self.processes, number, self.RECORDER_GRACE)
+            return stop_processes(self.processes, number, self.RECORDER_GRACE,
+                                  [spec.name for spec in self.specs])
         finally:
             self.processes = []
             if self._directory is not None:

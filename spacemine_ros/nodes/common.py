@@ -702,7 +702,7 @@ class ControllerNode(Node):
         super().destroy_node()
 
 
-ACK_WAIT = 1.0  # s a stop command may take to reach its subscribers
+ACK_WAIT = 3.0  # s all the stop commands together may take to reach their subscribers
 
 
 def shutdown_nodes(nodes):
@@ -721,12 +721,21 @@ def shutdown_nodes(nodes):
             except Exception as error:  # noqa: B902 - the other nodes still get stopped
                 node.get_logger().error(f'stopping the actuators failed: {error}')
     if rclpy.ok():
-        for node in nodes:
-            for publisher in list(node.publishers):
-                try:
-                    publisher.wait_for_all_acked(Duration(seconds=ACK_WAIT))
-                except Exception:  # noqa: B902 - best effort: a best-effort QoS publisher
-                    pass
+        # One bound for all (a reader whose process is stopping too never acknowledges,
+        # and a wait per publisher added up past the launcher's grace), the command
+        # topics' first: they carry the stops.
+        deadline = time.monotonic() + ACK_WAIT
+        publishers = [p for node in nodes for p in node.publishers]
+        commands = {id(getattr(node, 'command_pub', None)) for node in nodes}
+        publishers.sort(key=lambda p: id(p) not in commands)
+        for publisher in publishers:
+            left = deadline - time.monotonic()
+            if left <= 0.0:
+                break
+            try:
+                publisher.wait_for_all_acked(Duration(seconds=left))
+            except Exception:  # noqa: B902 - best effort: a best-effort QoS publisher
+                pass
     for node in reversed(nodes):
         node.destroy_node()
     rclpy.try_shutdown()

@@ -308,3 +308,41 @@ def test_a_job_rewound_to_an_earlier_instant_goes_on_from_there():
     assert controller.rewind(stowing) == 'no job under way then'
     assert controller.progress is None
     assert controller.rewind({}) == 'no job under way then'
+
+
+def test_a_dump_taken_up_again_later_times_its_progress_from_then():
+    # A job stopped while its bucket was emptying over the intake (an e-stop, a node
+    # restarted) and started again long after: the arm is at the intake already, and the
+    # bucket's progress is timed from the new start, not from before the stop.
+    controller = ScraperController()
+    arm = IdealArm()
+    request = ScrapeRequest(passes=1)
+    controller.start(request, True, 250.0)
+    while controller.state != ScraperState.DUMPING:
+        run(controller, arm, seconds=PERIOD)
+    mass = 1.4
+
+    def dump(seconds, emptying):
+        nonlocal mass
+        for _ in range(int(seconds / PERIOD)):
+            command = controller.update(ScraperMeasurement(arm.time, dict(arm.joints), 0.0,
+                                                           mass), True, 200.0)
+            if controller.state in (ScraperState.DONE, ScraperState.FAULT):
+                return
+            arm.apply(command)
+            tipped = abs(arm.joints['wrist'] - controller.params.dump_angle) < 0.01
+            if emptying and tipped:
+                mass = max(0.0, mass - 0.02 * PERIOD)  # a slow intake: 20 g/s
+    dump(20.0, emptying=False)  # a full intake: 20 s tipped, not lighter yet
+    assert controller.state == ScraperState.DUMPING and mass == 1.4
+    controller.input_lost('rig_sim silent')  # stopped where it is, tipped at the intake
+    controller.reset()
+    arm.time += 120.0  # the rig is back two minutes later
+    accepted, message = controller.start(request, True, 250.0)
+    assert accepted and 'going on with the job' in message
+    assert controller.state == ScraperState.DUMPING
+    dump(5.0, emptying=False)  # not lighter yet: 5 s is not the 30 s it may take
+    assert controller.state == ScraperState.DUMPING, controller.reason
+    dump(300.0, emptying=True)
+    assert controller.state != ScraperState.FAULT, controller.reason
+    assert mass <= 0.01

@@ -389,6 +389,9 @@ class ScraperController:
     def _dump(self):
         self.target = (0.0, self.geometry.intake_radius, self.geometry.intake_height)
         self._enter(ScraperState.DUMPING)
+        # Its progress is timed from now: a dump taken up again after a stop (the arm
+        # still at the intake) must not be judged by the clock of the one before.
+        self.dump_lowest, self.dump_progress_time = math.inf, self.phase_since
 
     def _enter(self, state):
         self.state = state

@@ -50,9 +50,7 @@ def run_sample(campaign, index):
     row.update(dict.fromkeys(COLUMNS, float('nan')))
     started = time.perf_counter()
     try:
-        with Shift(body=inputs.body, plan=inputs.plan, rig=inputs.rig, site=inputs.site,
-                   anchor_type=inputs.anchor_type, overrides=inputs.overrides,
-                   regolith=inputs.regolith) as shift:
+        with Shift(**inputs.model_dump()) as shift:
             figures = shift.run(wall_limit=campaign.wall_limit)
     except (ShiftError, ConfigError, ValueError) as error:
         row['reason'] = str(error)
@@ -135,9 +133,7 @@ def check_setup(campaign):
     """
     from spacemine_ros.headless import Shift
     inputs = shift_inputs(campaign, draw(campaign, 0))
-    with Shift(body=inputs.body, plan=inputs.plan, rig=inputs.rig, site=inputs.site,
-               anchor_type=inputs.anchor_type, overrides=inputs.overrides,
-               regolith=inputs.regolith):
+    with Shift(**inputs.model_dump()):
         pass
 
 

@@ -120,7 +120,6 @@ class Grid(_Strict):
         return self.grid[index % len(self.grid)]
 
 
-Distribution = Union[Uniform, Normal, LogNormal, Choice, Grid]
 KINDS = {'uniform': Uniform, 'normal': Normal, 'lognormal': LogNormal, 'choice': Choice,
          'grid': Grid}
 
@@ -269,7 +268,7 @@ def draw_all(campaign):
 
 
 class ShiftInputs(_Strict):
-    """What a headless shift takes for one sample (headless.Shift's arguments)."""
+    """What a headless shift takes for one sample: headless.Shift(**inputs.model_dump())."""
 
     body: str
     site: str

@@ -88,7 +88,7 @@ lint: $(STAMP)
 # Every bench runs even if one fails (a loaded host can fail a timing-bound one); the
 # target fails at the end, naming those that did.
 BENCHES := bench_sim_rtf bench_memory bench_modbus bench_modbus_fuzz bench_field_bus bench_estop \
-	bench_recording bench_messages bench_campaign
+	bench_recording bench_messages bench_campaign bench_campaign_memory
 bench: $(STAMP)
 	@failed=""; for b in $(BENCHES); do echo "== $$b"; \
 		$(BIN)/python bench/$$b.py || failed="$$failed $$b"; done; \

@@ -26,6 +26,7 @@ TOOLS = {
     'spacemine-command': 'spacemine_ros.command:main',
     'spacemine-report': 'spacemine_ros.report:main',
     'spacemine-campaign': 'spacemine_ros.campaign:main',
+    'spacemine-campaign-report': 'spacemine_ros.campaign_report:main',
 }
 
 setup(

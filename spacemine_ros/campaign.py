@@ -4,15 +4,16 @@
     spacemine-campaign FILE --workers 2                  (an embedded LocalCluster)
     spacemine-campaign FILE --scheduler tcp://HOST:8786  (a running dask scheduler)
 
-Each sample (core.campaign: its inputs from the seed and its index alone) runs as a
-headless shift (spacemine_ros.headless) on a worker; as each finishes, its row (index,
-inputs, outcome, figures) is written to the results directory as one Parquet file
-(`sample-<index>.parquet`, written whole and renamed into place). The directory is the
-table (pyarrow.dataset reads it). Run again, the campaign goes on where it stopped: a
-sample whose file exists is not run again, and one lost with a worker is retried by
-Dask elsewhere and written once. A results directory belongs to one campaign: its
-fingerprint (what decides the samples) is kept beside the rows and a different
-campaign is refused.
+Each sample (core.campaign: its inputs and faults from the seed and its index alone) runs
+as a headless shift (spacemine_ros.headless) on a worker, its faults struck and the rig's
+invariants watched (spacemine_ros.faults); as each finishes, its row (index, inputs,
+faults, outcome, figures, every invariant violated) is written to the results directory
+as one Parquet file (`sample-<index>.parquet`, written whole and renamed into place).
+The directory is the table (pyarrow.dataset reads it). Run again, the campaign goes on
+where it stopped: a sample whose file exists is not run again, and one lost with a
+worker is retried by Dask elsewhere and written once. A results directory belongs to one
+campaign: the campaign itself and its fingerprint (what decides the samples) are kept
+beside the rows (campaign.json), and a different campaign is refused.
 
 Exit status 0 when every sample has its row (whatever the shifts' outcomes), 1 when some
 could not run, 2 for a bad campaign file or results directory.
@@ -20,38 +21,59 @@ could not run, 2 for a bad campaign file or results directory.
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 import traceback
 
-from spacemine_ros.core.campaign import draw, draw_all, load_campaign, shift_inputs
+from spacemine_ros.core.campaign import (
+    Choice, draw, draw_all, draw_faults, Grid, load_campaign, shift_inputs)
 from spacemine_ros.core.config import ConfigError
 
 MANIFEST = 'campaign.json'
 # Figures of a shift's summary kept as columns (the rest stays in the summary column).
 COLUMNS = ('sim_time_s', 'wall_time_s', 'mass_excavated_kg', 'mass_lost_kg',
            'ledger_balance_kg', 'drill_energy_J', 'peak_thrust_N', 'peak_anchor_load_N',
-           'safe_capacity_at_peak_N', 'max_rig_displacement_m', 'depth_reached_m')
+           'safe_capacity_at_peak_N', 'max_rig_displacement_m', 'depth_reached_m',
+           'products_kg', 'volatiles_kg', 'smelter_energy_J', 'energy_per_kg_product_J')
+# What the invariants' watch measured, kept as columns.
+WATCHED = ('estop_latency_s', 'peak_thrust_share_of_budget', 'anchors_pulled_out')
 
 
-def run_sample(campaign, index):
+def run_sample(campaign, index, on_step=None):
     """Run sample `index` of the campaign headless; return its row (a flat dict).
 
     Runs on a worker: everything it needs comes with the campaign and the index. A shift
-    that cannot be set up or raises is a row with outcome 'error' and the reason, never
-    an exception (a worker retries only what it lost, not what failed).
+    that cannot be set up or raises is a row with outcome 'error', the reason and a
+    violation, never an exception (a worker retries only what it lost, not what failed).
+    on_step(shift) is called after each instant, after the faults and the checks.
     """
+    from spacemine_ros.faults import FaultSchedule, Invariants
     from spacemine_ros.headless import Shift, ShiftError
     values = draw(campaign, index)
+    faults = draw_faults(campaign, index)
     inputs = shift_inputs(campaign, values)
     row = {'sample': index, 'seed': campaign.seed, 'inputs': json.dumps(values, sort_keys=True),
-           'outcome': 'error', 'reason': '', 'summary': '{}'}
-    row.update(dict.fromkeys(COLUMNS, float('nan')))
+           'faults': json.dumps(faults, sort_keys=True), 'struck': '[]',
+           'outcome': 'error', 'reason': '', 'summary': '{}', 'violations': '[]'}
+    row.update(dict.fromkeys(COLUMNS + WATCHED, float('nan')))
     started = time.perf_counter()
+    violations = []
     try:
         with Shift(**inputs.model_dump()) as shift:
-            figures = shift.run(wall_limit=campaign.wall_limit)
+            schedule = FaultSchedule(shift, faults)
+            watch = Invariants(shift, schedule)
+
+            def each_instant(shift):
+                schedule(shift)
+                watch(shift)
+                if on_step is not None:
+                    on_step(shift)
+            figures = shift.run(wall_limit=campaign.wall_limit, on_step=each_instant)
+            violations = watch.finish(figures)
+            row.update(watch.figures())
+            row['struck'] = json.dumps(schedule.struck)
     except (ShiftError, ConfigError, ValueError) as error:
         row['reason'] = str(error)
     except Exception as error:  # noqa: B902 - a sample's crash is its finding, with the trace
@@ -63,8 +85,46 @@ def run_sample(campaign, index):
         for name in COLUMNS:
             value = figures.get(name)
             row[name] = float(value) if isinstance(value, (int, float)) else float('nan')
+    if row['outcome'] == 'error':
+        violations.append({'invariant': 'the shift runs', 'at': float('nan'),
+                           'detail': row['reason']})
+    row['violations'] = json.dumps(violations)
+    row['violation_count'] = len(violations)
+    row['anchors_pulled_out'] = float(row['anchors_pulled_out'])
     row['run_wall_s'] = time.perf_counter() - started
+    # The worker's memory after the sample (a campaign's memory stays flat: bench/).
+    import psutil
+    row['worker_pid'] = os.getpid()
+    row['worker_rss_mb'] = psutil.Process().memory_info().rss / 2 ** 20
     return row
+
+
+def replay(directory, index, on_step=None):
+    """Run sample `index` of the campaign in a results directory again, headless.
+
+    Returns (the new row, the stored row or None, [differences]): each figure of the
+    row (COLUMNS, the outcome, the violations) that differs from the stored one.
+    """
+    campaign = Results.campaign_of(directory)
+    if not 0 <= index < campaign.samples:
+        raise ConfigError(f'{directory}: no sample {index} (0..{campaign.samples - 1})')
+    stored = None
+    results = Results(directory, campaign)
+    if index in results.done():
+        import pyarrow.parquet as pq
+        stored = pq.read_table(results.path(index)).to_pylist()[0]
+    row = run_sample(campaign, index, on_step)
+    differences = []
+    if stored is not None:
+        for name in ('outcome', 'reason', 'violations', 'struck', *COLUMNS, *WATCHED):
+            if name in ('wall_time_s',) or name not in stored:
+                continue
+            mine, theirs = row.get(name), stored.get(name)
+            same = mine == theirs or (isinstance(mine, float) and isinstance(theirs, float)
+                                      and math.isnan(mine) and math.isnan(theirs))
+            if not same:
+                differences.append(f'{name}: {theirs!r} in the campaign, {mine!r} now')
+    return row, stored, differences
 
 
 class Results:
@@ -75,7 +135,8 @@ class Results:
         self.campaign = campaign
         os.makedirs(directory, exist_ok=True)
         manifest = os.path.join(directory, MANIFEST)
-        mine = {'name': campaign.name, 'fingerprint': campaign.fingerprint()}
+        mine = {'name': campaign.name, 'fingerprint': campaign.fingerprint(),
+                'campaign': campaign.model_dump(mode='json')}
         if os.path.exists(manifest):
             with open(manifest, encoding='utf-8') as stream:
                 theirs = json.load(stream)
@@ -85,6 +146,18 @@ class Results:
                                   'choose another --out')
         else:
             self._write_atomically(manifest, json.dumps(mine).encode())
+
+    @staticmethod
+    def campaign_of(directory):
+        """Return the campaign whose results a directory holds (ConfigError if none)."""
+        from spacemine_ros.core.campaign import campaign_from
+        manifest = os.path.join(directory, MANIFEST)
+        try:
+            with open(manifest, encoding='utf-8') as stream:
+                data = json.load(stream)
+            return campaign_from({'campaign': data['campaign']}, manifest)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f'{directory} holds no campaign results ({error})') from None
 
     def path(self, index):
         """Return the file of sample `index`."""
@@ -129,12 +202,28 @@ def check_setup(campaign):
     """Set up sample 0's shift and close it: what the engine refuses, refused at once.
 
     An unknown body, site, rig, anchor type, plan or parameter stops the campaign before
-    any sample runs.
+    any sample runs, as does a fault naming a controller or an anchor the rig lacks.
     """
     from spacemine_ros.headless import Shift
     inputs = shift_inputs(campaign, draw(campaign, 0))
-    with Shift(**inputs.model_dump()):
-        pass
+    with Shift(**inputs.model_dump()) as shift:
+        anchors = len(shift.world.anchor_plugin.anchors)
+        for spec in campaign.faults:
+            for name, known, what in (
+                    ('node', set(shift.by_controller), 'controllers'),
+                    ('anchor', set(range(anchors)), 'anchors')):
+                distribution = getattr(spec, name)
+                if distribution is None:
+                    continue
+                values = distribution.choice if isinstance(distribution, Choice) else \
+                    distribution.grid if isinstance(distribution, Grid) else []
+                for value in values:
+                    value = int(value) if name == 'anchor' and isinstance(value, float) and \
+                        value.is_integer() else value
+                    if value not in known:
+                        raise ConfigError(f'campaign.faults: {spec.kind} {name} {value!r}: '
+                                          f'the rig has no such {name}; its {what}: '
+                                          + ', '.join(str(k) for k in sorted(known)))
 
 
 def client_for(workers=None, scheduler=None):
@@ -152,17 +241,21 @@ def client_for(workers=None, scheduler=None):
     return Client(cluster), cluster
 
 
-def run_campaign(campaign, directory, workers=None, scheduler=None, on_row=None):
+def run_campaign(campaign, directory, workers=None, scheduler=None, on_row=None,
+                 client=None):
     """Run the samples of the campaign that have no row yet; return (rows run, failures).
 
-    on_row(row) is called as each is written (a progress bar).
+    on_row(row) is called as each is written (a progress bar). client: a Dask client to
+    use (and leave open) instead of one made here.
     """
     from distributed import as_completed
     results = Results(directory, campaign)
     pending = sorted(set(range(campaign.samples)) - results.done())
     if not pending:
         return 0, 0
-    client, cluster = client_for(workers, scheduler)
+    given = client is not None
+    if not given:
+        client, cluster = client_for(workers, scheduler)
     run = failures = 0
     try:
         futures = client.map(run_sample, [campaign] * len(pending), pending, pure=False,
@@ -175,9 +268,10 @@ def run_campaign(campaign, directory, workers=None, scheduler=None, on_row=None)
             if on_row is not None:
                 on_row(row)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if not given:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     return run, failures
 
 
@@ -192,6 +286,9 @@ def main(argv=None):
     parser.add_argument('--scheduler', default=None,
                         help='address of a running dask scheduler, e.g. tcp://host:8786')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument('--report', default=True, action=argparse.BooleanOptionalAction,
+                        help='write the HTML report (report.html in the results directory) '
+                        'when the run ends (default: on)')
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         parser.error('--workers must be at least 1')
@@ -207,18 +304,22 @@ def main(argv=None):
         print(f'spacemine-campaign: {error}', file=sys.stderr)
         return 2
     from tqdm import tqdm
-    counts = {}
+    counts, violated = {}, [0]
     with tqdm(total=campaign.samples, initial=done, unit='shift', disable=args.no_progress,
               file=sys.stderr, desc=campaign.name) as bar:
         def progress(row):
             counts[row['outcome']] = counts.get(row['outcome'], 0) + 1
-            bar.set_postfix(counts, refresh=False)
+            violated[0] += row['violation_count'] > 0
+            bar.set_postfix({**counts, 'violating': violated[0]}, refresh=False)
             bar.update()
         run, failures = run_campaign(campaign, directory, args.workers, args.scheduler,
                                      progress)
     print(f'{campaign.name}: {run} samples run, {done} done before; outcomes '
           + (', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none new')
-          + f'; results in {directory}')
+          + f'; {violated[0]} violating an invariant; results in {directory}')
+    if args.report:
+        from spacemine_ros.campaign_report import write_report
+        print(f'report: {write_report(directory)}')
     return 1 if failures else 0
 
 

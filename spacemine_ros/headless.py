@@ -19,6 +19,7 @@ rig killed and restarted does. No rclpy.
 """
 
 import dataclasses
+import heapq
 import math
 import os
 import time
@@ -86,6 +87,25 @@ class _NoMemory:
         return {}
 
     def remember(self, **values):
+        return ''
+
+
+class _KeptMemory:
+    """A record kept in this process (a run without a data directory).
+
+    What a controller restarted within the run takes up, as a node takes up its file.
+    """
+
+    problem = ''
+
+    def __init__(self):
+        self.values = {}
+
+    def recall(self):
+        return dict(self.values)
+
+    def remember(self, **values):
+        self.values = values
         return ''
 
 
@@ -585,7 +605,7 @@ class Shift:
         'rig_sim': {'seed', 'capacity_spread', 'physics_dt', 'command_timeout', 'control_period',
                     'idle_step', 'checkpoint_period', 'anchor_type', 'bodies_file',
                     'anchors_file', 'power_file', 'material_file', 'smelter_file'},
-        'supervisor': {'period_working', 'period_idle'}}
+        'supervisor': {'period_working', 'period_idle', 'liveness_timeout'}}
 
     def __init__(self, body='bennu', plan='bennu_shift', rig='', site='', anchor_type='',
                  params_file=None, overrides=None, always_step=False, data_dir=None,
@@ -649,6 +669,12 @@ class Shift:
         self.ledger = self.record.ledger  # the rig's ledger as the line publishes it
         self.masses = {}
         self.units = {}
+        self.kept = {}  # controllers' records without a data directory
+        self.readings = None  # what the world read at the last instant
+        self.stops_at = []  # instants the world must stop at (heap): faults, checks
+        self.silent_until = {}  # controller: until when its measurements do not come
+        self.dead_since = {}  # controller: when its node died (node_restart)
+        self.liveness_timeout = float(supervisor.get('liveness_timeout', 10.0))
         try:
             for spec in self.rig.subsystems.values():
                 section = CONTROLLERS[spec.kind][3]
@@ -705,9 +731,12 @@ class Shift:
                 **entries.get(f'/**/{node}', {}), **overrides.get(node, {})}
 
     def memory(self, name):
-        """Return the record a controller keeps across a restart (none without a data dir)."""
+        """Return the record a controller keeps across a restart.
+
+        Without a data directory it is kept in this process (a restart within the run).
+        """
         if not self.data_dir:
-            return _NoMemory()
+            return self.kept.setdefault(name, _KeptMemory())
         return NodeMemory(self.data_dir, name, self.session, self.resume)
 
     def _load(self, plan):
@@ -769,7 +798,9 @@ class Shift:
     def step(self):
         """Run one instant of the lockstep: the units due, the supervisor, then advance."""
         world, now = self.world, self.world.time
-        readings = world.readings()
+        readings = self.readings = world.readings()
+        while self.stops_at and self.stops_at[0] <= now + 1e-9:
+            heapq.heappop(self.stops_at)
         self.masses = {name: readings.material_masses[name] for name in MEASURED_ACCOUNTS
                        if name in readings.material_masses}
         joints = Joints(readings.joint_names, readings.joint_positions,
@@ -781,7 +812,7 @@ class Shift:
             if name.endswith('blade_wrench'):
                 record.blade(values[:3])
         for unit in self.units.values():
-            if unit.due(now):
+            if unit.due(now) and self._hears(unit.name, now):
                 unit.tick(now, readings, joints)
         self._note_states()
         if self._supervisor_due(now):
@@ -805,18 +836,28 @@ class Shift:
             record.states[unit.name] = unit.state()
         record.safe_capacity = self.anchoring.controller.safe_capacity
 
+    def _hears(self, controller, now):
+        """Tell whether a controller's node runs and has its measurements now."""
+        return controller not in self.dead_since and \
+            now >= self.silent_until.get(controller, -math.inf) - 1e-9
+
     def _next_step(self, now):
         due = min([u.next_tick for u in self.units.values()] + [self.supervisor_tick])
         world = self.world
         busy = world.awake or world.working() or world.electrical_power() > 0.0
         longest = self.max_step if busy else self.idle_step
-        return min(max(due - now, self.control_period), longest)
+        step = min(max(due - now, self.control_period), longest)
+        if self.stops_at:  # a fault or a check due sooner (at least one physics step on)
+            step = min(step, max(self.stops_at[0] - now, world.physics_dt))
+        return step
 
     def _supervisor_due(self, now):
         return now >= self.supervisor_tick - 1e-9
 
     def _supervise(self, now):
         mission = self.mission
+        mission.liveness({name for name, since in self.dead_since.items()
+                          if now - since >= self.liveness_timeout}, now)
         obs = self.observation(now)
         mission.tick(obs)
         self._stops(now)
@@ -837,8 +878,11 @@ class Shift:
         controller = action.controller if isinstance(action, (Goal, Cancel)) else \
             action.service.partition('/')[0]
         unit = self.by_controller.get(controller)
-        if unit is None:
-            return False, f'no controller {controller}'
+        if unit is None or controller in self.dead_since:
+            return False, f'no controller {controller}' if unit is None else \
+                f'{controller} is not running'
+        if isinstance(action, Goal) and not self._hears(controller, now):
+            return False, f'{controller}: its measurements stopped: nothing starts blind'
         pace = unit.pace()
         if isinstance(action, Goal):
             result = unit.start_goal(action.action, dict(action.fields), now)
@@ -874,11 +918,111 @@ class Shift:
                       if self.line is None or self.line.books.heard_all() and
                       self.line.ledger_at is not None else math.inf)
         power = self.world.power
-        return Observation(time=now, states={u.name: u.state() for u in self.units.values()},
+        return Observation(time=now, states={u.name: u.state() for u in self.units.values()
+                                             if u.name not in self.dead_since},
                            safe_capacity=self.anchoring.controller.safe_capacity,
                            in_transit=in_transit,
                            power_available=power.available() if power else math.inf,
                            battery=power.state_of_charge if power else 1.0)
+
+    # Faults and the operator (campaigns' fault schedules, tests) ---------------------------------
+    def on_grid(self, instant):
+        """Return the first control instant at or after `instant` [s].
+
+        The controllers act on the control period's grid, and a command holds until its
+        next tick there: a world stopped off the grid would let each command lapse before
+        its controller renews it. What strikes between two instants strikes at the next.
+        """
+        period = self.control_period
+        return math.ceil(instant / period - 1e-6) * period
+
+    def stop_at(self, instant):
+        """Make the world stop at a sim instant [s] (on the control grid: on_grid)."""
+        instant = self.on_grid(instant)
+        if instant > self.world.time + 1e-9:
+            heapq.heappush(self.stops_at, instant)
+
+    def operator_command(self, name, plan=None):
+        """Give the supervisor an operator's command now (as spacemine-command does).
+
+        An e-stop reaches every node at once, as the rig-wide e-stop topic does: the world
+        latches it (every actuator safe), each controller faults what it does; a reset
+        releases the world's latch once the supervisor has accepted it. Returns
+        (accepted, reason).
+        """
+        now = self.world.time
+        extra = {'plan': plan} if plan is not None else {}
+        accepted, reason = self.mission.command(name, now, 60.0, now, **extra)
+        if name == 'estop':
+            self.world.set_estop(True)
+            for unit in self.units.values():
+                unit.controller.input_lost('e-stop latched')
+                unit.stop(now)
+            self._note_states()
+        elif name == 'reset' and accepted:
+            self.world.set_estop(False)
+        self.supervisor_tick = now  # the supervisor acts on it at this instant
+        return accepted, reason
+
+    def silence(self, controller, seconds):
+        """Stop a controller's measurements for `seconds` (a sensor, a field-bus device).
+
+        It faults what it does (its inputs lost), its actuators go safe, and it refuses to
+        start anything until they come again.
+        """
+        unit, now = self.unit(controller), self.world.time
+        unit.controller.input_lost(f'{controller}: its measurements stopped')
+        unit.stop(now)
+        self.silent_until[controller] = self.on_grid(now + seconds)
+        self.stop_at(now + seconds)
+        self._note_states()
+
+    def kill(self, controller):
+        """Kill a controller's node.
+
+        It stops acting and answering, its commands lapse (the world holds its drives),
+        and the supervisor hears it silent after its liveness_timeout (sim seconds here).
+        """
+        now = self.world.time
+        self.unit(controller)
+        self.dead_since.setdefault(controller, now)
+        self.stop_at(now + self.liveness_timeout)
+
+    def restart(self, controller):
+        """Start a killed controller's node again: a new controller taking up its record."""
+        old = self.unit(controller)
+        settings = old.settings
+        unit = UNITS[old.spec.kind](self, old.spec, settings)
+        self.units[old.spec.name] = unit
+        self.by_controller[controller] = unit
+        if old is self.anchoring:
+            self.anchoring = unit
+        if old is self.line:
+            self.line = unit
+        self.power_shares.forget(controller)  # a new node has its own defaults: send again
+        self.dead_since.pop(controller, None)
+        self.supervisor_tick = self.world.time
+
+    def cut_power(self, seconds):
+        """Cut the power bus for `seconds` (a supply fault): a brownout."""
+        power = self.world.power
+        if power is None:
+            raise ShiftError('the rig has an unlimited supply: no power to cut')
+        world = self.world
+        power.outage_until = self.on_grid(world.time + seconds)
+        self.stop_at(power.outage_until)
+        # The drives lose their power at once, not at the world's next process step.
+        world.brownout_state.update(power.config.base_load + world.electrical_power(), 0.0,
+                                    0.0)
+        world.set_brownout(True)
+
+    def slip_anchor(self, index, fraction):
+        """Anchor `index` keeps only `fraction` of its holding capacity from now on."""
+        anchors = self.world.anchor_plugin.anchors
+        if not 0 <= index < len(anchors):
+            raise ShiftError(f'no anchor {index}: the rig has {len(anchors)}')
+        anchors[index].capacity_factor *= fraction
+        self.world.wake()
 
     # Driving it by hand (the simulation's tests) ---------------------------------------------
     def unit(self, controller):

@@ -470,11 +470,18 @@ def main(argv=None):
     parser.add_argument('--report', default=True, action=argparse.BooleanOptionalAction,
                         help='with --record, write the HTML report of the shift next to its '
                         'recording (default: on)')
+    parser.add_argument('--replay', nargs=2, metavar=('RUN', 'SAMPLE'), default=None,
+                        help="run one sample of a campaign again: RUN is the campaign's "
+                        'results directory, SAMPLE its index; with --headless on the '
+                        "campaign's engine, its faults struck and its invariants checked, "
+                        'and compared with its row')
     parser.add_argument('--headless', action='store_true',
                         help='run the same controllers, supervisor and world without ROS '
                         '(spacemine_ros.headless), as fast as the machine goes; with '
                         '--data-dir it keeps what a --resume takes up')
     args = parser.parse_args(argv)
+    if args.replay:
+        return replay_main(parser, args)
     if args.depth is not None and not (math.isfinite(args.depth) and args.depth > 0):
         parser.error(f'--depth must be a positive number of metres, got {args.depth}')
     if args.passes is not None and not 0 <= args.passes <= 50:
@@ -516,6 +523,51 @@ def main(argv=None):
     if args.summary_file:
         write_summary(args.summary_file, figures)
     return 0 if result == 'completed' else 1
+
+
+def replay_main(parser, args):
+    """Replay one sample of a campaign (--replay RUN SAMPLE); return the exit status.
+
+    0 when the sample completed with no invariant violated, 1 otherwise; 2 when it cannot
+    be replayed.
+    """
+    run, sample = args.replay
+    try:
+        sample = int(sample)
+    except ValueError:
+        parser.error(f'--replay RUN SAMPLE: SAMPLE is an index, got {sample!r}')
+    if not args.headless:
+        parser.error('--replay runs on the headless engine for now: add --headless')
+    from spacemine_ros.campaign import replay
+    from spacemine_ros.core.config import ConfigError
+    try:
+        row, stored, differences = replay(run, sample)
+    except (ConfigError, OSError) as error:
+        parser.exit(2, f'spacemine-shift: error: {error}\n')
+    summary = json.loads(row['summary'])
+    if summary:
+        print_summary(summary)
+    else:
+        print(f'result: {row["outcome"]} ({row["reason"]})')
+    print(f'inputs: {row["inputs"]}')
+    for struck in json.loads(row['struck']):
+        print(f'fault at {struck["at"]:g} s: {struck["kind"]} {struck["what"]}: '
+              f'{struck["outcome"]}')
+    violations = json.loads(row['violations'])
+    for violation in violations:
+        print(f'VIOLATION at {violation["at"]} s: {violation["invariant"]}: '
+              f'{violation["detail"]}')
+    if stored is None:
+        print(f'sample {sample} has no row in {run} yet: nothing to compare')
+    elif differences:
+        print(f'differs from its row in {run}:')
+        for line in differences:
+            print(f'  {line}')
+    else:
+        print(f'the same figures, outcome and violations as its row in {run}')
+    if args.summary_file and summary:
+        write_summary(args.summary_file, summary)
+    return 0 if row['outcome'] == 'completed' and not violations else 1
 
 
 if __name__ == '__main__':

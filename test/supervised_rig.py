@@ -34,10 +34,6 @@ PLAN = {'plan': {'name': 'estop_drill', 'steps': [
 # (controller, state) at which the drill latches the e-stop, in shift order.
 MOMENTS = [('anchoring', 'DEPLOYING'), ('drill', 'DRILLING'), ('scraper', 'CUTTING'),
            ('material_handling', 'RUNNING'), ('smelter', 'HEATING')]
-# rad/s or m/s: a joint slower than this is not driven. A held arm joint still yields a
-# little to the base's motion as anchors engage (up to about 6e-4 rad/s, physics, not a
-# drive); driven joints move at 1e-2 or more, and every drive's work shows as power.
-STILL = 1e-3
 
 
 class SupervisedRig:
@@ -96,15 +92,7 @@ class SupervisedRig:
 
     def actuators_safe(self):
         """Return why an actuator is not safe now ('' when every one is)."""
-        world = self.world
-        power = world.electrical_power()
-        if power > 0.0:
-            return f'drawing {power:.1f} W'
-        readings = world.readings()
-        moving = [f'{name} {speed:.2g}' for name, speed in zip(readings.joint_names,
-                                                               readings.joint_velocities)
-                  if abs(speed) > STILL]
-        return f'moving: {", ".join(moving)}' if moving else ''
+        return self.world.unsafe()
 
     def estop(self):
         """Latch the e-stop through the supervisor; return the sim s until all is safe."""

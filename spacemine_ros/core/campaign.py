@@ -29,13 +29,31 @@ Distributions: `uniform: [low, high]`, `normal: {mean, sd}`, `lognormal: {median
 sigma}` (sigma of the log), `choice: [values]` (equally likely), `grid: [values]`
 (sample i takes value i mod len, for sweeps). A bad file is refused in one line naming
 the entry, before anything runs.
+
+Faults (`faults:`, a list) are drawn per sample from their own streams: each entry has a
+kind, a probability that the sample gets it (default 1), an instant `at` [sim s from the
+shift's start] and what its kind needs, each a number or a distribution:
+
+- `estop`: the operator latches the e-stop at `at` and, `duration` [s] later, resets it
+  and resumes the plan;
+- `brownout`: the power bus gives nothing for `duration` [s] (a supply fault);
+- `anchor_slip`: anchor `anchor` (its index) keeps only `fraction` of its holding
+  capacity from `at` on (the regolith around it gave way);
+- `sensor_silent`: the measurements of controller `node` stop coming for `duration` [s];
+- `node_restart`: controller `node` dies at `at` and is back `duration` [s] later,
+  taking up what it keeps across a restart.
+
+    faults:
+      - {kind: estop, probability: 0.5, at: {uniform: [10, 300]}, duration: 5}
+      - {kind: node_restart, node: {choice: [drill, scraper]}, at: {uniform: [10, 300]},
+         duration: {uniform: [1, 20]}}
 """
 
 import hashlib
 import json
 import math
 import os
-from typing import Annotated, Any, Dict, List, Union
+from typing import Annotated, Any, Dict, List, Literal, Union
 
 import numpy as np
 import yaml
@@ -141,6 +159,44 @@ def distribution_from(key, entry):
             from None
 
 
+FAULT_ARGUMENTS = {  # kind: what it needs besides at (and probability)
+    'estop': ('duration',), 'brownout': ('duration',), 'anchor_slip': ('anchor', 'fraction'),
+    'sensor_silent': ('node', 'duration'), 'node_restart': ('node', 'duration')}
+MAX_FAULT_TIME = 1e7  # s: later than any shift
+
+
+def _fixed_or_drawn(key, value):
+    """Return a distribution for a fault's argument: a number or string stands for itself."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return Choice(choice=[value])
+    return distribution_from(key, value)
+
+
+class FaultSpec(_Strict):
+    """One fault a sample may get: its kind, chance, instant and arguments."""
+
+    kind: Literal['estop', 'brownout', 'anchor_slip', 'sensor_silent', 'node_restart']
+    probability: float = Field(default=1.0, ge=0.0, le=1.0, allow_inf_nan=False)
+    at: Any
+    duration: Any = None
+    node: Any = None
+    anchor: Any = None
+    fraction: Any = None
+
+    @model_validator(mode='after')
+    def _arguments(self):
+        needed = FAULT_ARGUMENTS[self.kind]
+        for name in ('duration', 'node', 'anchor', 'fraction'):
+            given = getattr(self, name) is not None
+            if given != (name in needed):
+                raise ValueError(f'the {self.kind} fault {"takes no" if given else "needs"} '
+                                 f'{name} (it takes at{"".join(", " + n for n in needed)})')
+        for name in ('at', *needed):
+            object.__setattr__(self, name, _fixed_or_drawn(f'{self.kind}.{name}',
+                                                           getattr(self, name)))
+        return self
+
+
 class Base(_Strict):
     """The shift every sample starts from (spacemine-shift's options)."""
 
@@ -166,6 +222,7 @@ class Campaign(_Strict):
     samples: int = Field(gt=0, le=MAX_SAMPLES)
     base: Base = Base()
     vary: Dict[str, Any] = {}
+    faults: List[FaultSpec] = []
     wall_limit: float = Field(default=3600.0, gt=0.0, allow_inf_nan=False)
 
     @field_validator('vary')
@@ -262,9 +319,58 @@ def draw(campaign, index):
     return values
 
 
+FAULT_STREAM = 1_000_000  # fault streams are apart from the inputs' (key positions)
+
+
+def draw_faults(campaign, index):
+    """Return sample `index`'s faults [{kind, at, ...}] by instant (ConfigError if bad).
+
+    Each entry of faults has its own stream, so whether and when one strikes does not
+    depend on the others.
+    """
+    faults = []
+    for position, spec in enumerate(campaign.faults):
+        rng = np.random.default_rng(np.random.SeedSequence(
+            [campaign.seed, index, FAULT_STREAM + position]))
+        if rng.random() >= spec.probability:
+            continue
+        fault = {'kind': spec.kind}
+        for name in ('at', *FAULT_ARGUMENTS[spec.kind]):
+            fault[name] = _checked_fault_value(spec.kind, name, getattr(spec, name).draw(
+                rng, index), index)
+        faults.append(fault)
+    return sorted(faults, key=lambda f: f['at'])
+
+
+def _checked_fault_value(kind, name, value, index):
+    where = f'campaign.faults.{kind}.{name}: sample {index} drew {value!r}'
+    if name == 'node':
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}; a node is a controller's name")
+        return value
+    if isinstance(value, (str, bool)) or not math.isfinite(value):
+        raise ConfigError(f'{where}; it must be a number')
+    if name == 'anchor':
+        if value != int(value) or value < 0:
+            raise ConfigError(f'{where}; an anchor is an index from 0')
+        return int(value)
+    if name == 'fraction' and not 0.0 <= value <= 1.0:
+        raise ConfigError(f'{where}; a fraction is within 0..1')
+    if name in ('at', 'duration') and not 0.0 <= value <= MAX_FAULT_TIME:
+        raise ConfigError(f'{where}; it must be within 0..{MAX_FAULT_TIME:g} s')
+    return float(value)
+
+
 def draw_all(campaign):
-    """Return every sample's inputs, or ConfigError for the first a run could not take."""
-    return [draw(campaign, index) for index in range(campaign.samples)]
+    """Return every sample's inputs, or ConfigError for the first a run could not take.
+
+    The faults are drawn too, so a bad one is refused before anything runs.
+    """
+    drawn = []
+    for index in range(campaign.samples):
+        drawn.append(draw(campaign, index))
+        draw_faults(campaign, index)
+    return drawn
 
 
 class ShiftInputs(_Strict):
@@ -311,5 +417,5 @@ def resolve_plan(plan):
         else plan
 
 
-__all__ = ['Campaign', 'campaign_from', 'draw', 'draw_all', 'load_campaign', 'shift_inputs',
-           'ShiftInputs']
+__all__ = ['Campaign', 'campaign_from', 'draw', 'draw_all', 'draw_faults', 'FaultSpec',
+           'load_campaign', 'shift_inputs', 'ShiftInputs']

@@ -64,6 +64,7 @@ class AnchorsSim(SubsystemSim):
         # moves the rig, and what each motor was last set to (a motor keeps its setting).
         self.stepped_tensions = [a.tension for a in self.anchors]
         self.motor = [None] * len(self.anchors)
+        self.pulled_out = []  # (time, anchor index, load, capacity) of each pull-out under load
 
     def apply(self, command):
         """Set each anchor's embed target [m] (within the design's) and tension [N]."""
@@ -166,6 +167,8 @@ class AnchorsSim(SubsystemSim):
             tension = anchor.tension if live else 0.0
             anchor.load = tension + math.hypot(force[0], force[1], min(force[2], 0.0))
             if anchor.load > self.capacity(index):
+                self.pulled_out.append((self.world.time, index, anchor.load,
+                                        self.capacity(index)))
                 self._pull_out(anchor)
 
     def _pull_out(self, anchor):

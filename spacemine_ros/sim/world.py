@@ -62,6 +62,12 @@ def default_rig_file():
     return share_path('config', 'rigs', 'default.yaml')
 
 
+# rad/s or m/s: a joint slower than this is not driven. A held arm joint still yields a
+# little to the base's motion as anchors engage (up to about 6e-4 rad/s, physics, not a
+# drive); driven joints move at 1e-2 or more, and every drive's work shows as power.
+STILL = 1e-3
+
+
 @dataclass
 class Readings:
     """Sensor values for one control period (what the backend publishes).
@@ -377,6 +383,20 @@ class RigWorld:
     def electrical_power(self):
         """Return what every subsystem draws now [W] (base load not included)."""
         return sum(plugin.electrical_power() for plugin in self.plugins.values())
+
+    def unsafe(self):
+        """Return why an actuator is not safe now ('' when every one is).
+
+        Unsafe: a drive draws power or a joint moves faster than STILL (what an e-stop
+        must bring about).
+        """
+        power = self.electrical_power()
+        if power > 0.0:
+            return f'drawing {power:.1f} W'
+        readings = self.readings()
+        moving = [f'{name} {speed:.2g} /s' for name, speed in zip(
+            readings.joint_names, readings.joint_velocities) if abs(speed) > STILL]
+        return f'moving: {", ".join(moving)}' if moving else ''
 
     def idle_for(self):
         """Return how long [s of sim time] nothing of the rig has moved or worked."""

@@ -1,6 +1,7 @@
 """Campaign runs on Dask (spacemine_ros.campaign): embedded, a real scheduler, resumed."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -10,19 +11,21 @@ import time
 import pytest
 
 from spacemine_ros.campaign import main, Results, run_campaign
-from spacemine_ros.core.campaign import load_campaign
+from spacemine_ros.core.campaign import draw_faults, load_campaign
 from spacemine_ros.core.config import ConfigError
 from test.conftest import CONFIG
 
 CI_SMALL = os.path.join(CONFIG, 'campaigns', 'ci_small.yaml')
 SMALL = load_campaign(CI_SMALL).model_copy(update={'samples': 3})
 # Figures of the host, not of the shift.
-WALL = {'wall_time_s', 'run_wall_s', 'summary'}
+WALL = {'wall_time_s', 'run_wall_s', 'summary', 'worker_pid', 'worker_rss_mb'}
 
 
 def rows(directory, campaign=SMALL):
+    """Return the rows without the host's figures (NaN as None, so that rows compare)."""
     table = Results(str(directory), campaign).table()
-    return [{k: v for k, v in row.items() if k not in WALL} for row in table.to_pylist()]
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v
+             for k, v in row.items() if k not in WALL} for row in table.to_pylist()]
 
 
 @pytest.fixture(scope='module')
@@ -47,6 +50,10 @@ def test_a_resumed_campaign_runs_only_the_samples_without_a_row(one_worker):
         assert row['mass_excavated_kg'] > 0.0 and row['peak_anchor_load_N'] > 0.0
         inputs = json.loads(row['inputs'])
         assert set(inputs) == set(SMALL.vary)
+        assert json.loads(row['faults']) == draw_faults(SMALL, row['sample'])
+        assert len(json.loads(row['struck'])) >= len(json.loads(row['faults']))
+        assert row['violation_count'] == 0, row['violations']
+    assert any(json.loads(row['faults']) for row in found)  # the small campaign has faults
 
 
 def test_two_embedded_workers_give_the_rows_of_one_sample_for_sample(one_worker, tmp_path):
@@ -55,38 +62,95 @@ def test_two_embedded_workers_give_the_rows_of_one_sample_for_sample(one_worker,
     assert rows(tmp_path) == rows(directory)
 
 
-def test_a_running_dask_scheduler_and_two_workers_give_the_same_rows(one_worker, tmp_path):
-    directory, _, _ = one_worker
-    dask = os.path.join(os.path.dirname(sys.executable), 'dask')
-    scheduler_file = str(tmp_path / 'scheduler.json')
-    common = {'stdout': subprocess.DEVNULL, 'stderr': subprocess.DEVNULL,
-              'start_new_session': True}
-    processes = [subprocess.Popen([dask, 'scheduler', '--scheduler-file', scheduler_file,
-                                   '--host', '127.0.0.1', '--port', '0', '--no-dashboard'],
-                                  **common)]
-    try:
+class DaskCluster:
+    """A dask scheduler and workers on localhost, each in a process group of its own."""
+
+    def __init__(self, directory, workers=2):
+        self.dask = os.path.join(os.path.dirname(sys.executable), 'dask')
+        self.scheduler_file = str(directory / 'scheduler.json')
+        self.workers = []
+        self.scheduler = self._start(['scheduler', '--scheduler-file', self.scheduler_file,
+                                      '--host', '127.0.0.1', '--port', '0', '--no-dashboard'])
         deadline = time.monotonic() + 120.0
-        while not os.path.exists(scheduler_file) and time.monotonic() < deadline:
+        while not os.path.exists(self.scheduler_file) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert os.path.exists(scheduler_file), 'the scheduler did not start'
-        for _ in range(2):
-            processes.append(subprocess.Popen(
-                [dask, 'worker', '--scheduler-file', scheduler_file, '--nworkers', '1',
-                 '--nthreads', '1', '--no-dashboard'], **common))
-        with open(scheduler_file) as stream:
-            address = json.load(stream)['address']
-        out = tmp_path / 'results'
-        assert run_campaign(SMALL, str(out), scheduler=address) == (3, 0)
-        assert rows(out) == rows(directory)
-    finally:
+        assert os.path.exists(self.scheduler_file), 'the scheduler did not start'
+        for _ in range(workers):
+            self.workers.append(self._start(['worker', '--scheduler-file', self.scheduler_file,
+                                             '--nworkers', '1', '--nthreads', '1',
+                                             '--no-dashboard']))
+        with open(self.scheduler_file) as stream:
+            self.address = json.load(stream)['address']
+
+    def _start(self, arguments):
+        return subprocess.Popen([self.dask, *arguments], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def kill_worker(self, index):
+        """SIGKILL a worker (its nanny too): what it was running is lost with it."""
+        os.killpg(self.workers[index].pid, signal.SIGKILL)
+        self.workers[index].wait()
+
+    def close(self):
+        processes = [*self.workers, self.scheduler]
         for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def test_a_running_dask_scheduler_and_two_workers_give_the_same_rows(one_worker, tmp_path):
+    directory, _, _ = one_worker
+    cluster = DaskCluster(tmp_path)
+    try:
+        out = tmp_path / 'results'
+        assert run_campaign(SMALL, str(out), scheduler=cluster.address) == (3, 0)
+        assert rows(out) == rows(directory)
+    finally:
+        cluster.close()
+
+
+def test_a_worker_killed_mid_sample_has_its_sample_retried_and_counted_once(tmp_path):
+    # Six samples on two workers: when the first row is written both are at work, and one
+    # of them dies with its sample.
+    path = tmp_path / 'six.yaml'
+    path.write_text(open(CI_SMALL).read().replace('samples: 4', 'samples: 6'))
+    campaign = load_campaign(str(path))
+    cluster = DaskCluster(tmp_path)
+    out = tmp_path / 'results'
+    runner = subprocess.Popen(
+        [sys.executable, '-m', 'spacemine_ros.campaign', str(path), '--out', str(out),
+         '--scheduler', cluster.address, '--no-progress'], stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300.0
+        while time.monotonic() < deadline and runner.poll() is None and not (
+                out.exists() and any(n.endswith('.parquet') for n in os.listdir(out))):
+            time.sleep(0.05)
+        done = len(Results(str(out), campaign).done())
+        assert runner.poll() is None and 1 <= done <= campaign.samples - 2, done
+        cluster.kill_worker(0)
+        output, _ = runner.communicate(timeout=600)
+        assert runner.returncode == 0, output
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait()
+        cluster.close()
+    # Every sample has its one row, and the runner counted each once.
+    found = rows(out, campaign)
+    assert [row['sample'] for row in found] == list(range(campaign.samples))
+    assert f'{campaign.samples} samples run, 0 done before' in output
+    assert all(row['outcome'] != 'error' for row in found)
+    # The rows the embedded cluster gives, sample for sample.
+    embedded = tmp_path / 'embedded'
+    assert run_campaign(campaign, str(embedded), workers=2) == (campaign.samples, 0)
+    assert found == rows(embedded, campaign)
 
 
 def test_a_campaign_killed_mid_way_resumes_with_no_sample_lost_or_run_twice(tmp_path):

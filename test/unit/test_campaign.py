@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from spacemine_ros.core.campaign import (
-    campaign_from, draw, draw_all, load_campaign, shift_inputs)
+    campaign_from, draw, draw_all, draw_faults, load_campaign, shift_inputs)
 from spacemine_ros.core.config import ConfigError
 from test.conftest import CONFIG
 
@@ -99,6 +99,14 @@ def test_the_fingerprint_says_which_campaign_wrote_the_results():
     ({'vary': {'regolith.density': {'choice': [-5.0]}}}, 'above 0'),
     ({'vary': {'drill.max_thrust': {'poisson': 3}}}, 'drill.max_thrust: a distribution is'),
     ({'base': {'site': 'north'}}, 'LAT,LON'),
+    ({'faults': [{'kind': 'estop', 'at': 3.0}]}, 'the estop fault needs duration'),
+    ({'faults': [{'kind': 'brownout', 'at': 3.0, 'duration': 1.0, 'node': 'drill'}]},
+     'the brownout fault takes no node'),
+    ({'faults': [{'kind': 'meteor', 'at': 3.0}]}, 'campaign.faults'),
+    ({'faults': [{'kind': 'estop', 'at': 3.0, 'duration': 1.0, 'probability': 1.5}]},
+     'campaign.faults'),
+    ({'faults': [{'kind': 'estop', 'at': {'uniform': [5.0, 1.0]}, 'duration': 1.0}]},
+     'low < high'),
 ])
 def test_a_bad_campaign_is_refused_in_one_line_naming_the_entry(change, words):
     data = {'name': 'probe', 'seed': 1, 'samples': 3}
@@ -132,3 +140,52 @@ def test_a_file_that_is_not_a_campaign_is_refused(tmp_path):
         load_campaign(str(tmp_path / 'missing.yaml'))
     path.write_text(yaml.safe_dump({'campaign': {'name': 'x', 'seed': 1, 'samples': 2}}))
     assert load_campaign(str(path)).vary == {}
+
+
+def faulty(*faults, samples=200):
+    return campaign(samples=samples, faults=list(faults))
+
+
+ESTOP = {'kind': 'estop', 'probability': 0.5, 'at': {'uniform': [10.0, 100.0]},
+         'duration': {'lognormal': {'median': 5.0, 'sigma': 0.5}}}
+RESTART = {'kind': 'node_restart', 'node': {'choice': ['drill', 'scraper']},
+           'at': {'uniform': [1.0, 50.0]}, 'duration': 3.0}
+SLIP = {'kind': 'anchor_slip', 'anchor': {'choice': [0, 1, 2, 3]}, 'at': 20.0,
+        'fraction': {'uniform': [0.2, 0.9]}}
+
+
+def test_a_sample_s_faults_follow_from_the_seed_and_its_index_alone():
+    probe = faulty(ESTOP, RESTART, SLIP)
+    drawn = [draw_faults(probe, index) for index in range(probe.samples)]
+    assert drawn[::-1] == [draw_faults(probe, i) for i in reversed(range(probe.samples))]
+    assert draw_faults(faulty(ESTOP, RESTART, SLIP), 7) == drawn[7]
+    # Half the samples are e-stopped; each sample's faults come by instant.
+    estopped = sum(any(f['kind'] == 'estop' for f in faults) for faults in drawn)
+    assert 70 < estopped < 130
+    for faults in drawn:
+        assert [f['at'] for f in faults] == sorted(f['at'] for f in faults)
+        kinds = {f['kind']: f for f in faults}
+        assert kinds['node_restart']['node'] in ('drill', 'scraper')
+        assert kinds['node_restart']['duration'] == 3.0
+        assert kinds['anchor_slip']['anchor'] in range(4)
+        assert isinstance(kinds['anchor_slip']['anchor'], int)
+        assert 0.2 <= kinds['anchor_slip']['fraction'] <= 0.9
+        if 'estop' in kinds:
+            assert 10.0 <= kinds['estop']['at'] <= 100.0 and kinds['estop']['duration'] > 0.0
+    # A fault added at the end leaves the inputs and the other faults as they were.
+    more = faulty(ESTOP, RESTART, SLIP, {'kind': 'brownout', 'at': 5.0, 'duration': 2.0})
+    for index in range(5):
+        assert [f for f in draw_faults(more, index) if f['kind'] != 'brownout'] == drawn[index]
+        assert draw(more, index) == draw(probe, index)
+    assert probe.fingerprint() != more.fingerprint()
+
+
+def test_a_fault_spread_that_draws_what_no_shift_can_take_is_refused_before_any_runs():
+    negative = faulty({'kind': 'estop', 'at': {'normal': {'mean': 5.0, 'sd': 50.0}},
+                       'duration': 1.0})
+    with pytest.raises(ConfigError, match='estop.at: sample [0-9]+ drew -'):
+        draw_all(negative)
+    with pytest.raises(ConfigError, match='a fraction is within 0..1'):
+        draw_all(faulty({**SLIP, 'fraction': {'uniform': [0.5, 1.5]}}))
+    with pytest.raises(ConfigError, match='an anchor is an index'):
+        draw_all(faulty({**SLIP, 'anchor': {'uniform': [0.0, 3.0]}}))

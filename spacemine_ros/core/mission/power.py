@@ -84,6 +84,10 @@ class PowerShares:
         for parameter, share in values.items():
             self.last[(controller, parameter)] = share
 
+    def forget(self, controller):
+        """Forget what a controller was sent (a restarted node has its own defaults)."""
+        self.last = {key: share for key, share in self.last.items() if key[0] != controller}
+
     def table(self):
         """Return every share sent so far as (controller, parameter, W), in a fixed order."""
         return sorted((controller, parameter, share)

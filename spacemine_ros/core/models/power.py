@@ -114,6 +114,8 @@ def sun_cosine(latitude, hour_angle):
 class PowerSystem:
     """The supply: array (or fixed bus) and battery, stepped on the rig's clock."""
 
+    outage_until = -math.inf  # a supply fault: the bus gives nothing until then [s]
+
     def __init__(self, config, distance_au, latitude, rotation_period):
         self.config = config
         self.distance_au = distance_au
@@ -153,6 +155,8 @@ class PowerSystem:
 
     def available(self):
         """Power the rig may draw now, base load included [W]."""
+        if self.time < self.outage_until:
+            return 0.0
         return self.generation() + self.battery_can_give()
 
     def step(self, dt, drawn):
@@ -163,6 +167,10 @@ class PowerSystem:
         discharge limit and down to empty). A draw the supply cannot meet is cut.
         """
         config = self.config
+        if self.time < self.outage_until:  # nothing reaches the bus; the battery keeps
+            self.time += dt
+            self.drawn = 0.0
+            return 0.0
         generation = self.generation()
         drawn = max(0.0, drawn)
         surplus = generation - drawn

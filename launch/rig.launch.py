@@ -23,6 +23,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from spacemine_ros import bringup
 from spacemine_ros.core.mission.plan import check_against_rig, load_plan
 from spacemine_ros.core.rig_interface import load_rig_interface
+from spacemine_ros.domain import dds_environment
 from spacemine_ros.hardware.ports import parse_ports
 from spacemine_ros.nodes.supervisor import plan_path
 from spacemine_ros.params_files import load_params_file
@@ -125,7 +126,9 @@ def _nodes(context):
             remappings=list(spec.remappings), respawn=respawn,
             # Each node stops safely if this launch dies without stopping it: ros2 launch
             # exits on SIGTERM leaving its processes (spacemine_ros.nodes.common).
-            additional_env={bringup.STOP_WITH_PARENT: str(os.getpid())},
+            # And they talk over UDP unless the operator chose a DDS transport
+            # (spacemine_ros.domain: a killed process can deafen shared memory).
+            additional_env={bringup.STOP_WITH_PARENT: str(os.getpid()), **dds_environment()},
             on_exit=None if respawn else _take_the_rig_down,
             arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))
     if _truthy(value['publish_description']):

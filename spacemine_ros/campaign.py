@@ -312,8 +312,15 @@ def main(argv=None):
             violated[0] += row['violation_count'] > 0
             bar.set_postfix({**counts, 'violating': violated[0]}, refresh=False)
             bar.update()
-        run, failures = run_campaign(campaign, directory, args.workers, args.scheduler,
-                                     progress)
+        try:
+            run, failures = run_campaign(campaign, directory, args.workers, args.scheduler,
+                                         progress)
+        except KeyboardInterrupt:
+            bar.close()
+            print(f'{campaign.name}: interrupted with {len(Results(directory, campaign).done())}'
+                  f' of {campaign.samples} samples written; run it again to go on',
+                  file=sys.stderr)
+            return 130
     print(f'{campaign.name}: {run} samples run, {done} done before; outcomes '
           + (', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none new')
           + f'; {violated[0]} violating an invariant; results in {directory}')

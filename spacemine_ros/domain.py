@@ -8,6 +8,12 @@ of this project on the host holds: an exclusive lock on a file per domain, held 
 the life of the process and released by the OS even if the process is killed. The
 processes it starts inherit the domain through the environment. Discovery is kept to
 this host (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) unless set otherwise.
+
+The rig's processes talk over UDP on the host, not Fast DDS's shared memory, unless the
+operator chose a transport (FASTDDS_BUILTIN_TRANSPORTS): a process killed while it used
+a shared-memory port can leave the others deaf to it and to each other for good
+(eProsima/Fast-DDS#5469, open for 3.x; seen here as a supervisor that stopped hearing
+the clock after the line's node was killed), and a rig must outlive a crashed node.
 """
 
 import fcntl
@@ -18,6 +24,8 @@ import tempfile
 DOMAINS = range(1, 102)  # 0..101 map to free UDP ports on Linux; 0 is the usual default
 LOCK_DIR = os.path.join(tempfile.gettempdir(), 'spacemine_domains')
 _held = {}  # domain -> open lock file of this process
+TRANSPORTS = 'FASTDDS_BUILTIN_TRANSPORTS'
+DEFAULT_TRANSPORTS = 'UDPv4'
 
 
 class DomainError(RuntimeError):
@@ -42,6 +50,7 @@ def claim_domain(environ=os.environ, rng=random):
     Raises DomainError if every domain is taken.
     """
     environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    environ.update(dds_environment(environ))
     given = environ.get('ROS_DOMAIN_ID', '').strip()
     if given:
         try:
@@ -65,6 +74,11 @@ def claim_domain(environ=os.environ, rng=random):
             return domain, True
     raise DomainError(f'every ROS domain 1..101 is held by another run on this host '
                       f'(locks in {LOCK_DIR})')
+
+
+def dds_environment(environ=os.environ):
+    """Return the DDS transport settings the rig's processes run with (see above)."""
+    return {TRANSPORTS: environ.get(TRANSPORTS, '').strip() or DEFAULT_TRANSPORTS}
 
 
 def release_domains():

@@ -36,6 +36,10 @@ THRUST_FLOOR = 1.0  # N: thrust below this is no push (a drive's holding force)
 # and its feed drive unloads within a few more.
 THRUST_REACTION = 0.5
 ESTOP_SAFE_WITHIN = 0.5  # s of sim time: every actuator safe after an e-stop
+# An operator whose reset is refused (a cause persists: a node still silent) tries again
+# every RESET_RETRY s for RESET_PATIENCE s, then leaves the rig e-stopped.
+RESET_RETRY = 1.0
+RESET_PATIENCE = 600.0
 
 
 class FaultSchedule:
@@ -65,16 +69,27 @@ class FaultSchedule:
                 if e[3]['kind'] == 'anchor_slip' and e[2] == 'strike'}
 
     def __call__(self, shift):
-        """Strike what is due at the shift's instant."""
+        """Strike what is due at the shift's instant; halt a shift nothing can change."""
         now = shift.world.time
         while self.events and shift.on_grid(self.events[0][0]) <= now + 1e-9:
-            _, _, what, fault = self.events.pop(0)
+            _, order, what, fault = self.events.pop(0)
             try:
                 outcome = self._do(shift, what, fault)
             except (ShiftError, KeyError) as error:
                 outcome = f'not struck: {error}'
+            if outcome is None:  # a refused reset, to be tried again
+                if now - fault['at'] - fault['duration'] < RESET_PATIENCE:
+                    self.events.append((now + RESET_RETRY, order, what, fault))
+                    self.events.sort(key=lambda event: event[:2])
+                    shift.stop_at(now + RESET_RETRY)
+                    continue
+                outcome = f'the operator gave up resetting after {RESET_PATIENCE:g} s'
             self.struck.append({'at': round(now, 3), 'kind': fault['kind'], 'what': what,
                                 'outcome': outcome})
+        if not self.events and shift.mission.state == 'estopped' and \
+                'operator' in shift.mission.causes:
+            # The operator who latched it has gone: no one will reset it.
+            shift.halt('the e-stop stays latched: the operator left without resetting it')
 
     def _do(self, shift, what, fault):
         kind = fault['kind']
@@ -86,7 +101,7 @@ class FaultSchedule:
                 return reason
             accepted, reason = shift.operator_command('reset')
             if not accepted:
-                return f'reset refused: {reason}'
+                return None
             accepted, more = shift.operator_command('resume')
             return f'{reason}; resume: {more}' if accepted else f'{reason}; resume refused: {more}'
         if kind == 'brownout':

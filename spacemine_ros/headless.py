@@ -704,6 +704,7 @@ class Shift:
         elif self.mission.plan is None and resume:
             raise ShiftError(f'nothing to resume in {data_dir}')
         self.wall = 0.0
+        self.halted = ''  # why the run stops though the plan has not ended (halt())
 
     # Set-up --------------------------------------------------------------------------------
     def _check_overrides(self, overrides):
@@ -926,6 +927,10 @@ class Shift:
                            battery=power.state_of_charge if power else 1.0)
 
     # Faults and the operator (campaigns' fault schedules, tests) ---------------------------------
+    def halt(self, reason):
+        """Stop run() at the next instant, though the plan has not ended (it fails)."""
+        self.halted = reason
+
     def on_grid(self, instant):
         """Return the first control instant at or after `instant` [s].
 
@@ -1069,6 +1074,9 @@ class Shift:
         result, reason = 'failed', ''
         try:
             while not self.done:
+                if self.halted:
+                    reason = self.halted
+                    break
                 if self.world.time >= until:
                     reason = f'stopped at {until:g} s of simulated time'
                     break

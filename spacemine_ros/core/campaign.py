@@ -223,7 +223,7 @@ class Campaign(_Strict):
     base: Base = Base()
     vary: Dict[str, Any] = {}
     faults: List[FaultSpec] = []
-    wall_limit: float = Field(default=3600.0, gt=0.0, allow_inf_nan=False)
+    wall_limit: float = Field(default=600.0, gt=0.0, allow_inf_nan=False)
 
     @field_validator('vary')
     @classmethod

@@ -199,3 +199,15 @@ def test_text_that_rcl_would_misread_stays_text_in_the_node_parameter_files(ros,
         assert node.get_parameter('g').value == ['x=1', 'y']
     finally:
         node.destroy_node()
+
+
+def test_each_launched_node_talks_over_the_transport_the_operator_chose_else_udp(
+        launch_file, monkeypatch):
+    monkeypatch.delenv('FASTDDS_BUILTIN_TRANSPORTS', raising=False)
+    nodes, _ = launched_nodes(launch_file)
+    assert nodes and all(n.kwargs['additional_env']['FASTDDS_BUILTIN_TRANSPORTS'] == 'UDPv4'
+                         for n in nodes)
+    monkeypatch.setenv('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    nodes, _ = launched_nodes(launch_file)
+    assert all(n.kwargs['additional_env']['FASTDDS_BUILTIN_TRANSPORTS'] == 'LARGE_DATA'
+               for n in nodes)

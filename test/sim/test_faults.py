@@ -156,3 +156,32 @@ def test_a_fault_between_control_instants_strikes_at_the_next_and_the_shift_goes
          {'kind': 'estop', 'at': DRILLING + 0.013, 'duration': 1.031}])
     assert violations == [] and figures['result'] == 'completed', figures['reason']
     assert [s['at'] for s in schedule.struck] == [10.05, 19.0, DRILLING + 0.05, 34.05]
+
+
+def test_an_operator_whose_reset_is_refused_tries_again_until_the_rig_can_go_on():
+    # Found by a campaign: the line's node silent (its liveness e-stop) when the operator
+    # released an e-stop of theirs: the reset was refused, never tried again, and the
+    # rig stayed e-stopped until the wall limit.
+    figures, violations, schedule, _, _ = run(
+        [{'kind': 'node_restart', 'node': 'anchoring', 'at': 28.7, 'duration': 12.5},
+         {'kind': 'estop', 'at': 39.6, 'duration': 1.0}],
+        overrides={'supervisor': {'liveness_timeout': 10.0}})
+    assert violations == [] and figures['result'] == 'completed', figures['reason']
+    ends = [s for s in schedule.struck if s['what'] == 'end']
+    estop_end = next(s for s in ends if s['kind'] == 'estop')
+    assert estop_end['at'] >= 41.2  # once the anchoring node was back
+    assert 'resumed' in estop_end['outcome']
+
+
+def test_a_rig_the_operator_left_e_stopped_halts_the_run_as_a_violation(monkeypatch):
+    import spacemine_ros.faults as faults
+    monkeypatch.setattr(faults, 'RESET_PATIENCE', 5.0)
+    figures, violations, schedule, _, _ = run(
+        [{'kind': 'node_restart', 'node': 'anchoring', 'at': 10.0, 'duration': 60.0},
+         {'kind': 'estop', 'at': 20.0, 'duration': 1.0}],
+        overrides={'supervisor': {'liveness_timeout': 5.0}}, wall_limit=120.0)
+    assert 'gave up' in next(s['outcome'] for s in schedule.struck if s['kind'] == 'estop'
+                             and s['what'] == 'end')
+    assert figures['result'] == 'failed' and 'operator left' in figures['reason']
+    assert figures['sim_time_s'] < 100.0  # halted once the node was back, not at a limit
+    assert [v['invariant'] for v in violations] == ['the plan ends by its policy']

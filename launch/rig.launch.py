@@ -136,7 +136,7 @@ def _nodes(context):
         actions.append(Node(
             package='robot_state_publisher', executable='robot_state_publisher',
             name='robot_state_publisher', output='screen',
-            remappings=[bringup.CLOCK_REMAP],
+            remappings=[bringup.CLOCK_REMAP], additional_env=dds_environment(),
             parameters=[{'robot_description': ParameterValue(rig_urdf_xml(drills=drills),
                                                              value_type=str),
                          'frame_prefix': bringup.frame_prefix(value['namespace']),

@@ -232,9 +232,14 @@ def client_for(workers=None, scheduler=None):
     The embedded cluster has one single-threaded worker process per core (PyBullet and
     the controllers hold the GIL), so shifts run side by side.
     """
+    import dask
     from distributed import Client, LocalCluster
     if scheduler:
         return Client(scheduler), None
+    # A worker's statistical profiler keeps an hour of its samples: hundreds of MB that
+    # grow with every shift (bench_campaign_memory). Workers started by hand take
+    # DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False (docs/campaigns.md).
+    dask.config.set({'distributed.worker.profile.enabled': False})
     workers = workers or os.cpu_count() or 1
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address=None)

@@ -29,6 +29,7 @@ PYTHON_KEYS = {
     'pybullet': ('python3-pybullet-pip', 'pybullet'),
     'pydantic': ('python3-pydantic', 'pydantic'),
     'transitions': ('python3-transitions', 'transitions'),
+    'psutil': ('python3-psutil', 'psutil'),
 }
 ROS_PACKAGES = {'rclpy', 'std_msgs', 'std_srvs', 'geometry_msgs', 'sensor_msgs', 'nav_msgs',
                 'diagnostic_msgs', 'rcl_interfaces', 'rosgraph_msgs', 'ament_index_python',
@@ -37,7 +38,7 @@ ROS_PACKAGES = {'rclpy', 'std_msgs', 'std_srvs', 'geometry_msgs', 'sensor_msgs',
 # Imported by the campaign tool only, and with no rosdep key in rosdistro (rosdep/python.yaml
 # has none for them): pip installs them from requirements.txt (docs/campaigns.md), so they
 # must be pinned there and stay out of package.xml, where rosdep would fail on them.
-PIP_ONLY = {'distributed': 'distributed', 'pyarrow': 'pyarrow'}
+PIP_ONLY = {'dask': 'dask', 'distributed': 'distributed', 'pyarrow': 'pyarrow'}
 # Needed without an import: rclpy.lifecycle uses lifecycle_msgs; the launch file starts
 # robot_state_publisher.
 USED_WITHOUT_IMPORT = {'lifecycle_msgs', 'robot_state_publisher'}

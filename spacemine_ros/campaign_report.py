@@ -19,9 +19,7 @@ spacemine-campaign writes it when a run ends. No ROS needed.
 """
 
 import argparse
-import base64
 import html
-import io
 import json
 import math
 import os
@@ -29,6 +27,7 @@ import sys
 from collections import Counter, defaultdict
 
 from spacemine_ros.core.config import ConfigError
+from spacemine_ros.report import embedded_plot, page_head
 
 # A sample's outcome as the ranking reads it.
 FAILED = ('failed', 'error')
@@ -137,28 +136,16 @@ def render(campaign, rows, directory):
     title = f'Campaign report: {campaign.name}'
     outcomes = Counter(row['outcome'] for row in rows)
     violating = sum(row['violation_count'] > 0 for row in rows)
-    parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-             f'<title>{html.escape(title)}</title><style>'
-             'body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}'
-             'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;'
-             'text-align:left;font-size:13px}img{max-width:100%}h2{margin-top:1.6em}'
-             'code{font-size:12px}</style></head><body>', f'<h1>{html.escape(title)}</h1>',
+    parts = [page_head(title),
              f'<p id="overview">{len(rows)} of {campaign.samples} samples (seed '
              f'{campaign.seed}, base {html.escape(json.dumps(campaign.base.model_dump()))}): '
              + ', '.join(f'{html.escape(k)} {v}' for k, v in sorted(outcomes.items()))
              + f'; <span id="violating">{violating}</span> violating an invariant.</p>']
     for name, heading, draw in PLOTS:
         figure = draw(plt, rows)
-        if figure is None:
-            continue
-        buffer = io.BytesIO()
-        figure.tight_layout()
-        figure.savefig(buffer, format='png', dpi=90)
-        plt.close(figure)
-        encoded = base64.b64encode(buffer.getvalue()).decode()
-        parts.append(f'<h2 id="{name}">{html.escape(heading)}</h2>')
-        parts.append(f'<img id="plot-{name}" alt="{html.escape(name)}" '
-                     f'src="data:image/png;base64,{encoded}">')
+        if figure is not None:
+            figure.tight_layout()
+            parts.append(embedded_plot(plt, figure, name, heading))
     parts.append(_ranking_table(rows))
     parts.append(_reasons_table(rows))
     parts.append(_violations_table(rows, directory, campaign))

@@ -211,8 +211,8 @@ class Invariants:
             self._violation('ledger balance exact', self.shift.world.time,
                             f'balance {balance!r} kg')
         result, reason = figures.get('result'), figures.get('reason', '')
-        if result != 'completed' and not (result == 'failed' and reason.startswith(
-                'the supervisor ended in aborted: ') and reason.split(': ', 1)[1].strip()):
+        mission = self.shift.mission
+        if result != 'completed' and not (mission.state == 'aborted' and mission.reason):
             self._violation('the plan ends by its policy', self.shift.world.time,
                             f'{result}: {reason or "no reason given"}')
         return list(self.violations)

@@ -78,18 +78,6 @@ def _changed(params, values):
     return dataclasses.replace(params, **values).validate() if values else params
 
 
-class _NoMemory:
-    """A record that keeps nothing (a run without a data directory)."""
-
-    problem = ''
-
-    def recall(self):
-        return {}
-
-    def remember(self, **values):
-        return ''
-
-
 class _KeptMemory:
     """A record kept in this process (a run without a data directory).
 

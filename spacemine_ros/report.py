@@ -468,30 +468,39 @@ def _hold(series, times):
     return out
 
 
+def page_head(title):
+    """Return the start of a self-contained report page (its style) and its title."""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<title>{html.escape(title)}</title><style>'
+            'body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}'
+            'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;'
+            'text-align:left;font-size:13px}img{max-width:100%}h2{margin-top:1.6em}'
+            f'code{{font-size:12px}}</style></head><body>\n<h1>{html.escape(title)}</h1>')
+
+
+def embedded_plot(plt, figure, name, heading):
+    """Return a heading and the figure as an embedded PNG (id plot-<name>); close it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', dpi=90)
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return (f'<h2 id="{name}">{html.escape(heading)}</h2>\n<img id="plot-{name}" '
+            f'alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">')
+
+
 def render(run, title):
     """Return the report's HTML with every plot embedded."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-             f'<title>{html.escape(title)}</title><style>'
-             'body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}'
-             'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;'
-             'text-align:left;font-size:13px}img{max-width:100%}h2{margin-top:1.6em}'
-             '</style></head><body>', f'<h1>{html.escape(title)}</h1>']
+    parts = [page_head(title)]
     parts.append(_summary_table(run))
     for name in PLOTS:
         drawn = _draw(run, name, plt)
         if drawn is None:
             continue
         figure, heading = drawn
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format='png', dpi=90)
-        plt.close(figure)
-        encoded = base64.b64encode(buffer.getvalue()).decode()
-        parts.append(f'<h2 id="{name}">{html.escape(heading)}</h2>')
-        parts.append(f'<img id="plot-{name}" alt="{html.escape(name)}" '
-                     f'src="data:image/png;base64,{encoded}">')
+        parts.append(embedded_plot(plt, figure, name, heading))
     parts.append(_events_table(run))
     parts.append('</body></html>')
     return '\n'.join(parts)

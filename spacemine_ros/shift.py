@@ -544,6 +544,8 @@ def replay_main(parser, args):
         row, stored, differences = replay(run, sample)
     except (ConfigError, OSError) as error:
         parser.exit(2, f'spacemine-shift: error: {error}\n')
+    except KeyboardInterrupt:
+        parser.exit(130, f'spacemine-shift: the replay of sample {sample} was interrupted\n')
     summary = json.loads(row['summary'])
     if summary:
         print_summary(summary)

@@ -99,12 +99,23 @@ def run_sample(campaign, index, on_step=None):
     return row
 
 
-def replay(directory, index, on_step=None):
-    """Run sample `index` of the campaign in a results directory again, headless.
+# How far a sample replayed on the graph may be from its headless row and still be the
+# same shift: the bounds within which the graph's spacemine-shift and --headless agree
+# (a step landing one control period apart, the graph's world stopping every max_step
+# while anything works): (relative, absolute) per figure, whichever is wider, and every
+# plan step starting within STEP_BOUND sim s.
+STEP_BOUND = 5.0
+GRAPH_BOUNDS = {'sim_time_s': (0.02, STEP_BOUND), 'depth_reached_m': (0.0, 1e-3),
+                'mass_excavated_kg': (0.03, 0.0), 'drill_energy_J': (0.03, 0.0),
+                'smelter_energy_J': (0.03, 0.0), 'volatiles_kg': (0.03, 0.0),
+                'products_kg': (0.03, 1e-6), 'peak_thrust_N': (0.03, 0.0),
+                'mass_lost_kg': (0.1, 0.005), 'ledger_balance_kg': (0.0, 1e-9)}
+# Nodes that model the body from the bodies file (rig_sim and these controllers' kinds).
+BODY_MODELLERS = ('anchors', 'material_line', 'furnace')
 
-    Returns (the new row, the stored row or None, [differences]): each figure of the
-    row (COLUMNS, the outcome, the violations) that differs from the stored one.
-    """
+
+def sample_of(directory, index):
+    """Return (campaign, drawn values, faults, ShiftInputs, stored row or None) of a sample."""
     campaign = Results.campaign_of(directory)
     if not 0 <= index < campaign.samples:
         raise ConfigError(f'{directory}: no sample {index} (0..{campaign.samples - 1})')
@@ -113,6 +124,89 @@ def replay(directory, index, on_step=None):
     if index in results.done():
         import pyarrow.parquet as pq
         stored = pq.read_table(results.path(index)).to_pylist()[0]
+    values = draw(campaign, index)
+    return campaign, values, draw_faults(campaign, index), shift_inputs(campaign, values), stored
+
+
+def graph_overrides(inputs, rig, data_dir):
+    """Return the node parameters that give the graph a sample's inputs.
+
+    The sample's own overrides, and its regolith (which the headless engine sets on the
+    body it loads) as a bodies file of its own in data_dir, which rig_sim and every
+    controller that models the body read (bodies_file).
+    """
+    import yaml
+    from spacemine_ros.headless import with_regolith
+    from spacemine_ros.core.models.body import load_body
+    from spacemine_ros.paths import share_path
+    overrides = {node: dict(values) for node, values in inputs.overrides.items()}
+    if not inputs.regolith:
+        return overrides
+    source = share_path('config', 'bodies.yaml')
+    with_regolith(load_body(source, inputs.body, inputs.site), inputs.regolith)  # checked
+    with open(source, encoding='utf-8') as stream:
+        bodies = yaml.safe_load(stream)
+    regolith = bodies['bodies'][inputs.body]['regolith']
+    for name, value in inputs.regolith.items():
+        if name == 'friction_angle':
+            regolith['friction_angle_deg'] = math.degrees(value)
+        else:
+            regolith[name] = float(value)
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(data_dir, 'bodies.yaml')
+    with open(path, 'w', encoding='utf-8') as stream:
+        stream.write(f'# {source} with the regolith of a campaign sample\n')
+        yaml.safe_dump(bodies, stream, sort_keys=False)
+    names = ['rig_sim'] + [s.controller for kind in BODY_MODELLERS for s in rig.by_kind(kind)]
+    for name in names:
+        overrides.setdefault(name, {})['bodies_file'] = path
+    return overrides
+
+
+def graph_differences(figures, stored):
+    """Return [difference] of a graph replay's figures against the sample's headless row.
+
+    The outcome, the invariants violated (by name), and each GRAPH_BOUNDS figure outside
+    its bounds.
+    """
+    differences = []
+    if figures.get('result') != stored.get('outcome'):
+        differences.append(f'outcome: {stored.get("outcome")!r} in the campaign, '
+                           f'{figures.get("result")!r} on the graph')
+    theirs = sorted({v['invariant'] for v in json.loads(stored.get('violations') or '[]')})
+    mine = sorted({v['invariant'] for v in figures.get('violations', [])})
+    if mine != theirs:
+        differences.append(f'violations: {theirs} in the campaign, {mine} on the graph')
+    steps = json.loads(stored.get('summary') or '{}').get('steps', [])
+    graph_steps = figures.get('steps', [])
+    if [s['type'] for s in steps] != [s['type'] for s in graph_steps]:
+        differences.append(f'steps: {[s["type"] for s in steps]} in the campaign, '
+                           f'{[s["type"] for s in graph_steps]} on the graph')
+    else:
+        for theirs, mine in zip(steps, graph_steps):
+            if abs(mine['start_s'] - theirs['start_s']) > STEP_BOUND:
+                differences.append(f'step {theirs["step"]} {theirs["type"]}: starts at '
+                                   f'{theirs["start_s"]:g} s in the campaign, '
+                                   f'{mine["start_s"]:g} s on the graph (bound: '
+                                   f'{STEP_BOUND:g} s)')
+    for name, (relative, absolute) in GRAPH_BOUNDS.items():
+        mine, theirs = figures.get(name), stored.get(name)
+        if not isinstance(mine, (int, float)) or not isinstance(theirs, (int, float)) or \
+                math.isnan(theirs):
+            continue
+        if abs(mine - theirs) > max(relative * abs(theirs), absolute):
+            differences.append(f'{name}: {theirs:.6g} in the campaign, {mine:.6g} on the '
+                               f'graph (bounds: {relative:.0%} or {absolute:g})')
+    return differences
+
+
+def replay(directory, index, on_step=None):
+    """Run sample `index` of the campaign in a results directory again, headless.
+
+    Returns (the new row, the stored row or None, [differences]): each figure of the
+    row (COLUMNS, the outcome, the violations) that differs from the stored one.
+    """
+    campaign, _, _, _, stored = sample_of(directory, index)
     row = run_sample(campaign, index, on_step)
     differences = []
     if stored is not None:

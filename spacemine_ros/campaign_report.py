@@ -13,7 +13,8 @@ HTML file (RUN/report.html unless -o) with every plot embedded as a PNG:
   ranked by Spearman's rank correlation with failing (scipy.stats.spearmanr; the same for
   violating an invariant and for product mass), with the failure rate per value of an
   input drawn from a few values;
-- every violation with its sample, the seed and the command that replays it.
+- every violation with its sample, the seed and the commands that replay it (on the
+  node graph, recorded; and headless).
 
 spacemine-campaign writes it when a run ends. No ROS needed.
 """
@@ -123,9 +124,14 @@ def _spearman(spearmanr, x, y):
     return float(statistic.statistic), float(statistic.pvalue)
 
 
-def replay_command(directory, sample):
-    """Return the command that runs one sample again, with its faults and checks."""
-    return f'spacemine-shift --replay {directory} {sample} --headless'
+def replay_commands(directory, sample):
+    """Return the commands that run one sample again, with its faults and checks.
+
+    On the node graph, recorded (for Foxglove and the shift report), and headless (the
+    campaign's engine, compared exactly with the row).
+    """
+    return (f'spacemine-shift --replay {directory} {sample}',
+            f'spacemine-shift --replay {directory} {sample} --headless')
 
 
 def render(campaign, rows, directory):
@@ -294,7 +300,8 @@ def _violations_table(rows, directory, campaign):
                 f'<td>{html.escape(violation["invariant"])}</td>'
                 f'<td>{_number(violation["at"], 6)}</td>'
                 f'<td>{html.escape(violation["detail"])}</td>'
-                f'<td><code>{html.escape(replay_command(directory, row["sample"]))}</code>'
+                '<td>' + '<br>'.join(f'<code>{html.escape(command)}</code>' for command in
+                                     replay_commands(directory, row['sample'])) +
                 '</td></tr>')
     if not lines:
         return '<h2 id="violations">Violations</h2><p>No invariant was violated.</p>'

@@ -1,4 +1,4 @@
-"""A sample's faults struck on a headless shift, and the rig's invariants watched over it.
+"""A sample's faults struck on a shift, and the rig's invariants watched over it.
 
 Campaigns (spacemine_ros.campaign) draw each sample's faults (core.campaign.draw_faults)
 and run its shift with a FaultSchedule and an Invariants watch as the shift's on_step:
@@ -8,6 +8,9 @@ and run its shift with a FaultSchedule and an Invariants watch as the shift's on
         watch = Invariants(shift, faults)
         figures = shift.run(on_step=lambda s: (faults(s), watch(s)))
         violations = watch.finish(figures)
+
+The shift is a headless one, or the node graph's as graph_faults.GraphShift shows it
+(a sample replayed on the graph: spacemine-shift --replay).
 
 The invariants (each violation recorded with the sim instant and what was seen):
 

@@ -49,7 +49,7 @@ from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.params_files import load_params_file
 from spacemine_ros.paths import share_path
 from spacemine_ros.sim.checkpoint import take_up_checkpoint, WorldCheckpoints
-from spacemine_ros.sim.world import RigWorld
+from spacemine_ros.sim.world import on_control_grid, RigWorld
 from spacemine_ros.summary import ShiftRecord, site_figures, step_timeline, summary
 
 # Accounts a rig weighs (its mass sensors: bucket load cell, belt scale, hopper and
@@ -926,8 +926,7 @@ class Shift:
         next tick there: a world stopped off the grid would let each command lapse before
         its controller renews it. What strikes between two instants strikes at the next.
         """
-        period = self.control_period
-        return math.ceil(instant / period - 1e-6) * period
+        return on_control_grid(instant, self.control_period)
 
     def stop_at(self, instant):
         """Make the world stop at a sim instant [s] (on the control grid: on_grid)."""
@@ -998,24 +997,19 @@ class Shift:
 
     def cut_power(self, seconds):
         """Cut the power bus for `seconds` (a supply fault): a brownout."""
-        power = self.world.power
-        if power is None:
-            raise ShiftError('the rig has an unlimited supply: no power to cut')
-        world = self.world
-        power.outage_until = self.on_grid(world.time + seconds)
-        self.stop_at(power.outage_until)
-        # The drives lose their power at once, not at the world's next process step.
-        world.brownout_state.update(power.config.base_load + world.electrical_power(), 0.0,
-                                    0.0)
-        world.set_brownout(True)
+        until = self.on_grid(self.world.time + seconds)
+        try:
+            self.world.cut_power(until)
+        except ValueError as error:
+            raise ShiftError(str(error)) from None
+        self.stop_at(until)
 
     def slip_anchor(self, index, fraction):
         """Anchor `index` keeps only `fraction` of its holding capacity from now on."""
-        anchors = self.world.anchor_plugin.anchors
-        if not 0 <= index < len(anchors):
-            raise ShiftError(f'no anchor {index}: the rig has {len(anchors)}')
-        anchors[index].capacity_factor *= fraction
-        self.world.wake()
+        try:
+            self.world.slip_anchor(index, fraction)
+        except ValueError as error:
+            raise ShiftError(str(error)) from None
 
     # Driving it by hand (the simulation's tests) ---------------------------------------------
     def unit(self, controller):

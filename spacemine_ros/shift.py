@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import secrets
 import sys
 import time
 
@@ -157,6 +158,8 @@ class Shift:
         self.stop = stop
         self.progress = progress
         self.phase = 'starting'
+        # Called after each callback (a replay's node operations); a reason: stop the shift.
+        self.after_spin = None
 
     def spin_until(self, done, what):
         """Spin until done() is true.
@@ -179,6 +182,9 @@ class Shift:
                 raise ShiftError(f'simulated time stopped at {sim_seen:.1f} s for '
                                  f'{SIM_STOPPED:g} wall seconds while waiting for {what}')
             self.executor.spin_once(timeout_sec=0.1)
+            halted = self.after_spin() if self.after_spin is not None else None
+            if halted:
+                raise ShiftError(halted)
 
     def command(self, name, plan=''):
         """Send a stamped operator command to the supervisor; raise ShiftError if refused."""
@@ -250,6 +256,14 @@ def shift_overrides(args, rig):
         for scraper in rig.by_kind('scraper'):
             overrides.setdefault(scraper.controller, {}).setdefault('passes', int(args.passes))
     return overrides
+
+
+def merged_overrides(overrides, more):
+    """Return {node: {name: value}} of overrides with more's over them."""
+    merged = {node: dict(values) for node, values in overrides.items()}
+    for node, values in more.items():
+        merged.setdefault(node, {}).update(values)
+    return merged
 
 
 def derived_plan(args):
@@ -360,16 +374,25 @@ def recording_options(args, overrides, data_dir):
     return path, summary_file
 
 
-def run_shift(args, stop):
-    """Run a whole shift; return (result, figures): completed, failed or interrupted."""
+def run_shift(args, stop, faults=None, sample_overrides=None):
+    """Run a whole shift; return (result, figures): completed, failed or interrupted.
+
+    faults: a campaign sample's faults ([{kind, at, ...}], core.campaign.draw_faults) to
+    strike on the graph, its invariants watched (graph_faults); the figures then have
+    the sample's `struck`, `violations` and what the watch measured. sample_overrides:
+    node parameters over the operator's (a sample's inputs, campaign.graph_overrides).
+    """
     params_file = args.params_file or bringup.default_params_file()
     rig = load_rig_interface(bringup.rig_file_path(args.rig))
-    overrides = typed_like_the_params_file(shift_overrides(args, rig), params_file)
+    overrides = typed_like_the_params_file(
+        merged_overrides(shift_overrides(args, rig), sample_overrides or {}), params_file)
     data_dir = args.data_dir or default_data_dir(args.namespace)
     plan_file, goal_depth = (None, 0.0) if args.resume else shift_plan(args, data_dir)
+    # This start's session: a node started again within it takes up its own record.
     specs = bringup.graph(args.backend, args.body, args.use_sim_time, args.namespace,
                           anchor_type=args.anchor_type, rig=args.rig, resume=args.resume,
-                          data_dir=data_dir, site=args.site, recording=args.record)
+                          data_dir=data_dir, site=args.site, recording=args.record,
+                          session=secrets.token_hex(6))
     recording = recording_options(args, overrides, data_dir) if args.record else None
     # The recorder runs in a process of its own, beside the rig's.
     apart = ApartProcesses(specs, args.namespace, params_file, overrides)
@@ -388,6 +411,16 @@ def run_shift(args, stop):
             executor.add_node(node)
         shift = Shift(executor, operator, args.wall_limit, stop,
                       progress=not args.no_progress)
+        watch = None
+        if faults is not None:
+            from spacemine_ros.faults import FaultSchedule, Invariants
+            from spacemine_ros.graph_faults import GraphShift
+            graph = GraphShift(nodes, executor, rig, apart.rest,
+                               (args.namespace, params_file, overrides))
+            schedule = FaultSchedule(graph, faults)
+            watch = Invariants(graph, schedule)
+            graph.watch(schedule, watch)
+            shift.after_spin = graph.after_spin
         try:
             if recording:
                 shift.phase = 'starting the recorder'
@@ -413,6 +446,10 @@ def run_shift(args, stop):
         figures['steps'] = step_timeline(operator.steps, figures['sim_time_s'],
                                          wall_start + figures['wall_time_s'])
         figures.update(site_figures(args.body, args.site))
+        if watch is not None:
+            figures['violations'] = watch.finish(figures)
+            figures['struck'] = schedule.struck
+            figures.update(watch.figures())
         if recording:
             # What is on its way (the last mode, the release) goes in the file too.
             end = time.monotonic() + 1.0
@@ -472,9 +509,10 @@ def main(argv=None):
                         'recording (default: on)')
     parser.add_argument('--replay', nargs=2, metavar=('RUN', 'SAMPLE'), default=None,
                         help="run one sample of a campaign again: RUN is the campaign's "
-                        'results directory, SAMPLE its index; with --headless on the '
-                        "campaign's engine, its faults struck and its invariants checked, "
-                        'and compared with its row')
+                        'results directory, SAMPLE its index: its inputs and faults, its '
+                        'invariants checked, on the node graph and recorded (compared with '
+                        "its row within the graph's bounds), or with --headless on the "
+                        "campaign's engine (compared exactly)")
     parser.add_argument('--headless', action='store_true',
                         help='run the same controllers, supervisor and world without ROS '
                         '(spacemine_ros.headless), as fast as the machine goes; with '
@@ -537,7 +575,7 @@ def replay_main(parser, args):
     except ValueError:
         parser.error(f'--replay RUN SAMPLE: SAMPLE is an index, got {sample!r}')
     if not args.headless:
-        parser.error('--replay runs on the headless engine for now: add --headless')
+        return replay_on_graph(parser, args, run, sample)
     from spacemine_ros.campaign import replay
     from spacemine_ros.core.config import ConfigError
     try:
@@ -570,6 +608,68 @@ def replay_main(parser, args):
     if args.summary_file and summary:
         write_summary(args.summary_file, summary)
     return 0 if row['outcome'] == 'completed' and not violations else 1
+
+
+def replay_on_graph(parser, args, run, sample):
+    """Replay a campaign sample on the node graph, recorded; return the exit status.
+
+    Its inputs (body, site, rig, plan, parameters, a bodies file with its regolith) and
+    its faults (graph_faults) as the campaign drew them; the recording and its report in
+    the data directory (default RUN/replay-SAMPLE). Its figures are compared with the
+    sample's headless row within the bounds the graph and the headless engine agree
+    (campaign.GRAPH_BOUNDS). 0 when it completed with no invariant violated, 1 otherwise,
+    2 when it cannot be replayed.
+    """
+    from spacemine_ros.campaign import graph_differences, graph_overrides, sample_of
+    from spacemine_ros.core.config import ConfigError
+    try:
+        _, values, faults, inputs, stored = sample_of(run, sample)
+        rig = load_rig_interface(bringup.rig_file_path(inputs.rig))
+        args.data_dir = args.data_dir or os.path.join(os.path.abspath(run), f'replay-{sample}')
+        args.body, args.site, args.rig = inputs.body, inputs.site, inputs.rig
+        args.anchor_type, args.plan, args.record = inputs.anchor_type, inputs.plan, True
+        sample_overrides = graph_overrides(inputs, rig, args.data_dir)
+        check_before_start(bringup.graph(args.backend, args.body, anchor_type=args.anchor_type,
+                                         rig=args.rig, site=args.site),
+                           args.params_file or bringup.default_params_file(),
+                           merged_overrides(shift_overrides(args, rig), sample_overrides),
+                           args.body, args.site)
+    except (ConfigError, OSError, ValueError) as error:
+        parser.exit(2, f'spacemine-shift: error: {error}\n')
+    if args.summary_file and os.path.exists(args.summary_file):
+        os.remove(args.summary_file)
+    announce_domain('spacemine-shift')
+    with StopSignals() as stop:
+        try:
+            result, figures = run_shift(args, stop, faults, sample_overrides)
+        except ValueError as error:  # a node refused its parameters or configuration
+            parser.exit(2, f'spacemine-shift: error: {error}\n')
+    print_summary(figures)
+    print(f'inputs: {json.dumps(values, sort_keys=True)}')
+    for struck in figures.get('struck', []):
+        print(f'fault at {struck["at"]:g} s: {struck["kind"]} {struck["what"]}: '
+              f'{struck["outcome"]}')
+    for violation in figures.get('violations', []):
+        print(f'VIOLATION at {violation["at"]} s: {violation["invariant"]}: '
+              f'{violation["detail"]}')
+    for key, what in (('recording', 'recording'), ('report', 'report')):
+        if figures.get(key):
+            print(f'{what}: {figures[key]}')
+    if result != 'interrupted':
+        if stored is None:
+            print(f'sample {sample} has no row in {run} yet: nothing to compare')
+        else:
+            differences = graph_differences(figures, stored)
+            figures['differences'] = differences
+            if differences:
+                print(f'differs from its headless row in {run}:')
+                for line in differences:
+                    print(f'  {line}')
+            else:
+                print(f'within the graph bounds of its headless row in {run}')
+    if args.summary_file:
+        write_summary(args.summary_file, figures)
+    return 0 if result == 'completed' and not figures.get('violations') else 1
 
 
 if __name__ == '__main__':

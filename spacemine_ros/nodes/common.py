@@ -665,6 +665,19 @@ class ControllerNode(Node):
         self.stop_actuators()
         self.publish_state()
 
+    def lose_inputs(self, seconds, reason):
+        """Take no reading for `seconds` of this node's clock (its sensors struck dumb).
+
+        What is under way faults at once, as when the input watch finds them stale, and
+        the actuators get their stop command. (A replayed campaign sample's sensor fault.)
+        """
+        readings = getattr(self, 'readings', None)
+        if readings is None:
+            raise ValueError(f'{self.get_name()} takes no readings to lose')
+        readings.blind_for(seconds)
+        self._on_stale_input(reason)
+        self.stop_actuators()
+
     def _on_stale_input(self, reason):
         if self.input_lost(reason):
             self.get_logger().error(f'input lost: {reason}')

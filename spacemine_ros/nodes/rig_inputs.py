@@ -68,11 +68,30 @@ class RigInputs:
             'field-bus drivers)', read_only=True)
         self.takers = []  # (name, message type, callback), joint_states last
         self.subscription = None
+        # A sensor fault struck by a test or a replayed campaign sample (blind_for): no
+        # reading reaches the controller until this instant of its clock [s]; its input
+        # watch then finds them stale, as it would a dead sensor's.
+        self.blind_until = None
+
+    def blind_for(self, seconds):
+        """Drop every reading for `seconds` of the node's clock from now."""
+        self.blind_until = self._now() + seconds
+
+    def _now(self):
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def _seeing(self):
+        if self.blind_until is not None and self._now() < self.blind_until:
+            return False
+        self.blind_until = None
+        return True
 
     def take(self, name, message_type, callback):
         """Call callback(message) with each reading of `name` (a topic relative to the rig)."""
         if not self.from_rig_state:
-            self.node.create_subscription(message_type, name, callback, SENSOR_QOS)
+            self.node.create_subscription(
+                message_type, name, lambda message: self._seeing() and callback(message),
+                SENSOR_QOS)
             return
         self.takers.append((name, message_type, callback))
         self.takers.sort(key=lambda taker: taker[0] == JOINTS)  # stable: joints last
@@ -81,6 +100,8 @@ class RigInputs:
                 RigState, RIG_STATE_TOPIC, self._on_rig_state, SENSOR_QOS)
 
     def _on_rig_state(self, rig_state):
+        if not self._seeing():
+            return
         index = parts(rig_state)
         for name, message_type, callback in self.takers:
             message = as_message(rig_state, name, message_type, index)

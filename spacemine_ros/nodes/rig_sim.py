@@ -21,6 +21,7 @@ of racing through hundreds of sim seconds at the others' idle pace. Real-time mo
 world advances on a wall-clock timer.
 """
 
+import heapq
 import math
 import os
 import sys
@@ -279,6 +280,12 @@ class RigSimNode(Node):
         self.paced = False  # every command is in, the advance waits for the idle pace
         self.stalls = 0
         self.rejected_commands = 0
+        # What an observer in this process adds (a campaign sample replayed on the graph:
+        # its faults and invariants): sim instants the world must stop at (a heap), and a
+        # call after each advance, on the instant's readings.
+        self.stops_at = []
+        self.on_advanced = None
+        self.readings = None
         wall = Clock(clock_type=ClockType.STEADY_TIME)
         if self.lockstep:
             self.create_timer(0.05, self._lockstep_watchdog, clock=wall)
@@ -423,6 +430,9 @@ class RigSimNode(Node):
         """Return how far the world goes on next [s]: to the first participant due."""
         now = self.world.time
         waiting = [d for topic, d in self.deadlines.items() if topic not in self.silent]
+        while self.stops_at and self.stops_at[0] <= now + 1e-9:
+            heapq.heappop(self.stops_at)
+        waiting += self.stops_at[:1]
         world = self.world
         busy = world.awake or world.working() or world.electrical_power() > 0.0
         longest = self.max_step if busy else self.idle_step
@@ -507,9 +517,16 @@ class RigSimNode(Node):
                          if due <= now + 1e-9 and topic not in self.silent}
         self.waiting_since = time.monotonic()
         self._publish_sensors()
+        if self.on_advanced is not None:
+            self.on_advanced(self)
+
+    def stop_at(self, instant):
+        """Make the world stop at a sim instant [s] (lockstep: it steps no further at once)."""
+        if instant > self.world.time + 1e-9:
+            heapq.heappush(self.stops_at, instant)
 
     def _publish_sensors(self):
-        readings = self.world.readings()
+        readings = self.readings = self.world.readings()
         clock = ClockMsg()
         seconds_to_stamp(readings.time, clock.clock)
         if self.hil is not None:

@@ -177,8 +177,8 @@ class SupervisorNode(Node):
         self.status_pub = self.create_publisher(interfaces.MissionStatus, '~/status', STATE_QOS)
         self.shares_pub = self.create_publisher(interfaces.PowerShares, 'power/shares',
                                                 STATE_QOS)
-        self.create_service(OperatorCommand, '~/command', self._on_command)
-        self.create_service(Trigger, '~/estop', self._on_estop_service)
+        self.create_service(OperatorCommand, '~/command', self.on_command_request)
+        self.create_service(Trigger, '~/estop', self.on_estop_request)
         self.create_service(Trigger, '~/status', self._on_status)
         self.create_service(Trigger, '~/preflight', self._on_preflight)
         # ~/run_plan: one plan goal at a time (load and start; cancel: abort).
@@ -391,7 +391,8 @@ class SupervisorNode(Node):
         """Return the mission's snapshot with this start's session (see `session`)."""
         return {**self.mission.snapshot(), 'session': self.session}
 
-    def _on_command(self, request, response):
+    def on_command_request(self, request, response):
+        """Answer an operator command (the ~/command service; a replay calls it in-process)."""
         issued_at = stamp_to_seconds(request.issued_at)
         if request.command == OperatorCommand.Request.LOAD_PLAN:
             if not request.plan:
@@ -452,7 +453,8 @@ class SupervisorNode(Node):
         status = self.mission.status()
         return None, (status['step'], status['mode'], status['progress']), math.inf
 
-    def _on_estop_service(self, request, response):
+    def on_estop_request(self, request, response):
+        """Latch the e-stop (the ~/estop service; a replay calls it in-process)."""
         self.mission.estop(OPERATOR)
         self._after_change()
         response.success, response.message = True, 'e-stop latched'

@@ -68,6 +68,15 @@ def default_rig_file():
 STILL = 1e-3
 
 
+def on_control_grid(instant, period):
+    """Return the first instant at or after `instant` on the control period's grid [s].
+
+    The controllers act on that grid and a command holds until its next tick there: a
+    world stopped off the grid would let each command lapse before it is renewed.
+    """
+    return math.ceil(instant / period - 1e-6) * period
+
+
 @dataclass
 class Readings:
     """Sensor values for one control period (what the backend publishes).
@@ -281,6 +290,27 @@ class RigWorld:
             if self.brownout:
                 self._hold_all()
             self.wake()
+
+    def cut_power(self, until):
+        """Cut the power bus until a sim instant [s] (a supply fault): a brownout from now.
+
+        The drives lose their power at once, not at the next process step. ValueError if
+        the rig has an unlimited supply (no power system).
+        """
+        if self.power is None:
+            raise ValueError('the rig has an unlimited supply: no power to cut')
+        self.power.outage_until = until
+        self.brownout_state.update(self.power.config.base_load + self.electrical_power(),
+                                   0.0, 0.0)
+        self.set_brownout(True)
+
+    def slip_anchor(self, index, fraction):
+        """Anchor `index` keeps only `fraction` of its holding capacity from now on."""
+        anchors = self.anchor_plugin.anchors
+        if not 0 <= index < len(anchors):
+            raise ValueError(f'no anchor {index}: the rig has {len(anchors)}')
+        anchors[index].capacity_factor *= fraction
+        self.wake()
 
     def _hold_all(self):
         for plugin in self.plugins.values():

@@ -84,6 +84,7 @@ def test_the_report_holds_every_plot_the_ranking_and_each_violation_with_its_rep
     violation = re.findall(r'<tr class="violation">(.*?)</tr>', text)
     assert len(violation) == 1 and 'no anchor pulled out' in violation[0]
     assert f'spacemine-shift --replay {results} 7 --headless' in violation[0]
+    assert f'<code>spacemine-shift --replay {results} 7</code>' in violation[0]
     first = re.search(r'<td class="feature">([^<]*)</td>', text).group(1)
     assert first == 'rig_sim.capacity_spread'
 

@@ -54,9 +54,10 @@ def load_results(directory):
 def features(rows):
     """Return {feature: [value per row]}: each drawn input, and each fault kind (0/1).
 
-    A node_restart or sensor_silent fault counts per node (e.g. fault node_restart
-    drill); each kind's instant, duration and fraction are features of their own, NaN
-    where a sample has no such fault (those samples are left out of its correlation).
+    A fault on a node (node_restart, sensor_silent, device_silent) counts per node (e.g.
+    fault node_restart drill); each kind's instant, duration and fraction are features of
+    their own, NaN where a sample has no such fault (those samples are left out of its
+    correlation).
     """
     names = sorted({key for row in rows for key in row['inputs']})
     table = {name: [row['inputs'].get(name) for row in rows] for name in names}

@@ -116,6 +116,9 @@ class FaultSchedule:
         if kind == 'sensor_silent':
             shift.silence(fault['node'], fault['duration'])
             return f'{fault["node"]} blind for {fault["duration"]:.3g} s'
+        if kind == 'device_silent':
+            shift.device_silent(fault['node'], fault['duration'])
+            return f'{fault["node"]}\'s devices silent for {fault["duration"]:.3g} s'
         if kind == 'node_restart':
             if what == 'strike':
                 shift.kill(fault['node'])

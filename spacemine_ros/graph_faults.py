@@ -19,7 +19,8 @@ Each fault goes in by the way it would on a rig, where the graph has one:
   The supervisor hears it silent after liveness_timeout on its steady clock, as on a rig
   (the headless engine counts sim seconds there): a replay's timing differs by design.
 - sensor_silent: the controller drops its readings (ControllerNode.lose_inputs) and
-  faults what it does at once.
+  faults what it does at once; device_silent besides lets none of its commands reach
+  its drives in the world (RigWorld.deafen), as headless.
 - brownout and anchor_slip: the world's own (RigWorld.cut_power, slip_anchor).
 
 Adding or removing nodes from inside a callback is not safe with every executor: those
@@ -33,7 +34,7 @@ from std_srvs.srv import Trigger
 
 from spacemine_ros.command import command_request
 from spacemine_ros.core.control.anchoring import AnchoringState
-from spacemine_ros.headless import ShiftError
+from spacemine_ros.headless import deafen_devices, ShiftError
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.sim.world import on_control_grid
 
@@ -138,6 +139,11 @@ class GraphShift:
         except ValueError as error:
             raise ShiftError(str(error)) from None
         self.stop_at(self.world.time + seconds)
+
+    def device_silent(self, controller, seconds):
+        """Silence a controller's devices: no readings, no command gets through."""
+        deafen_devices(self.world, self.rig, controller, self.on_grid(self.world.time + seconds))
+        self.silence(controller, seconds)
 
     def kill(self, controller):
         """Take a controller's node off the executor (between two callbacks)."""

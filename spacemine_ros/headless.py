@@ -969,6 +969,15 @@ class Shift:
         self.stop_at(now + seconds)
         self._note_states()
 
+    def device_silent(self, controller, seconds):
+        """Make a controller's field-bus devices stop answering for `seconds`.
+
+        Its measurements stop (silence()) and no command reaches its drives, which keep
+        the last one until it lapses and then stop (RigWorld.deafen).
+        """
+        deafen_devices(self.world, self.rig, controller, self.on_grid(self.world.time + seconds))
+        self.silence(controller, seconds)
+
     def kill(self, controller):
         """Kill a controller's node.
 
@@ -1115,6 +1124,15 @@ class Shift:
     def __exit__(self, *exc):
         """Close the shift."""
         self.close()
+
+
+def deafen_devices(world, rig, controller, until):
+    """Let no command reach the drives a controller commands until a sim instant [s]."""
+    subsystems = [s.name for s in rig.subsystems.values() if s.controller == controller]
+    if not subsystems:
+        raise ShiftError(f'{controller} commands no field-bus device')
+    for name in subsystems:
+        world.deafen(name, until)
 
 
 def with_regolith(body, changes):

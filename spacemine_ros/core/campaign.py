@@ -40,6 +40,9 @@ shift's start] and what its kind needs, each a number or a distribution:
 - `anchor_slip`: anchor `anchor` (its index) keeps only `fraction` of its holding
   capacity from `at` on (the regolith around it gave way);
 - `sensor_silent`: the measurements of controller `node` stop coming for `duration` [s];
+- `device_silent`: the field-bus devices of controller `node` stop answering for
+  `duration` [s]: its measurements stop and its commands no longer reach the drives,
+  which stop on their own command timeout, as a drive does when its bus goes quiet;
 - `node_restart`: controller `node` dies at `at` and is back `duration` [s] later,
   taking up what it keeps across a restart.
 
@@ -161,7 +164,8 @@ def distribution_from(key, entry):
 
 FAULT_ARGUMENTS = {  # kind: what it needs besides at (and probability)
     'estop': ('duration',), 'brownout': ('duration',), 'anchor_slip': ('anchor', 'fraction'),
-    'sensor_silent': ('node', 'duration'), 'node_restart': ('node', 'duration')}
+    'sensor_silent': ('node', 'duration'), 'device_silent': ('node', 'duration'),
+    'node_restart': ('node', 'duration')}
 MAX_FAULT_TIME = 1e7  # s: later than any shift
 
 
@@ -175,7 +179,8 @@ def _fixed_or_drawn(key, value):
 class FaultSpec(_Strict):
     """One fault a sample may get: its kind, chance, instant and arguments."""
 
-    kind: Literal['estop', 'brownout', 'anchor_slip', 'sensor_silent', 'node_restart']
+    kind: Literal['estop', 'brownout', 'anchor_slip', 'sensor_silent', 'device_silent',
+                  'node_restart']
     probability: float = Field(default=1.0, ge=0.0, le=1.0, allow_inf_nan=False)
     at: Any
     duration: Any = None

@@ -142,6 +142,7 @@ class RigWorld:
         self.steps = 0  # physics steps since the start: the world's clock
         self.estop = False
         self.brownout = False  # the power supply cut the draw: no drive is powered
+        self.deaf_until = {}  # subsystem: until when no command reaches its drives [s]
         self.power = power
         self.brownout_state = Brownout()
         self.awake = True  # the rigid body steps (it settles on its feet first)
@@ -247,6 +248,8 @@ class RigWorld:
         window = self.command_timeout if valid_for is None else valid_for
         if not window >= 0.0:  # NaN included
             raise ValueError(f'a command holds for a number of seconds >= 0, not {window}')
+        if self.time < self.deaf_until.get(subsystem, -math.inf) - 1e-9:
+            return  # lost on a silent bus: the drives keep the last one until it lapses
         plugin.apply(command)
         plugin.valid_until = self.time + window
         if self.estop or self.brownout:
@@ -303,6 +306,16 @@ class RigWorld:
         self.brownout_state.update(self.power.config.base_load + self.electrical_power(),
                                    0.0, 0.0)
         self.set_brownout(True)
+
+    def deafen(self, subsystem, until):
+        """No command reaches a subsystem's drives until a sim instant [s] (a silent bus).
+
+        Each drive keeps its last command until that lapses (command_timeout) and then
+        stops, as a drive does on its own when its field bus goes quiet.
+        """
+        if subsystem not in self.plugins:
+            raise ValueError(f'no subsystem {subsystem}')
+        self.deaf_until[subsystem] = until
 
     def slip_anchor(self, index, fraction):
         """Anchor `index` keeps only `fraction` of its holding capacity from now on."""

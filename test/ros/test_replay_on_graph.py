@@ -101,3 +101,21 @@ def test_a_node_killed_and_started_again_on_the_graph_takes_up_its_work(tmp_path
     assert figures['depth_reached_m'] >= 0.05 - 1e-3
     assert figures['anchoring_state'] == 'STOWED'
     assert 'drill killed' in output and 'restarted' in output
+
+
+# The drill's field-bus devices stop answering mid-hole.
+DEVICES_SILENT = {'name': 'graph_devices', 'seed': 5, 'samples': 1,
+                  'base': {'body': 'bennu', 'plan': 'anchor_and_drill'},
+                  'faults': [{'kind': 'device_silent', 'probability': 1.0, 'node': 'drill',
+                              'at': 40.0, 'duration': 3.0}]}
+
+
+def test_a_drill_whose_devices_go_quiet_on_the_graph_ends_the_plan_as_headless(tmp_path):
+    # The short plan does not retry its drill: it aborts on both engines, saying why.
+    results = run_campaign(tmp_path, DEVICES_SILENT)
+    status, figures, row, output = replay(results, 0, 'graph_devices')
+    assert status == 1 and row['outcome'] == figures['result'] == 'failed', output
+    assert 'drill' in figures['reason'] and 'drill' in row['reason']
+    assert [(s['at'], s['kind'], s['outcome']) for s in figures['struck']] == \
+        [(40.0, 'device_silent', "drill's devices silent for 3 s")]
+    assert figures['violations'] == [] and row['violation_count'] == 0

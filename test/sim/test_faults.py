@@ -185,3 +185,41 @@ def test_a_rig_the_operator_left_e_stopped_halts_the_run_as_a_violation(monkeypa
     assert figures['result'] == 'failed' and 'operator left' in figures['reason']
     assert figures['sim_time_s'] < 100.0  # halted once the node was back, not at a limit
     assert [v['invariant'] for v in violations] == ['the plan ends by its policy']
+
+
+def test_a_drill_whose_devices_stop_answering_stops_on_its_own_and_faults():
+    # The drill's field-bus devices go quiet: its readings stop (it faults, as a silent
+    # sensor makes it) and its stop command is lost on the way, so its drives keep the
+    # last command until it lapses and then stop on their own.
+    silent_for = 3.0
+    valid = []  # (time, until when the drill's last command holds)
+
+    def watch_the_drives(shift):
+        drill = shift.world.plugins['drill']
+        original = shift.world.command
+
+        def command(subsystem, *args, **kwargs):
+            original(subsystem, *args, **kwargs)
+            if subsystem == 'drill':
+                valid.append((shift.world.time, drill.valid_until))
+        shift.world.command = command
+
+    figures, violations, schedule, _, seen = run(
+        [{'kind': 'device_silent', 'node': 'drill', 'at': DRILLING, 'duration': silent_for}],
+        before=watch_the_drives)
+    assert violations == []
+    assert schedule.struck[0]['outcome'] == "drill's devices silent for 3 s"
+    assert any(drill == 'FAULT' for _, _, _, drill, _ in seen)
+    assert figures['result'] == 'failed' and 'drill' in figures['reason']
+    # What the drill sent while its bus was quiet reached no drive: the last command
+    # taken was from before the strike and lapsed within its window.
+    during = [until for time, until in valid if DRILLING <= time < DRILLING + silent_for]
+    before_strike = max(until for time, until in valid if time < DRILLING)
+    assert during and all(until == before_strike for until in during)
+    assert before_strike < DRILLING + 1.0
+    # The same fault as a silent sensor only: the stop command gets through at once.
+    valid.clear()
+    run([{'kind': 'sensor_silent', 'node': 'drill', 'at': DRILLING, 'duration': silent_for}],
+        before=watch_the_drives)
+    assert any(until != before_strike and DRILLING <= time < DRILLING + silent_for
+               for time, until in valid)

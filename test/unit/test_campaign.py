@@ -102,6 +102,8 @@ def test_the_fingerprint_says_which_campaign_wrote_the_results():
     ({'faults': [{'kind': 'estop', 'at': 3.0}]}, 'the estop fault needs duration'),
     ({'faults': [{'kind': 'brownout', 'at': 3.0, 'duration': 1.0, 'node': 'drill'}]},
      'the brownout fault takes no node'),
+    ({'faults': [{'kind': 'device_silent', 'at': 3.0, 'duration': 1.0}]},
+     'the device_silent fault needs node (it takes at, node, duration)'),
     ({'faults': [{'kind': 'meteor', 'at': 3.0}]}, 'campaign.faults'),
     ({'faults': [{'kind': 'estop', 'at': 3.0, 'duration': 1.0, 'probability': 1.5}]},
      'campaign.faults'),

@@ -1002,6 +1002,8 @@ class Shift:
             self.line = unit
         self.power_shares.forget(controller)  # a new node has its own defaults: send again
         self.dead_since.pop(controller, None)
+        # The supervisor hears a new instance (the graph's: a new writer of its state).
+        self.mission.restarted(controller, self.world.time)
         self.supervisor_tick = self.world.time
 
     def cut_power(self, seconds):

@@ -158,6 +158,7 @@ class SupervisorNode(Node):
 
         anchoring = self.rig.anchoring_controller
         self.state_subscriptions = {}
+        self.state_writers = {}  # controller: the GIDs of the writers of its state heard
         for controller in self.states:
             self._subscribe_state(controller)
         self.create_subscription(interfaces.AnchoringStatus, f'{anchoring}/status',
@@ -286,7 +287,21 @@ class SupervisorNode(Node):
             STATE_QOS)
 
     def _on_state(self, controller, message):
+        # A writer of its state not heard before is a new instance of the controller (a
+        # respawn): one back within liveness_timeout is never heard silent otherwise.
+        writers = self._state_writers(controller)
+        known = self.state_writers.get(controller)
+        if known and writers and not writers <= known:
+            self.get_logger().warning(f'{controller} restarted (a new instance publishes '
+                                      'its state)')
+            self.mission.restarted(controller, self._now())
+        if writers:
+            self.state_writers[controller] = writers
         self.states[controller] = message.label
+
+    def _state_writers(self, controller):
+        topic = self.state_subscriptions[controller].topic_name
+        return {bytes(info.endpoint_gid) for info in self.get_publishers_info_by_topic(topic)}
 
     def _on_capacity(self, message):
         capacity = message.safe_capacity
@@ -572,6 +587,8 @@ class SupervisorNode(Node):
                 # until it is in.
                 self.states[name] = ''
                 self._subscribe_state(name)
+                # Its return is handled as such (liveness), not as a restart besides.
+                self.state_writers[name] = self._state_writers(name)
         mission.liveness(lost, self._now())
         self._send_stops()
         if self.pending is not None and self._steady() - self.pending[2] > ACTION_TIMEOUT:

@@ -53,7 +53,7 @@ def run_campaign(tmp_path, campaign):
 
 
 def replay(results, sample, namespace):
-    """Replay a sample on the graph; return (exit status, summary, its row, output)."""
+    """Replay a sample on the graph; return (exit status, summary, its row, its output)."""
     summary_file = results / f'replay-{sample}.json'
     done = subprocess.run(
         [sys.executable, '-m', 'spacemine_ros.shift', '--replay', str(results), str(sample),
@@ -61,14 +61,14 @@ def replay(results, sample, namespace):
         capture_output=True, text=True, timeout=wall(900), check=False)
     figures = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     row = Results(str(results), Results.campaign_of(str(results))).table().to_pylist()[sample]
-    return done.returncode, figures, row, done.stdout + done.stderr[-3000:]
+    return done.returncode, figures, row, done.stdout + done.stderr
 
 
 def test_a_sample_replayed_on_the_graph_is_its_headless_shift_faults_and_all(tmp_path):
     results = run_campaign(tmp_path, STRUCK)
     status, figures, row, output = replay(results, 0, 'graph_replay')
-    assert status == 0, output
-    assert row['outcome'] == figures['result'] == 'completed', output
+    assert status == 0, output[-3000:]
+    assert row['outcome'] == figures['result'] == 'completed', output[-3000:]
     # The same faults at the same instants, with the same outcomes.
     headless = json.loads(row['struck'])
     assert [(s['at'], s['kind'], s['what']) for s in figures['struck']] == \
@@ -80,7 +80,7 @@ def test_a_sample_replayed_on_the_graph_is_its_headless_shift_faults_and_all(tmp
     assert 0.0 <= figures['estop_latency_s'] <= 0.5
     assert figures['anchors_pulled_out'] == 0
     # Within the equivalence bounds of the headless row, as the command says.
-    assert graph_differences(figures, row) == [] == figures['differences'], output
+    assert graph_differences(figures, row) == [] == figures['differences'], output[-3000:]
     assert 'within the graph bounds of its headless row' in output
     # Its regolith came through a bodies file of its own; it was recorded and reported.
     inputs = json.loads(row['inputs'])
@@ -93,14 +93,34 @@ def test_a_node_killed_and_started_again_on_the_graph_takes_up_its_work(tmp_path
     results = run_campaign(tmp_path, RESTARTED)
     status, figures, row, output = replay(results, 0, 'graph_restart')
     assert [(s['what'], s['outcome']) for s in figures['struck']] == [
-        ('strike', 'drill killed'), ('end', 'drill restarted')], output
+        ('strike', 'drill killed'), ('end', 'drill restarted')], output[-3000:]
     # The supervisor hears the drill silent on its own (steady) clock here, not in sim
     # seconds as headless: the shift's timing may differ, its end may not.
-    assert status == 0 and figures['result'] == 'completed', output
+    assert status == 0 and figures['result'] == 'completed', output[-3000:]
     assert figures['violations'] == []
     assert figures['depth_reached_m'] >= 0.05 - 1e-3
     assert figures['anchoring_state'] == 'STOWED'
     assert 'drill killed' in output and 'restarted' in output
+
+
+# The drill's node killed mid-hole and back long before the supervisor could hear it
+# silent (its liveness_timeout a minute here): only the restart itself tells.
+QUICK_RESTART = {'name': 'graph_quick_restart', 'seed': 5, 'samples': 1,
+                 'base': {'body': 'bennu', 'plan': 'anchor_and_drill'},
+                 'vary': {'supervisor.liveness_timeout': {'choice': [60.0]}},
+                 'faults': [{'kind': 'node_restart', 'probability': 1.0, 'node': 'drill',
+                             'at': 38.0, 'duration': 2.0}]}
+
+
+def test_a_drill_back_before_it_is_heard_silent_is_heard_restarted_and_drills_again(
+        tmp_path):
+    results = run_campaign(tmp_path, QUICK_RESTART)
+    status, figures, row, output = replay(results, 0, 'graph_quick_restart')
+    assert status == 0 and figures['result'] == row['outcome'] == 'completed', output[-3000:]
+    # The supervisor knew the new drill by the new writer of its state, never silent.
+    assert 'drill restarted (a new instance publishes its state)' in output
+    assert 'drill silent' not in output
+    assert figures['depth_reached_m'] >= 0.05 - 1e-3 and figures['violations'] == []
 
 
 # The drill's field-bus devices stop answering mid-hole.
@@ -114,7 +134,7 @@ def test_a_drill_whose_devices_go_quiet_on_the_graph_ends_the_plan_as_headless(t
     # The short plan does not retry its drill: it aborts on both engines, saying why.
     results = run_campaign(tmp_path, DEVICES_SILENT)
     status, figures, row, output = replay(results, 0, 'graph_devices')
-    assert status == 1 and row['outcome'] == figures['result'] == 'failed', output
+    assert status == 1 and row['outcome'] == figures['result'] == 'failed', output[-3000:]
     assert 'drill' in figures['reason'] and 'drill' in row['reason']
     assert [(s['at'], s['kind'], s['outcome']) for s in figures['struck']] == \
         [(40.0, 'device_silent', "drill's devices silent for 3 s")]

@@ -5,7 +5,8 @@ import math
 import pytest
 
 from spacemine_ros.core.mission.plan import plan_from
-from spacemine_ros.core.mission.supervisor import Cancel, COMMANDS, MODES, Mission
+from spacemine_ros.core.mission.supervisor import (
+    Cancel, COMMANDS, MODES, Mission, RESTART_GRACE, RESTART_RETRY)
 from test.unit.mission_fakes import default_plan, FakeRig, loaded, rig_interface, run, step
 
 
@@ -247,6 +248,59 @@ def test_a_silent_node_latches_the_estop_and_its_return_resumes_the_plan():
     assert mission.state == 'running'  # auto_resume: reset and resumed by itself
     assert run(mission, rig) == 'completed'
     assert rig.calls.count('drill/drill_to_depth') == 2
+
+
+@pytest.mark.parametrize('heard', [True, False], ids=['restart_heard', 'restart_unheard'])
+def test_a_tool_restarted_sooner_than_liveness_notices_starts_its_step_again(heard):
+    # The drill's node dies and is back before it is heard silent: the new drill is
+    # IDLE, as every node starts. Heard as a restart, the step starts again; taken for
+    # the drill quitting its job, the step fails (the blind spot a campaign found).
+    events = []
+    mission, rig = loaded(events=events)
+    mission.command('start', 1.0, 60.0, 1.0)
+    while 'drill/drill_to_depth' not in rig.calls:
+        step(mission, rig)
+    step(mission, rig)
+    rig.busy.pop('drill')
+    rig.states['drill'] = 'IDLE'
+    if heard:
+        mission.restarted('drill', rig.time)
+        # The new drill refuses until it has heard the anchors' state: tried again.
+        rig.refuse['drill/drill_to_depth'] = 3
+    assert run(mission, rig) == ('completed' if heard else 'aborted')
+    if heard:
+        assert rig.calls.count('drill/drill_to_depth') == 2 + 3
+        assert ('fault', 'drill restarted') in events
+    else:
+        assert 'drill stopped before finishing' in mission.reason
+
+
+def test_a_restarted_tool_that_keeps_refusing_fails_its_step_after_the_grace():
+    mission, rig = loaded()
+    mission.command('start', 1.0, 60.0, 1.0)
+    while 'drill/drill_to_depth' not in rig.calls:
+        step(mission, rig)
+    step(mission, rig)
+    rig.busy.pop('drill')
+    rig.states['drill'] = 'IDLE'
+    mission.restarted('drill', rig.time)
+    rig.refuse['drill/drill_to_depth'] = 1000
+    assert run(mission, rig) == 'aborted'
+    assert 'drill/drill_to_depth refused: refused by the fake' in mission.reason
+    assert 2 < rig.calls.count('drill/drill_to_depth') < 2 + RESTART_GRACE / RESTART_RETRY + 2
+
+
+def test_a_restart_of_a_node_the_step_does_not_use_changes_nothing():
+    mission, rig = loaded()
+    mission.command('start', 1.0, 60.0, 1.0)
+    while 'drill/drill_to_depth' not in rig.calls:
+        step(mission, rig)
+    step(mission, rig)
+    queue = list(mission.queue)
+    mission.restarted('smelter', rig.time)
+    assert mission.queue == queue and mission.state == 'running'
+    assert run(mission, rig) == 'completed'
+    assert rig.calls.count('drill/drill_to_depth') == 1
 
 
 def test_without_auto_resume_the_operator_resets_and_resumes_after_a_silent_node():

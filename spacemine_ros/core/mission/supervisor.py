@@ -38,6 +38,11 @@ FUTURE_TOLERANCE = 5.0  # s a command's issue time may be ahead of the rig's clo
 # s (rig clock) after a reset before the first action: the release, a latched topic,
 # reaches every node before a service call that it would refuse while latched.
 RELEASE_SETTLE = 0.25
+# s (rig clock) a restarted tool's refusals are tried again, every RESTART_RETRY: a new
+# instance refuses until it has heard the rig's latched state (the anchors' state, the
+# e-stop), which reaches it once discovery has matched it.
+RESTART_GRACE = 10.0
+RESTART_RETRY = 0.5
 OPERATOR = 'operator'
 LIVENESS = 'liveness'
 # States a tool passes through while stopping: a step (re)starts once they are over.
@@ -260,6 +265,7 @@ class Mission:
         self.time = 0.0
         self.settle_until = -math.inf  # no action before this rig time (RELEASE_SETTLE)
         self.retry_at = -math.inf  # nor before this one (a step's retry_delay)
+        self.restarted_until = {}  # controller: until when its refusals are tried again
         self.progress = ''
         self.machine = Machine(model=self, states=list(MODES), initial='idle',
                                auto_transitions=False, send_event=False,
@@ -489,6 +495,27 @@ class Mission:
         elif back:
             self.reason = 'everything back: reset the e-stop and resume when ready'
 
+    def restarted(self, name, now):
+        """Note that a node was started again (a new instance of it was heard).
+
+        One back sooner than liveness_timeout was never heard silent, and comes back
+        stopped, as every node starts: a tool of the step under way is then not at the
+        step any more, which is not the tool quitting its job. The step is looked at
+        again as after a resume: tools still at it are watched to the end, and a step
+        whose tools are not starts again, recovering what earlier steps left standing.
+        A node that was heard silent is handled by its return (liveness) instead.
+        """
+        self.time = now
+        self.on_event('fault', f'{name} restarted')
+        self.restarted_until[name] = now + RESTART_GRACE
+        if self.state != 'running' or self.step is None or name in self.lost or \
+                name not in self.steps.tools(self.step):
+            return
+        self.on_event('step', f'step {self.step_index + 1} {self.step.title}: {name} '
+                      'restarted: looking at the step again')
+        self.queue, self.outstanding, self.step_started = [_Resumed(self.step)], None, None
+        self.step_entered = None
+
     # Step engine ------------------------------------------------------------------------------
     def _enter_step(self, recover=False):
         """Queue the current step's actions (built when sent, from the rig as it is then).
@@ -597,6 +624,12 @@ class Mission:
         if self.state != 'running':
             return
         if not success and not self._recovering(action):
+            controller = getattr(action, 'controller', None)
+            if now < self.restarted_until.get(controller, -math.inf):
+                self.queue.insert(0, action)
+                self.retry_at = now + RESTART_RETRY
+                self.progress = f'{controller} restarted and refused: trying again'
+                return
             self._failed(f'{_name(action)} refused: {message}', now)
             return
         if not self.queue:

@@ -158,6 +158,7 @@ class SupervisorNode(Node):
 
         anchoring = self.rig.anchoring_controller
         self.state_subscriptions = {}
+        self.retired_clients = []  # clients of instances that are gone (see _forget_calls_to)
         self.state_writers = {}  # controller: the GIDs of the writers of its state heard
         for controller in self.states:
             self._subscribe_state(controller)
@@ -295,6 +296,7 @@ class SupervisorNode(Node):
             self.get_logger().warning(f'{controller} restarted (a new instance publishes '
                                       'its state)')
             self.mission.restarted(controller, self._now())
+            self._forget_calls_to(controller)
         if writers:
             self.state_writers[controller] = writers
         self.states[controller] = message.label
@@ -587,6 +589,7 @@ class SupervisorNode(Node):
                 # until it is in.
                 self.states[name] = ''
                 self._subscribe_state(name)
+                self._forget_calls_to(name)
                 # Its return is handled as such (liveness), not as a restart besides.
                 self.state_writers[name] = self._state_writers(name)
         mission.liveness(lost, self._now())
@@ -601,8 +604,10 @@ class SupervisorNode(Node):
             # A client that lost an answer may stay one answer behind for good: the next
             # try goes through a new one.
             self._drop_client(action)
-            mission.action_done(action, False, f'no answer in {ACTION_TIMEOUT:g} s' if future
-                                else f'not available in {ACTION_TIMEOUT:g} s', self._now())
+            why = (f'no answer in {ACTION_TIMEOUT:g} s' if future
+                   else f'not available in {ACTION_TIMEOUT:g} s')
+            self.get_logger().warning(f'{self._endpoint(action)[1]}: {why}: given up')
+            mission.action_done(action, False, why, self._now())
             self._answer()
         if self.pending is not None and self.pending[1] is None:
             # Its service not found yet: try again, unless the mission gave it up meanwhile.
@@ -659,11 +664,33 @@ class SupervisorNode(Node):
         return Trigger, action.service
 
     def _drop_client(self, action):
-        client = self.service_clients.pop(self._endpoint(action), None)
+        self._destroy_client(self.service_clients.pop(self._endpoint(action), None))
+
+    def _destroy_client(self, client):
         if isinstance(client, ActionClient):
             client.destroy()
         elif client is not None:
             self.destroy_client(client)
+
+    def _forget_calls_to(self, controller):
+        """Drop the clients of a controller that started again, and a call waiting on it.
+
+        The old instance will never answer: a client that sent to it may stay one answer
+        behind for good, and a call left pending would hold every action for
+        ACTION_TIMEOUT. The next one goes through a new client to the new instance.
+        """
+        prefix = f'{controller}/'
+        for key in [key for key in self.service_clients if key[1].startswith(prefix)]:
+            # Kept, not destroyed: destroying an action client from inside a callback
+            # under the EventsExecutor breaks the other nodes of the process.
+            self.retired_clients.append(self.service_clients.pop(key))
+        if self.pending is not None and self._endpoint(self.pending[0])[1].startswith(prefix):
+            action, future, _ = self.pending
+            self.pending = None
+            if future is not None:
+                future.cancel()
+            self.mission.action_done(action, False, f'{controller} started again before '
+                                     'it answered', self._now())
 
     def _send(self, action, since=None):
         """Send a goal or call a service; since: when it was first tried (steady clock)."""

@@ -35,10 +35,12 @@ STRUCK = {'name': 'graph_replay', 'seed': 11, 'samples': 1,
                      {'kind': 'estop', 'probability': 1.0, 'at': {'uniform': [35.0, 38.0]},
                       'duration': 2.0},
                      {'kind': 'brownout', 'probability': 1.0, 'at': 42.0, 'duration': 1.5}]}
-# The drill's node killed mid-hole and started again: it takes up its record.
+# An e-stop while the anchors go in, released; then the drill's node killed mid-hole and
+# started again: it takes up its record.
 RESTARTED = {'name': 'graph_restart', 'seed': 5, 'samples': 1,
              'base': {'body': 'bennu', 'plan': 'anchor_and_drill'},
-             'faults': [{'kind': 'node_restart', 'probability': 1.0, 'node': 'drill',
+             'faults': [{'kind': 'estop', 'probability': 1.0, 'at': 23.0, 'duration': 4.0},
+                        {'kind': 'node_restart', 'probability': 1.0, 'node': 'drill',
                          'at': 38.0, 'duration': 12.0}]}
 
 
@@ -92,7 +94,7 @@ def test_a_sample_replayed_on_the_graph_is_its_headless_shift_faults_and_all(tmp
 def test_a_node_killed_and_started_again_on_the_graph_takes_up_its_work(tmp_path):
     results = run_campaign(tmp_path, RESTARTED)
     status, figures, row, output = replay(results, 0, 'graph_restart')
-    assert [(s['what'], s['outcome']) for s in figures['struck']] == [
+    assert [(s['what'], s['outcome']) for s in figures['struck'][2:]] == [
         ('strike', 'drill killed'), ('end', 'drill restarted')], output[-3000:]
     # The supervisor hears the drill silent on its own (steady) clock here, not in sim
     # seconds as headless: the shift's timing may differ, its end may not.
@@ -101,6 +103,10 @@ def test_a_node_killed_and_started_again_on_the_graph_takes_up_its_work(tmp_path
     assert figures['depth_reached_m'] >= 0.05 - 1e-3
     assert figures['anchoring_state'] == 'STOWED'
     assert 'drill killed' in output and 'restarted' in output
+    # Every call to the new drill went through a client of its own: none was left to
+    # a client of the old one, which never answers.
+    assert 'drill/' not in ''.join(line for line in output.splitlines()
+                                   if line.endswith('given up')), output[-3000:]
 
 
 # The drill's node killed mid-hole and back long before the supervisor could hear it

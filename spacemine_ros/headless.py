@@ -847,8 +847,10 @@ class Shift:
         mission = self.mission
         mission.liveness({name for name, since in self.dead_since.items()
                           if now - since >= self.liveness_timeout}, now)
+        self._follow_estop(now)
         obs = self.observation(now)
         mission.tick(obs)
+        self._follow_estop(now)
         self._stops(now)
         while True:
             action = mission.next_action(obs)
@@ -945,16 +947,28 @@ class Shift:
         now = self.world.time
         extra = {'plan': plan} if plan is not None else {}
         accepted, reason = self.mission.command(name, now, 60.0, now, **extra)
-        if name == 'estop':
+        self._follow_estop(now)
+        self.supervisor_tick = now  # the supervisor acts on it at this instant
+        return accepted, reason
+
+    def _follow_estop(self, now):
+        """Latch or release the rig-wide e-stop as the supervisor holds it.
+
+        The graph's supervisor publishes its e-stop on the latched estop topic whatever
+        latched it (the operator, a silent node, a stream's fault) and every node obeys:
+        the world makes every actuator safe and each controller faults what it does.
+        """
+        latched = self.mission.state == 'estopped'
+        if latched and not self.world.estop:
             self.world.set_estop(True)
             for unit in self.units.values():
+                if unit.name in self.dead_since:
+                    continue  # a dead node hears nothing (it starts stopped)
                 unit.controller.input_lost('e-stop latched')
                 unit.stop(now)
             self._note_states()
-        elif name == 'reset' and accepted:
+        elif not latched and self.world.estop:
             self.world.set_estop(False)
-        self.supervisor_tick = now  # the supervisor acts on it at this instant
-        return accepted, reason
 
     def silence(self, controller, seconds):
         """Stop a controller's measurements for `seconds` (a sensor, a field-bus device).

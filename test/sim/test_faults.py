@@ -7,6 +7,7 @@ about 31 s and the drill works from then on for about 5 s.
 import math
 
 import pytest
+import yaml
 
 from spacemine_ros.faults import ESTOP_SAFE_WITHIN, FaultSchedule, Invariants
 from spacemine_ros.headless import Shift
@@ -99,6 +100,9 @@ def test_a_node_dead_longer_than_the_liveness_timeout_latches_the_estop_until_it
     assert violations == []
     modes = [mission for time, _, _, _, mission in seen if 16.0 <= time < 30.0]
     assert modes and all(mode == 'estopped' for mode in modes)
+    # The supervisor's e-stop, whatever latched it, holds the world (the estop topic).
+    assert all(estop for time, estop, _, _, _ in seen if 16.0 <= time < 30.0)
+    assert not seen[-1][1]
     assert figures['result'] == 'completed', figures['reason']  # auto_resume once back
 
 
@@ -223,3 +227,36 @@ def test_a_drill_whose_devices_stop_answering_stops_on_its_own_and_faults():
         before=watch_the_drives)
     assert any(until != before_strike and DRILLING <= time < DRILLING + silent_for
                for time, until in valid)
+
+
+SCRAPE_PLAN = {'plan': {'name': 'scrape_once', 'steps': [
+    {'type': 'deploy_anchors'}, {'type': 'material_line', 'until': 'running'},
+    {'type': 'scrape', 'passes': 1, 'pass_length': 0.15, 'retries': 3},
+    {'type': 'material_line', 'until': 'drained'}]}}
+
+
+def test_a_pass_stopped_by_a_silent_node_is_finished_once_not_cut_twice(tmp_path):
+    # The anchoring node dies as the scraper dumps its pass: the e-stop it latches stops
+    # the arm too (it went on to stow and finish the job while the supervisor stood
+    # stopped, which then started the step over: a second pass, 30 g more cut).
+    plan = tmp_path / 'scrape_once.yaml'
+    plan.write_text(yaml.safe_dump(SCRAPE_PLAN))
+
+    def shift(faults=()):
+        with Shift(body='bennu', plan=str(plan),
+                   overrides={'supervisor': {'liveness_timeout': 3.0}}) as shift:
+            schedule = FaultSchedule(shift, list(faults))
+            seen = []
+
+            def on_step(shift):
+                schedule(shift)
+                seen.append((shift.world.time, shift.world.estop,
+                             shift.unit('scraper').state()))
+            return shift.run(on_step=on_step), seen
+    whole, seen = shift()
+    dumping = next(time for time, _, state in seen if state == 'DUMPING')
+    killed, seen = shift([{'kind': 'node_restart', 'node': 'anchoring', 'at': dumping + 1.0,
+                           'duration': 5.0}])
+    assert killed['result'] == 'completed', killed['reason']
+    assert any(estop and state == 'FAULT' for _, estop, state in seen)  # stopped mid-dump
+    assert killed['mass_excavated_kg'] == pytest.approx(whole['mass_excavated_kg'], abs=1e-3)

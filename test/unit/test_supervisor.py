@@ -167,6 +167,28 @@ def test_resume_after_an_estop_restarts_the_interrupted_step_and_completes():
     assert rig.calls.count('material_handling/drain') == 2
 
 
+def test_a_step_its_tool_finished_as_the_rig_stopped_is_not_done_again():
+    # The scraper finished its pass at the instant a silent node latched the e-stop, so
+    # the supervisor never saw the step done: the resume finds it done and moves on (a
+    # second pass cut the trench again; a campaign's kill cases found it).
+    events = []
+    plan = plan_of({'type': 'deploy_anchors'}, {'type': 'scrape', 'passes': 1},
+                   {'type': 'release_anchors'})
+    mission, rig = loaded(plan, events=events)
+    mission.command('start', 1.0, 60.0, 1.0)
+    while 'scraper/scrape' not in rig.calls:
+        step(mission, rig)
+    del rig.busy['scraper']
+    rig.states['scraper'] = 'DONE'
+    mission.estop('operator')
+    rig.estop()
+    mission.command('reset', rig.time, 60.0, rig.time)
+    mission.command('resume', rig.time, 60.0, rig.time)
+    assert run(mission, rig) == 'completed'
+    assert rig.calls.count('scraper/scrape') == 1
+    assert ('step', 'step 2 scrape: finished while the rig stood stopped') in events
+
+
 @pytest.mark.parametrize('policy, expected', [('abort', 'aborted'), ('skip', 'completed'),
                                               ('hold', 'holding')])
 def test_failure_policies(policy, expected):

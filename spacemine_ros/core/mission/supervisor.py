@@ -417,6 +417,12 @@ class Mission:
             self.step_entered = None
             self.on_event('step', f'step {self.step_index + 1}/{len(self.plan.steps)} '
                           f'{self.step.title} (under way?)')
+        elif self.step_started is not None and self.step is not None:
+            # Stopped while its tools had their goals: they may have finished it in the
+            # meantime (or at the instant of the stop), and a finished job started again
+            # is done twice (a second scraping pass). It is looked at first.
+            self.queue, self.outstanding, self.step_started = [_Stopped(self.step)], None, None
+            self.step_entered = None
         else:
             self._enter_step(recover=True)  # faults left by the stop cleared first
         return True, f'resumed at step {self.step_index + 1}'
@@ -575,6 +581,18 @@ class Mission:
         if obs.time < self.retry_at:
             self.progress = f'retrying in {self.retry_at - obs.time:.0f} s'
             return None
+        if self.queue and isinstance(self.queue[0], _Stopped):
+            step = self.queue[0].step
+            unknown = [t for t in self.steps.tools(step) if not obs.states.get(t)]
+            if unknown:
+                self.progress = f'waiting for the state of {", ".join(unknown)}'
+                return None
+            if self.steps.status(step, obs, obs.time)[0] == 'done':
+                self.on_event('step', f'step {self.step_index + 1} {step.title}: finished '
+                              'while the rig stood stopped')
+                self.queue, self.step_started = [], obs.time  # tick() moves on
+                return None
+            self._enter_step(recover=True)  # faults left by the stop cleared first
         if self.queue and isinstance(self.queue[0], _Resumed):
             step = self.queue[0].step
             unknown = [t for t in self.steps.tools(step) if not obs.states.get(t)]
@@ -748,6 +766,13 @@ class _Expand:
 @dataclass(frozen=True)
 class _Resumed:
     """In the queue: a step taken up after a restart; watch it or start it again."""
+
+    step: object
+
+
+@dataclass(frozen=True)
+class _Stopped:
+    """In the queue: a step resumed after a stop; finished meanwhile, or started again."""
 
     step: object
 

@@ -6,10 +6,12 @@ The rig runs as with ros2 launch. The victim is killed with SIGKILL at 10 random
 of the shift (seeded) and started again each time as respawn does: with --resume, so it
 takes up what it stored (the supervisor its shift, rig_sim its world checkpoint, a
 controller what it remembers; the whole rig all of that). The shift must complete with
-the ledger's totals equal to those of an uninterrupted run within the ledger's
-resolution, and the record must hold the whole story. A killed node goes silent: the
-supervisor latches the e-stop and resumes the plan once it is back; a step it was
-working on is retried (a restarted anchoring controller's anchors proven again first).
+the ledger's totals those of an uninterrupted run (same_ledger: the ground cut within a
+scraping pass's depth band, every other account within the ledger's resolution of its
+share of it, the books balanced exactly), and the record must hold the whole story. A
+killed node goes silent: the supervisor latches the e-stop and resumes the plan once it
+is back; a step it was working on is retried (a restarted anchoring controller's anchors
+proven again first).
 The cases are in two files, so that the two test workers share them (each file makes
 its own uninterrupted reference runs).
 """
@@ -24,8 +26,14 @@ from rosgraph_msgs.msg import Clock
 from spacemine_interfaces.msg import Ledger, MissionStatus
 import yaml
 
+from spacemine_ros.bringup import default_params_file
+from spacemine_ros.core.control.scraper import ScrapeRequest, ScraperParams
 from spacemine_ros.core.mission.mission_store import MissionStore
+from spacemine_ros.core.models.body import load_body
+from spacemine_ros.core.models.material_config import load_material_config
 from spacemine_ros.nodes.common import ledger_totals, STATE_QOS
+from spacemine_ros.params_files import load_params_file
+from spacemine_ros.paths import share_path
 from test.launched import LaunchedRig
 from test.timing import wall
 
@@ -48,8 +56,9 @@ LIVENESS = 3.0  # s: the supervisor's liveness_timeout here (10 s by default)
 PACE = 20.0  # sim s per wall s at most, for a killed shift (rig_sim's max_realtime_factor)
 SETTLED = 3.0  # wall s without a change of the ledger after the shift: all of it is in
 # Bennu: cohesionless rubble, so a scraping pass started again after a stop cuts what
-# the first would have (on cohesive ground the blade's force control makes a first try
-# shallower, and a retry then cuts more: another shift, not a lost or doubled kilogram).
+# the first would have, within its depth band (on cohesive ground the blade's force
+# control makes a first try shallower, and a retry then cuts more: another shift, not a
+# lost or doubled kilogram).
 BODY = 'bennu'
 
 
@@ -257,10 +266,38 @@ def kill_points(seed, reference, victim=None):
     return sorted(draw.uniform(1.0, end) for _ in range(KILLS))
 
 
+def depth_band():
+    """Return the mass [kg] a scraping pass's depth tolerance weighs over its footprint.
+
+    A pass cuts from where its blade reached depth within min(position_tolerance, 0.1 x
+    cut_depth): one stopped while lowering is lowered again into its own start, reaches
+    depth sooner and cuts up to that much deeper all along (seen: 1-2 mm over the pass,
+    35-54 g, on an uninterrupted shift's 1.57 kg). Another cut, not a kilogram lost or
+    counted twice: what it cut more goes where the rest went.
+    """
+    scraper = load_params_file(default_params_file())['/**/scraper']
+    tolerance = min(scraper.get('position_tolerance', ScraperParams.position_tolerance),
+                    0.1 * scraper.get('cut_depth', ScrapeRequest.cut_depth))
+    width = load_material_config(share_path('config', 'material.yaml')).blade.width
+    density = load_body(share_path('config', 'bodies.yaml'), BODY).regolith.density
+    passes = [step for step in STEPS if step['type'] == 'scrape']
+    return sum(width * step['pass_length'] * step['passes'] for step in passes) * \
+        tolerance * density
+
+
 def same_ledger(ledger, reference):
-    for name in ACCOUNTS[:-1]:
-        assert abs(ledger[name] - reference[name]) <= LEDGER_RESOLUTION, (name, ledger,
-                                                                          reference)
+    """Nothing lost or counted twice: the ledger of a killed shift against an uninterrupted one.
+
+    The ground cut may differ by a pass's depth band (depth_band()); each account then
+    differs from the uninterrupted one by its share of that difference, within the ledger's
+    resolution, and the books balance exactly.
+    """
+    more = ledger['excavated'] - reference['excavated']
+    assert abs(more) <= LEDGER_RESOLUTION + depth_band(), ('excavated', ledger, reference)
+    for name in ACCOUNTS[1:-1]:
+        share = reference[name] / reference['excavated']
+        assert abs(ledger[name] - reference[name] - share * more) <= LEDGER_RESOLUTION, (
+            name, ledger, reference)
     assert abs(ledger['balance']) < 1e-9
     print('\nledger vs uninterrupted: ' + ', '.join(
         f'{name} {ledger[name]:.4f}/{reference[name]:.4f} kg' for name in ACCOUNTS[:-1]))

@@ -25,6 +25,8 @@ INTERFACES_SOURCES := $(shell find $(INTERFACES) -type f)
 INTERFACES_BUILD := build/$(ROS_DISTRO)/$(INTERFACES)
 PREFIX := $(abspath $(VENV))
 SHIFT_ARGS ?=
+# make targets TARGETS_ARGS="--class C --max-delta-v 6": spacemine-targets options
+TARGETS_ARGS ?=
 # make sim SITE=LAT,LON: the work site in degrees (default: the body preset's)
 SITE ?=
 PYTEST_ARGS ?=
@@ -38,7 +40,7 @@ TEST_WORKERS ?= 2
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: sim test test-fast lint bench venv clean interfaces campaign
+.PHONY: sim test test-fast lint bench venv clean interfaces campaign targets
 
 venv: $(STAMP)
 
@@ -71,6 +73,10 @@ sim: $(STAMP)
 CAMPAIGN ?= config/campaigns/ci_small.yaml
 campaign: $(STAMP)
 	$(BIN)/spacemine-campaign $(CAMPAIGN) $(CAMPAIGN_ARGS)
+
+# Near-Earth asteroids ranked by what a rig would bring back: targets.csv, targets.html.
+targets: $(STAMP)
+	$(BIN)/spacemine-targets $(TARGETS_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

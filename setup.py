@@ -27,6 +27,7 @@ TOOLS = {
     'spacemine-report': 'spacemine_ros.report:main',
     'spacemine-campaign': 'spacemine_ros.campaign:main',
     'spacemine-campaign-report': 'spacemine_ros.campaign_report:main',
+    'spacemine-targets': 'spacemine_ros.targets:main',
 }
 
 setup(

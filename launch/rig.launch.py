@@ -31,7 +31,8 @@ from spacemine_ros.sim.description import rig_urdf_xml
 
 ARGUMENTS = [
     ('backend', 'sim', 'What the controllers drive: ' + ', '.join(bringup.BACKENDS)),
-    ('body', 'bennu', 'Body preset from config/bodies.yaml'),
+    ('body', 'bennu', 'Body preset from config/bodies.yaml, or an asteroid of '
+     'config/targets.yaml (e.g. 2008EV5)'),
     ('anchor_type', '', "Anchor design from config/anchors.yaml (empty: the body site's)"),
     ('site', '', "Work site LAT,LON in degrees, planetocentric (empty: the body preset's)"),
     ('namespace', '', 'Namespace of the rig (several rigs can share a domain)'),

@@ -198,6 +198,18 @@ def check_site(body, anchoring=None, site=''):
                          float(anchoring.get('preload', 5.0)))
 
 
+def body_assumptions(body, bodies_file=None, site=''):
+    """Lines saying what a body built from the NEA catalogue assumes ([] for a preset)."""
+    from spacemine_ros.core.models.body import load_body
+
+    found = load_body(bodies_file or share_path('config', 'bodies.yaml'), body, site)
+    assumed = found.sources.get('assumed') or []
+    if not assumed:
+        return []
+    return [f'{body}: {found.name}, built from the asteroid catalogue (config/targets.yaml)'] \
+        + [f'  assumed: {line}' for line in assumed]
+
+
 def ros_arguments(spec, namespace='', params_file=None, node_parameters=None):
     """Command-line ROS arguments that give a node its name, namespace and parameters.
 

@@ -1114,7 +1114,7 @@ class Shift:
         figures['data_dir'] = self.data_dir or ''
         figures['steps'] = step_timeline(self.steps, self.world.time, time.perf_counter())
         figures['physics_steps'] = self.world.physics_steps
-        figures.update(site_figures(self.body_key, self.site))
+        figures.update(site_figures(self.body))
         return figures
 
     def stop(self):

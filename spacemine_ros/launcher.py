@@ -26,7 +26,9 @@ def add_graph_arguments(parser):
     """Arguments shared by the launcher and the shift runner."""
     parser.add_argument('--backend', default='sim', choices=bringup.BACKENDS,
                         help='what the controllers drive (default: sim)')
-    parser.add_argument('--body', default='bennu', help='body preset (default: bennu)')
+    parser.add_argument('--body', default='bennu',
+                        help='body preset of config/bodies.yaml, or an asteroid of '
+                        'config/targets.yaml, e.g. 2008EV5 (default: bennu)')
     parser.add_argument('--anchor-type', default='',
                         help="anchor design (default: the body site's, config/bodies.yaml)")
     parser.add_argument('--site', default='', metavar='LAT,LON',
@@ -111,6 +113,8 @@ def check_before_start(specs, params_file, overrides, body=None, site=''):
     if body is not None:
         anchoring = {**entries.get('/**/anchoring', {}), **overrides.get('anchoring', {})}
         bringup.check_site(body, {**anchoring, 'anchor_type': designs['anchoring']}, site)
+        for line in bringup.body_assumptions(body, anchoring.get('bodies_file'), site):
+            print(line, file=sys.stderr)
     names = [spec.name for spec in specs]
     for node in overrides:
         if node not in names:

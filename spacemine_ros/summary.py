@@ -145,11 +145,16 @@ def step_timeline(steps, sim_end, wall_end):
     return timeline
 
 
-def site_figures(body_key, site=''):
-    """Return the work site's gravity, slope, escape speed and ground speed (its shape)."""
-    from spacemine_ros.core.models.body import load_body
-    from spacemine_ros.paths import share_path
-    body = load_body(share_path('config', 'bodies.yaml'), body_key, site)
+def site_figures(body, site=''):
+    """Return the work site's gravity, slope, escape speed and ground speed (its shape).
+
+    body: a core.models.body.Body, or the key of a body of the package's presets (or its
+    asteroid catalogue), at site ('LAT,LON', '' the preset's).
+    """
+    if isinstance(body, str):
+        from spacemine_ros.core.models.body import load_body
+        from spacemine_ros.paths import share_path
+        body = load_body(share_path('config', 'bodies.yaml'), body, site)
     where = body.site_gravity()
     return {'site_deg': [round(math.degrees(body.site.latitude), 3),
                          round(math.degrees(body.site.longitude), 3)],

@@ -35,10 +35,12 @@ ROS_PACKAGES = {'rclpy', 'std_msgs', 'std_srvs', 'geometry_msgs', 'sensor_msgs',
                 'diagnostic_msgs', 'rcl_interfaces', 'rosgraph_msgs', 'ament_index_python',
                 'launch', 'launch_ros', 'xacro', 'tf2_msgs', 'trajectory_msgs',
                 'spacemine_interfaces', 'action_msgs'}
-# Imported by the campaign tool only, and with no rosdep key in rosdistro (rosdep/python.yaml
-# has none for them): pip installs them from requirements.txt (docs/campaigns.md), so they
-# must be pinned there and stay out of package.xml, where rosdep would fail on them.
-PIP_ONLY = {'dask': 'dask', 'distributed': 'distributed', 'pyarrow': 'pyarrow'}
+# Imported by the campaign and target tools only, and with no rosdep key in rosdistro
+# (rosdep/python.yaml has none for them): pip installs them from requirements.txt
+# (docs/campaigns.md, docs/targets.md), so they must be pinned there and stay out of
+# package.xml, where rosdep would fail on them.
+PIP_ONLY = {'dask': 'dask', 'distributed': 'distributed', 'pyarrow': 'pyarrow',
+            'lamberthub': 'lamberthub'}
 # Needed without an import: rclpy.lifecycle uses lifecycle_msgs; the launch file starts
 # robot_state_publisher.
 USED_WITHOUT_IMPORT = {'lifecycle_msgs', 'robot_state_publisher'}

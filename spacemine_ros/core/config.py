@@ -32,6 +32,17 @@ def require(mapping, key, where):
     return mapping[key]
 
 
+def require_mapping(mapping, key, where, keys=()):
+    """Return mapping[key], itself a mapping holding every one of keys (else ConfigError)."""
+    value = require(mapping, key, where)
+    if not isinstance(value, dict):
+        raise ConfigError(f'{where}.{key}: expected a mapping')
+    missing = [name for name in keys if name not in value]
+    if missing:
+        raise ConfigError(f'{where}.{key}: missing {", ".join(missing)}')
+    return value
+
+
 def load_extending(path, sections, merge_entries=False, paths=(), seen=()):
     """Load a YAML file that may `extends:` another (a path relative to it).
 

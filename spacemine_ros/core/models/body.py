@@ -297,15 +297,40 @@ def parse_site(text):
 def load_body(path, key, site=''):
     """Load one body preset; the error lists the known presets when key is unknown.
 
+    A key that is no preset of the file may name an asteroid of the catalogue beside it
+    (targets.yaml: '2008EV5', '2008 EV5', 'Didymos'): its preset is built from the
+    catalogue (planning.presets; what it assumes in body.sources['assumed']).
     site: 'LAT,LON' [deg] moves the work site there ('' keeps the preset's); its
     substrate and anchor design stay the preset's.
     """
     bodies = load_bodies(path)
-    if key not in bodies:
-        raise ConfigError(f'unknown body {key!r}; known bodies: {", ".join(sorted(bodies))}')
-    body = bodies[key]
+    if key in bodies:
+        body = bodies[key]
+    else:
+        body = _catalogue_body(path, key, bodies)
     if site:
         latitude, longitude = parse_site(site)
         body = replace(body, site=replace(body.site, latitude=math.radians(latitude),
                                           longitude=math.radians(longitude)))
     return body
+
+
+CATALOGUE_FILE = 'targets.yaml'  # the NEA catalogue, beside the bodies file
+
+
+def _catalogue_body(path, key, bodies):
+    """Build the body of a catalogue asteroid named by key (ConfigError if none)."""
+    catalogue_path = os.path.join(os.path.dirname(os.path.abspath(str(path))), CATALOGUE_FILE)
+    known = f'known bodies: {", ".join(sorted(bodies))}'
+    if not os.path.exists(catalogue_path):
+        raise ConfigError(f'unknown body {key!r}; {known}')
+    # The planning layer builds on this module: imported here, not at the top.
+    from spacemine_ros.planning.catalogue import find_target, load_catalogue
+    from spacemine_ros.planning.presets import catalogue_body
+    catalogue = load_catalogue(catalogue_path)
+    try:
+        target = find_target(catalogue, key)
+    except KeyError:
+        raise ConfigError(f'unknown body {key!r}; {known}, or an asteroid of '
+                          f'{catalogue_path} ({", ".join(sorted(catalogue))})') from None
+    return catalogue_body(target, path)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 import math
 
-from spacemine_ros.core.config import ConfigError, load_yaml, require
+from spacemine_ros.core.config import ConfigError, load_yaml, require, require_mapping
 from spacemine_ros.core.models.conveying import (
     BeltConveyor, HEMISPHERE, LaunchPattern, MagneticProperties, MagneticSeparator, ScrewConveyor)
 from spacemine_ros.core.models.cutting import Blade
@@ -105,12 +105,7 @@ def material_config_from(data, where='material'):
     speed_ratio = _number(require(data, 'ejecta', where), 'speed_ratio', f'{where}.ejecta',
                           low=1e-3)
 
-    accounts_entry = require(data, 'accounts', where)
-    if not isinstance(accounts_entry, dict):
-        raise ConfigError(f'{where}.accounts: expected a mapping')
-    missing = [a for a in REQUIRED_ACCOUNTS if a not in accounts_entry]
-    if missing:
-        raise ConfigError(f'{where}.accounts: missing {", ".join(missing)}')
+    accounts_entry = require_mapping(data, 'accounts', where, REQUIRED_ACCOUNTS)
     capacities = {}
     for name, entry in accounts_entry.items():
         if entry and 'capacity' in entry:

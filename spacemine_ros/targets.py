@@ -9,13 +9,13 @@ processes, one per core (--workers).
 """
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
 import csv
 from datetime import datetime
 import html
 import math
 import multiprocessing
 import os
+import signal
 import sys
 
 import numpy as np
@@ -137,16 +137,21 @@ def measure_yields(rows, catalogue, plan, workers, wall_limit, bodies_file=None,
     if not run:
         return
     # Spawned, not forked: a fork of a process with threads (rclpy's, a test runner's)
-    # and PyBullet in it crashed a worker.
-    with ProcessPoolExecutor(max_workers=max(1, workers),
-                             mp_context=multiprocessing.get_context('spawn')) as pool:
-        futures = {pool.submit(shift_yield, row.key, plan, wall_limit, bodies_file): row
-                   for row in run}
-        for count, (future, row) in enumerate(futures.items(), 1):
-            figures = future.result()
+    # and PyBullet in it crashed a worker. The workers ignore Ctrl-C: this process stops
+    # them (the pool's exit terminates them) and says so in one line.
+    context = multiprocessing.get_context('spawn')
+    with context.Pool(max(1, workers), initializer=_ignore_interrupts) as pool:
+        pending = [(pool.apply_async(shift_yield, (row.key, plan, wall_limit, bodies_file)), row)
+                   for row in run]
+        for count, (result, row) in enumerate(pending, 1):
+            figures = result.get()
             if cache:
                 cache.put(catalogue[row.key], plan, figures)
             done(row, figures, f'shift {count}/{len(run)}:')
+
+
+def _ignore_interrupts():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def write_csv(rows, path):
@@ -242,7 +247,16 @@ def _scatter(plt, rows):
 
 
 def main(argv=None):
-    """Entry point of spacemine-targets."""
+    """Entry point of spacemine-targets (Ctrl-C: one line, exit 130)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print('spacemine-targets: interrupted: the shifts run so far are cached; run again '
+              'to go on', file=sys.stderr)
+        return 130
+
+
+def _main(argv):
     parser = argparse.ArgumentParser(
         prog='spacemine-targets', description=__doc__.splitlines()[0])
     parser.add_argument('--catalogue', default=share_path('config', 'targets.yaml'),

@@ -98,3 +98,26 @@ def test_a_shift_on_a_catalogue_asteroid_says_what_its_body_assumes(capsys):
     assert '341843 (2008 EV5), built from the asteroid catalogue' in err
     assert 'assumed: bulk density 1190 kg/m^3 (C family)' in err
     assert os.path.exists(share_path('config', 'targets.yaml'))
+
+
+def test_ctrl_c_while_shifts_run_stops_every_worker_in_one_line(small_catalogue, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'spacemine_ros.targets', '--catalogue', str(small_catalogue),
+         '--window', '2030-01-01:2030-03-01', '--departure-step', '30', '--flight',
+         '100:300:100', '--workers', '2', '--no-cache', '--output-dir', str(tmp_path)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    # Interrupt once the workers are running shifts (the grid takes well under a second).
+    time.sleep(8.0)
+    assert process.poll() is None
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    lines = [line for line in err.splitlines() if 'pybullet build time' not in line]
+    assert lines[-1] == ('spacemine-targets: interrupted: the shifts run so far are cached; '
+                         'run again to go on'), err
+    assert 'Traceback' not in err, err
+    assert not (tmp_path / 'targets.csv').exists()

@@ -583,9 +583,7 @@ class Mission:
             return None
         if self.queue and isinstance(self.queue[0], _Stopped):
             step = self.queue[0].step
-            unknown = [t for t in self.steps.tools(step) if not obs.states.get(t)]
-            if unknown:
-                self.progress = f'waiting for the state of {", ".join(unknown)}'
+            if self._waiting_for_states(step, obs):
                 return None
             if self.steps.status(step, obs, obs.time)[0] == 'done':
                 self.on_event('step', f'step {self.step_index + 1} {step.title}: finished '
@@ -595,9 +593,7 @@ class Mission:
             self._enter_step(recover=True)  # faults left by the stop cleared first
         if self.queue and isinstance(self.queue[0], _Resumed):
             step = self.queue[0].step
-            unknown = [t for t in self.steps.tools(step) if not obs.states.get(t)]
-            if unknown:
-                self.progress = f'waiting for the state of {", ".join(unknown)}'
+            if self._waiting_for_states(step, obs):
                 return None
             if self.steps.under_way(step, obs):
                 self.queue, self.step_started = [], obs.time  # watch it to its end
@@ -618,10 +614,8 @@ class Mission:
                     return None
                 self.queue = self.queue[1:]
                 continue
-            unknown = [t for t in self.steps.tools(marker.step) if not obs.states.get(t)]
-            if unknown:  # e.g. a controller just restarted: act on what it says it is
-                self.progress = f'waiting for the state of {", ".join(unknown)}'
-                return None
+            if self._waiting_for_states(marker.step, obs):
+                return None  # e.g. a controller just restarted: act on what it says it is
             if marker.current:
                 settling = self.steps.settling(marker.step, obs)
                 if settling:
@@ -633,6 +627,13 @@ class Mission:
             return None
         self.outstanding = self.queue.pop(0)
         return self.outstanding
+
+    def _waiting_for_states(self, step, obs):
+        """Tell whether a step's tools have not all reported a state yet (progress says so)."""
+        unknown = [t for t in self.steps.tools(step) if not obs.states.get(t)]
+        if unknown:
+            self.progress = f'waiting for the state of {", ".join(unknown)}'
+        return bool(unknown)
 
     def action_done(self, action, success, message, now):
         """Report the result of an action sent by next_action()."""

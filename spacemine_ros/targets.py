@@ -138,16 +138,23 @@ def measure_yields(rows, catalogue, plan, workers, wall_limit, bodies_file=None,
         return
     # Spawned, not forked: a fork of a process with threads (rclpy's, a test runner's)
     # and PyBullet in it crashed a worker. The workers ignore Ctrl-C: this process stops
-    # them (the pool's exit terminates them) and says so in one line.
+    # them (the pool's exit terminates them) and says so in one line. They start with it
+    # blocked (a mask outlives exec), since a Ctrl-C before their initializer ran broke
+    # their start-up with a traceback; this process gets its own when it unblocks.
     context = multiprocessing.get_context('spawn')
-    with context.Pool(max(1, workers), initializer=_ignore_interrupts) as pool:
-        pending = [(pool.apply_async(shift_yield, (row.key, plan, wall_limit, bodies_file)), row)
-                   for row in run]
-        for count, (result, row) in enumerate(pending, 1):
-            figures = result.get()
-            if cache:
-                cache.put(catalogue[row.key], plan, figures)
-            done(row, figures, f'shift {count}/{len(run)}:')
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        with context.Pool(max(1, workers), initializer=_ignore_interrupts) as pool:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            pending = [(pool.apply_async(shift_yield, (row.key, plan, wall_limit,
+                                                       bodies_file)), row) for row in run]
+            for count, (result, row) in enumerate(pending, 1):
+                figures = result.get()
+                if cache:
+                    cache.put(catalogue[row.key], plan, figures)
+                done(row, figures, f'shift {count}/{len(run)}:')
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _ignore_interrupts():

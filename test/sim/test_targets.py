@@ -101,23 +101,33 @@ def test_a_shift_on_a_catalogue_asteroid_says_what_its_body_assumes(capsys):
 
 
 def test_ctrl_c_while_shifts_run_stops_every_worker_in_one_line(small_catalogue, tmp_path):
+    import queue
     import signal
     import subprocess
     import sys
-    import time
+    import threading
     process = subprocess.Popen(
         [sys.executable, '-m', 'spacemine_ros.targets', '--catalogue', str(small_catalogue),
          '--window', '2030-01-01:2030-03-01', '--departure-step', '30', '--flight',
          '100:300:100', '--workers', '2', '--no-cache', '--output-dir', str(tmp_path)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
-    # Interrupt once the workers are running shifts (the grid takes well under a second).
-    time.sleep(8.0)
-    assert process.poll() is None
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr],
+                              daemon=True)
+    reader.start()
+    err = []
+    # Interrupt once a worker has built its world (PyBullet says so as it loads), that is
+    # while the first shift runs: a fixed wait was over before the shifts on a quiet host.
+    while not any('pybullet build time' in line for line in err):
+        err.append(lines.get(timeout=300))
+        assert not any(': shift ' in line for line in err), ''.join(err)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    lines = [line for line in err.splitlines() if 'pybullet build time' not in line]
-    assert lines[-1] == ('spacemine-targets: interrupted: the shifts run so far are cached; '
-                         'run again to go on'), err
-    assert 'Traceback' not in err, err
+    assert process.wait(timeout=120) == 130, ''.join(err)
+    reader.join(timeout=30)
+    while not lines.empty():
+        err.append(lines.get())
+    said = [line.rstrip('\n') for line in err if 'pybullet build time' not in line]
+    assert said[-1] == ('spacemine-targets: interrupted: the shifts run so far are cached; '
+                        'run again to go on'), ''.join(err)
+    assert not any('Traceback' in line for line in err), ''.join(err)
     assert not (tmp_path / 'targets.csv').exists()

@@ -11,9 +11,11 @@ would break an invariant (a negative, non-finite or unknown quantity, more than 
 source holds, more than the destination can take) is refused with a reason and changes nothing.
 
 Quantities are kept per species (e.g. metal, silicate, water) so that a separator's
-split and a furnace's yield follow composition. After every change the ledger checks
-that the excavated total equals the sum over all accounts; a violation raises
-LedgerViolation with the numbers.
+split and a furnace's yield follow composition. A reaction (water split into hydrogen and
+oxygen) turns species into others within one account, the products' mass the reactants';
+the ledger keeps what reactions made and consumed per species. After every change it
+checks, per species, that what was excavated plus what reactions made of it equals the
+sum over all accounts; a violation raises LedgerViolation with the numbers.
 """
 
 from collections import deque
@@ -43,12 +45,13 @@ class Transfer:
     time: float  # s
     source: str  # an account, or GROUND for excavation
     destination: str
-    masses: tuple  # (species, kg) pairs, all > 0
+    masses: tuple  # (species, kg) pairs, all > 0 (a reaction's: what it consumed)
     note: str = ''
+    produced: tuple = ()  # a reaction's products (source and destination its account)
 
     @property
     def mass(self):
-        """Total mass moved [kg]."""
+        """Total mass moved (or turned into the products) [kg]."""
         return math.fsum(m for _, m in self.masses)
 
 
@@ -80,13 +83,14 @@ class Ledger:
                 raise ValueError(f'capacity of {name} must be a positive number, got {capacity!r}')
             self.capacities[name] = float(capacity)
         self.excavated = dict.fromkeys(self.species, 0.0)
+        self.reacted = dict.fromkeys(self.species, 0.0)  # made by reactions, less consumed
         if not (isinstance(record_limit, int) and record_limit >= 1):
             raise ValueError(f'record_limit must be a positive integer, got {record_limit!r}')
         self.record = deque(maxlen=record_limit)  # the latest transfers
         self.transfer_count = 0  # every transfer ever made (the next sequence number)
         # Balances before the oldest transfer still in the record (replay starts here).
         self.checkpoint = ({name: dict(held) for name, held in self.accounts.items()},
-                           dict(self.excavated))
+                           dict(self.excavated), dict(self.reacted))
         self.on_transfer = on_transfer
         self.check_each = check_each
         self.rejected = 0
@@ -121,8 +125,9 @@ class Ledger:
         return totals
 
     def imbalance(self):
-        """Excavated minus the sum over accounts, per species [kg]."""
-        return {s: self.excavated[s] - math.fsum(a[s] for a in self.accounts.values())
+        """Excavated, plus what reactions made, minus the sum over accounts, per species [kg]."""
+        return {s: math.fsum([self.excavated[s], self.reacted[s]] +
+                             [-a[s] for a in self.accounts.values()])
                 for s in self.species}
 
     # Changes -------------------------------------------------------------------------------
@@ -168,6 +173,40 @@ class Ledger:
         self._apply(source, destination, masses, time, note)
         return math.fsum(masses.values())
 
+    def react(self, account, consumed, produced, time=0.0, note=''):
+        """Turn species into others within an account: {species: kg} consumed and produced.
+
+        The products' total mass must be the reactants' (to the ledger's tolerance) and
+        the reactants must be there; otherwise it is refused and nothing changes. Recorded
+        like a transfer, its account as source and destination.
+        """
+        if account not in self.accounts:
+            return self._refuse(f'unknown account {account!r}')
+        consumed = self._masses(consumed, 'consumed')
+        produced = self._masses(produced, 'produced')
+        held = self.accounts[account]
+        for species, mass in consumed.items():
+            if mass > held[species] * (1.0 + REL_TOLERANCE) + ABS_TOLERANCE:
+                self._refuse(f'cannot turn {mass:.9g} kg of {species} in {account} into '
+                             f'anything: it holds {held[species]:.9g} kg')
+        into, out = math.fsum(consumed.values()), math.fsum(produced.values())
+        if abs(into - out) > REL_TOLERANCE * max(into, out) + ABS_TOLERANCE:
+            self._refuse(f'a reaction in {account} must conserve mass: {into:.9g} kg '
+                         f'consumed, {out:.9g} kg produced')
+        if not consumed and not produced:
+            return None
+        for species, mass in consumed.items():
+            mass = min(mass, held[species])
+            held[species] -= mass
+            self.reacted[species] -= mass
+            consumed[species] = mass
+        for species, mass in produced.items():
+            held[species] += mass
+            self.reacted[species] += mass
+        return self._record(Transfer(self.transfer_count, float(time), account, account,
+                                     tuple(sorted(consumed.items())), note,
+                                     tuple(sorted(produced.items()))))
+
     def _refuse(self, reason):
         self.rejected += 1
         self.last_rejection = reason
@@ -180,8 +219,24 @@ class Ledger:
             self._refuse(f'unknown source account {source!r}')
         if source == destination:
             self._refuse(f'source and destination are both {source!r}')
+        clean = self._masses(masses, 'masses')
+        if source != GROUND:
+            held = self.accounts[source]
+            for species, mass in clean.items():
+                if mass > held[species] * (1.0 + REL_TOLERANCE) + ABS_TOLERANCE:
+                    self._refuse(f'cannot move {mass:.9g} kg of {species} from {source}: it '
+                                 f'holds {held[species]:.9g} kg')
+        total = math.fsum(clean.values())
+        if total > self.room(destination) * (1.0 + REL_TOLERANCE) + ABS_TOLERANCE:
+            self._refuse(f'{destination} is full: {total:.9g} kg offered, room for '
+                         f'{self.room(destination):.9g} kg of '
+                         f'{self.capacities[destination]:.9g} kg')
+        return clean
+
+    def _masses(self, masses, what):
+        """Return {species: kg > 0} from a mapping; refused naming the first bad entry."""
         if not isinstance(masses, dict) or not masses:
-            self._refuse('masses must be a non-empty mapping of species to kg')
+            self._refuse(f'{what} must be a non-empty mapping of species to kg')
         clean = {}
         for species, mass in masses.items():
             if species not in self.excavated:
@@ -195,17 +250,6 @@ class Ledger:
                              f'got {mass}')
             if mass > 0.0:
                 clean[species] = mass
-        if source != GROUND:
-            held = self.accounts[source]
-            for species, mass in clean.items():
-                if mass > held[species] * (1.0 + REL_TOLERANCE) + ABS_TOLERANCE:
-                    self._refuse(f'cannot move {mass:.9g} kg of {species} from {source}: it '
-                                 f'holds {held[species]:.9g} kg')
-        total = math.fsum(clean.values())
-        if total > self.room(destination) * (1.0 + REL_TOLERANCE) + ABS_TOLERANCE:
-            self._refuse(f'{destination} is full: {total:.9g} kg offered, room for '
-                         f'{self.room(destination):.9g} kg of '
-                         f'{self.capacities[destination]:.9g} kg')
         return clean
 
     def _apply(self, source, destination, masses, time, note):
@@ -224,8 +268,10 @@ class Ledger:
                 held[species] -= mass
                 clean[species] = mass
             target[species] += mass
-        entry = Transfer(self.transfer_count, float(time), source, destination,
-                         tuple(sorted(clean.items())), note)
+        return self._record(Transfer(self.transfer_count, float(time), source, destination,
+                                     tuple(sorted(clean.items())), note))
+
+    def _record(self, entry):
         self.transfer_count += 1
         if len(self.record) == self.record.maxlen:
             self._fold(self.record[0])
@@ -238,7 +284,13 @@ class Ledger:
 
     def _fold(self, entry):
         # The oldest entry leaves the record: its effect moves into the checkpoint.
-        accounts, excavated = self.checkpoint
+        accounts, excavated, reacted = self.checkpoint
+        if entry.produced:
+            for sign, masses in ((-1.0, entry.masses), (1.0, entry.produced)):
+                for species, mass in masses:
+                    accounts[entry.source][species] += sign * mass
+                    reacted[species] += sign * mass
+            return
         for species, mass in entry.masses:
             if entry.source == GROUND:
                 excavated[species] += mass
@@ -255,10 +307,17 @@ class Ledger:
         """
         state = dict(vars(self))
         state['checkpoint'] = ({name: dict(held) for name, held in self.accounts.items()},
-                               dict(self.excavated))
+                               dict(self.excavated), dict(self.reacted))
         state['record'] = deque(maxlen=self.record.maxlen)
         state['on_transfer'] = None
         return state
+
+    def __setstate__(self, state):
+        """Restore pickled books; those from before reactions had none."""
+        state.setdefault('reacted', dict.fromkeys(state['species'], 0.0))
+        if len(state['checkpoint']) == 2:
+            state['checkpoint'] = (*state['checkpoint'], dict(state['reacted']))
+        vars(self).update(state)
 
     def check(self):
         """Raise LedgerViolation if any quantity is negative or the books do not balance."""
@@ -267,23 +326,30 @@ class Ledger:
                 if not math.isfinite(mass) or mass < 0.0:
                     raise LedgerViolation(f'{name} holds {mass!r} kg of {species}')
         for species, missing in self.imbalance().items():
-            scale = max(self.excavated[species], 1e-12)
+            scale = max(self.excavated[species], abs(self.reacted[species]), 1e-12)
             if abs(missing) > REL_TOLERANCE * scale + 1e-12:
                 located = math.fsum(a[species] for a in self.accounts.values())
+                made = f' (reactions {self.reacted[species]:+.9g} kg)' \
+                    if self.reacted[species] else ''
                 raise LedgerViolation(
-                    f'{species}: excavated {self.excavated[species]:.9g} kg but the accounts '
-                    f'hold {located:.9g} kg (difference {missing:.3g} kg)')
+                    f'{species}: excavated {self.excavated[species]:.9g} kg{made} but the '
+                    f'accounts hold {located:.9g} kg (difference {missing:.3g} kg)')
 
     def replay(self):
         """Rebuild a ledger from the checkpoint and the record (for persistence and audits)."""
         copy = Ledger(self.accounts, self.species, self.capacities, self.record.maxlen)
-        accounts, excavated = self.checkpoint
+        accounts, excavated, reacted = self.checkpoint
         copy.accounts = {name: dict(held) for name, held in accounts.items()}
         copy.excavated = dict(excavated)
+        copy.reacted = dict(reacted)
         copy.transfer_count = self.transfer_count - len(self.record)
         copy.capacities = {}  # history already respected capacities at the time
         for entry in self.record:
-            copy._apply(entry.source, entry.destination, dict(entry.masses), entry.time,
-                        entry.note)
+            if entry.produced:
+                copy.react(entry.source, dict(entry.masses), dict(entry.produced), entry.time,
+                           entry.note)
+            else:
+                copy._apply(entry.source, entry.destination, dict(entry.masses), entry.time,
+                            entry.note)
         copy.capacities = dict(self.capacities)
         return copy

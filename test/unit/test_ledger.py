@@ -6,9 +6,10 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from spacemine_ros.core.ledger import GROUND, Ledger, LedgerError, LedgerViolation
+from spacemine_ros.core.models.propellant import water_split
 
 ACCOUNTS = ('drill', 'scraper', 'conveyor', 'hopper_metal', 'hopper_silicate', 'lost')
-SPECIES = ('metal', 'silicate', 'water')
+SPECIES = ('metal', 'silicate', 'water', 'hydrogen', 'oxygen')
 CAPACITIES = {'scraper': 5.0, 'hopper_metal': 2.0, 'hopper_silicate': 4.0}
 
 
@@ -34,7 +35,7 @@ masses = st.one_of(
 )
 names = st.sampled_from(ACCOUNTS + ('nowhere', GROUND))
 operations = st.lists(st.tuples(
-    st.sampled_from(['excavate', 'transfer', 'move', 'move_partial']),
+    st.sampled_from(['excavate', 'transfer', 'move', 'move_partial', 'split', 'bad_split']),
     names, names, st.sampled_from(SPECIES + ('unobtainium',)), masses), max_size=60)
 
 
@@ -50,6 +51,13 @@ def test_any_sequence_of_transfers_conserves_mass_and_keeps_quantities_non_negat
                 ledger.excavate(destination, {species: mass})
             elif kind == 'transfer':
                 ledger.transfer(source, destination, {species: mass})
+            elif kind in ('split', 'bad_split'):  # electrolysis: water into its gases
+                water = min(mass, ledger.accounts.get(source, {}).get('water', 0.0)) \
+                    if math.isfinite(mass) and mass >= 0.0 else mass
+                hydrogen, oxygen = water_split(water) if math.isfinite(water) else (0.0, 0.0)
+                if kind == 'bad_split':
+                    oxygen *= 1.01  # a reaction that would make mass
+                ledger.react(source, {'water': water}, {'hydrogen': hydrogen, 'oxygen': oxygen})
             else:
                 ledger.move(source, destination, mass, partial=kind == 'move_partial')
         except LedgerError:
@@ -99,8 +107,8 @@ def test_move_keeps_the_composition_of_the_source():
     ledger = new_ledger()
     ledger.excavate('scraper', {'metal': 1.0, 'silicate': 3.0})
     ledger.move('scraper', 'conveyor', 2.0)
-    assert ledger.composition('conveyor') == pytest.approx({'metal': 0.25, 'silicate': 0.75,
-                                                            'water': 0.0})
+    assert ledger.composition('conveyor') == pytest.approx(
+        {'metal': 0.25, 'silicate': 0.75, 'water': 0.0, 'hydrogen': 0.0, 'oxygen': 0.0})
 
 
 def test_a_corrupted_account_is_a_violation_with_the_numbers():
@@ -128,3 +136,62 @@ def test_the_record_in_memory_is_bounded_and_replay_still_rebuilds_the_books():
     assert_books_balance(copy)
     with pytest.raises(ValueError, match='record_limit'):
         Ledger(ACCOUNTS, SPECIES, record_limit=0)
+
+
+def test_water_split_in_an_account_keeps_the_books_and_replays():
+    ledger = Ledger(ACCOUNTS, SPECIES, record_limit=3)
+    ledger.excavate('drill', {'water': 2.0, 'silicate': 1.0})
+    ledger.transfer('drill', 'conveyor', {'water': 2.0})
+    hydrogen, oxygen = water_split(1.5)
+    entry = ledger.react('conveyor', {'water': 1.5}, {'hydrogen': hydrogen, 'oxygen': oxygen},
+                         time=4.0, note='electrolysis')
+    assert entry.source == entry.destination == 'conveyor' and entry.mass == 1.5
+    assert ledger.accounts['conveyor'] == pytest.approx(
+        {'metal': 0.0, 'silicate': 0.0, 'water': 0.5, 'hydrogen': hydrogen, 'oxygen': oxygen})
+    assert ledger.reacted['water'] == -1.5 and ledger.reacted['hydrogen'] == hydrogen
+    assert ledger.excavated_total == 3.0
+    assert sum(ledger.mass(a) for a in ledger.accounts) == pytest.approx(3.0, rel=1e-15)
+    ledger.check()
+    # Folded out of a short record into the checkpoint, and replayed from it.
+    for _ in range(4):
+        ledger.transfer('conveyor', 'lost', {'hydrogen': hydrogen / 8})
+    assert not any(e.produced for e in ledger.record)
+    replayed = ledger.replay()
+    for account, held in ledger.accounts.items():
+        assert replayed.accounts[account] == pytest.approx(held, rel=1e-15)
+    assert replayed.reacted == pytest.approx(ledger.reacted, rel=1e-15)
+    replayed.check()
+
+
+def test_a_reaction_that_makes_or_loses_mass_or_lacks_its_reactants_is_refused():
+    ledger = new_ledger()
+    ledger.excavate('drill', {'water': 1.0})
+    hydrogen, oxygen = water_split(0.5)
+    for consumed, produced, reason in [
+            ({'water': 0.5}, {'hydrogen': hydrogen, 'oxygen': oxygen * 1.001}, 'conserve mass'),
+            ({'water': 2.0}, {'hydrogen': 0.2, 'oxygen': 1.8}, 'it holds 1 kg'),
+            ({'water': math.nan}, {'hydrogen': 0.0}, 'finite'),
+            ({'water': 0.5}, {'plasma': 0.5}, "unknown species 'plasma'")]:
+        before = ledger.totals()
+        with pytest.raises(LedgerError, match=reason):
+            ledger.react('drill', consumed, produced)
+        assert ledger.totals() == before
+    with pytest.raises(LedgerError, match="unknown account 'nowhere'"):
+        ledger.react('nowhere', {'water': 0.5}, {'hydrogen': hydrogen, 'oxygen': oxygen})
+
+
+def test_books_pickled_before_reactions_existed_load_with_none():
+    import pickle
+    ledger = new_ledger()
+    ledger.excavate('drill', {'water': 1.0})
+    state = ledger.__getstate__()
+    del state['reacted']
+    state['checkpoint'] = state['checkpoint'][:2]
+    old = Ledger.__new__(Ledger)
+    old.__setstate__(state)
+    old.check()
+    hydrogen, oxygen = water_split(1.0)
+    old.react('drill', {'water': 1.0}, {'hydrogen': hydrogen, 'oxygen': oxygen})
+    again = pickle.loads(pickle.dumps(old))
+    again.check()
+    assert again.reacted['oxygen'] == oxygen and again.replay().accounts == again.accounts

@@ -16,6 +16,8 @@ import math
 
 from scipy.optimize import brentq
 
+from spacemine_ros.core.validation import in_range, positive
+
 # CODATA 2018 (exact in the 2019 SI): Faraday and molar gas constants.
 FARADAY = 96485.33212  # C/mol
 GAS_CONSTANT = 8.314462618  # J/(mol K)
@@ -50,15 +52,12 @@ class PropellantError(ValueError):
 
 
 def _finite(name, value, low=-math.inf, high=math.inf, low_open=False):
+    """Return value as a float within [low, high] ((low, high] if low_open, low 0)."""
     try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise PropellantError(f'{name} must be a number, got {value!r}') from None
-    if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
-        bound = f'({low:g}' if low_open else f'[{low:g}'
-        raise PropellantError(f'{name} must be finite and within {bound}, {high:g}], '
-                              f'got {value!r}')
-    return value
+        number = positive(name, value) if low_open else in_range(name, value, low, high)
+        return in_range(name, number, low, high)
+    except ValueError as error:
+        raise PropellantError(str(error)) from None
 
 
 def water_split(water):

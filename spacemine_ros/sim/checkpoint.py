@@ -8,9 +8,11 @@ heat and charge, the power supply, whether the rigid body was asleep) and whatev
 caller adds. It is written atomically (temporary file, fsync, rename): a kill at any
 instant leaves the previous checkpoint or the new one.
 
-The file is pickled (zlib-compressed), but it is read back with an unpickler that only
-builds the project's own classes, plain containers and numpy arrays and generators:
-a checkpoint is data from disk, not code. A checkpoint is refused (CheckpointError, with
+The file is pickled (zlib-compressed), but it is read back with an unpickler that builds
+only what a world's state is made of: the data classes of its models and plugins named in
+STATE_CLASSES, plain containers and numpy arrays: a checkpoint is data from disk, not
+code (any other class of the project, one that opens a file or a thread when built, say,
+is refused). A checkpoint is refused (CheckpointError, with
 the reason) if it is of another format, or was written by a world of another body, anchor
 design, rig or time step. Engaged anchors are held again where the checkpoint has them.
 """
@@ -43,22 +45,45 @@ SAFE_GLOBALS = {
     ('numpy.core.numeric', '_frombuffer'),
 }
 
+# Every class a world's state holds, and nothing else of the project: each builds data
+# only. A state that needs another fails its save-and-load tests (test_checkpoint.py).
+STATE_CLASSES = {
+    'spacemine_ros.core.control.scraper': ('ArmGeometry',),
+    'spacemine_ros.core.ledger': ('Ledger', 'Transfer'),
+    'spacemine_ros.core.models.anchors': ('AnchorType',),
+    'spacemine_ros.core.models.body': ('Body', 'Regolith', 'Site'),
+    'spacemine_ros.core.models.conveying': ('BeltConveyor', 'LaunchPattern', 'LaunchSite',
+                                            'MagneticProperties', 'MagneticSeparator',
+                                            'ScrewConveyor'),
+    'spacemine_ros.core.models.cutting': ('Blade', 'CuttingForce'),
+    'spacemine_ros.core.models.drilling': ('BitLoad', 'DragBit', 'DrillingProcess',
+                                           'StrataColumn', 'Stratum'),
+    'spacemine_ros.core.models.material_config': ('DriveLimits', 'MaterialConfig',
+                                                  'TransferPoint'),
+    'spacemine_ros.core.models.power': ('Brownout', 'PowerConfig', 'PowerSystem'),
+    'spacemine_ros.core.models.shape': ('Ellipsoid', 'Polyhedron', 'SiteGravity', 'Sphere'),
+    'spacemine_ros.core.models.thermal': ('Eutectic', 'FurnaceDesign', 'FurnaceThermal',
+                                          'HeatCapacity', 'SpeciesThermal'),
+    'spacemine_ros.core.rig_interface': ('CommandInterface', 'Joint'),
+    'spacemine_ros.sim.anchors': ('AnchorSim',),
+    'spacemine_ros.sim.furnace': ('FurnaceSim',),
+    'spacemine_ros.sim.material': ('MaterialSystem',),
+    'spacemine_ros.sim.terrain': ('Terrain',),
+}
+
 
 class CheckpointError(Exception):
     """A checkpoint that cannot be taken up; the message says why."""
 
 
 class _SafeUnpickler(pickle.Unpickler):
-    """Builds only the project's classes, plain containers and numpy values."""
+    """Builds only a world state's classes (STATE_CLASSES), plain containers and numpy values."""
 
     def find_class(self, module, name):
         """Refuse any global that is not data."""
-        if module == 'builtins' and name in SAFE_BUILTINS or (module, name) in SAFE_GLOBALS:
+        if module == 'builtins' and name in SAFE_BUILTINS or (module, name) in SAFE_GLOBALS \
+                or name in STATE_CLASSES.get(module, ()):
             return super().find_class(module, name)
-        if module.startswith('spacemine_ros.') and not name.startswith('_'):
-            found = super().find_class(module, name)
-            if isinstance(found, type):
-                return found
         raise CheckpointError(f'a checkpoint may not build {module}.{name}')
 
 

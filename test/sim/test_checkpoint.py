@@ -187,6 +187,59 @@ def test_a_checkpoint_is_data_never_code(working, bodies, anchor_types, tmp_path
         world.close()
 
 
+def _hostile(header, payload, path):
+    """Write a checkpoint with a valid header and the given pickled payload."""
+    import zlib
+    head = pickle.dumps(header, protocol=4)
+    path.write_bytes(MAGIC + len(head).to_bytes(4, 'big') + head + zlib.compress(payload))
+    return str(path)
+
+
+@pytest.mark.parametrize('build', ['mission_store', 'world_checkpoints', 'shift'])
+def test_a_checkpoint_builds_no_class_of_the_project_that_is_not_its_data(
+        working, bodies, anchor_types, tmp_path, build):
+    # Each of these opens a file, a database or a world when built: a crafted checkpoint
+    # could make one where it likes, with any arguments, though each is the project's own.
+    from spacemine_ros.core.mission.mission_store import MissionStore
+    from spacemine_ros.headless import Shift
+    from spacemine_ros.sim.checkpoint import WorldCheckpoints
+    rig, path = working
+    save_checkpoint(rig.world, path)
+    target = tmp_path / 'made_by_a_checkpoint'
+    made = {'mission_store': (MissionStore, (str(target),)),
+            'world_checkpoints': (WorldCheckpoints, (str(target),)),
+            'shift': (Shift, ('bennu',))}[build]
+
+    class Hostile:
+        def __reduce__(self):
+            return made
+    evil = _hostile(read_header(path), pickle.dumps({'world': Hostile()}), tmp_path / 'evil')
+    world = RigWorld(bodies['bennu'], anchor_types['microspine'])
+    try:
+        with pytest.raises(CheckpointError, match=f'may not build {made[0].__module__}.'):
+            load_checkpoint(world, evil)
+        assert not target.exists()
+    finally:
+        world.close()
+
+
+@pytest.mark.parametrize('rig_file, body', [('', 'bennu'), ('twin_drill', 'eros')])
+def test_a_world_that_has_worked_is_built_back_from_its_state_classes_alone(
+        tmp_path, rig_file, body):
+    # A shift that anchored, drilled, scraped, drained and heated a batch: every kind of
+    # state a world keeps, read back with the checkpoint's own unpickler.
+    from spacemine_ros.headless import Shift
+    with Shift(body=body, rig=rig_file, plan='bennu_shift') as shift:
+        assert shift.run_until(lambda: shift.world.furnace.thermal.temperature > 400.0,
+                               2000.0)  # the batch is heating
+        path = str(tmp_path / 'world.checkpoint')
+        save_checkpoint(shift.world, path)
+        before = state_of(shift.world)
+        shift.world.advance(5.0)
+        load_checkpoint(shift.world, path)
+        assert state_of(shift.world) == before
+
+
 def test_a_checkpoint_from_another_process_is_taken_up(bodies, anchor_types, tmp_path):
     # What a restarted rig_sim does: another interpreter (another hash seed) wrote it.
     path = tmp_path / 'world.checkpoint'

@@ -46,7 +46,7 @@ from spacemine_ros.core.models.material_config import IN_TRANSIT, load_material_
 from spacemine_ros.core.models.power import power_config_from, PowerSystem
 from spacemine_ros.core.models.thermal import furnace_design_from
 from spacemine_ros.core.rig_interface import load_rig_interface
-from spacemine_ros.params_files import load_params_file
+from spacemine_ros.params_files import load_params_file, value_type_problems
 from spacemine_ros.paths import share_path
 from spacemine_ros.sim.checkpoint import take_up_checkpoint, WorldCheckpoints
 from spacemine_ros.sim.world import on_control_grid, RigWorld
@@ -572,6 +572,10 @@ class SmelterUnit(Unit):
 
 UNITS = {'anchors': AnchoringUnit, 'drill': DrillUnit, 'scraper': ScraperUnit,
          'material_line': LineUnit, 'furnace': SmelterUnit}
+# The parameters each unit takes from the params file, by their defaults' types.
+UNIT_PARAMS = {'anchors': (AnchoringParams,), 'drill': (DrillParams,),
+               'scraper': (ScraperParams, ScrapeRequest), 'material_line': (LineParams,),
+               'furnace': (SmelterParams,)}
 
 
 class Shift:
@@ -664,6 +668,7 @@ class Shift:
         self.dead_since = {}  # controller: when its node died (node_restart)
         self.liveness_timeout = float(supervisor.get('liveness_timeout', 10.0))
         try:
+            self._check_value_types(params_file or default_params_file(), entries, overrides)
             for spec in self.rig.subsystems.values():
                 section = CONTROLLERS[spec.kind][3]
                 settings = self._section(entries, section, spec.controller, overrides)
@@ -695,6 +700,24 @@ class Shift:
         self.halted = ''  # why the run stops though the plan has not ended (halt())
 
     # Set-up --------------------------------------------------------------------------------
+    def _check_value_types(self, path, entries, overrides):
+        """Refuse a value of the wrong type for a controller's parameter, in one line.
+
+        In the params file even where an override replaces it (as the graph's launcher
+        does: the file is wrong whatever this run sets).
+        """
+        problems = []
+        for spec in self.rig.subsystems.values():
+            holds = {f.name: f.default for cls in UNIT_PARAMS[spec.kind]
+                     for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+                     and f.default is not None}
+            problems += value_type_problems(
+                [(path, entries), ('-p', {f'/**/{spec.controller}':
+                                          overrides.get(spec.controller, {})})],
+                f'/{spec.controller}', holds)
+        if problems:
+            raise ValueError('; '.join(problems))
+
     def _check_overrides(self, overrides):
         """Refuse an override this engine would not use (ValueError naming it)."""
         for node, values in overrides.items():

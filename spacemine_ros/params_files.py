@@ -9,6 +9,7 @@ No rclpy here.
 """
 
 import difflib
+import numbers
 import os
 import re
 
@@ -93,8 +94,14 @@ def _where(path, key, name):
 
 
 def _kind(value):
-    return {bool: 'bool', int: 'integer', float: 'double', str: 'string',
-            list: 'array'}.get(type(value), type(value).__name__)
+    if isinstance(value, bool) or type(value).__name__ == 'bool_':
+        return 'bool'
+    if isinstance(value, numbers.Integral):
+        return 'integer'
+    if isinstance(value, numbers.Real):
+        return 'double'
+    kinds = {str: 'string', list: 'array', tuple: 'array'}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def problems_for_node(files, fully_qualified_name, declared, value_of):
@@ -102,28 +109,55 @@ def problems_for_node(files, fully_qualified_name, declared, value_of):
 
     files: [(path, entries)] in command-line order; declared: the node's parameter names;
     value_of(name): the value the node holds. A parameter named for this node that it
-    does not declare is a problem (with the closest declared name); so is the last value
-    given for it that is not the value the node holds (rcl kept an earlier one of
-    another type, or it was refused).
+    does not declare is a problem (with the closest declared name); so is every value
+    given for it whose type is not the parameter's, even one a later file or the command
+    line overrides (rcl keeps an earlier value of another type, or the override hides a
+    mistake the file would make on another start).
     """
     problems = []
-    last = {}
     for path, key, parameters in node_entries(files, fully_qualified_name):
         for name, value in parameters.items():
             if name not in declared:
                 close = difflib.get_close_matches(name, sorted(declared), n=1)
                 problems.append(f'{_where(path, key, name)}: the node does not have this '
                                 f'parameter' + (f' (did you mean {close[0]}?)' if close else ''))
-            else:
-                last[name] = (path, key, value)
-    for name, (path, key, value) in last.items():
-        actual = value_of(name)
-        actual = list(actual) if isinstance(actual, tuple) else actual
-        if type(actual) is not type(value) and not (type(actual) is float and
-                                                    type(value) is int):
-            problems.append(f'{_where(path, key, name)}: {value!r} is a {_kind(value)}, the '
-                            f'parameter takes a {_kind(actual)}')
+                continue
+            problem = type_problem(name, value, value_of(name))
+            if problem:
+                problems.append(f'{_where(path, key, name)}: {problem}')
     return problems
+
+
+def value_type_problems(files, fully_qualified_name, holds):
+    """Return a problem for each value given for a node whose type is not its parameter's.
+
+    holds: {parameter: a value of its type} (names not in it are not checked here), for a
+    node checked without ROS (the headless engine's controllers, by their defaults).
+    """
+    problems = []
+    for path, key, parameters in node_entries(files, fully_qualified_name):
+        for name, value in parameters.items():
+            problem = type_problem(name, value, holds[name]) if name in holds else ''
+            if problem:
+                problems.append(f'{_where(path, key, name)}: {problem}')
+    return problems
+
+
+def type_problem(name, value, held):
+    """Return why a value cannot be given for a parameter holding `held` ('' if it can).
+
+    An integer is a double's value too (rcl takes 1 for 1.0); a tuple is an array; numpy's
+    numbers (a campaign's draws) are the numbers they are.
+    """
+    given, takes = _kind(value), _kind(held)
+    if given == takes or takes == 'double' and given == 'integer':
+        return ''
+    return f'{value!r} is {_article(given)} {given}, the parameter takes {_article(takes)} ' \
+        f'{takes}'
+
+
+def _article(word):
+    return 'an' if word[:1] in 'aeiou' else 'a'
 
 
 def unused_wildcard_parameters(files, declared_anywhere):

@@ -77,6 +77,20 @@ def test_a_mistake_in_a_params_file_is_one_line(text, expected, mode, tmp_path):
     assert not left
 
 
+@pytest.mark.parametrize('engine', [[], ['--headless']], ids=['graph', 'headless'])
+def test_a_params_file_s_wrong_type_is_refused_though_the_shift_sets_that_parameter(
+        engine, tmp_path):
+    # --depth sets the drill's goal_depth: the file's mistake must not hide behind it.
+    params = bad_params(tmp_path, '/**/drill:\n  ros__parameters:\n    goal_depth: deep\n')
+    result, left = run('shift', ['--params-file', params, '--depth', '0.05', *engine],
+                       tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert ("params.yaml: /**/drill: goal_depth: 'deep' is a string, the parameter takes a "
+            'double') in result.stderr, result.stderr[-2000:]
+    assert 'Traceback' not in result.stderr + result.stdout, result.stderr[-3000:]
+    assert not left
+
+
 def test_a_depth_beyond_the_feed_stroke_is_refused_before_the_rig_starts(tmp_path):
     result, left = run('shift', ['--depth', '1.5'], tmp_path)
     assert result.returncode == 2

@@ -7,7 +7,7 @@ from spacemine_ros.core.config import ConfigError
 from spacemine_ros.launcher import check_before_start
 from spacemine_ros.params_files import (
     key_matches, load_params_file, params_files_in, problems_for_node,
-    unused_wildcard_parameters)
+    unused_wildcard_parameters, value_type_problems)
 
 
 def write(tmp_path, text, name='p.yaml'):
@@ -69,6 +69,19 @@ def test_a_value_of_another_type_that_did_not_take_is_a_problem():
              ('-p', {'/**/drill': {'goal_depth': 'deep'}})]
     problems = problems_for_node(files, '/drill', {'goal_depth'}, lambda name: 0.3)
     assert problems == ["-p drill.goal_depth: 'deep' is a string, the parameter takes a double"]
+
+
+def test_a_value_of_another_type_is_a_problem_though_a_later_one_overrides_it():
+    # The command line sets goal_depth right; the file's text is still a mistake.
+    files = [('rig.yaml', {'/**/drill': {'goal_depth': 'deep', 'max_thrust': 100}}),
+             ('-p', {'/**/drill': {'goal_depth': 0.05}})]
+    problems = problems_for_node(files, '/drill', {'goal_depth', 'max_thrust'},
+                                 lambda name: {'goal_depth': 0.05, 'max_thrust': 100.0}[name])
+    assert problems == ["rig.yaml: /**/drill: goal_depth: 'deep' is a string, the parameter "
+                        'takes a double']
+    # Without ROS, by the parameters' defaults (the headless engine).
+    assert value_type_problems(files, '/drill', {'goal_depth': 0.3, 'max_thrust': 400.0}) == \
+        problems
 
 
 def test_a_wildcard_parameter_no_node_declares_is_a_problem():

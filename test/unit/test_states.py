@@ -10,7 +10,8 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 # The modules that define the enums, and the field bus (its devices report their own
 # status words, which are not controller states).
 DEFINING = {os.path.join('core', 'control', name) for name in (
-    'anchoring.py', 'drill.py', 'scraper.py', 'material_handling.py', 'smelter.py')}
+    'anchoring.py', 'drill.py', 'scraper.py', 'material_handling.py', 'smelter.py',
+    'propellant.py')}
 OTHERS = {os.path.join('hardware', 'field_bus.py'), os.path.join('nodes', 'field_bus.py')}
 
 

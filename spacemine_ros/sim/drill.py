@@ -23,6 +23,10 @@ FEED_STROKE = 1.0  # m (URDF feed limit)
 # the base), slowing in time for the ends of its stroke, so a start or stop is no spike
 # on the anchors.
 FEED_ACCELERATION = 0.5
+# rad/s^2 the spindle drive changes speed at most, up or down: a stop is a ramp (20 rad/s
+# to rest in 0.4 s, two thirds of a turn, within the e-stop's 0.5 s), not a dead stop in
+# one physics step (the motor's whole peak torque through the mast into the base).
+SPINDLE_ACCELERATION = 50.0
 
 
 class DrillSim(SubsystemSim):
@@ -44,6 +48,7 @@ class DrillSim(SubsystemSim):
         self.spindle_index = world.joints[self.spindle_joint.name]
         self.feed = 0.0
         self.feed_rate = 0.0  # m/s the feed moves at now (its drive's plan)
+        self.spindle_rate = 0.0  # rad/s the spindle turns at now (its drive's ramp)
         self.spindle_angle = 0.0
         self.load = None  # the last step's bit load
         self.spindle_energy = 0.0  # J
@@ -97,9 +102,13 @@ class DrillSim(SubsystemSim):
         self.motors_set = True
         self.feed = world.joint_positions([self.feed_index])[0][0]  # where the motor got to
         depth = -self.tip()[2]
+        change = SPINDLE_ACCELERATION * dt
+        self.spindle_rate = min(max(self.spindle_speed, self.spindle_rate - change),
+                                self.spindle_rate + change)
         load = self.process.step(dt, depth, self.feed_speed, self.thrust_limit,
-                                 self.spindle_speed, self.torque_max,
+                                 self.spindle_rate, self.torque_max,
                                  feed_travel_left=FEED_STROKE - self.feed)
+        self.spindle_rate = load.spindle_speed  # the rock may hold it back
         wanted = load.feed_advance / dt
         room = FEED_STROKE - self.feed if wanted > 0.0 else self.feed  # to the stroke's end
         wanted = math.copysign(min(abs(wanted), math.sqrt(2.0 * FEED_ACCELERATION
@@ -149,7 +158,8 @@ class DrillSim(SubsystemSim):
         """Return whether the feed or the spindle is commanded to move, or still does."""
         load = self.load
         return self.feed_speed != 0.0 or self.spindle_speed != 0.0 or \
-            self.feed_rate != 0.0 or (load is not None and load.spindle_speed != 0.0)
+            self.feed_rate != 0.0 or self.spindle_rate != 0.0 or \
+            (load is not None and load.spindle_speed != 0.0)
 
     def electrical_power(self):
         """Spindle and feed mechanical power through the drives' efficiency [W]."""

@@ -127,17 +127,24 @@ class ScraperSim(SubsystemSim):
         """Return the arm's next planned pose toward targets.
 
         It accelerates at most ARM_ACCELERATION: the change of the joints' speeds is
-        scaled as one vector, so the path keeps its direction, and they slow down in time
-        to stop on the targets.
+        scaled as one vector, so the path keeps its direction, and every joint slows down
+        in time to stop on its own target, whatever speeds it was given (speeds out of
+        proportion to what each joint has to go ran the nearer joints past their targets).
         """
         errors = {role: targets[role] - self.arm[role] for role in ROLES}
         wanted = {role: math.copysign(min(self.speeds[role], abs(errors[role]) / dt), errors[role])
                   for role in ROLES}
         largest_error = max(abs(e) for e in errors.values())
         fastest = max(abs(w) for w in wanted.values())
-        braking = math.sqrt(2.0 * ARM_ACCELERATION * largest_error)
-        if fastest > braking:
-            wanted = {role: w * braking / fastest for role, w in wanted.items()}
+        # Braking as one vector, joint j decelerates at ARM_ACCELERATION x |w_j| / fastest:
+        # it stops within its error e_j if |w_j| x fastest <= 2 a e_j, for every joint not
+        # there already (within a step's travel at the acceleration: held there).
+        there = ARM_ACCELERATION * dt * dt
+        scale = min([1.0] + [math.sqrt(2.0 * ARM_ACCELERATION * abs(errors[role]) /
+                                       (abs(w) * fastest))
+                             for role, w in wanted.items() if w and abs(errors[role]) > there])
+        if scale < 1.0:
+            wanted = {role: w * scale for role, w in wanted.items()}
         self._accelerate(wanted, dt)
         if largest_error <= ARM_ACCELERATION * dt * dt and \
                 max(abs(rate) for rate in self.rates.values()) <= ARM_ACCELERATION * dt:

@@ -1,6 +1,7 @@
 """The PyBullet rig world: micro-gravity physics of anchoring and drilling (no ROS)."""
 
 import dataclasses
+import math
 
 import pybullet
 import pytest
@@ -241,6 +242,63 @@ def test_an_estop_brakes_the_swinging_arm_at_its_drives_acceleration_and_the_anc
         assert all(a.engaged and not a.pulled_out for a in anchors)
         assert stop_load < 0.5 * min(world.anchor_plugin.capacity(i)
                                      for i in range(len(anchors)))
+
+
+def test_the_spindle_runs_up_and_down_on_a_ramp_and_an_estop_stops_it_within_the_bound(
+        bennu, anchor_types):
+    # It stopped dead within one physics step: the motor's whole peak torque on the mast.
+    from spacemine_ros.sim.drill import SPINDLE_ACCELERATION
+    with world_for(bennu, anchor_types) as world:
+        drill = world.plugins['drill']
+        speeds = []
+        for _ in range(int(round(1.0 / PERIOD))):
+            commands.drill(world, 0.0, 0.0, 20.0)
+            for _ in range(int(round(PERIOD / world.physics_dt))):
+                world.advance(world.physics_dt)
+                speeds.append(drill.load.spindle_speed)
+        step = SPINDLE_ACCELERATION * world.physics_dt
+        assert speeds[0] == pytest.approx(step)  # not 20 rad/s at once
+        assert speeds[-1] == pytest.approx(20.0)
+        world.set_estop(True)
+        stopping = []
+        while drill.load.spindle_speed > 0.0 and len(stopping) < 1000:
+            world.advance(world.physics_dt)
+            stopping.append(drill.load.spindle_speed)
+        changes = [a - b for a, b in zip([20.0] + stopping, stopping)]
+        assert max(changes) == pytest.approx(step) and min(changes) > 0.0  # a ramp down
+        ramp = 20.0 / SPINDLE_ACCELERATION
+        assert len(stopping) * world.physics_dt == pytest.approx(ramp, abs=world.physics_dt)
+        assert len(stopping) * world.physics_dt < 0.5  # the e-stop's bound
+        world.advance(PERIOD)
+        assert not world.unsafe()
+
+
+@pytest.mark.parametrize('moves, speeds', [
+    # The joint with the most to go slowest, the nearer ones fast, and the other way.
+    ({'slew': 0.8, 'shoulder': -0.05, 'elbow': 0.1, 'wrist': 0.0},
+     {'slew': 0.05, 'shoulder': 0.5, 'elbow': 0.5, 'wrist': 0.5}),
+    ({'slew': 0.05, 'shoulder': -0.4, 'elbow': 0.0, 'wrist': 0.0},
+     {'slew': 0.5, 'shoulder': 0.1, 'elbow': 0.5, 'wrist': 0.5}),
+], ids=['far_joint_slow', 'near_joint_fast'])
+def test_no_arm_joint_runs_past_its_target_whatever_speeds_it_is_given(
+        bennu, anchor_types, moves, speeds):
+    # Speeds out of proportion to what each joint has to go: braked as one vector, the
+    # nearer joints ran 50-70 mrad past their targets (the shoulder's 0.05 rad move
+    # became 0.10 and came back). Now each stops on its own within 2 mrad (3 mm at reach).
+    with world_for(bennu, anchor_types) as world:
+        arm = world.plugins['scraper']
+        start = dict(arm.arm)
+        targets = {role: start[role] + move for role, move in moves.items()}
+        past = dict.fromkeys(targets, 0.0)
+        for _ in range(int(round(25.0 / PERIOD))):
+            commands.scraper(world, targets, 0.0, speeds)
+            for _ in range(int(round(PERIOD / world.physics_dt))):
+                world.advance(world.physics_dt)
+                for role, target in targets.items():
+                    beyond = (arm.arm[role] - target) * math.copysign(1.0, moves[role])
+                    past[role] = max(past[role], beyond if moves[role] else abs(beyond))
+        assert arm.arm == pytest.approx(targets, abs=1e-9)  # there, and held
+        assert max(past.values()) <= 2e-3, past
 
 
 def test_an_estopped_scraper_arm_stops_and_a_hold_at_its_pose_draws_nothing(bennu,

@@ -114,18 +114,17 @@ def problems_for_node(files, fully_qualified_name, declared, value_of):
     line overrides (rcl keeps an earlier value of another type, or the override hides a
     mistake the file would make on another start).
     """
-    problems = []
+    problems, given = [], set()
     for path, key, parameters in node_entries(files, fully_qualified_name):
-        for name, value in parameters.items():
-            if name not in declared:
-                close = difflib.get_close_matches(name, sorted(declared), n=1)
-                problems.append(f'{_where(path, key, name)}: the node does not have this '
-                                f'parameter' + (f' (did you mean {close[0]}?)' if close else ''))
+        for name in parameters:
+            if name in declared:
+                given.add(name)
                 continue
-            problem = type_problem(name, value, value_of(name))
-            if problem:
-                problems.append(f'{_where(path, key, name)}: {problem}')
-    return problems
+            close = difflib.get_close_matches(name, sorted(declared), n=1)
+            problems.append(f'{_where(path, key, name)}: the node does not have this '
+                            f'parameter' + (f' (did you mean {close[0]}?)' if close else ''))
+    return problems + value_type_problems(files, fully_qualified_name,
+                                          {name: value_of(name) for name in given})
 
 
 def value_type_problems(files, fully_qualified_name, holds):

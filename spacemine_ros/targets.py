@@ -14,6 +14,7 @@ from datetime import datetime
 import html
 import math
 import multiprocessing
+from multiprocessing import resource_tracker
 import os
 import signal
 import sys
@@ -139,9 +140,12 @@ def measure_yields(rows, catalogue, plan, workers, wall_limit, bodies_file=None,
     # Spawned, not forked: a fork of a process with threads (rclpy's, a test runner's)
     # and PyBullet in it crashed a worker. The workers ignore Ctrl-C: this process stops
     # them (the pool's exit terminates them) and says so in one line. They start with it
-    # blocked (a mask outlives exec), since a Ctrl-C before their initializer ran broke
-    # their start-up with a traceback; this process gets its own when it unblocks.
+    # blocked (a mask outlives exec), so a Ctrl-C before their initializer has run cannot
+    # break their start-up; this process gets its own when it unblocks. The resource
+    # tracker starts first: starting it unblocks SIGINT on its way out (multiprocessing's
+    # own block around its spawn), which left every worker spawned after it unblocked.
     context = multiprocessing.get_context('spawn')
+    resource_tracker.ensure_running()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         with context.Pool(max(1, workers), initializer=_ignore_interrupts) as pool:

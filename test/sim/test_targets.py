@@ -130,6 +130,19 @@ def test_ctrl_c_while_shifts_run_stops_every_worker_in_one_line(small_catalogue,
         assert not any(': shift ' in line for line in err), ''.join(err)
     with open(f'/proc/{process.pid}/status', encoding='utf-8') as stream:
         signals = [line for line in stream if line.startswith(('SigBlk', 'SigIgn', 'SigCgt'))]
+    # The pool's workers started with SIGINT blocked (the resource tracker ignores it).
+    workers = []
+    for child in subprocess.run(['pgrep', '-P', str(process.pid)], capture_output=True,
+                                text=True).stdout.split():
+        with open(f'/proc/{child}/cmdline', encoding='utf-8') as stream:
+            if 'spawn_main' in stream.read():
+                workers.append(child)
+    assert workers
+    for worker in workers:
+        with open(f'/proc/{worker}/status', encoding='utf-8') as stream:
+            blocked = next(int(line.split()[1], 16) for line in stream
+                           if line.startswith('SigBlk'))
+        assert blocked & (1 << (signal.SIGINT - 1)), f'worker {worker}: SigBlk {blocked:x}'
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
     assert process.wait(timeout=120) == 130, ''.join(err + signals)
     reader.join(timeout=30)

@@ -24,6 +24,7 @@ TOOLS = {
     'spacemine-ports': 'spacemine_ros.hardware.ports:main',
     'spacemine-preflight': 'spacemine_ros.preflight:main',
     'spacemine-command': 'spacemine_ros.command:main',
+    'spacemine-keys': 'spacemine_ros.keys:main',
     'spacemine-report': 'spacemine_ros.report:main',
     'spacemine-campaign': 'spacemine_ros.campaign:main',
     'spacemine-campaign-report': 'spacemine_ros.campaign_report:main',

@@ -174,6 +174,9 @@ def graph(backend='sim', body='bennu', use_sim_time=True, namespace='', run=None
         supervisor['stream_rate'] = 1.0
     supervisor.update({key: value for key, value in (
         ('plan', plan), ('autostart', bool(autostart))) if value})
+    if backend in ('sim', 'hil'):
+        # A rig for tests and what-if runs signs its own commands (docs/operations.md).
+        supervisor['own_operator_key'] = True
     nodes.append(NodeSpec('supervisor', 'supervisor', 'spacemine_ros.nodes.supervisor',
                           'SupervisorNode', supervisor))
     return nodes

@@ -7,12 +7,16 @@
 
 Every command carries the time it was issued on the rig's clock (its simulated clock on
 the sim backend, read from the rig's clock topic; the wall clock otherwise) and how long
-it stays valid (--valid-for); the supervisor refuses it when stale or out of order, with
-the reason. Exit status 0 when accepted, 1 when refused, 2 when the supervisor does not
-answer. Run it on the rig's ROS domain (ROS_DOMAIN_ID as spacemine-rig printed it).
+it stays valid (--valid-for), and is signed with the operator's key (--key; default
+$SPACEMINE_OPERATOR_KEY, else the sim operator's key in the rig's data directory); the
+supervisor refuses it when unsigned, not signed by an authorised operator, replayed, stale
+or out of order, with the reason. The e-stop needs no key. Exit status 0 when accepted,
+1 when refused, 2 when the supervisor does not answer or the command cannot be signed. Run
+it on the rig's ROS domain (ROS_DOMAIN_ID as spacemine-rig printed it).
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -22,20 +26,50 @@ from spacemine_interfaces.srv import OperatorCommand
 from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
+from spacemine_ros.core.mission.operators import AuthorityError, OperatorKey, SIM_KEY_FILE
 from spacemine_ros.nodes.common import seconds_to_stamp
+from spacemine_ros.paths import default_data_dir
 
 COMMANDS = ('load_plan', 'start', 'pause', 'resume', 'abort', 'reset')
 QUERIES = {'status': 'status', 'preflight': 'preflight', 'estop': 'estop'}
 
 
-def command_request(command, issued_at, valid_for, plan=''):
+def command_request(command, issued_at, valid_for, plan='', key=None, rig='/'):
     """Return the supervisor's ~/command request of an operator command.
 
-    issued_at: seconds on the rig's clock; valid_for: seconds.
+    issued_at: seconds on the rig's clock; valid_for: seconds; key: the operator's
+    OperatorKey (None: unsigned); rig: the rig's namespace ('/' at the root).
     """
     request = OperatorCommand.Request(command=command, plan=plan, valid_for=float(valid_for))
     seconds_to_stamp(float(issued_at), request.issued_at)
+    if key is not None:
+        request.key_id, request.nonce, signature = key.sign(
+            rig or '/', command, {'plan': plan},
+            (request.issued_at.sec, request.issued_at.nanosec), request.valid_for)
+        request.signature = list(signature)
     return request
+
+
+def plan_goal(plan, issued_at, valid_for, key, rig='/'):
+    """Return a signed RunPlan goal (the supervisor's ~/run_plan): see command_request."""
+    from spacemine_interfaces.action import RunPlan
+    goal = RunPlan.Goal(plan=plan, valid_for=float(valid_for))
+    seconds_to_stamp(float(issued_at), goal.issued_at)
+    goal.key_id, goal.nonce, signature = key.sign(
+        rig or '/', 'run_plan', {'plan': plan}, (goal.issued_at.sec, goal.issued_at.nanosec),
+        goal.valid_for)
+    goal.signature = list(signature)
+    return goal
+
+
+def operator_key_path(key='', data_dir='', namespace=''):
+    """Return the operator key file to sign with.
+
+    The given one, else $SPACEMINE_OPERATOR_KEY, else the sim operator's key in the rig's
+    data directory.
+    """
+    return (key or os.environ.get('SPACEMINE_OPERATOR_KEY')
+            or os.path.join(data_dir or default_data_dir(namespace), SIM_KEY_FILE))
 
 
 class CommandNode(Node):
@@ -85,15 +119,28 @@ def main(argv=None):
     parser.add_argument('--namespace', default='', help='namespace of the rig')
     parser.add_argument('--timeout', type=float, default=20.0,
                         help='wall seconds to wait for the supervisor (default: 20)')
+    parser.add_argument('--key', default='', help="the operator's key file (default: "
+                        "$SPACEMINE_OPERATOR_KEY, else the sim operator's key in the data "
+                        'directory)')
+    parser.add_argument('--data-dir', default='', help="the rig's data directory, where a "
+                        "sim rig keeps its operator's key (default: the rig's default)")
     args = parser.parse_args(argv)
     if args.command == 'load_plan' and not args.plan:
         parser.error('load_plan needs --plan')
+    namespace = bringup.normalize_namespace(args.namespace)
+    key = None
+    if args.command in COMMANDS:
+        try:
+            key = OperatorKey.load(operator_key_path(args.key, args.data_dir, namespace))
+        except AuthorityError as error:
+            print(f'spacemine-command: {error}', file=sys.stderr)
+            return 2
     from rclpy.executors import SingleThreadedExecutor
     from spacemine_ros.nodes.common import init_ros
     import rclpy
     init_ros()
     try:
-        node = CommandNode(bringup.normalize_namespace(args.namespace))
+        node = CommandNode(namespace)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         until = time.monotonic() + 1.0  # a sim rig's clock comes within a period or two
@@ -110,7 +157,8 @@ def main(argv=None):
         response = node.call(
             OperatorCommand, 'command',
             lambda: command_request(args.command, node.rig_time() if args.issued_at is None
-                                    else args.issued_at, args.valid_for, args.plan),
+                                    else args.issued_at, args.valid_for, args.plan, key,
+                                    namespace or '/'),
             executor, args.timeout)
         if response is None:
             print('spacemine-command: the supervisor does not answer', file=sys.stderr)

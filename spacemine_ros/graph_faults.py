@@ -129,7 +129,7 @@ class GraphShift:
             response = supervisor.on_estop_request(Trigger.Request(), Trigger.Response())
         else:
             request = command_request(name, self.world.time, OPERATOR_VALID_FOR)
-            response = supervisor.on_command_request(request, OperatorCommand.Response())
+            response = supervisor.apply_command(request, OperatorCommand.Response())
         return response.success, response.message
 
     def silence(self, controller, seconds):

@@ -28,7 +28,8 @@ from spacemine_interfaces.srv import OperatorCommand
 from std_msgs.msg import Float64
 
 from spacemine_ros import bringup
-from spacemine_ros.command import command_request
+from spacemine_ros.command import command_request, operator_key_path
+from spacemine_ros.core.mission.operators import AuthorityError, OperatorKey, SIM_KEY_FILE
 from spacemine_ros.core.mission.plan import load_plan, varied
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.launcher import (
@@ -150,9 +151,10 @@ REFRESH = 0.5  # wall s between progress-line updates
 class Shift:
     """Follows the supervisor through the plan while spinning every node of the rig."""
 
-    def __init__(self, executor, operator, wall_limit, stop=None, progress=True):
+    def __init__(self, executor, operator, wall_limit, stop=None, progress=True, key_path=''):
         self.executor = executor
         self.operator = operator
+        self.key_path = key_path  # the operator's key; read once the supervisor is up
         self.wall_limit = wall_limit
         self.wall_start = time.monotonic()
         self.stop = stop
@@ -191,8 +193,13 @@ class Shift:
         client = self.operator.create_client(OperatorCommand,
                                              f'{self.operator.supervisor}/command')
         self.spin_until(client.service_is_ready, 'the supervisor to start')
-        future = client.call_async(command_request(name, self.operator.sim_time,
-                                                   COMMAND_VALID_FOR, plan))
+        try:  # a sim rig's supervisor makes its operator's key before it serves
+            key = OperatorKey.load(self.key_path)
+        except AuthorityError as error:
+            raise ShiftError(f'cannot sign {name}: {error}') from None
+        future = client.call_async(command_request(
+            name, self.operator.sim_time, COMMAND_VALID_FOR, plan, key,
+            self.operator.get_namespace()))
         self.spin_until(future.done, f'the supervisor to answer {name}')
         self.operator.destroy_client(client)
         response = future.result()
@@ -409,8 +416,11 @@ def run_shift(args, stop, faults=None, sample_overrides=None):
         executor = make_executor()
         for node in [*nodes, operator]:
             executor.add_node(node)
+        # A sim or HIL rig's own operator signs; on hardware, the operator's key.
+        key_path = (os.path.join(data_dir, SIM_KEY_FILE) if args.backend in ('sim', 'hil')
+                    else operator_key_path('', data_dir))
         shift = Shift(executor, operator, args.wall_limit, stop,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, key_path=key_path)
         watch = None
         if faults is not None:
             from spacemine_ros.faults import FaultSchedule, Invariants

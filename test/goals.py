@@ -51,14 +51,18 @@ class Goals:
         assert handle is not None, f'{name} did not answer the goal'
         return handle, feedback
 
-    def try_send(self, action_type, name, limit=60.0, **fields):
-        """Send a goal; return (ClientGoalHandle or None if no answer came, feedback)."""
+    def try_send(self, action_type, name, limit=60.0, make_goal=None, **fields):
+        """Send a goal; return (ClientGoalHandle or None if no answer came, feedback).
+
+        make_goal: a callable that makes the goal (a signed one: a fresh nonce each send).
+        """
         self.sent_at = len(self.log)  # refusal() looks at what was logged since
         client = self.client(action_type, name)
         assert self.spin_until(client.server_is_ready, limit), f'{name} never appeared'
         feedback = []
         future = client.send_goal_async(
-            action_type.Goal(**fields), feedback_callback=lambda m: feedback.append(m.feedback))
+            make_goal() if make_goal else action_type.Goal(**fields),
+            feedback_callback=lambda m: feedback.append(m.feedback))
         if not self.spin_until(future.done, limit):
             return None, feedback
         return future.result(), feedback

@@ -16,6 +16,7 @@ from std_srvs.srv import Trigger
 
 from spacemine_ros import bringup
 from spacemine_ros.command import command_request
+from spacemine_ros.core.mission.operators import OperatorKey, SIM_KEY_FILE
 from spacemine_ros.launcher import create_nodes
 from spacemine_ros.nodes.common import STATE_QOS
 from spacemine_ros.paths import share_path
@@ -42,6 +43,9 @@ class SupervisedRig:
     def __init__(self, data_dir, namespace='/supervised', executor=None):
         self.nodes = create_nodes(bringup.graph('sim', 'bennu', data_dir=data_dir), namespace,
                                   bringup.default_params_file())
+        self.namespace = namespace
+        # The sim rig's own operator (its supervisor made the key in the data directory).
+        self.key = OperatorKey.load(os.path.join(data_dir, SIM_KEY_FILE))
         self.sim = self.nodes[0]
         self.supervisor = self.nodes[-1]
         self.operator = rclpy.create_node('test_operator', namespace=namespace)
@@ -87,7 +91,8 @@ class SupervisedRig:
         """Return (ok, reason) of a command stamped now on the rig's clock."""
         from spacemine_interfaces.srv import OperatorCommand
         response = self.call(OperatorCommand, 'supervisor/command',
-                             command_request(name, self.world.time, 60.0, plan))
+                             command_request(name, self.world.time, 60.0, plan, self.key,
+                                             self.namespace))
         return response.success, response.message
 
     def actuators_safe(self):

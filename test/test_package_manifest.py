@@ -30,6 +30,7 @@ PYTHON_KEYS = {
     'pydantic': ('python3-pydantic', 'pydantic'),
     'transitions': ('python3-transitions', 'transitions'),
     'psutil': ('python3-psutil', 'psutil'),
+    'cryptography': ('python3-cryptography', 'cryptography'),
 }
 ROS_PACKAGES = {'rclpy', 'std_msgs', 'std_srvs', 'geometry_msgs', 'sensor_msgs', 'nav_msgs',
                 'diagnostic_msgs', 'rcl_interfaces', 'rosgraph_msgs', 'ament_index_python',

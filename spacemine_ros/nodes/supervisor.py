@@ -17,11 +17,14 @@ timer. Liveness is judged on the steady clock in both.
 
 Operator commands: ~/command (spacemine_interfaces/OperatorCommand): `command`
 (load_plan, start, pause, resume, abort, estop, reset), `issued_at` (on the rig's clock),
-`valid_for` (seconds) and, for load_plan, `plan` (a file or a name in config/plans/).
-~/run_plan (spacemine_interfaces/RunPlan) loads and starts a plan in one goal and follows
-it to its end. ~/estop (std_srvs/Trigger) latches the e-stop at once, ~/status and
-~/preflight (Trigger) answer in one line. The mission's mode, step and
-reason are on ~/status (spacemine_interfaces/MissionStatus, latched, sent when they change).
+`valid_for` (seconds) and, for load_plan, `plan` (a file or a name in config/plans/),
+signed with an authorised operator's key (core.mission.operators; the e-stop needs no
+signature, its release does). ~/run_plan (spacemine_interfaces/RunPlan) loads and starts a
+plan in one signed goal and follows it to its end. Every refusal is on /diagnostics
+(<supervisor>/operator_commands) and in the mission record. ~/estop (std_srvs/Trigger)
+latches the e-stop at once, ~/status and ~/preflight (Trigger) answer in one line. The
+mission's mode, step and reason are on ~/status (spacemine_interfaces/MissionStatus,
+latched, sent when they change).
 """
 
 import math
@@ -51,6 +54,8 @@ from spacemine_ros.core.control.adapters import Pace, Periods
 from spacemine_ros.core.models.material_config import IN_TRANSIT
 from spacemine_ros.core.mission.diagnostics import RigDiagnostics
 from spacemine_ros.core.mission.mission_store import MissionStore
+from spacemine_ros.core.mission.operators import (
+    AuthorityError, CommandGate, make_sim_operator, OPERATORS_FILE, SIM_KEY_FILE)
 from spacemine_ros.core.mission.plan import check_against_rig, load_plan, plan_from, PlanError
 from spacemine_ros.core.mission.power import active_consumers, PowerShares
 from spacemine_ros.core.models.power import power_config_from, PowerConfig
@@ -138,6 +143,22 @@ class SupervisorNode(Node):
         self.resume_stored, self.session, self.data_dir = (record.resume, record.session,
                                                            record.data_dir)
         self.store = MissionStore(os.path.join(self.data_dir, 'mission.sqlite'))
+        operators_file = declare(
+            self, 'operators_file', '', "The rig's authorised-operators file (empty: "
+            f'{OPERATORS_FILE} in the data directory); re-read when it changes',
+            read_only=True) or os.path.join(self.data_dir, OPERATORS_FILE)
+        if declare(self, 'own_operator_key', False, 'Sim and HIL runs: with no operators '
+                   f'file, make an operator key ({SIM_KEY_FILE}) in the data directory and '
+                   'authorise it', read_only=True) and not os.path.exists(operators_file):
+            try:
+                make_sim_operator(os.path.dirname(operators_file))
+            except (AuthorityError, OSError) as error:
+                raise ConfigError(f'supervisor: cannot make the sim operator: {error}') \
+                    from None
+        self.gate = CommandGate(self.get_namespace(), operators_file, self.store.claim_nonce)
+        _, problem = self.gate.operators()
+        if problem:  # every command but the e-stop is refused until there is one
+            self.get_logger().warning(f'no authorised operators: {problem}')
         self.mission = Mission(self.rig, self._on_event)
         self.plan_text = ''
         self.states = {s.controller: '' for s in self.rig.subsystems.values()}
@@ -409,7 +430,41 @@ class SupervisorNode(Node):
         return {**self.mission.snapshot(), 'session': self.session}
 
     def on_command_request(self, request, response):
-        """Answer an operator command (the ~/command service; a replay calls it in-process)."""
+        """Answer an operator command (the ~/command service): signed, else refused.
+
+        The e-stop is taken from anyone; its release (reset) only from an operator.
+        """
+        operator = ''
+        if request.command != OperatorCommand.Request.ESTOP:
+            accepted, reason, operator = self.gate.check(
+                request.command, {'plan': request.plan},
+                (request.issued_at.sec, request.issued_at.nanosec), request.valid_for,
+                request.key_id, request.nonce, bytes(request.signature))
+            if not accepted:
+                self.mission.on_event('command', f'{request.command} refused: {reason}')
+                self._report(request.command, False, reason, request.key_id, operator)
+                response.success, response.message = False, reason
+                return response
+        self.apply_command(request, response)
+        self._report(request.command, response.success, response.message, request.key_id,
+                     operator)
+        return response
+
+    def _report(self, command, accepted, reason, key, operator):
+        """Put an operator command's outcome on /diagnostics at once (a refusal as WARN)."""
+        message = f'{command} {"accepted" if accepted else "refused"}: {reason}'
+        if not accepted:
+            self.get_logger().warning(message)
+        self.diagnostics.publisher.publish(DiagnosticArray(status=[DiagnosticStatus(
+            level=DiagnosticStatus.OK if accepted else DiagnosticStatus.WARN,
+            name=f'{self.get_fully_qualified_name()}/operator_commands', message=message,
+            hardware_id=self.get_name(),
+            values=[KeyValue(key='command', value=command), KeyValue(key='key_id', value=key),
+                    KeyValue(key='operator', value=operator),
+                    KeyValue(key='accepted', value=str(bool(accepted)).lower())])]))
+
+    def apply_command(self, request, response):
+        """Apply an operator command whose signature was checked (or in-process: a replay)."""
         issued_at = stamp_to_seconds(request.issued_at)
         if request.command == OperatorCommand.Request.LOAD_PLAN:
             if not request.plan:
@@ -432,6 +487,13 @@ class SupervisorNode(Node):
             return False, f'the rig is {mission.state}: a plan is under way or the e-stop latched'
         if not goal.plan:
             return False, 'plan: a file or a name in config/plans/'
+        accepted, reason, operator = self.gate.check(
+            'run_plan', {'plan': goal.plan}, (goal.issued_at.sec, goal.issued_at.nanosec),
+            goal.valid_for, goal.key_id, goal.nonce, bytes(goal.signature))
+        if not accepted:
+            self.mission.on_event('command', f'run_plan refused: {reason}')
+            self._report('run_plan', False, reason, goal.key_id, operator)
+            return False, reason
         started, reason = self._load(goal.plan)
         if started:
             now = self._now()

@@ -15,10 +15,13 @@ import signal
 from action_msgs.msg import GoalStatus
 import pytest
 import rclpy
+from rosgraph_msgs.msg import Clock
 from spacemine_interfaces.action import (
     DeployAnchors, DrainLine, DrillToDepth, ReleaseAnchors, RunPlan, Scrape, SmeltBatch)
 from spacemine_interfaces.msg import ControllerState
 
+from spacemine_ros.command import plan_goal
+from spacemine_ros.core.mission.operators import OperatorKey, SIM_KEY_FILE
 from spacemine_ros.nodes.common import STATE_QOS
 from test.goals import Goals
 from test.launched import LaunchedRig
@@ -41,6 +44,16 @@ class Operator:
                 lambda m, n=name: self.states.__setitem__(n, m.label),
                 STATE_QOS)
         self.goals = Goals(self.node, self.spin_until)
+        self.sim_time = None
+        self.node.create_subscription(Clock, 'clock', self._on_clock, 10)
+
+    def _on_clock(self, message):
+        self.sim_time = message.clock.sec + message.clock.nanosec * 1e-9
+
+    def plan_goal(self, plan, key=None):
+        """Return a function that makes a RunPlan goal signed now (default: sim operator)."""
+        assert self.spin_until(lambda: self.sim_time is not None)
+        return lambda: plan_goal(plan, self.sim_time, 60.0, key or self.key, NAMESPACE)
 
     def spin_until(self, done, limit=60.0):
         import time
@@ -64,6 +77,8 @@ def rig(tmp_path_factory):
     rclpy.init()
     operator = Operator()
     operator.processes = {'rest': rest, 'drill': drill}
+    operator.key_path = os.path.join(data_dir, SIM_KEY_FILE)  # the supervisor makes it
+    operator.data_dir = data_dir
     try:
         yield operator
     finally:
@@ -192,12 +207,19 @@ def write_plan(tmp_path, *steps):
 def test_a_plan_runs_as_a_goal_with_feedback_and_a_cancel_aborts_it_safely(rig, tmp_path):
     goals = rig.goals
     name = 'supervisor/run_plan'
-    assert 'cannot read config file' in goals.rejection(RunPlan, name,
-                                                        plan=str(tmp_path / 'nope.yaml'))
+    assert rig.spin_until(lambda: os.path.exists(rig.key_path))
+    rig.key = OperatorKey.load(rig.key_path)
+    assert 'unsigned' in goals.rejection(RunPlan, name, plan=str(tmp_path / 'nope.yaml'))
+    assert 'cannot read config file' in goals.rejection(
+        RunPlan, name, make_goal=rig.plan_goal(str(tmp_path / 'nope.yaml')))
     plan = write_plan(tmp_path, {'type': 'deploy_anchors'}, {'type': 'drill', 'depth': 0.04},
                       {'type': 'release_anchors'})
-    handle, feedback = goals.accepted(RunPlan, name, plan=plan)
-    assert 'a goal is under way' in goals.rejection(RunPlan, name, plan=plan)
+    intruder = OperatorKey.generate(str(tmp_path / 'intruder.key'))
+    assert 'not an authorised' in goals.rejection(RunPlan, name,
+                                                  make_goal=rig.plan_goal(plan, intruder))
+    handle, feedback = goals.accepted(RunPlan, name, make_goal=rig.plan_goal(plan))
+    assert 'a goal is under way' in goals.rejection(RunPlan, name,
+                                                    make_goal=rig.plan_goal(plan))
     status, result = ended(goals, handle, 600.0)
     assert status == GoalStatus.STATUS_SUCCEEDED and result.success, result.message
     assert result.steps_done == 3
@@ -205,7 +227,7 @@ def test_a_plan_runs_as_a_goal_with_feedback_and_a_cancel_aborts_it_safely(rig, 
     assert {f.step_title for f in feedback} >= {'deploy_anchors', 'release_anchors'}
     # Canceled while it drills: the plan is aborted and the drill stops.
     plan = write_plan(tmp_path, {'type': 'deploy_anchors'}, {'type': 'drill', 'depth': 0.3})
-    handle, feedback = goals.accepted(RunPlan, name, plan=plan)
+    handle, feedback = goals.accepted(RunPlan, name, make_goal=rig.plan_goal(plan))
     assert rig.state_is('drill', 'DRILLING', limit=300.0)
     assert goals.cancel(handle).goals_canceling
     status, result = ended(goals, handle)

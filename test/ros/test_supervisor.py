@@ -37,7 +37,8 @@ def test_commands_are_checked_and_answered_with_the_reason(rig, tmp_path):
     bad.write_text('plan: {name: bad, steps: [{type: drill, depth: -1}]}\n')
     ok, reason = rig.command('load_plan', str(bad))
     assert not ok and 'step 1 (drill): depth: Input should be greater than 0' in reason
-    request = command_request('load_plan', now - 100.0, 10.0, 'bennu_shift')
+    request = command_request('load_plan', now - 100.0, 10.0, 'bennu_shift', rig.key,
+                              rig.namespace)
     response = rig.call(OperatorCommand, 'supervisor/command', request)
     assert not response.success and response.message.startswith('stale')
     assert rig.command('load_plan', 'bennu_shift') == (True,

@@ -24,7 +24,13 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (
     name TEXT PRIMARY KEY, kg REAL NOT NULL, rig_time REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (
+    nonce TEXT PRIMARY KEY, expires REAL NOT NULL, wall_time REAL NOT NULL);
 """
+# How long the nonce of an operator's command is remembered [wall s]. A replay must also
+# be fresh on the rig's clock; a sim rig's clock starts again at zero with each fresh start,
+# so the nonce, not the clock, is what refuses a copy of a command of an earlier run.
+NONCE_MEMORY = 30 * 86400.0
 
 
 class MissionStore:
@@ -86,6 +92,20 @@ class MissionStore:
                         'rig_time = excluded.rig_time', (name, float(kg), float(rig_time)))
                        for name, kg in (totals or {}).items()]
         self._write(statements)
+
+    def claim_nonce(self, nonce, expires):
+        """Record an operator command's nonce; return False if it was recorded already.
+
+        expires: when the command stops being valid on the rig's clock (kept for the
+        record). Nonces older than NONCE_MEMORY wall seconds are forgotten.
+        """
+        now = time.time()
+        with self.db:  # pragma: no branch - commits or rolls back
+            self.db.execute('BEGIN')
+            self.db.execute('DELETE FROM nonces WHERE wall_time < ?', (now - NONCE_MEMORY,))
+            cursor = self.db.execute('INSERT OR IGNORE INTO nonces (nonce, expires, wall_time) '
+                                     'VALUES (?, ?, ?)', (str(nonce), float(expires), now))
+        return cursor.rowcount == 1
 
     def mission(self):
         """Return (plan name, plan source, plan YAML text, snapshot) or None if none stored."""

@@ -27,7 +27,10 @@ from spacemine_ros.domain import dds_environment
 from spacemine_ros.hardware.ports import parse_ports
 from spacemine_ros.nodes.supervisor import plan_path
 from spacemine_ros.params_files import load_params_file
+from spacemine_ros.security import check_keystore, enclave, security_environment
 from spacemine_ros.sim.description import rig_urdf_xml
+
+DESCRIPTION_NODE = 'robot_state_publisher'
 
 ARGUMENTS = [
     ('backend', 'sim', 'What the controllers drive: ' + ', '.join(bringup.BACKENDS)),
@@ -55,6 +58,8 @@ ARGUMENTS = [
     ('data_dir', '', "The rig's data directory: the mission record, the world checkpoint, "
      "the controllers' records (empty: $SPACEMINE_DATA_DIR or "
      '~/.local/share/spacemine_ros/<namespace>)'),
+    ('keystore', '', 'An SROS2 keystore: every node in its enclave /<namespace>/<node>, DDS '
+     'security enforced (ROS_SECURITY_*; docs/operations.md). Empty: no DDS security'),
     ('record', 'false', "Record every topic to an MCAP file in the rig's data directory "
      '(opens in ros2 bag and Foxglove)'),
 ]
@@ -97,6 +102,14 @@ def _nodes(context):
     params_file = _checked(value)
     use_sim_time = _truthy(value['use_sim_time']) and value['backend'] == 'sim'
     respawn = _truthy(value['respawn'])
+    keystore = value['keystore']
+
+    def secured(name):
+        """Each node in its enclave when a keystore is given: (environment, arguments)."""
+        if not keystore:
+            return {}, []
+        return security_environment(keystore), ['--enclave', enclave(value['namespace'], name)]
+
     actions = []
     if value['namespace']:
         actions.append(PushROSNamespace(bringup.normalize_namespace(value['namespace'])))
@@ -109,14 +122,17 @@ def _nodes(context):
     # This launch's session: a respawned supervisor finds it in its record and goes on
     # with its shift; a new launch starts clean unless resume:=true.
     session = secrets.token_hex(6)
-    for spec in bringup.graph(value['backend'], value['body'], use_sim_time,
-                              value['namespace'], ports=ports,
-                              anchor_type=value['anchor_type'], rig=value['rig'],
-                              site=value['site'],
-                              plan=value['plan'], autostart=_truthy(value['autostart']),
-                              resume=_truthy(value['resume']), data_dir=value['data_dir'],
-                              recording=_truthy(value['record']),
-                              session=session):
+    specs = bringup.graph(value['backend'], value['body'], use_sim_time, value['namespace'],
+                          ports=ports, anchor_type=value['anchor_type'], rig=value['rig'],
+                          site=value['site'], plan=value['plan'],
+                          autostart=_truthy(value['autostart']),
+                          resume=_truthy(value['resume']), data_dir=value['data_dir'],
+                          recording=_truthy(value['record']), session=session)
+    if keystore:  # every node's enclave there before any starts
+        check_keystore(keystore, value['namespace'], [spec.name for spec in specs] + (
+            [DESCRIPTION_NODE] if _truthy(value['publish_description']) else []))
+    for spec in specs:
+        security_env, enclave_args = secured(spec.name)
         # A managed node configures and activates itself (its autostart parameter);
         # LifecycleNode lets launch event handlers see and drive its transitions too.
         kind, extra = (LifecycleNode, {'namespace': ''}) if spec.lifecycle else (Node, {})
@@ -129,15 +145,20 @@ def _nodes(context):
             # exits on SIGTERM leaving its processes (spacemine_ros.nodes.common).
             # And they talk over UDP unless the operator chose a DDS transport
             # (spacemine_ros.domain: a killed process can deafen shared memory).
-            additional_env={bringup.STOP_WITH_PARENT: str(os.getpid()), **dds_environment()},
+            additional_env={bringup.STOP_WITH_PARENT: str(os.getpid()), **dds_environment(),
+                            **security_env},
             on_exit=None if respawn else _take_the_rig_down,
-            arguments=['--ros-args', '--log-level', value['log_level']], output='screen'))
+            arguments=['--ros-args', '--log-level', value['log_level'], *enclave_args],
+            output='screen'))
     if _truthy(value['publish_description']):
         drills = load_rig_interface(bringup.rig_file_path(value['rig'])).drill_masts()
+        security_env, enclave_args = secured(DESCRIPTION_NODE)
         actions.append(Node(
             package='robot_state_publisher', executable='robot_state_publisher',
-            name='robot_state_publisher', output='screen',
-            remappings=[bringup.CLOCK_REMAP], additional_env=dds_environment(),
+            name=DESCRIPTION_NODE, output='screen',
+            arguments=['--ros-args', *enclave_args] if enclave_args else [],
+            remappings=[bringup.CLOCK_REMAP],
+            additional_env={**dds_environment(), **security_env},
             parameters=[{'robot_description': ParameterValue(rig_urdf_xml(drills=drills),
                                                              value_type=str),
                          'frame_prefix': bringup.frame_prefix(value['namespace']),

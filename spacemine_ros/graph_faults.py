@@ -123,7 +123,7 @@ class GraphShift:
 
     # The faults -------------------------------------------------------------------------------
     def operator_command(self, name):
-        """Run the supervisor's service handler with an operator's request: (accepted, why)."""
+        """Apply an operator's command in-process, as trusted code: (accepted, why)."""
         supervisor = self.node('supervisor')
         if name == 'estop':
             response = supervisor.on_estop_request(Trigger.Request(), Trigger.Response())

@@ -5,12 +5,16 @@
     spacemine-keys authorise alice --public <base64>      (or --key FILE) on the rig
     spacemine-keys list                                   authorised and revoked keys
     spacemine-keys revoke alice                           (a name or a key id)
+    spacemine-keys sros2-policy --namespace rig1 > rig1.policy.xml   (the rig running)
 
 The operators file is the rig's (--operators; default: authorised_operators.yaml in the
 rig's data directory, --data-dir or the default for --namespace). The supervisor re-reads
 it when it changes: a revocation holds from the next command. Key and operators files
 are the owner's alone; one open to other users is refused. Exit status 0 when done, 1
 with the reason in one line otherwise.
+
+sros2-policy reads the running rig's nodes off the ROS graph (spacemine_ros.security)
+and prints the SROS2 policy of their enclaves, for `ros2 security create_permission`.
 """
 
 import argparse
@@ -37,8 +41,30 @@ def _load_operators(path, create=False):
     return AuthorisedOperators.load(path)
 
 
+def sros2_policy(args):
+    """Return the SROS2 policy of the running rig's nodes (RuntimeError if not all there)."""
+    from spacemine_ros import bringup
+    from spacemine_ros.nodes.common import init_ros
+    from spacemine_ros.security import policy_xml, rig_interfaces, with_supervisor_calls
+    import rclpy
+
+    specs = bringup.graph(args.backend, rig=args.rig, recording=args.record)
+    names = [spec.name for spec in specs] + ([args.also] if args.also else [])
+    controllers = [spec.name for spec in specs if spec.executable in
+                   {executable for executable, *_ in bringup.CONTROLLERS.values()}]
+    init_ros()
+    try:
+        observer = rclpy.create_node('sros2_policy_reader')
+        interfaces = rig_interfaces(observer, names, args.namespace, timeout=args.timeout)
+        return policy_xml(with_supervisor_calls(interfaces, controllers), args.namespace)
+    finally:
+        rclpy.try_shutdown()
+
+
 def run(args):
     """Do what the parsed options say; return the lines to print (AuthorityError)."""
+    if args.action == 'sros2-policy':
+        return [sros2_policy(args).rstrip('\n')]
     if args.action == 'new':
         key = OperatorKey.generate(args.file)
         return [f'key {key.id} in {args.file}', f'public key: {public_text(key.public_key)}']
@@ -84,10 +110,20 @@ def main(argv=None):
     actions.add_parser('list', parents=[where], help='authorised and revoked keys')
     revoke = actions.add_parser('revoke', parents=[where], help="revoke an operator's key")
     revoke.add_argument('who', help='a name or a key id')
+    policy = actions.add_parser('sros2-policy', help="the SROS2 policy of a running rig's "
+                                'nodes, an enclave each')
+    policy.add_argument('--namespace', default='', help="the rig's namespace")
+    policy.add_argument('--backend', default='sim', choices=('sim', 'hil', 'hardware'))
+    policy.add_argument('--rig', default='', help='the rig file (default: default.yaml)')
+    policy.add_argument('--record', action='store_true', help='the rig runs its recorder')
+    policy.add_argument('--also', default='', help='another node of the rig to include, '
+                        'e.g. robot_state_publisher (ros2 launch starts it)')
+    policy.add_argument('--timeout', type=float, default=30.0,
+                        help='wall seconds to wait for every node (default: 30)')
     args = parser.parse_args(argv)
     try:
         lines = run(args)
-    except (AuthorityError, OSError) as error:
+    except (AuthorityError, OSError, RuntimeError, ValueError) as error:
         print(f'spacemine-keys: {error}', file=sys.stderr)
         return 1
     print('\n'.join(lines))

@@ -20,6 +20,7 @@ from spacemine_ros.domain import claim_domain
 from spacemine_ros.hardware.ports import parse_ports
 from spacemine_ros.params_files import describe_type_error, load_params_file, \
     problems_for_node, type_error, unused_wildcard_parameters
+from spacemine_ros.security import check_keystore, enclave, security_environment
 
 
 def add_graph_arguments(parser):
@@ -189,14 +190,20 @@ def _stop_signals_ignored():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def start_process(spec, namespace, params_file, overrides, directory):
-    """Start one node of the graph as a process of its own; return its Popen."""
+def start_process(spec, namespace, params_file, overrides, directory, keystore=''):
+    """Start one node of the graph as a process of its own; return its Popen.
+
+    keystore: an SROS2 keystore: the node runs in its enclave, /<namespace>/<node>.
+    """
     own = bringup.write_parameters(spec, directory, overrides, params_file)
     args = bringup.ros_arguments(spec, namespace, params_file, own)
+    if keystore:
+        args += ['--ros-args', '--enclave', enclave(namespace, spec.name)]
     # It stops safely if this process dies without stopping it (nodes.common).
     process = subprocess.Popen([sys.executable, '-m', spec.module, *args],
                                preexec_fn=_stop_signals_ignored,
-                               env=dict(os.environ, **{bringup.STOP_WITH_PARENT: str(os.getpid())}))
+                               env=dict(os.environ, **security_environment(keystore),
+                                        **{bringup.STOP_WITH_PARENT: str(os.getpid())}))
     print(f'spacemine-rig: {spec.name} pid {process.pid}', file=sys.stderr, flush=True)
     return process
 
@@ -225,7 +232,7 @@ def stop_processes(processes, number=signal.SIGINT, grace=STOP_GRACE, names=()):
     return max((abs(process.returncode) for process in processes), default=0)
 
 
-def run_processes(specs, namespace, params_file, overrides):
+def run_processes(specs, namespace, params_file, overrides, keystore=''):
     """Start one process per node and wait.
 
     SIGINT or SIGTERM is passed on to every node, which makes its actuators safe and
@@ -237,7 +244,7 @@ def run_processes(specs, namespace, params_file, overrides):
     with StopSignals() as stop, \
             tempfile.TemporaryDirectory(prefix='spacemine_params_') as directory:
         processes = [start_process(spec, namespace, params_file, overrides.get(spec.name),
-                                   directory) for spec in specs]
+                                   directory, keystore) for spec in specs]
         while not stop.requested.wait(0.2):
             if any(process.poll() is not None for process in processes):
                 break
@@ -306,7 +313,12 @@ def main(argv=None):
                         'name in config/plans/ (e.g. bennu_shift)')
     parser.add_argument('--autostart', action='store_true',
                         help='start the plan as soon as every node is alive')
+    parser.add_argument('--keystore', default='',
+                        help='an SROS2 keystore: each node in its enclave /<namespace>/<node> '
+                        'with DDS security enforced (needs --processes; docs/operations.md)')
     args = parser.parse_args(argv)
+    if args.keystore and not args.processes:
+        parser.error('--keystore needs --processes: an enclave is per process, one per node')
     try:
         overrides = parameter_overrides(args.param)
         ports = [entry.strip() for entry in args.ports.split(',') if entry.strip()]
@@ -325,6 +337,8 @@ def main(argv=None):
                                  f'{", ".join(sorted(unknown))}; its nodes: '
                                  f'{", ".join(spec.name for spec in specs)}')
             specs = [spec for spec in specs if spec.name in wanted]
+        if args.keystore:
+            check_keystore(args.keystore, args.namespace, [spec.name for spec in specs])
     except ValueError as error:
         parser.error(str(error))
     params_file = args.params_file or bringup.default_params_file()
@@ -335,7 +349,7 @@ def main(argv=None):
     announce_domain('spacemine-rig')
     overrides = typed_like_the_params_file(overrides, params_file)
     if args.processes:
-        return run_processes(specs, args.namespace, params_file, overrides)
+        return run_processes(specs, args.namespace, params_file, overrides, args.keystore)
 
     from spacemine_ros.nodes.common import (
         init_ros, make_executor, shutdown_nodes, spin_until_stopped, StopSignals)

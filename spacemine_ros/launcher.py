@@ -15,11 +15,12 @@ import sys
 import tempfile
 import time
 
-from spacemine_ros import bringup
+from spacemine_ros import bringup, data_lock
 from spacemine_ros.domain import claim_domain
 from spacemine_ros.hardware.ports import parse_ports
 from spacemine_ros.params_files import describe_type_error, load_params_file, \
     problems_for_node, type_error, unused_wildcard_parameters
+from spacemine_ros.paths import default_data_dir
 from spacemine_ros.security import check_keystore, enclave, security_environment
 
 
@@ -123,6 +124,15 @@ def check_before_start(specs, params_file, overrides, body=None, site=''):
             raise ValueError(f'-p {node}.{next(iter(overrides[node]))}: the rig has no node '
                              f'{node}' + (f' (did you mean {close[0]}?)' if close else '')
                              + f'; its nodes: {", ".join(names)}')
+
+
+def check_data_dir_free(specs, data_dir):
+    """Refuse (ValueError, one line) a data directory another rig's nodes still hold."""
+    taken = data_lock.holders(data_dir, [spec.name for spec in specs])
+    if taken:
+        raise ValueError(f'data directory {data_dir} is in use by another rig: '
+                         + '; '.join(f'{name} held by {who}' for name, who in taken.items())
+                         + '; stop that rig first (or give this one another --data-dir)')
 
 
 def create_nodes(specs, namespace='', params_file=None, overrides=None, context=None):
@@ -344,6 +354,7 @@ def main(argv=None):
     params_file = args.params_file or bringup.default_params_file()
     try:
         check_before_start(specs, params_file, overrides, args.body)
+        check_data_dir_free(specs, args.data_dir or default_data_dir(args.namespace))
     except ValueError as error:  # ConfigError is one
         parser.exit(2, f'spacemine-rig: error: {error}\n')
     announce_domain('spacemine-rig')

@@ -33,7 +33,8 @@ from spacemine_ros.core.mission.operators import AuthorityError, OperatorKey, SI
 from spacemine_ros.core.mission.plan import load_plan, varied
 from spacemine_ros.core.rig_interface import load_rig_interface
 from spacemine_ros.launcher import (
-    add_graph_arguments, announce_domain, ApartProcesses, check_before_start, create_nodes,
+    add_graph_arguments, announce_domain, ApartProcesses, check_before_start,
+    check_data_dir_free, create_nodes,
     parameter_overrides, typed_like_the_params_file)
 from spacemine_ros.nodes.common import (
     init_ros, ledger_totals, make_executor, shutdown_nodes, stamp_to_seconds, STATE_QOS,
@@ -546,10 +547,12 @@ def main(argv=None):
         os.remove(args.summary_file)
     try:
         rig = load_rig_interface(bringup.rig_file_path(args.rig))
-        check_before_start(bringup.graph(args.backend, args.body, anchor_type=args.anchor_type,
-                                         rig=args.rig, site=args.site),
-                           args.params_file or bringup.default_params_file(),
+        specs = bringup.graph(args.backend, args.body, anchor_type=args.anchor_type,
+                              rig=args.rig, site=args.site)
+        check_before_start(specs, args.params_file or bringup.default_params_file(),
                            shift_overrides(args, rig), args.body, args.site)
+        if not args.headless:
+            check_data_dir_free(specs, args.data_dir or default_data_dir(args.namespace))
     except ValueError as error:
         parser.exit(2, f'spacemine-shift: error: {error}\n')
     if args.headless:

@@ -27,7 +27,7 @@ from spacemine_interfaces.msg import ControllerState, PowerShares
 from std_msgs.msg import Bool, Float64
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from spacemine_ros import bringup
+from spacemine_ros import bringup, data_lock
 from spacemine_ros.core.config import ConfigError
 from spacemine_ros.core.control import states
 from spacemine_ros.core.control.adapters import Periods
@@ -113,7 +113,11 @@ class RigRecord:
 
 
 def rig_record(node):
-    """Declare `data_dir`, `session` and `resume` (read-only); return the RigRecord."""
+    """Declare `data_dir`, `session` and `resume` (read-only); return the RigRecord.
+
+    The node takes its name's lock on the data directory (spacemine_ros.data_lock):
+    ConfigError, and no start, while another rig's node of that name holds it.
+    """
     data_dir = declare(node, 'data_dir', '', "The rig's data directory (empty: "
                        '$SPACEMINE_DATA_DIR or ~/.local/share/spacemine_ros/<namespace>)',
                        read_only=True)
@@ -123,7 +127,21 @@ def rig_record(node):
     resume = declare(node, 'resume', False, 'Take up what the data directory holds (the '
                      'shift, the world, what each node remembers) whatever start wrote it',
                      read_only=True)
-    return RigRecord(data_dir or default_data_dir(node.get_namespace()), session, resume)
+    record = RigRecord(data_dir or default_data_dir(node.get_namespace()), session, resume)
+    try:
+        data_lock.hold(record.data_dir, node.get_name(), session)
+    except (data_lock.DataDirInUse, OSError) as error:
+        raise ConfigError(f'{node.get_name()}: {error}') from None
+    node.held_record = (record.data_dir, node.get_name())
+    return record
+
+
+def release_record(node):
+    """Give up the node's lock on its data directory (its destroy_node calls this)."""
+    held = getattr(node, 'held_record', None)
+    if held is not None:
+        data_lock.release(*held)
+        node.held_record = None
 
 
 def rig_files(node):
@@ -712,6 +730,7 @@ class ControllerNode(Node):
         """End the goals under way first: their clients hear the node went."""
         for action in self.actions:
             action.end(f'{self.get_name()} shut down')
+        release_record(self)
         super().destroy_node()
 
 

@@ -35,7 +35,7 @@ from rclpy.serialization import deserialize_message
 
 from spacemine_ros.kinematics import joints_of, moving_transforms, static_transforms
 from spacemine_ros.nodes.common import declare, declare_frame_prefix, Diagnostics, \
-    make_executor, rig_record, spin_node
+    make_executor, release_record, rig_record, spin_node
 from spacemine_ros.recording import McapRecording, RecordingError
 from spacemine_ros.report import SUMMARY_METADATA
 
@@ -304,6 +304,7 @@ class RecorderNode(Node):
         """Finish the file with the node."""
         if getattr(self, 'recording', None) is not None:
             self.close()
+        release_record(self)
         return super().destroy_node()
 
 

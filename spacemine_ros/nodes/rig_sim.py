@@ -50,7 +50,8 @@ from spacemine_ros.hardware.rig_description import load_rig_description
 from spacemine_ros.nodes.common import (
     COMMAND_QOS, command_arrays, config_file, declare, declare_frame_prefix, Diagnostics,
     LOCKSTEP_TOPIC,
-    reject_non_finite, rig_files, rig_record, seconds_to_stamp, SENSOR_QOS, SITE_DESCRIPTION,
+    reject_non_finite, release_record, rig_files, rig_record, seconds_to_stamp, SENSOR_QOS,
+    SITE_DESCRIPTION,
     spin_node, stamp_to_seconds, STATE_QOS)
 from spacemine_ros.sim.checkpoint import CheckpointError, take_up_checkpoint, WorldCheckpoints
 from spacemine_ros.sim.furnace import THERMOCOUPLE_FAULTS
@@ -753,6 +754,7 @@ class RigSimNode(Node):
             self.checkpoints.close()
         if getattr(self, 'world', None) is not None:  # None if the constructor failed
             self.world.close()
+        release_record(self)
         return super().destroy_node()
 
 

@@ -63,7 +63,8 @@ from spacemine_ros.core.mission.streams import joint_state_problem, odometry_pro
 from spacemine_ros.core.mission.supervisor import Cancel, Goal, Mission, Observation, OPERATOR
 from spacemine_ros.nodes.actions import ToolAction
 from spacemine_ros.nodes.common import (
-    COMMAND_QOS, config_file, declare, Diagnostics, ledger_totals, rig_files, rig_record,
+    COMMAND_QOS, config_file, declare, Diagnostics, ledger_totals, release_record, rig_files,
+    rig_record,
     seconds_to_stamp, SENSOR_QOS, stamp_to_seconds, STATE_QOS)
 from spacemine_ros.nodes.rig_inputs import RigInputs
 from spacemine_ros.core.config import load_yaml
@@ -902,6 +903,7 @@ class SupervisorNode(Node):
         store = getattr(self, 'store', None)
         if store is not None:
             store.close()
+        release_record(self)
         super().destroy_node()
 
 

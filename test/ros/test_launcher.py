@@ -8,12 +8,16 @@ process stays responsive: SIGINT and SIGTERM stop it with exit code 0 and no tra
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
 from rcl_interfaces.srv import GetParameters
 import pytest
 import rclpy
 
+from spacemine_ros import data_lock
+from spacemine_ros.paths import default_data_dir
 from test.launched import LaunchedRig
 
 ATTEMPT = re.compile(r'configure will be tried again in ([0-9.]+) s')
@@ -168,6 +172,16 @@ def test_every_node_stops_safely_by_itself_when_its_launcher_is_killed():
                             'mode idle' in t and 'configure failed' in t, 120.0), \
             rig.text[-3000:]
         pids = {node: rig.pid(node) for node in nodes}
+        # A second rig on the same data directory is refused while these nodes live.
+        data_dir = default_data_dir('')
+        second = LaunchedRig(['--backend', 'hardware', '--ports', ports])
+        assert second.process.wait(timeout=120) == 2, second.text[-3000:]
+        assert f'data directory {data_dir} is in use by another rig' in second.text
+        assert f'supervisor held by pid {pids["supervisor"]}' in second.text, second.text
+        # A node started by hand (no launcher to check first) refuses by itself.
+        alone = subprocess.run([sys.executable, '-m', 'spacemine_ros.nodes.supervisor'],
+                               capture_output=True, text=True, timeout=120)
+        assert alone.returncode != 0 and 'is in use' in alone.stderr + alone.stdout, alone
         os.kill(rig.process.pid, signal.SIGKILL)  # the launcher alone
         rig.process.wait()
         codes, deadline = {}, time.monotonic() + 180.0
@@ -180,6 +194,7 @@ def test_every_node_stops_safely_by_itself_when_its_launcher_is_killed():
             time.sleep(0.2)
         assert codes == dict.fromkeys(nodes, 0), (codes, alive(pids, codes), rig.text[-3000:])
         assert 'Traceback' not in rig.text, rig.text[-3000:]
+        assert data_lock.holders(data_dir, nodes) == {}  # gone with them: free for the next
     finally:
         rig.kill()
         libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)

@@ -95,11 +95,13 @@ def sim_side(tmp_path):
     side.close()
 
 
-def launch(side, *mode):
+def launch(side, *mode, nodes=CONTROLLERS, log='rig.log'):
     args = ['--backend', 'hil', '--namespace', side.namespace, '--hil-dir', side.hil_dir,
-            '--nodes', CONTROLLERS, '-p', 'drill.goal_depth=0.05', *FAST_ANCHORING, *mode]
+            '--nodes', nodes, *mode]
+    if 'drill' in nodes.split(','):
+        args += ['-p', 'drill.goal_depth=0.05', *FAST_ANCHORING]
     # Its whole output is kept beside the ports: a failure shows only the end of it.
-    return LaunchedRig(args, log=os.path.join(os.path.dirname(side.hil_dir), 'rig.log'))
+    return LaunchedRig(args, log=os.path.join(os.path.dirname(side.hil_dir), log))
 
 
 def drives_safe(side):
@@ -133,6 +135,53 @@ def test_a_signal_to_the_launcher_mid_drill_leaves_every_drive_safe(sim_side, st
         assert list(last.velocities) == [0.0, 0.0] and list(last.effort) == [0.0, 0.0]
     finally:
         launched.kill()
+
+
+def test_a_launcher_killed_mid_drill_leaves_every_drive_safe(sim_side):
+    # One process per node: each stops safely by itself when its launcher dies.
+    launched = launch(sim_side, '--processes')
+    try:
+        sim_side.drill_a_little(launched)
+        assert not drives_safe(sim_side)
+        pids = [launched.pid(name) for name in CONTROLLERS.split(',')]
+        os.kill(launched.process.pid, signal.SIGKILL)  # the launcher alone, no last word
+        assert sim_side.spin_until(lambda: drives_safe(sim_side), 60.0), launched.text[-3000:]
+        assert sim_side.spin_until(lambda: not any(alive(pid) for pid in pids), 120.0)
+        assert 'actuators safe (confirmed)' in launched.text
+    finally:
+        launched.kill()
+
+
+def test_a_field_bus_that_loses_its_controllers_mid_drill_makes_its_drives_safe(sim_side):
+    # The field bus and the controllers in two launchers; the controllers' one is killed
+    # outright mid-drill, so no stop comes: the field bus's command timeout makes the
+    # drives safe while it goes on serving.
+    bus = launch(sim_side, nodes='field_bus', log='bus.log')
+    controllers = launch(sim_side, nodes=CONTROLLERS.replace('field_bus,', ''),
+                         log='controllers.log')
+    try:
+        sim_side.drill_a_little(controllers)
+        assert not drives_safe(sim_side)
+        os.killpg(controllers.process.pid, signal.SIGKILL)
+        controllers.process.wait()
+        assert sim_side.spin_until(lambda: drives_safe(sim_side), 60.0), bus.text[-3000:]
+        assert bus.process.poll() is None, bus.text[-3000:]  # still serving its devices
+    finally:
+        controllers.kill()
+        bus.process.send_signal(signal.SIGINT)
+        try:
+            ended_cleanly(bus)
+        finally:
+            bus.kill()
+
+
+def alive(pid):
+    """Whether a process (not a zombie) of that id runs."""
+    try:
+        with open(f'/proc/{pid}/stat', encoding='ascii') as stream:
+            return stream.read().split(') ', 1)[1][0] != 'Z'
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def test_signals_to_single_node_processes_mid_drill(sim_side):

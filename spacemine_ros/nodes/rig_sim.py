@@ -748,7 +748,7 @@ class RigSimNode(Node):
 
     def destroy_node(self):
         """Close the physics world (and the HIL emulators) with the node."""
-        if self.hil is not None:
+        if getattr(self, 'hil', None) is not None:  # None if the constructor failed early
             self.hil.close()
         if getattr(self, 'checkpoints', None) is not None:
             self.checkpoints.close()

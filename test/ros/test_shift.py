@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from spacemine_ros import shift
+from spacemine_ros import data_lock, shift
 from test.conftest import ROOT
 
 
@@ -83,9 +83,12 @@ def test_an_interrupted_shift_says_what_it_did_and_replaces_the_old_summary(tmp_
 def test_two_shifts_at_once_on_one_host_do_not_see_each_other(tmp_path):
     # No ROS_DOMAIN_ID: each shift claims a free domain, as two `make sim` would.
     env = {k: v for k, v in os.environ.items() if k != 'ROS_DOMAIN_ID'}
+    # Each its own data directory: a second rig on one directory is refused (below).
     files = [tmp_path / f'summary{i}.json' for i in range(2)]
     processes = [start_shift(['--depth', '0.03', '--passes', '0', '--no-smelt',
-                              '--summary-file', str(path)], env) for path in files]
+                              '--summary-file', str(path), '--data-dir',
+                              str(tmp_path / f'data{i}')], env)
+                 for i, path in enumerate(files)]
     results = [process.communicate(timeout=900) for process in processes]
     domains = set()
     for process, (out, err), path in zip(processes, results, files):
@@ -95,3 +98,16 @@ def test_two_shifts_at_once_on_one_host_do_not_see_each_other(tmp_path):
         assert figures['ledger_balance_kg'] == pytest.approx(0.0, abs=1e-9)
         domains.add(next(line for line in err.splitlines() if 'ROS domain' in line))
     assert len(domains) == 2, domains
+
+
+def test_a_shift_on_a_data_directory_another_rig_holds_is_refused_in_one_line(tmp_path):
+    data_dir = str(tmp_path / 'data')
+    data_lock.hold(data_dir, 'supervisor', 'other')  # as another rig's live supervisor
+    try:
+        process = start_shift(['--data-dir', data_dir])
+        out, err = process.communicate(timeout=300)
+    finally:
+        data_lock.release(data_dir, 'supervisor')
+    assert process.returncode == 2, err[-3000:]
+    assert f'data directory {data_dir} is in use by another rig: supervisor held by pid ' \
+        f'{os.getpid()}' in err and 'Traceback' not in err, err

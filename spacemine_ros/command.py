@@ -97,6 +97,12 @@ class CommandNode(Node):
                 return None
             executor.spin_once(timeout_sec=0.1)
         if callable(request):
+            # A sim rig publishes its clock: stamp on it, not on the wall clock, however
+            # slow its first message is in coming (a busy host).
+            while self.sim_time is None and self.count_publishers('clock') > 0:
+                if time.monotonic() > deadline:
+                    return None
+                executor.spin_once(timeout_sec=0.1)
             request = request()  # built after the clock is read, as late as possible
         future = client.call_async(request)
         while not future.done():

@@ -42,12 +42,7 @@ def command_request(command, issued_at, valid_for, plan='', key=None, rig='/'):
     """
     request = OperatorCommand.Request(command=command, plan=plan, valid_for=float(valid_for))
     seconds_to_stamp(float(issued_at), request.issued_at)
-    if key is not None:
-        request.key_id, request.nonce, signature = key.sign(
-            rig or '/', command, {'plan': plan},
-            (request.issued_at.sec, request.issued_at.nanosec), request.valid_for)
-        request.signature = list(signature)
-    return request
+    return request if key is None else _signed(request, command, key, rig)
 
 
 def plan_goal(plan, issued_at, valid_for, key, rig='/'):
@@ -55,11 +50,16 @@ def plan_goal(plan, issued_at, valid_for, key, rig='/'):
     from spacemine_interfaces.action import RunPlan
     goal = RunPlan.Goal(plan=plan, valid_for=float(valid_for))
     seconds_to_stamp(float(issued_at), goal.issued_at)
-    goal.key_id, goal.nonce, signature = key.sign(
-        rig or '/', 'run_plan', {'plan': plan}, (goal.issued_at.sec, goal.issued_at.nanosec),
-        goal.valid_for)
-    goal.signature = list(signature)
-    return goal
+    return _signed(goal, 'run_plan', key, rig)
+
+
+def _signed(message, command, key, rig):
+    """Fill a stamped request's or goal's key_id, nonce and signature; return it."""
+    message.key_id, message.nonce, signature = key.sign(
+        rig or '/', command, {'plan': message.plan},
+        (message.issued_at.sec, message.issued_at.nanosec), message.valid_for)
+    message.signature = list(signature)
+    return message
 
 
 def operator_key_path(key='', data_dir='', namespace=''):

@@ -437,19 +437,28 @@ class SupervisorNode(Node):
         """
         operator = ''
         if request.command != OperatorCommand.Request.ESTOP:
-            accepted, reason, operator = self.gate.check(
-                request.command, {'plan': request.plan},
-                (request.issued_at.sec, request.issued_at.nanosec), request.valid_for,
-                request.key_id, request.nonce, bytes(request.signature))
+            accepted, reason, operator = self._signed(request.command, request)
             if not accepted:
-                self.mission.on_event('command', f'{request.command} refused: {reason}')
-                self._report(request.command, False, reason, request.key_id, operator)
                 response.success, response.message = False, reason
                 return response
         self.apply_command(request, response)
         self._report(request.command, response.success, response.message, request.key_id,
                      operator)
         return response
+
+    def _signed(self, command, signed):
+        """Check the signature of a command or plan goal; a refusal is recorded and reported.
+
+        signed: an OperatorCommand request or a RunPlan goal (the same signed fields).
+        Returns (accepted, reason, operator name).
+        """
+        accepted, reason, operator = self.gate.check(
+            command, {'plan': signed.plan}, (signed.issued_at.sec, signed.issued_at.nanosec),
+            signed.valid_for, signed.key_id, signed.nonce, bytes(signed.signature))
+        if not accepted:
+            self.mission.on_event('command', f'{command} refused: {reason}')
+            self._report(command, False, reason, signed.key_id, operator)
+        return accepted, reason, operator
 
     def _report(self, command, accepted, reason, key, operator):
         """Put an operator command's outcome on /diagnostics at once (a refusal as WARN)."""
@@ -488,12 +497,8 @@ class SupervisorNode(Node):
             return False, f'the rig is {mission.state}: a plan is under way or the e-stop latched'
         if not goal.plan:
             return False, 'plan: a file or a name in config/plans/'
-        accepted, reason, operator = self.gate.check(
-            'run_plan', {'plan': goal.plan}, (goal.issued_at.sec, goal.issued_at.nanosec),
-            goal.valid_for, goal.key_id, goal.nonce, bytes(goal.signature))
+        accepted, reason, _ = self._signed('run_plan', goal)
         if not accepted:
-            self.mission.on_event('command', f'run_plan refused: {reason}')
-            self._report('run_plan', False, reason, goal.key_id, operator)
             return False, reason
         started, reason = self._load(goal.plan)
         if started:
